@@ -1,0 +1,141 @@
+//! The identity engine's errors and the one place they become HTTP responses.
+
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Redirect, Response};
+
+/// Path of the app's page that explains a failed sign-in.
+pub const SIGN_IN_ERROR_PATH: &str = "/auth/error";
+/// Path that starts a sign-in.
+pub const SIGN_IN_PATH: &str = "/auth/sign-in";
+
+/// Everything that can go wrong in sign-in, token acquisition and API calls.
+/// Messages never contain tokens, codes or secrets.
+#[derive(Debug, thiserror::Error)]
+pub enum IdentityError {
+    /// The identity provider could not be reached or answered garbage.
+    #[error("the identity provider is unavailable: {0}")]
+    ProviderUnavailable(String),
+    /// The authorization response failed our checks before any token request.
+    #[error("sign-in response rejected: {0}")]
+    SignInRejected(SignInRejection),
+    /// The provider answered the authorization request with an error (CB-04).
+    #[error("the identity provider returned {error}")]
+    ProviderError {
+        /// OAuth error code such as `access_denied`.
+        error: String,
+        /// The provider's human text, to be shown escaped.
+        description: Option<String>,
+    },
+    /// The token endpoint refused to redeem the authorization code (TOK-02).
+    #[error("the identity provider refused the authorization code: {0}")]
+    CodeRejected(String),
+    /// The ID token failed validation (IDT-*).
+    #[error("ID token rejected: {0}")]
+    IdTokenRejected(String),
+    /// No token can be had silently; the user must go through the provider.
+    #[error("interaction required for scopes {scopes:?}: {reason}")]
+    InteractionRequired {
+        /// The scopes that were asked for.
+        scopes: Vec<String>,
+        /// Why, for logs and diagnostics.
+        reason: String,
+    },
+    /// The request needs a signed-in user and there is none.
+    #[error("not signed in")]
+    NotSignedIn,
+    /// A downstream API answered with an error.
+    #[error("downstream API error {status} {code}: {message}")]
+    Downstream {
+        /// HTTP status.
+        status: u16,
+        /// The API's error code.
+        code: String,
+        /// The API's message.
+        message: String,
+    },
+    /// A downstream API could not be reached.
+    #[error("downstream API unavailable: {0}")]
+    DownstreamUnavailable(String),
+    /// The session store failed.
+    #[error("session error: {0}")]
+    Session(String),
+    /// A bug or misconfiguration on our side.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// Why an authorization response was refused before redeeming its code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SignInRejection {
+    /// No `state` parameter.
+    #[error("state is missing")]
+    StateMissing,
+    /// The `state` matches no sign-in started in this browser: forged,
+    /// replayed, or started in another browser (CB-01, CB-02).
+    #[error("state does not match a sign-in started in this browser")]
+    UnknownState,
+    /// The sign-in was started too long ago.
+    #[error("the sign-in took too long")]
+    Expired,
+    /// RFC 9207 `iss` names another issuer (CB-03).
+    #[error("the response came from an unexpected issuer")]
+    IssuerMismatch,
+    /// Neither a code nor an error came back.
+    #[error("the response carries no authorization code")]
+    CodeMissing,
+}
+
+impl IdentityError {
+    /// A stable, non-sensitive code for the error page and logs.
+    pub fn reason_code(&self) -> &'static str {
+        match self {
+            Self::ProviderUnavailable(_) => "provider_unavailable",
+            Self::SignInRejected(SignInRejection::Expired) => "expired",
+            Self::SignInRejected(_) => "invalid_response",
+            Self::ProviderError { .. } => "provider_error",
+            Self::CodeRejected(_) => "code_rejected",
+            Self::IdTokenRejected(_) => "id_token_rejected",
+            Self::InteractionRequired { .. } => "interaction_required",
+            Self::NotSignedIn => "not_signed_in",
+            Self::Downstream { .. } | Self::DownstreamUnavailable(_) => "downstream",
+            Self::Session(_) | Self::Internal(_) => "internal",
+        }
+    }
+}
+
+/// Longest provider description we echo; anything longer is cut.
+const MAX_DESCRIPTION_CHARS: usize = 400;
+
+impl IntoResponse for IdentityError {
+    fn into_response(self) -> Response {
+        match &self {
+            Self::NotSignedIn | Self::InteractionRequired { .. } => {
+                return Redirect::to(SIGN_IN_PATH).into_response();
+            }
+            Self::Internal(_) | Self::Session(_) => tracing::error!(error = %self, "sign-in flow failed"),
+            _ => tracing::warn!(target: "idweb::security", reason = self.reason_code(), error = %self, "sign-in refused"),
+        }
+        let mut target = url::form_urlencoded::Serializer::new(String::new());
+        target.append_pair("reason", self.reason_code());
+        if let Self::ProviderError { error, description } = &self {
+            // Only an OAuth-shaped code goes back into a URL; the text is cut and
+            // the page escapes it.
+            if error.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                target.append_pair("error", error);
+            }
+            if let Some(description) = description {
+                let cut: String = description.chars().take(MAX_DESCRIPTION_CHARS).collect();
+                target.append_pair("error_description", &cut);
+            }
+        }
+        let mut response = Redirect::to(&format!("{SIGN_IN_ERROR_PATH}?{}", target.finish())).into_response();
+        response.headers_mut().insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+        response
+    }
+}
+
+impl From<tower_sessions::session::Error> for IdentityError {
+    fn from(error: tower_sessions::session::Error) -> Self {
+        Self::Session(error.to_string())
+    }
+}

@@ -1,0 +1,37 @@
+//! The signed-in user as the rest of the app sees it.
+
+use serde::{Deserialize, Serialize};
+
+/// MSAL's home account id: `{oid}.{tid}`. Users are keyed by it, never by
+/// email or UPN, which can change or be reassigned (IDT-12).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct HomeAccountId(String);
+
+impl HomeAccountId {
+    /// Builds the id from the object id and tenant id claims.
+    pub fn new(object_id: &str, tenant_id: &str) -> Self {
+        Self(format!("{object_id}.{tenant_id}"))
+    }
+
+    /// The `{oid}.{tid}` text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Who is signed in, as kept in the server-side session. Holds no tokens.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedInUser {
+    /// Cache partition key and identity of the user.
+    pub home_account_id: HomeAccountId,
+    /// `oid`: the user's object id in their tenant.
+    pub object_id: String,
+    /// `tid`: the tenant that issued the user's ID token.
+    pub tenant_id: String,
+    /// `name`: display name for greetings.
+    pub name: String,
+    /// `preferred_username`: usually the UPN; a hint for re-authentication, never a key.
+    pub username: String,
+    /// `sid`: the provider's session id, for front-channel logout.
+    pub provider_session_id: Option<String>,
+}

@@ -1,0 +1,77 @@
+//! LOG-01 (first version): the tracing output of a whole flow — sign-in,
+//! Graph call, refused replay, sign-out — holds no code, token or secret.
+
+mod support;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use support::{TestApp, ADELE};
+use tracing_subscriber::fmt::MakeWriter;
+
+#[derive(Clone, Default)]
+struct CapturedLogs(Arc<Mutex<Vec<u8>>>);
+
+impl Write for CapturedLogs {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for CapturedLogs {
+    type Writer = CapturedLogs;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+// One thread: the app, the emulator and the client all log into this subscriber.
+#[tokio::test(flavor = "current_thread")]
+async fn log_01_a_full_flow_logs_no_code_token_or_secret() {
+    let logs = CapturedLogs::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(logs.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let app = TestApp::start().await;
+    let browser = app.browser();
+    let request = browser.start_sign_in().await;
+    let callback = browser.choose_user(&request, ADELE).await;
+    browser.callback(&callback).await;
+    assert_eq!(browser.get("/graph/me").await.text().await.unwrap(), ADELE);
+    assert_eq!(browser.whoami().await, ADELE);
+    let adele = idweb_identity::HomeAccountId::new(&support::user_object_id(ADELE), app.emulator.tenant_id());
+    let tokens = app.identity.cache().get(&adele).expect("Adele's tokens are cached");
+    browser.callback(&callback).await; // a refused replay logs a security event
+    browser.client.post(app.url.join("/auth/sign-out").unwrap()).send().await.unwrap();
+
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(text.contains("user signed in"), "the capture works: {text}");
+    assert!(text.contains("idweb::security"), "the replay was logged as a security event");
+    let code = callback.query_pairs().find(|(k, _)| k == "code").unwrap().1.into_owned();
+    let mut secrets = vec![("authorization code", code), ("client secret", app.client_secret.clone())];
+    secrets.push(("access token", tokens.access_tokens[0].token.secret().clone()));
+    secrets.push(("refresh token", tokens.refresh_token.as_ref().unwrap().secret().clone()));
+    secrets.push(("state", request.params["state"].clone()));
+    secrets.push(("nonce", request.params["nonce"].clone()));
+    for (what, value) in secrets {
+        assert!(!text.contains(&value), "the {what} appears in the logs");
+    }
+    let jwt = regex_like_jwt(&text);
+    assert!(jwt.is_none(), "a JWT appears in the logs: {jwt:?}");
+}
+
+/// Finds `eyJ...\.eyJ...` (a JWT's header and payload) without a regex crate.
+fn regex_like_jwt(text: &str) -> Option<&str> {
+    text.match_indices("eyJ").map(|(index, _)| &text[index..]).find(|rest| {
+        let header: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect();
+        header.len() > 10 && rest[header.len()..].starts_with(".eyJ")
+    })
+}

@@ -1,0 +1,187 @@
+//! An app built on the identity engine, served on a random loopback port
+//! next to an in-process emulator, and a scripted browser to drive it.
+
+#![allow(dead_code)] // each test binary uses a different part of the kit
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::routing::get;
+use axum::Router;
+use idweb_emulator::{EmulatorConfig, RunningEmulator};
+use idweb_identity::{Identity, IdentityConfig};
+use reqwest::header::{LOCATION, SET_COOKIE};
+use reqwest::{Response, StatusCode};
+use serde_json::json;
+use tower_sessions::Session;
+use url::Url;
+
+pub const ADELE: &str = "Adele Vance";
+
+pub struct TestApp {
+    pub identity: Arc<Identity>,
+    pub url: Url,
+    pub emulator: RunningEmulator,
+    pub client_secret: String,
+}
+
+impl TestApp {
+    pub async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = Url::parse(&format!("http://{}/", listener.local_addr().unwrap())).unwrap();
+        let client_secret = format!("test-secret-{}", rand::random::<u64>());
+
+        let mut emulator_config = EmulatorConfig::default();
+        let app = &mut emulator_config.apps[0];
+        app.redirect_uris = vec![url.join("signin-oidc").unwrap().to_string()];
+        app.post_logout_redirect_uris = vec![url.join("signout-callback-oidc").unwrap().to_string()];
+        app.client_secrets = vec![serde_json::from_value(json!(client_secret)).unwrap()];
+        let client_id = app.client_id.clone();
+        let emulator = idweb_emulator::spawn(emulator_config, "127.0.0.1:0".parse().unwrap()).await.unwrap();
+
+        let settings = json!({
+            "AzureAd": {
+                "Instance": emulator.base_url(),
+                "TenantId": emulator.tenant_id(),
+                "ClientId": client_id,
+                "ClientSecret": client_secret,
+            },
+            "Graph": { "BaseUrl": emulator.graph_base_url(), "Scopes": ["User.Read"] },
+            "Hosting": { "PublicUrl": url.as_str() },
+            "Session": { "SecureCookie": false },
+        });
+        let identity = Identity::new(IdentityConfig::from_json(&settings).unwrap()).unwrap();
+        let router = Router::new()
+            .route("/whoami", get(whoami))
+            .route("/graph/me", get(graph_me))
+            .with_state(identity.clone())
+            .merge(identity.router())
+            .layer(identity.session_layer());
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        Self { identity, url, emulator, client_secret }
+    }
+
+    pub fn browser(&self) -> Browser {
+        Browser::new(self.url.clone())
+    }
+}
+
+async fn whoami(session: Session) -> String {
+    match Identity::user(&session).await.unwrap() {
+        Some(user) => user.name,
+        None => "nobody".into(),
+    }
+}
+
+async fn graph_me(axum::extract::State(identity): axum::extract::State<Arc<Identity>>, session: Session) -> Result<String, String> {
+    let user = Identity::user(&session).await.unwrap().ok_or("nobody")?;
+    identity.graph().me(&user).await.map(|me| me.display_name.unwrap_or_default()).map_err(|e| e.to_string())
+}
+
+/// A browser with its own cookie jar that does not follow redirects, so
+/// each hop can be inspected.
+pub struct Browser {
+    pub client: reqwest::Client,
+    pub app: Url,
+}
+
+/// An authorize request the app sent the browser to.
+pub struct AuthorizeRequest {
+    pub url: Url,
+    pub params: HashMap<String, String>,
+}
+
+impl Browser {
+    pub fn new(app: Url) -> Self {
+        let client = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        Self { client, app }
+    }
+
+    pub async fn get(&self, url: &str) -> Response {
+        let url = self.app.join(url).unwrap();
+        self.client.get(url).send().await.unwrap()
+    }
+
+    /// GET /auth/sign-in and return where it sends us.
+    pub async fn start_sign_in(&self) -> AuthorizeRequest {
+        let response = self.get("/auth/sign-in?returnUrl=/after").await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        let url = Url::parse(location(&response)).unwrap();
+        let params = url.query_pairs().into_owned().collect();
+        AuthorizeRequest { url, params }
+    }
+
+    /// Picks `user` on the emulator's sign-in page; returns the callback URL it redirects to.
+    pub async fn choose_user(&self, request: &AuthorizeRequest, display_name: &str) -> Url {
+        let page = self.client.get(request.url.clone()).send().await.unwrap();
+        assert_eq!(page.status(), StatusCode::OK);
+        let html = page.text().await.unwrap();
+        let object_id = user_button_value(&html, display_name);
+        let mut form: Vec<(String, String)> = request.params.clone().into_iter().collect();
+        form.push(("user_oid".into(), object_id));
+        let mut action = request.url.clone();
+        action.set_query(None);
+        let response = self.client.post(action).form(&form).send().await.unwrap();
+        assert!(response.status().is_redirection(), "emulator answered {}", response.status());
+        Url::parse(location(&response)).unwrap()
+    }
+
+    /// Follows the callback URL back into the app.
+    pub async fn callback(&self, callback: &Url) -> Response {
+        self.client.get(callback.clone()).send().await.unwrap()
+    }
+
+    pub async fn sign_in(&self, display_name: &str) -> Response {
+        let request = self.start_sign_in().await;
+        let callback = self.choose_user(&request, display_name).await;
+        self.callback(&callback).await
+    }
+
+    pub async fn whoami(&self) -> String {
+        self.get("/whoami").await.text().await.unwrap()
+    }
+}
+
+pub fn location(response: &Response) -> &str {
+    response.headers().get(LOCATION).expect("a Location header").to_str().unwrap()
+}
+
+pub fn sets_cookie(response: &Response) -> bool {
+    response.headers().get(SET_COOKIE).is_some()
+}
+
+/// The `value` of the emulator's submit button whose text names `display_name`.
+fn user_button_value(html: &str, display_name: &str) -> String {
+    html.split("<button")
+        .find(|button| button.contains(display_name) && button.contains("name=\"user_oid\""))
+        .and_then(|button| button.split("value=\"").nth(1))
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("no sign-in button for {display_name} in the emulator page"))
+        .to_owned()
+}
+
+/// Replaces one query parameter of `url`.
+pub fn with_param(url: &Url, name: &str, value: &str) -> Url {
+    let pairs: Vec<(String, String)> = url
+        .query_pairs()
+        .into_owned()
+        .map(|(key, old)| if key == name { (key, value.to_owned()) } else { (key, old) })
+        .collect();
+    let mut changed = url.clone();
+    changed.query_pairs_mut().clear().extend_pairs(pairs);
+    changed
+}
+
+/// The object id the emulator gives the test user called `display_name`.
+pub fn user_object_id(display_name: &str) -> String {
+    idweb_emulator::EmulatorConfig::default()
+        .users
+        .into_iter()
+        .find(|user| user.display_name == display_name)
+        .map(|user| user.object_id)
+        .unwrap_or_else(|| panic!("no test user {display_name}"))
+}

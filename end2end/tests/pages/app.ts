@@ -1,0 +1,76 @@
+// Page objects: one small class per page, so a markup change is fixed here.
+import { expect, type Locator, type Page } from "@playwright/test";
+
+export class Header {
+  readonly signIn: Locator;
+  readonly signOut: Locator;
+  readonly accountName: Locator;
+
+  constructor(private readonly page: Page) {
+    this.signIn = page.locator("header").getByTestId("sign-in");
+    this.signOut = page.getByTestId("sign-out");
+    this.accountName = page.getByTestId("account-name");
+  }
+
+  async openProfile() {
+    await this.page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Profile" }).click();
+  }
+
+  async expectSignedOut() {
+    await expect(this.signIn).toBeVisible();
+    await expect(this.signOut).toHaveCount(0);
+  }
+}
+
+export class HomePage {
+  readonly header: Header;
+  readonly greeting: Locator;
+
+  constructor(private readonly page: Page) {
+    this.header = new Header(page);
+    this.greeting = page.getByTestId("greeting");
+  }
+
+  async open() {
+    await this.page.goto("/");
+  }
+}
+
+export class ProfilePage {
+  readonly displayName: Locator;
+  readonly mail: Locator;
+  readonly toggleDetails: Locator;
+  readonly details: Locator;
+  readonly jobTitle: Locator;
+
+  constructor(private readonly page: Page) {
+    this.displayName = page.getByTestId("profile-display-name");
+    this.mail = page.getByTestId("profile-mail");
+    this.toggleDetails = page.getByTestId("toggle-details");
+    this.details = page.getByTestId("profile-details");
+    this.jobTitle = page.getByTestId("profile-job-title");
+  }
+
+  async open() {
+    await this.page.goto("/profile");
+  }
+}
+
+export class SignInErrorPage {
+  readonly reason: Locator;
+  readonly providerError: Locator;
+  readonly providerDescription: Locator;
+  readonly retry: Locator;
+
+  constructor(page: Page) {
+    this.reason = page.getByTestId("error-reason");
+    this.providerError = page.getByTestId("provider-error");
+    this.providerDescription = page.getByTestId("provider-error-description");
+    this.retry = page.getByTestId("retry-sign-in");
+  }
+}
+
+/** Waits until the WASM bundle has hydrated the page. */
+export async function waitForHydration(page: Page) {
+  await expect(page.locator("[data-hydrated]")).toHaveAttribute("data-hydrated", "true");
+}

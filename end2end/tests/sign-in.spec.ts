@@ -1,0 +1,99 @@
+// The walking skeleton, end to end: sign in at the emulator, see the Graph
+// profile in a hydrated page, sign out.
+import { expect, test } from "@playwright/test";
+
+import { HomePage, ProfilePage, SignInErrorPage, waitForHydration } from "./pages/app";
+import { EmulatorSignInPage } from "./pages/emulator";
+import { SecretScanner } from "./secret-scanner";
+
+const clientSecret = process.env.E2E_CLIENT_SECRET ?? "end2end-only-secret";
+
+test("a user signs in, sees their Graph profile in a hydrated page, and signs out", async ({ page, context, baseURL }) => {
+  const scanner = new SecretScanner(new URL(baseURL!).origin, clientSecret);
+  scanner.attach(page);
+  const home = new HomePage(page);
+  const profile = new ProfilePage(page);
+
+  await home.open();
+  await home.header.expectSignedOut();
+  await expect(home.greeting).toHaveCount(0);
+
+  await home.header.signIn.click();
+  await new EmulatorSignInPage(page).chooseUser("Adele Vance");
+
+  await expect(home.greeting).toHaveText("Hello, Adele Vance!");
+  await expect(home.header.accountName).toHaveText("Adele Vance");
+
+  await waitForHydration(page);
+  await home.header.openProfile();
+  await expect(page).toHaveURL(/\/profile$/);
+  await expect(profile.displayName).toHaveText("Adele Vance");
+  await expect(profile.mail).toHaveText("AdeleV@contoso.example");
+
+  // Only a hydrated page reacts to this button.
+  await expect(profile.details).toBeHidden();
+  await profile.toggleDetails.click();
+  await expect(profile.details).toBeVisible();
+  await expect(profile.jobTitle).toHaveText("Retail Manager");
+  await expect(profile.toggleDetails).toHaveAttribute("aria-expanded", "true");
+
+  // A full page load renders the same data on the server.
+  await profile.open();
+  await expect(profile.displayName).toHaveText("Adele Vance");
+
+  await home.header.signOut.click();
+  await expect(page).toHaveURL(/\/$/);
+  await home.header.expectSignedOut();
+  await profile.open();
+  await expect(page.getByText("Sign in to see your profile.")).toBeVisible();
+
+  await scanner.expectNothingLeaked(context, page);
+});
+
+test("the profile renders without JavaScript once signed in", async ({ browser, baseURL }) => {
+  const context = await browser.newContext({ javaScriptEnabled: false, baseURL });
+  const page = await context.newPage();
+  const home = new HomePage(page);
+  await home.open();
+  await home.header.signIn.click();
+  await new EmulatorSignInPage(page).chooseUser("Alex Wilber");
+  await expect(home.greeting).toHaveText("Hello, Alex Wilber!");
+  const profile = new ProfilePage(page);
+  await profile.open();
+  await expect(profile.displayName).toHaveText("Alex Wilber");
+  await expect(profile.mail).toHaveText("AlexW@contoso.example");
+  await context.close();
+});
+
+test("CB-04: a sign-in cancelled at the provider shows the provider's error, escaped, with a retry link", async ({ page }) => {
+  const home = new HomePage(page);
+  await home.open();
+  await home.header.signIn.click();
+  await new EmulatorSignInPage(page).cancel();
+
+  const errorPage = new SignInErrorPage(page);
+  await expect(page).toHaveURL(/\/auth\/error\?/);
+  await expect(errorPage.providerError).toHaveText("access_denied");
+  await expect(errorPage.retry).toHaveAttribute("href", "/auth/sign-in");
+  await home.header.expectSignedOut();
+});
+
+test("CB-04: provider text on the error page is shown as text, never run", async ({ page }) => {
+  let dialogs = 0;
+  page.on("dialog", async (dialog) => {
+    dialogs += 1;
+    await dialog.dismiss();
+  });
+  const hostile = "<script>alert(1)</script><img src=x onerror=alert(2)>";
+  await page.goto(`/auth/error?reason=provider_error&error=access_denied&error_description=${encodeURIComponent(hostile)}`);
+  await waitForHydration(page);
+  const errorPage = new SignInErrorPage(page);
+  await expect(errorPage.providerDescription).toHaveText(hostile);
+  expect(dialogs).toBe(0);
+});
+
+test("CB-01: a callback with a forged state is refused and signs nobody in", async ({ page }) => {
+  await page.goto("/signin-oidc?code=forged-code&state=forged-state");
+  await expect(page).toHaveURL(/\/auth\/error\?reason=invalid_response/);
+  await new HomePage(page).header.expectSignedOut();
+});

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Runs every test: the workspace's Rust tests, then the Playwright suite in
+# Chromium against a freshly built app and emulator on free loopback ports.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh --with-browser
+
+say() { printf '\033[1m[test]\033[0m %s\n' "$*"; }
+
+say "Rust tests (all crates)"
+cargo test --workspace --features idweb/ssr
+
+say "building the app (server + WASM) and the emulator"
+cargo leptos build
+cargo build -p idweb-emulator
+
+# Free ports, chosen by the kernel, so parallel runs and a running dev server do not collide.
+read -r app_port emulator_port < <(python3 - <<'PY'
+import socket
+sockets = [socket.socket() for _ in range(2)]
+for s in sockets:
+    s.bind(("127.0.0.1", 0))
+print(*[s.getsockname()[1] for s in sockets])
+for s in sockets:
+    s.close()
+PY
+)
+work_dir=$(mktemp -d)
+trap 'rm -rf "$work_dir"' EXIT
+client_secret=$(head -c 32 /dev/urandom | base64 | tr -d '/+=\n')
+target/debug/idweb-emulator --print-config \
+  --redirect-uri "http://127.0.0.1:${app_port}/signin-oidc" \
+  --post-logout-redirect-uri "http://127.0.0.1:${app_port}/signout-callback-oidc" \
+  > "$work_dir/emulator.json"
+
+say "end-to-end tests (app :$app_port, emulator :$emulator_port)"
+cd end2end
+E2E_APP_PORT="$app_port" E2E_EMULATOR_PORT="$emulator_port" E2E_CLIENT_SECRET="$client_secret" \
+  E2E_EMULATOR_CONFIG="$work_dir/emulator.json" npx playwright test

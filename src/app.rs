@@ -1,0 +1,115 @@
+//! The app shell, router and page frame.
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::components::{Route, Router, Routes, A};
+use leptos_router::path;
+
+use crate::pages::{HomePage, NotFoundPage, ProfilePage, SignInErrorPage};
+use crate::session_user::{current_user, use_current_user, CurrentUserResource};
+
+/// The HTML document around the app, rendered on the server.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+/// The root component: header, routes, footer.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    let user: CurrentUserResource = Resource::new(|| (), |_| current_user());
+    provide_context(user);
+    // Lets end-to-end tests (and people) tell a hydrated page from plain SSR.
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
+
+    view! {
+        <Stylesheet id="leptos" href="/pkg/idweb.css"/>
+        <Title text="idweb"/>
+        <Router>
+            <div class="frame" data-hydrated=move || hydrated.get().to_string()>
+                <a class="skip-link" href="#content">"Skip to content"</a>
+                <Header/>
+                <main id="content" tabindex="-1">
+                    <Routes fallback=NotFoundPage>
+                        <Route path=path!("") view=HomePage/>
+                        <Route path=path!("/profile") view=ProfilePage/>
+                        <Route path=path!("/auth/error") view=SignInErrorPage/>
+                    </Routes>
+                </main>
+                <footer class="footer">
+                    "idweb — sign in with the Microsoft identity platform, call APIs on your behalf."
+                </footer>
+            </div>
+        </Router>
+    }
+}
+
+/// Site header: navigation and the sign-in / sign-out control.
+#[component]
+fn Header() -> impl IntoView {
+    let user = use_current_user();
+    view! {
+        <header class="header">
+            <A href="/" attr:class="brand">"idweb"</A>
+            <nav aria-label="Main">
+                <A href="/">"Home"</A>
+                <A href="/profile">"Profile"</A>
+            </nav>
+            <div class="account">
+                <Suspense fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        match user.await {
+                            Ok(Some(user)) => view! {
+                                <span class="account-name" data-testid="account-name">{user.name}</span>
+                                <SignOutButton/>
+                            }.into_any(),
+                            _ => view! { <SignInLink return_to="/"/> }.into_any(),
+                        }
+                    })}
+                </Suspense>
+            </div>
+        </header>
+    }
+}
+
+/// A link that leaves the app for the provider's sign-in page.
+#[component]
+pub fn SignInLink(#[prop(into)] return_to: String) -> impl IntoView {
+    let href = format!("/auth/sign-in?returnUrl={}", urlencode(&return_to));
+    // rel="external": the router must not turn this into client-side navigation.
+    view! { <a class="button primary" href=href rel="external" data-testid="sign-in">"Sign in"</a> }
+}
+
+/// Sign-out is a POST so a cross-site link cannot sign people out.
+#[component]
+fn SignOutButton() -> impl IntoView {
+    view! {
+        <form method="post" action="/auth/sign-out" class="inline-form">
+            <button type="submit" class="button" data-testid="sign-out">"Sign out"</button>
+        </form>
+    }
+}
+
+/// Percent-encodes a return path for a query string.
+fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|byte| match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => (byte as char).to_string(),
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}

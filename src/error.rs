@@ -1,0 +1,52 @@
+//! The error type server functions return to components.
+//!
+//! It carries what a person needs to read and what the UI needs to decide
+//! (sign in again or not), never a token or the provider's raw answer.
+
+use leptos::server_fn::codec::JsonEncoding;
+use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+use serde::{Deserialize, Serialize};
+
+/// Why a server function could not give a page its data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum AppError {
+    /// There is no signed-in user in this session.
+    #[error("You are not signed in.")]
+    NotSignedIn,
+    /// A token cannot be obtained silently; the user must sign in again.
+    #[error("Your sign-in needs to be renewed.")]
+    InteractionRequired,
+    /// The identity provider or a downstream API is unreachable or failing.
+    #[error("{0}")]
+    Unavailable(String),
+    /// The server function machinery failed (network, encoding).
+    #[error("The request failed: {0}")]
+    Transport(String),
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        Self::Transport(value.to_string())
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl From<idweb_identity::IdentityError> for AppError {
+    fn from(error: idweb_identity::IdentityError) -> Self {
+        use idweb_identity::IdentityError as E;
+        match error {
+            E::NotSignedIn => Self::NotSignedIn,
+            E::InteractionRequired { .. } => Self::InteractionRequired,
+            E::Downstream { status, code, .. } => {
+                tracing::warn!(status, code = %code, "downstream API refused the call");
+                Self::Unavailable(format!("Microsoft Graph answered {status} ({code})."))
+            }
+            other => {
+                tracing::warn!(error = %other, "server function failed");
+                Self::Unavailable("A service this page needs is not available right now. Please try again.".into())
+            }
+        }
+    }
+}

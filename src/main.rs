@@ -1,0 +1,68 @@
+//! Starts idweb: reads configuration, builds the identity engine and the
+//! router, serves until Ctrl-C.
+//!
+//! Configuration: `appsettings.json` (+ `appsettings.{IDWEB_ENVIRONMENT}.json`)
+//! from `IDWEB_CONFIG_DIR` (default: the working directory), overridden by
+//! `AzureAd__ClientSecret`-style environment variables. Leptos site settings
+//! come from `LEPTOS_*` variables when cargo-leptos starts us, else from
+//! `[package.metadata.leptos]` in `Cargo.toml` (the one source of truth).
+
+#[cfg(feature = "ssr")]
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    use std::process::ExitCode;
+
+    use idweb_identity::{Identity, IdentityConfig};
+    use tracing_subscriber::EnvFilter;
+
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .init();
+
+    let config_dir = std::env::var("IDWEB_CONFIG_DIR").unwrap_or_else(|_| ".".into());
+    let environment = std::env::var("IDWEB_ENVIRONMENT").ok();
+    let config = match IdentityConfig::load(std::path::Path::new(&config_dir), environment.as_deref()) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("idweb cannot start: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let leptos_options = match idweb::server::site_options() {
+        Ok(options) => options,
+        Err(error) => {
+            eprintln!("idweb cannot start: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let identity = match Identity::new(config) {
+        Ok(identity) => identity,
+        Err(error) => {
+            eprintln!("idweb cannot start: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let address = leptos_options.site_addr;
+    let app = idweb::server::app_router(identity, leptos_options);
+    let listener = match tokio::net::TcpListener::bind(address).await {
+        Ok(listener) => listener,
+        Err(error) => {
+            eprintln!("idweb cannot listen on {address}: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    tracing::info!("idweb listening on http://{address}");
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    if let Err(error) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
+        eprintln!("idweb stopped: {error}");
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
+}
+
+#[cfg(not(feature = "ssr"))]
+fn main() {
+    // The binary needs the server; the WASM bundle is built from the library.
+}

@@ -1,0 +1,37 @@
+//! Home: a greeting when signed in, an invitation to sign in otherwise.
+
+use leptos::prelude::*;
+use leptos_router::components::A;
+
+use crate::app::SignInLink;
+use crate::session_user::use_current_user;
+
+/// The landing page.
+#[component]
+pub fn HomePage() -> impl IntoView {
+    let user = use_current_user();
+    view! {
+        <section class="card hero">
+            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match user.await {
+                        Ok(Some(user)) => view! {
+                            <h1 data-testid="greeting">"Hello, " {user.name} "!"</h1>
+                            <p>"You are signed in as " <strong>{user.username}</strong> "."</p>
+                            <p><A href="/profile" attr:class="button primary">"See your profile"</A></p>
+                        }.into_any(),
+                        Ok(None) => view! {
+                            <h1>"Welcome to idweb"</h1>
+                            <p>"Sign in with your work or school account to see your Microsoft Graph profile."</p>
+                            <p><SignInLink return_to="/"/></p>
+                        }.into_any(),
+                        Err(error) => view! {
+                            <h1>"Welcome to idweb"</h1>
+                            <p role="alert" class="error">{error.to_string()}</p>
+                        }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}

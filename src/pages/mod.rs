@@ -1,0 +1,11 @@
+//! One module per page; each holds the server functions it calls.
+
+mod home;
+mod not_found;
+mod profile;
+mod sign_in_error;
+
+pub use home::HomePage;
+pub use not_found::NotFoundPage;
+pub use profile::{my_profile, Profile, ProfilePage};
+pub use sign_in_error::SignInErrorPage;

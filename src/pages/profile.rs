@@ -1,0 +1,105 @@
+//! Profile: the signed-in user's Microsoft Graph `/me`.
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::app::SignInLink;
+use crate::error::AppError;
+
+/// What the profile page shows of Graph's user resource.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Profile {
+    /// Display name.
+    pub display_name: String,
+    /// Primary email address, if the user has a mailbox.
+    pub mail: Option<String>,
+    /// User principal name.
+    pub user_principal_name: Option<String>,
+    /// First name.
+    pub given_name: Option<String>,
+    /// Last name.
+    pub surname: Option<String>,
+    /// Job title.
+    pub job_title: Option<String>,
+    /// Office location.
+    pub office_location: Option<String>,
+}
+
+/// The signed-in user's Graph profile (data only: the token stays on the server).
+#[server(prefix = "/api", endpoint = "my_profile")]
+pub async fn my_profile() -> Result<Profile, AppError> {
+    let (identity, user) = crate::server::context::signed_in_user().await?;
+    let me = identity.graph().me(&user).await?;
+    Ok(Profile {
+        display_name: me.display_name.unwrap_or_default(),
+        mail: me.mail,
+        user_principal_name: me.user_principal_name,
+        given_name: me.given_name,
+        surname: me.surname,
+        job_title: me.job_title,
+        office_location: me.office_location,
+    })
+}
+
+/// The profile page.
+#[component]
+pub fn ProfilePage() -> impl IntoView {
+    let profile = Resource::new(|| (), |_| my_profile());
+    view! {
+        <section class="card">
+            <h1>"Your profile"</h1>
+            <Suspense fallback=|| view! { <p class="loading" data-testid="profile-loading">"Loading your profile from Microsoft Graph…"</p> }>
+                {move || Suspend::new(async move {
+                    match profile.await {
+                        Ok(profile) => view! { <ProfileCard profile/> }.into_any(),
+                        Err(AppError::NotSignedIn | AppError::InteractionRequired) => view! {
+                            <p>"Sign in to see your profile."</p>
+                            <p><SignInLink return_to="/profile"/></p>
+                        }.into_any(),
+                        Err(error) => view! {
+                            <p role="alert" class="error" data-testid="profile-error">{error.to_string()}</p>
+                            <p><a href="/profile">"Try again"</a></p>
+                        }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+/// The profile's fields, with more details behind a toggle.
+#[component]
+fn ProfileCard(profile: Profile) -> impl IntoView {
+    let show_details = RwSignal::new(false);
+    let not_set = || "—".to_owned();
+    view! {
+        <dl class="fields">
+            <dt>"Name"</dt>
+            <dd data-testid="profile-display-name">{profile.display_name}</dd>
+            <dt>"Email"</dt>
+            <dd data-testid="profile-mail">{profile.mail.unwrap_or_else(not_set)}</dd>
+            <dt>"Username"</dt>
+            <dd>{profile.user_principal_name.unwrap_or_else(not_set)}</dd>
+        </dl>
+        <button
+            type="button"
+            class="button"
+            data-testid="toggle-details"
+            aria-expanded=move || show_details.get().to_string()
+            aria-controls="profile-details"
+            on:click=move |_| show_details.update(|shown| *shown = !*shown)
+        >
+            {move || if show_details.get() { "Hide details" } else { "Show details" }}
+        </button>
+        <dl class="fields" id="profile-details" data-testid="profile-details" hidden=move || !show_details.get()>
+            <dt>"First name"</dt>
+            <dd>{profile.given_name.unwrap_or_else(not_set)}</dd>
+            <dt>"Last name"</dt>
+            <dd>{profile.surname.unwrap_or_else(not_set)}</dd>
+            <dt>"Job title"</dt>
+            <dd data-testid="profile-job-title">{profile.job_title.unwrap_or_else(not_set)}</dd>
+            <dt>"Office"</dt>
+            <dd>{profile.office_location.unwrap_or_else(not_set)}</dd>
+        </dl>
+    }
+}

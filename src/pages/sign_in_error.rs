@@ -1,0 +1,44 @@
+//! The page a failed sign-in lands on (CB-04): what happened, the provider's
+//! words (escaped by the view), and a way to try again.
+
+use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
+
+/// Explains a failed sign-in.
+#[component]
+pub fn SignInErrorPage() -> impl IntoView {
+    let query = use_query_map();
+    let reason = move || query.read().get("reason").unwrap_or_default();
+    let provider_error = move || query.read().get("error");
+    let provider_description = move || query.read().get("error_description");
+    view! {
+        <section class="card" aria-labelledby="sign-in-error-title">
+            <h1 id="sign-in-error-title">"You were not signed in"</h1>
+            <p data-testid="error-reason">{move || describe_reason(&reason())}</p>
+            {move || provider_error().map(|code| view! {
+                <p>"The identity provider said: " <code data-testid="provider-error">{code}</code></p>
+            })}
+            {move || provider_description().map(|text| view! {
+                <blockquote data-testid="provider-error-description">{text}</blockquote>
+            })}
+            <p>
+                <a class="button primary" href="/auth/sign-in" rel="external" data-testid="retry-sign-in">"Try again"</a>
+                " "
+                <a href="/">"Back to the home page"</a>
+            </p>
+        </section>
+    }
+}
+
+/// Human text for the identity engine's reason codes (see `IdentityError::reason_code`).
+fn describe_reason(reason_code: &str) -> &'static str {
+    match reason_code {
+        "provider_unavailable" => "The identity provider could not be reached. Please try again in a moment.",
+        "expired" => "The sign-in took too long. Please start again.",
+        "invalid_response" => "The sign-in response did not match a sign-in started in this browser, so it was refused.",
+        "provider_error" => "The identity provider did not sign you in.",
+        "code_rejected" => "The identity provider refused to complete the sign-in.",
+        "id_token_rejected" => "The identity provider's answer failed validation, so you were not signed in.",
+        _ => "Something went wrong while signing you in.",
+    }
+}

@@ -1,0 +1,10 @@
+//! Server-side wiring: the Axum router around the Leptos app and the
+//! identity engine. Compiled only with the `ssr` feature.
+
+pub mod context;
+mod headers;
+mod router;
+mod site;
+
+pub use router::app_router;
+pub use site::site_options;

@@ -1,0 +1,39 @@
+//! The whole app as one Axum router, shared by `main` and tests.
+
+use std::sync::Arc;
+
+use axum::Router;
+use idweb_identity::Identity;
+use leptos::prelude::*;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+
+use super::headers::security_header_layers;
+use crate::app::{shell, App};
+
+/// Leptos pages and server functions, the identity routes, the session
+/// layer and security headers.
+pub fn app_router(identity: Arc<Identity>, leptos_options: LeptosOptions) -> Router {
+    let routes = generate_route_list(App);
+    let context_identity = identity.clone();
+    let pages = Router::new()
+        .leptos_routes_with_context(
+            &leptos_options,
+            routes,
+            move || provide_context(context_identity.clone()),
+            {
+                let leptos_options = leptos_options.clone();
+                move || shell(leptos_options.clone())
+            },
+        )
+        .fallback(leptos_axum::file_and_error_handler(shell))
+        .with_state(leptos_options);
+    let [nosniff, referrer, csp] = security_header_layers();
+    Router::new()
+        .route("/healthz", axum::routing::get(|| async { "ok" }))
+        .merge(identity.router())
+        .merge(pages)
+        .layer(identity.session_layer())
+        .layer(nosniff)
+        .layer(referrer)
+        .layer(csp)
+}

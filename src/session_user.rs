@@ -1,0 +1,31 @@
+//! Who is signed in, as the UI sees it (a name, never a token).
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::error::AppError;
+
+/// The signed-in user's public details.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountSummary {
+    /// Display name from the ID token.
+    pub name: String,
+    /// `preferred_username`, usually the UPN.
+    pub username: String,
+}
+
+/// The signed-in user of this session, or `None`.
+#[server(prefix = "/api", endpoint = "current_user")]
+pub async fn current_user() -> Result<Option<AccountSummary>, AppError> {
+    let session = crate::server::context::session().await?;
+    let user = idweb_identity::Identity::user(&session).await?;
+    Ok(user.map(|user| AccountSummary { name: user.name, username: user.username }))
+}
+
+/// The current-user resource shared by the header and pages through context.
+pub type CurrentUserResource = Resource<Result<Option<AccountSummary>, AppError>>;
+
+/// Reads the shared current-user resource.
+pub fn use_current_user() -> CurrentUserResource {
+    expect_context::<CurrentUserResource>()
+}
