@@ -33,7 +33,14 @@ export default defineConfig({
   },
   webServer: [
     {
-      command: `${root}/target/debug/idweb-emulator --config ${process.env.E2E_EMULATOR_CONFIG ?? `${root}/crates/emulator/emulator.json`} --listen 127.0.0.1:${emulatorPort}`,
+      // The app's port is only known now, so its redirect URIs are registered by flag.
+      command: [
+        `${root}/target/debug/idweb-emulator`,
+        `--config ${root}/crates/emulator/emulator.json`,
+        `--listen 127.0.0.1:${emulatorPort}`,
+        `--redirect-uri http://127.0.0.1:${appPort}/signin-oidc`,
+        `--post-logout-redirect-uri http://127.0.0.1:${appPort}/signout-callback-oidc`,
+      ].join(" "),
       url: `http://127.0.0.1:${emulatorPort}/7d3a2f61-4a2e-4c49-9b56-2f1c8e4d9a10/v2.0/.well-known/openid-configuration`,
       env: { IDWEB_EMULATOR_CLIENT_SECRET: clientSecret, RUST_LOG: "info" },
       reuseExistingServer: false,

@@ -25,15 +25,9 @@ for s in sockets:
     s.close()
 PY
 )
-work_dir=$(mktemp -d)
-trap 'rm -rf "$work_dir"' EXIT
 client_secret=$(head -c 32 /dev/urandom | base64 | tr -d '/+=\n')
-target/debug/idweb-emulator --print-config \
-  --redirect-uri "http://127.0.0.1:${app_port}/signin-oidc" \
-  --post-logout-redirect-uri "http://127.0.0.1:${app_port}/signout-callback-oidc" \
-  > "$work_dir/emulator.json"
 
 say "end-to-end tests (app :$app_port, emulator :$emulator_port)"
 cd end2end
 E2E_APP_PORT="$app_port" E2E_EMULATOR_PORT="$emulator_port" E2E_CLIENT_SECRET="$client_secret" \
-  E2E_EMULATOR_CONFIG="$work_dir/emulator.json" npx playwright test
+  npx playwright test

@@ -1,0 +1,199 @@
+//! What the emulator knows: its tenant, app registrations, test users and
+//! token lifetimes. Loaded from a JSON file (camelCase keys, all optional).
+
+use std::path::Path;
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::error::EmulatorError;
+
+/// The emulator's whole configuration.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+pub struct EmulatorConfig {
+    /// The tenant GUID; it is also the `tid` claim and part of the issuer.
+    pub tenant_id: String,
+    /// A verified domain of the tenant, accepted in place of the GUID in URLs.
+    pub tenant_domain: String,
+    /// App registrations that may sign users in.
+    pub apps: Vec<AppRegistration>,
+    /// Users listed on the sign-in page.
+    pub users: Vec<TestUser>,
+    /// Lifetime of access tokens.
+    pub access_token_lifetime_secs: u64,
+    /// Lifetime of ID tokens.
+    pub id_token_lifetime_secs: u64,
+    /// How long an authorization code can be redeemed (Microsoft: 10 minutes).
+    pub code_lifetime_secs: u64,
+    /// Lifetime of refresh tokens (Microsoft: 90 days).
+    pub refresh_token_lifetime_secs: u64,
+}
+
+/// One app registration (a confidential web client).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AppRegistration {
+    /// Application (client) id.
+    pub client_id: String,
+    /// Name shown on the sign-in page.
+    pub display_name: String,
+    /// Accepted client secrets. None by default: secrets never live in the repository.
+    #[serde(default, skip_serializing)]
+    pub client_secrets: Vec<ClientSecret>,
+    /// Exact redirect URIs the app registered.
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
+    /// Where the end-session endpoint may send users back to.
+    #[serde(default)]
+    pub post_logout_redirect_uris: Vec<String>,
+}
+
+/// A client secret; `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ClientSecret(String);
+
+impl ClientSecret {
+    /// Wraps a secret.
+    pub fn new(secret: impl Into<String>) -> Self {
+        Self(secret.into())
+    }
+
+    /// The secret text, for comparison only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for ClientSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ClientSecret([redacted])")
+    }
+}
+
+impl<'de> Deserialize<'de> for ClientSecret {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(Self)
+    }
+}
+
+/// A user who can sign in, with the Graph profile `/me` returns.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TestUser {
+    /// Object id (`oid`), a GUID.
+    pub object_id: String,
+    /// Display name (`name`).
+    pub display_name: String,
+    /// First name.
+    pub given_name: String,
+    /// Last name.
+    pub surname: String,
+    /// UPN (`preferred_username`).
+    pub user_principal_name: String,
+    /// Primary email address.
+    pub mail: String,
+    /// Job title.
+    #[serde(default)]
+    pub job_title: Option<String>,
+    /// Office location.
+    #[serde(default)]
+    pub office_location: Option<String>,
+}
+
+/// The tenant every default points at.
+pub const DEFAULT_TENANT_ID: &str = "7d3a2f61-4a2e-4c49-9b56-2f1c8e4d9a10";
+/// The client id of the default app registration (idweb in development).
+pub const DEFAULT_CLIENT_ID: &str = "5f4b6c2e-8d1a-4e3b-9c7f-1a2b3c4d5e6f";
+
+impl Default for EmulatorConfig {
+    fn default() -> Self {
+        let user = |object_id: &str, given: &str, surname: &str, alias: &str, title: &str, office: &str| TestUser {
+            object_id: object_id.into(),
+            display_name: format!("{given} {surname}"),
+            given_name: given.into(),
+            surname: surname.into(),
+            user_principal_name: format!("{alias}@contoso.example"),
+            mail: format!("{alias}@contoso.example"),
+            job_title: Some(title.into()),
+            office_location: Some(office.into()),
+        };
+        Self {
+            tenant_id: DEFAULT_TENANT_ID.into(),
+            tenant_domain: "contoso.example".into(),
+            apps: vec![AppRegistration {
+                client_id: DEFAULT_CLIENT_ID.into(),
+                display_name: "idweb (development)".into(),
+                client_secrets: Vec::new(),
+                redirect_uris: vec![
+                    "http://127.0.0.1:3000/signin-oidc".into(),
+                    "http://localhost:3000/signin-oidc".into(),
+                ],
+                post_logout_redirect_uris: vec![
+                    "http://127.0.0.1:3000/signout-callback-oidc".into(),
+                    "http://localhost:3000/signout-callback-oidc".into(),
+                ],
+            }],
+            users: vec![
+                user("1d6a9a3e-5f0b-4c1e-8a55-0c7e3b1f2a01", "Adele", "Vance", "AdeleV", "Retail Manager", "18/2111"),
+                user("2b7c4e10-9d3f-4a8b-b6c2-5e1d0f9a3b02", "Alex", "Wilber", "AlexW", "Marketing Assistant", "131/1104"),
+                user("3c8d5f21-0e4a-4b9c-87d3-6f2e1a0b4c03", "Megan", "Bowen", "MeganB", "Marketing Manager", "12/1110"),
+            ],
+            access_token_lifetime_secs: 3600,
+            id_token_lifetime_secs: 3600,
+            code_lifetime_secs: 600,
+            refresh_token_lifetime_secs: 90 * 24 * 3600,
+        }
+    }
+}
+
+impl EmulatorConfig {
+    /// Reads a JSON configuration file; keys it leaves out keep their defaults.
+    pub fn from_file(path: &Path) -> Result<Self, EmulatorError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|error| EmulatorError::Config(format!("cannot read {}: {error}", path.display())))?;
+        let config: Self = serde_json::from_str(&text)
+            .map_err(|error| EmulatorError::Config(format!("{}: {error}", path.display())))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks what serde cannot: non-empty ids, unique users and apps.
+    pub fn validate(&self) -> Result<(), EmulatorError> {
+        let bad = |what: String| Err(EmulatorError::Config(what));
+        if self.tenant_id.trim().is_empty() {
+            return bad("tenantId is empty".into());
+        }
+        for (index, app) in self.apps.iter().enumerate() {
+            if app.client_id.trim().is_empty() {
+                return bad(format!("apps[{index}].clientId is empty"));
+            }
+            if let Some(uri) = app.redirect_uris.iter().find(|uri| url::Url::parse(uri).is_err()) {
+                return bad(format!("apps[{index}].redirectUris: {uri:?} is not an absolute URL"));
+            }
+        }
+        for (index, user) in self.users.iter().enumerate() {
+            if user.object_id.trim().is_empty() {
+                return bad(format!("users[{index}].objectId is empty"));
+            }
+            if self.users.iter().filter(|other| other.object_id == user.object_id).count() > 1 {
+                return bad(format!("users[{index}].objectId {} is used twice", user.object_id));
+            }
+        }
+        Ok(())
+    }
+
+    /// The app registration with this client id.
+    pub fn app(&self, client_id: &str) -> Option<&AppRegistration> {
+        self.apps.iter().find(|app| app.client_id == client_id)
+    }
+
+    /// The test user with this object id.
+    pub fn user(&self, object_id: &str) -> Option<&TestUser> {
+        self.users.iter().find(|user| user.object_id == object_id)
+    }
+
+    /// Whether `segment` names this tenant in a URL path (GUID or domain).
+    pub fn is_tenant(&self, segment: &str) -> bool {
+        segment.eq_ignore_ascii_case(&self.tenant_id) || segment.eq_ignore_ascii_case(&self.tenant_domain)
+    }
+}

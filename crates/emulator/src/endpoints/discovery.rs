@@ -1,0 +1,47 @@
+//! OpenID Connect discovery and the signing keys.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::Json;
+use serde_json::{json, Value};
+
+use super::check_tenant;
+use crate::error::OAuthError;
+use crate::EmulatorState;
+
+/// `GET /{tenant}/v2.0/.well-known/openid-configuration`
+pub async fn openid_configuration(
+    State(state): State<Arc<EmulatorState>>,
+    Path(tenant): Path<String>,
+) -> Result<Json<Value>, OAuthError> {
+    check_tenant(&state, &tenant)?;
+    let base = &state.base_url;
+    Ok(Json(json!({
+        "token_endpoint": format!("{base}{tenant}/oauth2/v2.0/token"),
+        "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
+        "jwks_uri": format!("{base}{tenant}/discovery/v2.0/keys"),
+        "response_modes_supported": ["query", "fragment", "form_post"],
+        "subject_types_supported": ["pairwise"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
+        "scopes_supported": ["openid", "profile", "email", "offline_access"],
+        "issuer": state.issuer,
+        "request_uri_parameter_supported": false,
+        "authorization_endpoint": format!("{base}{tenant}/oauth2/v2.0/authorize"),
+        "http_logout_supported": true,
+        "frontchannel_logout_supported": true,
+        "end_session_endpoint": format!("{base}{tenant}/oauth2/v2.0/logout"),
+        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "acr", "nonce", "preferred_username", "name", "tid", "ver", "oid", "sid", "email"],
+        "tenant_region_scope": "EU",
+        "cloud_instance_name": "idweb-emulator",
+        "cloud_graph_host_name": "graph.windows.net",
+        "msgraph_host": "graph.microsoft.com",
+    })))
+}
+
+/// `GET /{tenant}/discovery/v2.0/keys`
+pub async fn keys(State(state): State<Arc<EmulatorState>>, Path(tenant): Path<String>) -> Result<Json<Value>, OAuthError> {
+    check_tenant(&state, &tenant)?;
+    Ok(Json(json!({ "keys": [state.key.jwk(&state.issuer)] })))
+}

@@ -1,0 +1,183 @@
+//! Errors, each shaped like the Microsoft service it imitates, and the one
+//! place each becomes a response.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+use crate::html::escape;
+
+/// Failures starting or configuring the emulator.
+#[derive(Debug, thiserror::Error)]
+pub enum EmulatorError {
+    /// The configuration is unreadable or inconsistent.
+    #[error("emulator configuration: {0}")]
+    Config(String),
+    /// Key generation failed.
+    #[error("cannot create signing key: {0}")]
+    Key(String),
+    /// The listener could not be bound.
+    #[error("cannot listen on {address}: {reason}")]
+    Bind {
+        /// The address asked for.
+        address: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// An OAuth 2.0 error from the token endpoint, in Microsoft's JSON shape.
+#[derive(Debug)]
+pub struct OAuthError {
+    status: StatusCode,
+    error: &'static str,
+    aadsts: u32,
+    description: String,
+    suberror: Option<&'static str>,
+}
+
+impl OAuthError {
+    /// `error` with AADSTS code and text; status 400.
+    pub fn new(error: &'static str, aadsts: u32, description: impl Into<String>) -> Self {
+        Self { status: StatusCode::BAD_REQUEST, error, aadsts, description: description.into(), suberror: None }
+    }
+
+    /// `invalid_client` (401) for failed client authentication.
+    pub fn invalid_client(aadsts: u32, description: impl Into<String>) -> Self {
+        Self { status: StatusCode::UNAUTHORIZED, ..Self::new("invalid_client", aadsts, description) }
+    }
+
+    /// Adds Microsoft's `suberror` (`consent_required`, `bad_token`, ...).
+    pub fn with_suberror(mut self, suberror: &'static str) -> Self {
+        self.suberror = Some(suberror);
+        self
+    }
+
+    /// The OAuth error code (for tests and logs).
+    pub fn error(&self) -> &'static str {
+        self.error
+    }
+}
+
+/// Trace and correlation ids plus a timestamp, as every Microsoft error carries.
+fn diagnostics() -> (String, String, String) {
+    let timestamp = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    (crate::tokens::random_guid(), crate::tokens::random_guid(), timestamp)
+}
+
+impl IntoResponse for OAuthError {
+    fn into_response(self) -> Response {
+        let (trace_id, correlation_id, timestamp) = diagnostics();
+        let mut body = json!({
+            "error": self.error,
+            "error_description": format!(
+                "AADSTS{}: {} Trace ID: {trace_id} Correlation ID: {correlation_id} Timestamp: {timestamp}",
+                self.aadsts, self.description
+            ),
+            "error_codes": [self.aadsts],
+            "timestamp": timestamp,
+            "trace_id": trace_id,
+            "correlation_id": correlation_id,
+            "error_uri": format!("https://login.microsoftonline.com/error?code={}", self.aadsts),
+        });
+        if let Some(suberror) = self.suberror {
+            body["suberror"] = json!(suberror);
+        }
+        tracing::info!(error = self.error, aadsts = self.aadsts, "token request refused");
+        let mut response = (self.status, Json(body)).into_response();
+        response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"token\""));
+        }
+        response
+    }
+}
+
+/// An error shown on the emulator's own pages: the request is not trusted
+/// enough to redirect anywhere (unknown client, unregistered redirect URI).
+#[derive(Debug)]
+pub struct ErrorPage {
+    aadsts: u32,
+    message: String,
+}
+
+impl ErrorPage {
+    /// An error page with Microsoft's AADSTS code.
+    pub fn new(aadsts: u32, message: impl Into<String>) -> Self {
+        Self { aadsts, message: message.into() }
+    }
+}
+
+impl IntoResponse for ErrorPage {
+    fn into_response(self) -> Response {
+        let body = crate::html::page(
+            "Sign in",
+            &format!(
+                "<h1>Sorry, but we're having trouble signing you in.</h1><p class=\"error\">AADSTS{}: {}</p>",
+                self.aadsts,
+                escape(&self.message)
+            ),
+        );
+        (StatusCode::BAD_REQUEST, Html(body)).into_response()
+    }
+}
+
+/// A Microsoft Graph error: `{"error": {"code", "message", "innerError"}}`.
+#[derive(Debug)]
+pub struct GraphError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    www_authenticate: Option<String>,
+}
+
+impl GraphError {
+    /// 401 with the `WWW-Authenticate` challenge Graph sends.
+    pub fn unauthorized(base_url: &str, message: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::UNAUTHORIZED,
+            code: "InvalidAuthenticationToken",
+            message: message.into(),
+            www_authenticate: Some(format!(
+                "Bearer realm=\"\", authorization_uri=\"{base_url}common/oauth2/authorize\", client_id=\"{}\"",
+                crate::GRAPH_APP_ID
+            )),
+        }
+    }
+
+    /// 403: the token is fine but lacks the permission.
+    pub fn forbidden() -> Self {
+        Self {
+            status: StatusCode::FORBIDDEN,
+            code: "Authorization_RequestDenied",
+            message: "Insufficient privileges to complete the operation.".into(),
+            www_authenticate: None,
+        }
+    }
+
+    /// 404 for a user or resource that does not exist.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self { status: StatusCode::NOT_FOUND, code: "Request_ResourceNotFound", message: message.into(), www_authenticate: None }
+    }
+}
+
+impl IntoResponse for GraphError {
+    fn into_response(self) -> Response {
+        let (request_id, client_request_id, date) = diagnostics();
+        let body = json!({
+            "error": {
+                "code": self.code,
+                "message": self.message,
+                "innerError": { "date": date, "request-id": request_id, "client-request-id": client_request_id }
+            }
+        });
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(challenge) = self.www_authenticate.and_then(|value| HeaderValue::from_str(&value).ok()) {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, challenge);
+        }
+        response
+    }
+}

@@ -1,0 +1,179 @@
+//! `idweb-emulator`: a local stand-in for the Microsoft identity platform
+//! v2.0 endpoints and Microsoft Graph, so idweb runs and tests with no
+//! tenant and no internet.
+//!
+//! Embed it in a test with [`spawn`] on port 0, or run the
+//! `idweb-emulator` binary. Endpoints, configuration and the differences
+//! from Microsoft Entra ID are listed in the crate's README.
+#![warn(missing_docs)]
+
+pub mod config;
+pub mod endpoints;
+pub mod error;
+pub mod graph;
+pub mod html;
+pub mod keys;
+pub mod store;
+pub mod tokens;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use axum::routing::get;
+use axum::Router;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub use config::{AppRegistration, ClientSecret, EmulatorConfig, TestUser};
+pub use error::EmulatorError;
+
+/// Microsoft Graph's application id: the `aud` of Graph access tokens.
+pub const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
+
+/// Everything the endpoints share.
+pub struct EmulatorState {
+    /// Tenant, apps, users, lifetimes.
+    pub config: EmulatorConfig,
+    /// `http://host:port/`, with the trailing slash.
+    pub base_url: String,
+    /// `{base}{tenant GUID}/v2.0`: the issuer of every token, as Microsoft's v2.0 endpoint.
+    pub issuer: String,
+    /// The signing key.
+    pub key: keys::SigningKey,
+    /// Codes and refresh tokens issued.
+    pub grants: store::GrantStore,
+    /// POSTs to the token endpoint so far (tests assert on it).
+    pub token_requests: AtomicU64,
+}
+
+impl EmulatorState {
+    /// State for an emulator reachable at `base_url` (trailing slash added if missing).
+    pub fn new(config: EmulatorConfig, base_url: &str) -> Result<Self, EmulatorError> {
+        config.validate()?;
+        let base_url = if base_url.ends_with('/') { base_url.to_owned() } else { format!("{base_url}/") };
+        Ok(Self {
+            issuer: format!("{base_url}{}/v2.0", config.tenant_id),
+            config,
+            base_url,
+            key: keys::SigningKey::generate()?,
+            grants: store::GrantStore::default(),
+            token_requests: AtomicU64::new(0),
+        })
+    }
+
+    /// A token minter bound to this emulator's key and issuer.
+    pub fn minter(&self) -> tokens::Minter<'_> {
+        tokens::Minter { key: &self.key, issuer: &self.issuer, tenant_id: &self.config.tenant_id }
+    }
+}
+
+/// All endpoints.
+pub fn router(state: Arc<EmulatorState>) -> Router {
+    use endpoints::{authorize, discovery, logout, token};
+    Router::new()
+        .route("/{tenant}/v2.0/.well-known/openid-configuration", get(discovery::openid_configuration))
+        .route("/{tenant}/discovery/v2.0/keys", get(discovery::keys))
+        .route("/{tenant}/oauth2/v2.0/authorize", get(authorize::show_sign_in).post(authorize::complete_sign_in))
+        .route("/{tenant}/oauth2/v2.0/token", axum::routing::post(token::token))
+        .route("/{tenant}/oauth2/v2.0/logout", get(logout::logout))
+        .route("/v1.0/me", get(graph::me))
+        .with_state(state)
+}
+
+/// An emulator serving in the background.
+pub struct RunningEmulator {
+    state: Arc<EmulatorState>,
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
+}
+
+/// Binds `addr` (port 0 picks a free port) and serves until shut down or dropped.
+pub async fn spawn(config: EmulatorConfig, addr: SocketAddr) -> Result<RunningEmulator, EmulatorError> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|error| EmulatorError::Bind { address: addr.to_string(), reason: error.to_string() })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|error| EmulatorError::Bind { address: addr.to_string(), reason: error.to_string() })?;
+    serve(listener, config, &format!("http://{addr}/")).await
+}
+
+/// Serves on an already bound listener; `public_url` is how clients reach it.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    config: EmulatorConfig,
+    public_url: &str,
+) -> Result<RunningEmulator, EmulatorError> {
+    let addr = listener
+        .local_addr()
+        .map_err(|error| EmulatorError::Bind { address: public_url.to_owned(), reason: error.to_string() })?;
+    // Key generation is CPU-bound: keep it off the async workers.
+    let public_url = public_url.to_owned();
+    let state = tokio::task::spawn_blocking(move || EmulatorState::new(config, &public_url))
+        .await
+        .map_err(|error| EmulatorError::Key(error.to_string()))??;
+    let state = Arc::new(state);
+    let (stop, stopped) = oneshot::channel::<()>();
+    let app = router(state.clone());
+    let task = tokio::spawn(async move {
+        let shutdown = async {
+            let _ = stopped.await;
+        };
+        if let Err(error) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
+            tracing::error!(%error, "emulator stopped");
+        }
+    });
+    Ok(RunningEmulator { state, addr, stop: Some(stop), task })
+}
+
+impl RunningEmulator {
+    /// `http://127.0.0.1:PORT/`: what an app sets as `AzureAd:Instance`.
+    pub fn base_url(&self) -> String {
+        self.state.base_url.clone()
+    }
+
+    /// The tenant GUID.
+    pub fn tenant_id(&self) -> &str {
+        &self.state.config.tenant_id
+    }
+
+    /// `{base}{tenant}/v2.0`: the authority and issuer.
+    pub fn authority(&self) -> String {
+        self.state.issuer.clone()
+    }
+
+    /// `{base}v1.0`: what an app sets as `Graph:BaseUrl`.
+    pub fn graph_base_url(&self) -> String {
+        format!("{}v1.0", self.state.base_url)
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// How many requests reached the token endpoint.
+    pub fn token_requests(&self) -> u64 {
+        self.state.token_requests.load(Ordering::Relaxed)
+    }
+
+    /// The shared state (for tests that need to look inside).
+    pub fn state(&self) -> &Arc<EmulatorState> {
+        &self.state
+    }
+
+    /// Stops serving and waits for in-flight requests.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+
+    /// Serves until the process is interrupted (for the binary).
+    pub async fn wait(mut self) {
+        let _ = (&mut self.task).await;
+    }
+}
