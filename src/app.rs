@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes, A};
-use leptos_router::path;
+use leptos_router::{path, SsrMode};
 
 use crate::pages::{HomePage, NotFoundPage, ProfilePage, SignInErrorPage};
 use crate::session_user::{current_user, use_current_user, CurrentUserResource};
@@ -45,9 +45,11 @@ pub fn App() -> impl IntoView {
                 <Header/>
                 <main id="content" tabindex="-1">
                     <Routes fallback=NotFoundPage>
-                        <Route path=path!("") view=HomePage/>
-                        <Route path=path!("/profile") view=ProfilePage/>
-                        <Route path=path!("/auth/error") view=SignInErrorPage/>
+                        // Async: the server sends finished HTML, so pages work without
+                        // JavaScript and response headers are never lost to streaming.
+                        <Route path=path!("") view=HomePage ssr=SsrMode::Async/>
+                        <Route path=path!("/profile") view=ProfilePage ssr=SsrMode::Async/>
+                        <Route path=path!("/auth/error") view=SignInErrorPage ssr=SsrMode::Async/>
                     </Routes>
                 </main>
                 <footer class="footer">
