@@ -8,10 +8,11 @@ pub fn merge_json(base: &mut Value, overlay: Value) {
     match (base, overlay) {
         (Value::Object(base_map), Value::Object(overlay_map)) => {
             for (key, value) in overlay_map {
-                match find_key(base_map, &key) {
-                    Some(existing) => merge_json(base_map.get_mut(&existing).expect("key just found"), value),
+                let existing = find_key(base_map, &key).unwrap_or(key);
+                match base_map.get_mut(&existing) {
+                    Some(slot) => merge_json(slot, value),
                     None => {
-                        base_map.insert(key, value);
+                        base_map.insert(existing, value);
                     }
                 }
             }
