@@ -192,8 +192,40 @@ impl EmulatorConfig {
         self.users.iter().find(|user| user.object_id == object_id)
     }
 
-    /// Whether `segment` names this tenant in a URL path (GUID or domain).
-    pub fn is_tenant(&self, segment: &str) -> bool {
-        segment.eq_ignore_ascii_case(&self.tenant_id) || segment.eq_ignore_ascii_case(&self.tenant_domain)
+    /// What a tenant path segment means: this tenant (GUID or domain), one of
+    /// Microsoft's multi-tenant aliases, or `None` for an unknown tenant.
+    pub fn tenant_scope(&self, segment: &str) -> Option<TenantScope> {
+        if segment.eq_ignore_ascii_case(&self.tenant_id) || segment.eq_ignore_ascii_case(&self.tenant_domain) {
+            return Some(TenantScope::Home);
+        }
+        match segment.to_ascii_lowercase().as_str() {
+            "common" => Some(TenantScope::Common),
+            "organizations" => Some(TenantScope::Organizations),
+            "consumers" | CONSUMERS_TENANT_ID => Some(TenantScope::Consumers),
+            _ => None,
+        }
+    }
+}
+
+/// The tenant id Microsoft gives personal (consumer) accounts.
+pub const CONSUMERS_TENANT_ID: &str = "9188040d-6c67-4c5b-b112-36a304b66dad";
+
+/// The audience a tenant segment of the URL selects, as Microsoft defines them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TenantScope {
+    /// The emulated tenant, by GUID or domain.
+    Home,
+    /// Work, school and personal accounts: any tenant.
+    Common,
+    /// Work and school accounts: any tenant.
+    Organizations,
+    /// Personal Microsoft accounts only; the emulated users are work accounts.
+    Consumers,
+}
+
+impl TenantScope {
+    /// Whether the emulated tenant's (work) users may sign in through it.
+    pub fn admits_work_accounts(self) -> bool {
+        !matches!(self, Self::Consumers)
     }
 }

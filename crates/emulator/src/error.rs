@@ -1,11 +1,14 @@
 //! Errors, each shaped like the Microsoft service it imitates, and the one
 //! place each becomes a response.
 
+use std::borrow::Cow;
+
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
+use crate::faults::InjectedError;
 use crate::html::escape;
 
 /// Failures starting or configuring the emulator.
@@ -31,16 +34,41 @@ pub enum EmulatorError {
 #[derive(Debug)]
 pub struct OAuthError {
     status: StatusCode,
-    error: &'static str,
+    error: Cow<'static, str>,
     aadsts: u32,
     description: String,
-    suberror: Option<&'static str>,
+    suberror: Option<Cow<'static, str>>,
+    claims: Option<String>,
 }
 
 impl OAuthError {
     /// `error` with AADSTS code and text; status 400.
-    pub fn new(error: &'static str, aadsts: u32, description: impl Into<String>) -> Self {
-        Self { status: StatusCode::BAD_REQUEST, error, aadsts, description: description.into(), suberror: None }
+    pub fn new(error: impl Into<Cow<'static, str>>, aadsts: u32, description: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            error: error.into(),
+            aadsts,
+            description: description.into(),
+            suberror: None,
+            claims: None,
+        }
+    }
+
+    /// The error a token fault asks for (status, code, suberror, claims challenge).
+    pub fn injected(injected: &InjectedError) -> Self {
+        let (typical_aadsts, typical_text) = InjectedError::typical_text(&injected.error);
+        let status = injected
+            .status
+            .and_then(|status| StatusCode::from_u16(status).ok())
+            .unwrap_or(StatusCode::BAD_REQUEST);
+        Self {
+            status,
+            error: Cow::Owned(injected.error.clone()),
+            aadsts: injected.aadsts.unwrap_or(typical_aadsts),
+            description: injected.description.clone().unwrap_or_else(|| typical_text.to_owned()),
+            suberror: injected.suberror.clone().map(Cow::Owned),
+            claims: injected.claims.clone(),
+        }
     }
 
     /// `invalid_client` (401) for failed client authentication.
@@ -50,13 +78,13 @@ impl OAuthError {
 
     /// Adds Microsoft's `suberror` (`consent_required`, `bad_token`, ...).
     pub fn with_suberror(mut self, suberror: &'static str) -> Self {
-        self.suberror = Some(suberror);
+        self.suberror = Some(Cow::Borrowed(suberror));
         self
     }
 
     /// The OAuth error code (for tests and logs).
-    pub fn error(&self) -> &'static str {
-        self.error
+    pub fn error(&self) -> &str {
+        &self.error
     }
 }
 
@@ -83,10 +111,13 @@ impl IntoResponse for OAuthError {
             "correlation_id": correlation_id,
             "error_uri": format!("https://login.microsoftonline.com/error?code={}", self.aadsts),
         });
-        if let Some(suberror) = self.suberror {
+        if let Some(suberror) = &self.suberror {
             body["suberror"] = json!(suberror);
         }
-        tracing::info!(error = self.error, aadsts = self.aadsts, "token request refused");
+        if let Some(claims) = &self.claims {
+            body["claims"] = json!(claims);
+        }
+        tracing::info!(error = %self.error, aadsts = self.aadsts, "token request refused");
         let mut response = (self.status, Json(body)).into_response();
         response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         if self.status == StatusCode::UNAUTHORIZED {

@@ -68,7 +68,7 @@ fn authorize(state: &EmulatorState, headers: &HeaderMap, scopes: &[&str]) -> Res
         .minter()
         .verify_access_token(token.trim(), GRAPH_APP_ID)
         .map_err(|reason| unauthorized(&format!("Access token validation failure: {reason}.")))?;
-    let granted: Vec<&str> = claims.scp.split_whitespace().collect();
+    let granted = claims.scopes();
     if scopes.iter().any(|needed| granted.iter().any(|scope| scope.eq_ignore_ascii_case(needed))) {
         Ok(claims)
     } else {

@@ -1,4 +1,10 @@
-//! The RS256 signing key, generated at start, and its JWKS entry.
+//! The RS256 signing keys, generated at start, their JWKS, and rotation.
+//!
+//! Two keys are always published, like Microsoft's JWKS: the one that signs
+//! and the one before it, so tokens signed just before a rotation still
+//! verify while clients that cached the old JWKS meet an unknown `kid`.
+
+use std::sync::{Arc, RwLock};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -17,7 +23,7 @@ pub struct SigningKey {
     pub kid: String,
     /// For signing tokens.
     pub encoding: EncodingKey,
-    /// For verifying tokens presented to Graph.
+    /// For verifying tokens presented to Graph and the sample API.
     pub decoding: DecodingKey,
     modulus: String,
     exponent: String,
@@ -48,5 +54,52 @@ impl SigningKey {
             "e": self.exponent,
             "issuer": issuer,
         })
+    }
+}
+
+/// The published keys; the first one signs.
+pub struct KeySet {
+    // Newest first; always two entries.
+    published: RwLock<[Arc<SigningKey>; 2]>,
+}
+
+impl KeySet {
+    /// Two fresh keys: one signing, one published beside it.
+    pub fn generate() -> Result<Self, EmulatorError> {
+        let signing = Arc::new(SigningKey::generate()?);
+        let previous = Arc::new(SigningKey::generate()?);
+        Ok(Self { published: RwLock::new([signing, previous]) })
+    }
+
+    /// The key that signs new tokens.
+    pub fn signing(&self) -> Arc<SigningKey> {
+        self.read()[0].clone()
+    }
+
+    /// The published key with this `kid`, if any.
+    pub fn find(&self, kid: &str) -> Option<Arc<SigningKey>> {
+        self.read().iter().find(|key| key.kid == kid).cloned()
+    }
+
+    /// The JWKS document.
+    pub fn jwks(&self, issuer: &str) -> Value {
+        json!({ "keys": self.read().iter().map(|key| key.jwk(issuer)).collect::<Vec<_>>() })
+    }
+
+    /// Generates a new signing key; the current one stays published as the
+    /// previous key and the older one is withdrawn. Returns the new `kid`.
+    /// CPU-bound (RSA key generation): call it off the async workers.
+    pub fn rotate(&self) -> Result<String, EmulatorError> {
+        let fresh = Arc::new(SigningKey::generate()?);
+        let kid = fresh.kid.clone();
+        let mut published = self.published.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let current = published[0].clone();
+        *published = [fresh, current];
+        Ok(kid)
+    }
+
+    // Each write replaces the whole array, so a poisoned lock still holds a consistent set.
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, [Arc<SigningKey>; 2]> {
+        self.published.read().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }

@@ -7,9 +7,11 @@
 //! from Microsoft Entra ID are listed in the crate's README.
 #![warn(missing_docs)]
 
+pub mod admin;
 pub mod config;
 pub mod endpoints;
 pub mod error;
+pub mod faults;
 pub mod graph;
 pub mod html;
 pub mod keys;
@@ -39,10 +41,12 @@ pub struct EmulatorState {
     pub base_url: String,
     /// `{base}{tenant GUID}/v2.0`: the issuer of every token, as Microsoft's v2.0 endpoint.
     pub issuer: String,
-    /// The signing key.
-    pub key: keys::SigningKey,
+    /// The published signing keys.
+    pub keys: keys::KeySet,
     /// Codes and refresh tokens issued.
     pub grants: store::GrantStore,
+    /// Deliberate failures armed for the next requests.
+    pub faults: faults::Faults,
     /// POSTs to the token endpoint so far (tests assert on it).
     pub token_requests: AtomicU64,
 }
@@ -56,15 +60,27 @@ impl EmulatorState {
             issuer: format!("{base_url}{}/v2.0", config.tenant_id),
             config,
             base_url,
-            key: keys::SigningKey::generate()?,
+            keys: keys::KeySet::generate()?,
             grants: store::GrantStore::default(),
+            faults: faults::Faults::default(),
             token_requests: AtomicU64::new(0),
         })
     }
 
     /// A token minter bound to this emulator's key and issuer.
     pub fn minter(&self) -> tokens::Minter<'_> {
-        tokens::Minter { key: &self.key, issuer: &self.issuer, tenant_id: &self.config.tenant_id }
+        tokens::Minter { keys: &self.keys, issuer: &self.issuer, tenant_id: &self.config.tenant_id }
+    }
+
+    /// The issuer a discovery document under `scope` declares: the tenant's
+    /// own, or Microsoft's `{tenantid}` template for the multi-tenant aliases.
+    pub fn discovery_issuer(&self, scope: config::TenantScope) -> String {
+        use config::TenantScope;
+        match scope {
+            TenantScope::Home => self.issuer.clone(),
+            TenantScope::Common | TenantScope::Organizations => format!("{}{{tenantid}}/v2.0", self.base_url),
+            TenantScope::Consumers => format!("{}{}/v2.0", self.base_url, config::CONSUMERS_TENANT_ID),
+        }
     }
 }
 
@@ -78,6 +94,7 @@ pub fn router(state: Arc<EmulatorState>) -> Router {
         .route("/{tenant}/oauth2/v2.0/token", axum::routing::post(token::token))
         .route("/{tenant}/oauth2/v2.0/logout", get(logout::logout))
         .route("/v1.0/me", get(graph::me))
+        .nest(admin::PREFIX, admin::router())
         .with_state(state)
 }
 
@@ -121,7 +138,9 @@ pub async fn serve(
         let shutdown = async {
             let _ = stopped.await;
         };
-        if let Err(error) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
+        // The peer address lets the admin API refuse anything but loopback.
+        let service = app.into_make_service_with_connect_info::<SocketAddr>();
+        if let Err(error) = axum::serve(listener, service).with_graceful_shutdown(shutdown).await {
             tracing::error!(%error, "emulator stopped");
         }
     });
@@ -157,6 +176,11 @@ impl RunningEmulator {
     /// How many requests reached the token endpoint.
     pub fn token_requests(&self) -> u64 {
         self.state.token_requests.load(Ordering::Relaxed)
+    }
+
+    /// Fault injection, for tests that drive the emulator in-process.
+    pub fn faults(&self) -> &faults::Faults {
+        &self.state.faults
     }
 
     /// The shared state (for tests that need to look inside).

@@ -42,6 +42,20 @@ pub struct RefreshGrant {
     pub session_id: String,
     /// Seconds since the epoch after which it is dead.
     pub expires_at: u64,
+    /// Revoked by an administrator (fault injection) or a password change.
+    pub revoked: bool,
+}
+
+/// Outcome of looking up a refresh token.
+pub enum RefreshLookup {
+    /// Usable.
+    Live(RefreshGrant),
+    /// Revoked (AADSTS50173).
+    Revoked,
+    /// Past its lifetime (AADSTS700082).
+    Expired,
+    /// Never issued here.
+    Unknown,
 }
 
 /// All grants, behind locks held only for a map operation.
@@ -97,9 +111,36 @@ impl GrantStore {
         tokens.insert(token, grant);
     }
 
-    /// A live refresh token's grant. Old tokens stay valid after rotation, as in Entra.
-    pub fn refresh_grant(&self, token: &str) -> Option<RefreshGrant> {
-        lock(&self.refresh_tokens).get(token).filter(|grant| grant.expires_at >= now_secs()).cloned()
+    /// Looks a refresh token up. Old tokens stay valid after rotation, as in Entra.
+    pub fn refresh_grant(&self, token: &str) -> RefreshLookup {
+        match lock(&self.refresh_tokens).get(token) {
+            None => RefreshLookup::Unknown,
+            Some(grant) if grant.revoked => RefreshLookup::Revoked,
+            Some(grant) if grant.expires_at < now_secs() => RefreshLookup::Expired,
+            Some(grant) => RefreshLookup::Live(grant.clone()),
+        }
+    }
+
+    /// Revokes every refresh token of `user_oid`; returns how many.
+    pub fn revoke_user(&self, user_oid: &str) -> usize {
+        self.change_user_grants(user_oid, |grant| grant.revoked = true)
+    }
+
+    /// Makes every refresh token of `user_oid` expired; returns how many.
+    pub fn expire_user(&self, user_oid: &str) -> usize {
+        // One second in the past: expired now, and still kept until the next sweep.
+        let past = now_secs().saturating_sub(1);
+        self.change_user_grants(user_oid, |grant| grant.expires_at = past)
+    }
+
+    fn change_user_grants(&self, user_oid: &str, change: impl Fn(&mut RefreshGrant)) -> usize {
+        let mut tokens = lock(&self.refresh_tokens);
+        let mut changed = 0;
+        for grant in tokens.values_mut().filter(|grant| grant.user_oid == user_oid) {
+            change(grant);
+            changed += 1;
+        }
+        changed
     }
 }
 

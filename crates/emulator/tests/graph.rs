@@ -67,10 +67,10 @@ async fn an_expired_token_gets_401() {
     expired["iat"] = (now - 7200).into();
     expired["nbf"] = (now - 7200).into();
     expired["exp"] = (now - 3600).into();
-    let state = emulator.running.state();
+    let key = emulator.running.state().keys.signing();
     let mut jwt_header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
-    jwt_header.kid = Some(state.key.kid.clone());
-    let token = jsonwebtoken::encode(&jwt_header, &expired, &state.key.encoding).unwrap();
+    jwt_header.kid = Some(key.kid.clone());
+    let token = jsonwebtoken::encode(&jwt_header, &expired, &key.encoding).unwrap();
     let response = me(&emulator, Some(&token), None).await;
     assert_eq!(response.status(), 401);
     let body: serde_json::Value = response.json().await.unwrap();

@@ -52,7 +52,7 @@ async fn the_generic_openidconnect_client_discovers_the_provider() {
     let emulator = Emulator::start().await;
     let issuer = IssuerUrl::new(emulator.running.authority()).unwrap();
     let metadata = CoreProviderMetadata::discover_async(issuer, &emulator.http).await.unwrap();
-    assert_eq!(metadata.jwks().keys().len(), 1, "the JWKS was fetched and parsed");
+    assert_eq!(metadata.jwks().keys().len(), 2, "the JWKS (signing key and the one before it) was fetched and parsed");
     assert_eq!(metadata.authorization_endpoint().as_str(), emulator.tenant_url("oauth2/v2.0/authorize"));
 }
 
@@ -301,7 +301,7 @@ async fn refresh_rotates_the_refresh_token_keeps_the_old_one_and_drops_the_nonce
     assert_eq!(refresh(old_refresh.to_owned()).await.status(), 200, "the old refresh token stays valid, like Entra");
 
     let bogus = refresh("not-a-refresh-token".into()).await;
-    assert_oauth_error(bogus, 400, "invalid_grant", 700082).await;
+    assert_oauth_error(bogus, 400, "invalid_grant", 9002313).await;
 }
 
 #[tokio::test]
@@ -352,4 +352,63 @@ async fn logout_returns_only_to_a_registered_address() {
     let page = foreign.text().await.unwrap();
     assert!(page.contains("You signed out"));
     assert!(page.contains("https://evil.example/&lt;x&gt;"));
+}
+
+async fn discovery_at(emulator: &Emulator, tenant: &str) -> serde_json::Value {
+    let url = emulator.url(&format!("{tenant}/v2.0/.well-known/openid-configuration"));
+    emulator.http.get(url).send().await.unwrap().json().await.unwrap()
+}
+
+#[tokio::test]
+async fn multi_tenant_aliases_publish_microsofts_issuers() {
+    let emulator = Emulator::start().await;
+    let template = emulator.url("{tenantid}/v2.0");
+    for alias in ["common", "organizations"] {
+        let doc = discovery_at(&emulator, alias).await;
+        assert_eq!(doc["issuer"], template, "{alias} publishes the {{tenantid}} template");
+        assert_eq!(doc["token_endpoint"], emulator.url(&format!("{alias}/oauth2/v2.0/token")));
+        assert_eq!(doc["authorization_response_iss_parameter_supported"], true);
+    }
+    let consumers = discovery_at(&emulator, "consumers").await;
+    assert_eq!(consumers["issuer"], emulator.url("9188040d-6c67-4c5b-b112-36a304b66dad/v2.0"));
+}
+
+#[tokio::test]
+async fn a_sign_in_through_organizations_gets_tokens_from_the_users_own_tenant() {
+    let emulator = Emulator::start().await;
+    let mut form = emulator.authorize_params("openid profile User.Read");
+    form.push(("user_oid".into(), ADELE_OID.into()));
+    let response = emulator.http.post(emulator.url("organizations/oauth2/v2.0/authorize")).form(&form).send().await.unwrap();
+    let answer = query(&url::Url::parse(location(&response)).unwrap());
+    assert_eq!(answer["iss"], emulator.url("{tenantid}/v2.0"), "RFC 9207 iss is the issuer of the metadata used");
+    let redeemed = emulator
+        .http
+        .post(emulator.url("organizations/oauth2/v2.0/token"))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", emulator.client_id.as_str()),
+            ("client_secret", SECRET),
+            ("code", answer["code"].as_str()),
+            ("redirect_uri", REDIRECT_URI),
+            ("code_verifier", VERIFIER),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(redeemed.status(), 200);
+    let body: serde_json::Value = redeemed.json().await.unwrap();
+    let id_claims = claims(body["id_token"].as_str().unwrap());
+    assert_eq!(id_claims["iss"], emulator.running.authority(), "tokens name the real tenant");
+    assert_eq!(id_claims["tid"], emulator.running.tenant_id());
+}
+
+#[tokio::test]
+async fn the_consumers_endpoint_refuses_the_emulated_work_accounts() {
+    let emulator = Emulator::start().await;
+    let params = emulator.authorize_params("openid profile");
+    let response = emulator.http.get(emulator.url("consumers/oauth2/v2.0/authorize")).query(&params).send().await.unwrap();
+    let answer = query(&url::Url::parse(location(&response)).unwrap());
+    assert_eq!(answer["error"], "invalid_request");
+    assert!(answer["error_description"].starts_with("AADSTS50020"));
+    assert_eq!(answer["state"], "state-123");
 }

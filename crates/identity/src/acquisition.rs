@@ -113,6 +113,7 @@ impl TokenAcquisition {
         let claims = id_token
             .claims(&client.id_token_verifier(), |_: Option<&Nonce>| Ok(()))
             .map_err(|error| IdentityError::IdTokenRejected(error.to_string()))?;
+        crate::claims::check_authorized_party(claims, client.client_id())?;
         let same_user = claims.additional_claims().oid.as_deref() == Some(user.object_id.as_str())
             && claims.additional_claims().tid.as_deref() == Some(user.tenant_id.as_str());
         if same_user {

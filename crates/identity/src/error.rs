@@ -80,6 +80,9 @@ pub enum SignInRejection {
     /// RFC 9207 `iss` names another issuer (CB-03).
     #[error("the response came from an unexpected issuer")]
     IssuerMismatch,
+    /// A parameter came twice (RFC 6749 3.1 forbids it).
+    #[error("a response parameter is repeated")]
+    DuplicateParameter,
     /// Neither a code nor an error came back.
     #[error("the response carries no authorization code")]
     CodeMissing,

@@ -3,6 +3,7 @@
 
 mod support;
 
+use idweb_emulator::faults::AuthorizeIssFault;
 use reqwest::StatusCode;
 use support::{location, sets_cookie, with_param, Browser, TestApp, ADELE};
 
@@ -167,13 +168,37 @@ async fn cb_04_a_provider_error_is_passed_to_the_error_page_without_a_token_requ
 #[tokio::test]
 async fn cb_03_an_authorization_response_from_another_issuer_is_rejected() {
     let app = TestApp::start().await;
+    app.emulator.faults().arm_authorize_iss(AuthorizeIssFault { iss: Some("https://attacker.example/v2.0".into()), count: 1 });
     let browser = app.browser();
     let request = browser.start_sign_in().await;
     let callback = browser.choose_user(&request, ADELE).await;
-    let mut mixed_up = callback.clone();
-    mixed_up.query_pairs_mut().append_pair("iss", "https://attacker.example/v2.0");
-    assert_eq!(location(&browser.callback(&mixed_up).await), "/auth/error?reason=invalid_response");
+    assert_eq!(location(&browser.callback(&callback).await), "/auth/error?reason=invalid_response");
     assert_eq!(app.emulator.token_requests(), 0);
+    assert_eq!(browser.whoami().await, "nobody");
+}
+
+#[tokio::test]
+async fn cb_03_the_expected_issuer_in_the_response_is_accepted() {
+    let app = TestApp::start().await;
+    let browser = app.browser();
+    let request = browser.start_sign_in().await;
+    let callback = browser.choose_user(&request, ADELE).await;
+    assert!(callback.query_pairs().any(|(name, _)| name == "iss"), "the emulator sends RFC 9207 iss");
+    assert_eq!(location(&browser.callback(&callback).await), "/after");
+}
+
+#[tokio::test]
+async fn cb_01_a_response_with_a_repeated_parameter_is_rejected() {
+    let app = TestApp::start().await;
+    let browser = app.browser();
+    let request = browser.start_sign_in().await;
+    let callback = browser.choose_user(&request, ADELE).await;
+    let mut doubled = callback.clone();
+    doubled.query_pairs_mut().append_pair("iss", "https://attacker.example/v2.0");
+    assert_eq!(location(&browser.callback(&doubled).await), "/auth/error?reason=invalid_response");
+    assert_eq!(app.emulator.token_requests(), 0);
+    // The pending sign-in was not consumed by the refused response.
+    assert_eq!(location(&browser.callback(&callback).await), "/after");
 }
 
 #[tokio::test]

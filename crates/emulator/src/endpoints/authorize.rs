@@ -39,10 +39,14 @@ pub async fn complete_sign_in(
     Path(tenant): Path<String>,
     Form(params): Form<HashMap<String, String>>,
 ) -> Response {
-    let request = match AuthorizeRequest::validate(&state, &tenant, &params) {
+    let mut request = match AuthorizeRequest::validate(&state, &tenant, &params) {
         Ok(request) => request,
         Err(rejection) => return rejection,
     };
+    if let Some(injected) = state.faults.take_authorize_iss() {
+        tracing::info!(iss = ?injected, "authorization response iss overridden");
+        request.response_iss = injected;
+    }
     if params.contains_key("cancel") {
         return request.error_redirect("access_denied", "AADSTS65004: User declined to consent to access the app.");
     }
@@ -73,6 +77,9 @@ pub async fn complete_sign_in(
             query.append_pair("state", state_param);
         }
         query.append_pair("session_state", &random_guid());
+        if let Some(iss) = &request.response_iss {
+            query.append_pair("iss", iss);
+        }
     }
     Redirect::to(target.as_str()).into_response()
 }
@@ -83,15 +90,18 @@ struct AuthorizeRequest {
     redirect_uri: Url,
     scope: String,
     state: Option<String>,
+    /// RFC 9207 `iss` for the response: the issuer of the discovery document
+    /// the client used (the `{tenantid}` template under `common`).
+    response_iss: Option<String>,
 }
 
 impl AuthorizeRequest {
     /// Checks the request. Until the client and redirect URI are trusted the
     /// error is shown here; after that it goes back to the app (as Microsoft does).
     fn validate(state: &EmulatorState, tenant: &str, params: &HashMap<String, String>) -> Result<Self, Response> {
-        if !state.config.is_tenant(tenant) {
+        let Some(tenant_scope) = state.config.tenant_scope(tenant) else {
             return Err(ErrorPage::new(90002, format!("Tenant '{tenant}' not found.")).into_response());
-        }
+        };
         let client_id = params.get("client_id").map(String::as_str).unwrap_or_default();
         let Some(app) = state.config.app(client_id) else {
             return Err(ErrorPage::new(
@@ -118,7 +128,14 @@ impl AuthorizeRequest {
             redirect_uri,
             scope: params.get("scope").cloned().unwrap_or_default(),
             state: params.get("state").cloned(),
+            response_iss: Some(state.discovery_issuer(tenant_scope)),
         };
+        if !tenant_scope.admits_work_accounts() {
+            return Err(request.error_redirect(
+                "invalid_request",
+                "AADSTS50020: The emulated tenant holds work accounts only; the 'consumers' endpoint admits personal accounts.",
+            ));
+        }
         if params.get("response_type").map(String::as_str) != Some("code") {
             return Err(request.error_redirect(
                 "unsupported_response_type",
@@ -164,6 +181,9 @@ impl AuthorizeRequest {
             query.append_pair("error_description", description);
             if let Some(state) = &self.state {
                 query.append_pair("state", state);
+            }
+            if let Some(iss) = &self.response_iss {
+                query.append_pair("iss", iss);
             }
         }
         Redirect::to(target.as_str()).into_response()

@@ -15,7 +15,7 @@ pub async fn openid_configuration(
     State(state): State<Arc<EmulatorState>>,
     Path(tenant): Path<String>,
 ) -> Result<Json<Value>, OAuthError> {
-    check_tenant(&state, &tenant)?;
+    let scope = check_tenant(&state, &tenant)?;
     let base = &state.base_url;
     Ok(Json(json!({
         "token_endpoint": format!("{base}{tenant}/oauth2/v2.0/token"),
@@ -26,7 +26,8 @@ pub async fn openid_configuration(
         "id_token_signing_alg_values_supported": ["RS256"],
         "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
         "scopes_supported": ["openid", "profile", "email", "offline_access"],
-        "issuer": state.issuer,
+        "issuer": state.discovery_issuer(scope),
+        "authorization_response_iss_parameter_supported": true,
         "request_uri_parameter_supported": false,
         "authorization_endpoint": format!("{base}{tenant}/oauth2/v2.0/authorize"),
         "http_logout_supported": true,
@@ -42,6 +43,6 @@ pub async fn openid_configuration(
 
 /// `GET /{tenant}/discovery/v2.0/keys`
 pub async fn keys(State(state): State<Arc<EmulatorState>>, Path(tenant): Path<String>) -> Result<Json<Value>, OAuthError> {
-    check_tenant(&state, &tenant)?;
-    Ok(Json(json!({ "keys": [state.key.jwk(&state.issuer)] })))
+    let scope = check_tenant(&state, &tenant)?;
+    Ok(Json(state.keys.jwks(&state.discovery_issuer(scope))))
 }

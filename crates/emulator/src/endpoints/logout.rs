@@ -18,7 +18,7 @@ pub async fn logout(
     Path(tenant): Path<String>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Response {
-    if !state.config.is_tenant(&tenant) {
+    if state.config.tenant_scope(&tenant).is_none() {
         return ErrorPage::new(90002, format!("Tenant '{tenant}' not found.")).into_response();
     }
     let app = params

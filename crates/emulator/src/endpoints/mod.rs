@@ -5,14 +5,15 @@ pub mod discovery;
 pub mod logout;
 pub mod token;
 
+use crate::config::TenantScope;
 use crate::error::OAuthError;
 use crate::EmulatorState;
 
-/// Rejects a tenant path segment that is not ours, like Microsoft (AADSTS90002).
-pub fn check_tenant(state: &EmulatorState, tenant: &str) -> Result<(), OAuthError> {
-    if state.config.is_tenant(tenant) {
-        Ok(())
-    } else {
-        Err(OAuthError::new("invalid_tenant", 90002, format!("Tenant '{tenant}' not found.")))
-    }
+/// What the tenant path segment selects; an unknown tenant is refused like
+/// Microsoft does (AADSTS90002).
+pub fn check_tenant(state: &EmulatorState, tenant: &str) -> Result<TenantScope, OAuthError> {
+    state
+        .config
+        .tenant_scope(tenant)
+        .ok_or_else(|| OAuthError::new("invalid_tenant", 90002, format!("Tenant '{tenant}' not found.")))
 }

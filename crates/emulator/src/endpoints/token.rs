@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue};
@@ -17,9 +18,9 @@ use sha2::{Digest, Sha256};
 use super::check_tenant;
 use crate::config::{AppRegistration, TestUser};
 use crate::error::OAuthError;
-use crate::store::{CodeLookup, RefreshGrant};
-use crate::tokens::{now_secs, random_token, RequestedScopes};
-use crate::EmulatorState;
+use crate::store::{CodeLookup, RefreshGrant, RefreshLookup};
+use crate::tokens::{now_secs, random_token, AccessGrant, IdTokenRequest, RequestedScopes};
+use crate::{EmulatorState, GRAPH_APP_ID};
 
 /// `POST /{tenant}/oauth2/v2.0/token`
 pub async fn token(
@@ -31,6 +32,14 @@ pub async fn token(
     state.token_requests.fetch_add(1, Ordering::Relaxed);
     check_tenant(&state, &tenant)?;
     let app = authenticate_client(&state, &headers, &form)?;
+    let grant_type = form.get("grant_type").map(String::as_str).unwrap_or_default();
+    if let Some(fault) = state.faults.take_token(grant_type) {
+        tracing::info!(grant_type, delay_ms = fault.delay_ms, "token fault injected");
+        tokio::time::sleep(Duration::from_millis(fault.delay_ms)).await;
+        if let Some(injected) = &fault.error {
+            return Err(OAuthError::injected(injected));
+        }
+    }
     match form.get("grant_type").map(String::as_str) {
         Some("authorization_code") => redeem_code(&state, &app, &form),
         Some("refresh_token") => redeem_refresh_token(&state, &app, &form),
@@ -124,8 +133,17 @@ fn redeem_code(state: &EmulatorState, app: &AppRegistration, form: &HashMap<Stri
 
 fn redeem_refresh_token(state: &EmulatorState, app: &AppRegistration, form: &HashMap<String, String>) -> Result<Response, OAuthError> {
     let presented = form.get("refresh_token").map(String::as_str).unwrap_or_default();
-    let Some(grant) = state.grants.refresh_grant(presented) else {
-        return Err(OAuthError::new("invalid_grant", 700082, "The refresh token has expired or is invalid.").with_suberror("bad_token"));
+    let grant = match state.grants.refresh_grant(presented) {
+        RefreshLookup::Live(grant) => grant,
+        RefreshLookup::Revoked => {
+            return Err(OAuthError::new("invalid_grant", 50173, "The provided grant has expired due to it being revoked, a fresh auth token is needed. The user might have changed or reset their password.").with_suberror("bad_token"))
+        }
+        RefreshLookup::Expired => {
+            return Err(OAuthError::new("invalid_grant", 700082, "The refresh token has expired due to inactivity.").with_suberror("bad_token"))
+        }
+        RefreshLookup::Unknown => {
+            return Err(OAuthError::new("invalid_grant", 9002313, "Invalid request. Request is malformed or invalid.").with_suberror("bad_token"))
+        }
     };
     if grant.client_id != app.client_id {
         return Err(OAuthError::new("invalid_grant", 700005, "Provided refresh token was issued to another client."));
@@ -173,16 +191,29 @@ fn token_response(
     let config = &state.config;
     let minter = state.minter();
     let graph_scopes = scopes.granted_graph();
+    let access_grant = AccessGrant {
+        audience: GRAPH_APP_ID,
+        scopes: &graph_scopes,
+        lifetime: config.access_token_lifetime_secs,
+        client_capabilities: None,
+    };
     let mut body = json!({
         "token_type": "Bearer",
         "scope": graph_scopes.iter().cloned().chain(scopes.oidc.iter().cloned()).collect::<Vec<_>>().join(" "),
         "expires_in": config.access_token_lifetime_secs,
         "ext_expires_in": config.access_token_lifetime_secs,
-        "access_token": minter.graph_access_token(app, user, &graph_scopes, config.access_token_lifetime_secs),
+        "access_token": minter.user_access_token(app, user, &access_grant),
         "client_info": URL_SAFE_NO_PAD.encode(json!({ "uid": user.object_id, "utid": config.tenant_id }).to_string()),
     });
     if scopes.has("openid") {
-        body["id_token"] = json!(minter.id_token(app, user, nonce, session_id, config.id_token_lifetime_secs));
+        let other_user = config.users.iter().find(|other| other.object_id != user.object_id);
+        let request = IdTokenRequest {
+            nonce,
+            session_id,
+            lifetime: config.id_token_lifetime_secs,
+            mutation: state.faults.take_id_token(),
+        };
+        body["id_token"] = json!(minter.id_token(app, user, other_user, request));
     }
     if scopes.has("offline_access") {
         let refresh_token = random_token(64);
@@ -194,6 +225,7 @@ fn token_response(
                 scope: grant_scope.to_owned(),
                 session_id: session_id.to_owned(),
                 expires_at: now_secs() + config.refresh_token_lifetime_secs,
+                revoked: false,
             },
         );
         body["refresh_token"] = json!(refresh_token);

@@ -138,3 +138,27 @@ pub async fn assert_oauth_error(response: Response, status: u16, error: &str, aa
     }
     body
 }
+
+impl Emulator {
+    /// POSTs `body` to the admin API at `path` (under `/_emulator/`).
+    pub async fn admin(&self, path: &str, body: serde_json::Value) -> Response {
+        self.http.post(self.url(&format!("_emulator/{path}"))).json(&body).send().await.unwrap()
+    }
+
+    /// Refreshes with `refresh_token` for `scope`.
+    pub async fn refresh(&self, refresh_token: &str, scope: &str) -> Response {
+        self.token(&[
+            ("grant_type", "refresh_token"),
+            ("client_id", &self.client_id),
+            ("client_secret", SECRET),
+            ("refresh_token", refresh_token),
+            ("scope", scope),
+        ])
+        .await
+    }
+
+    /// The published JWKS.
+    pub async fn jwks(&self) -> serde_json::Value {
+        self.http.get(self.tenant_url("discovery/v2.0/keys")).send().await.unwrap().json().await.unwrap()
+    }
+}

@@ -1,13 +1,14 @@
 //! Sign-in, callback and sign-out routes (OpenID Connect authorization code
 //! flow with state, nonce and PKCE S256).
 
+mod response;
 mod return_url;
 mod transaction;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Query, State};
+use axum::extract::{Query, RawQuery, State};
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -20,10 +21,12 @@ use openidconnect::{
 use serde::Deserialize;
 use tower_sessions::Session;
 
+pub use response::AuthorizationResponse;
 pub use return_url::safe_return_path;
 pub use transaction::PENDING_LIFETIME;
 
 use crate::cache::{normalise_scopes, TokenSource};
+use crate::claims::check_authorized_party;
 use crate::error::{IdentityError, SignInRejection, SIGN_IN_PATH};
 use crate::provider::{error_chain, redirect_url};
 use crate::user::{HomeAccountId, SignedInUser};
@@ -93,23 +96,17 @@ async fn sign_in(
     Ok(no_store(Redirect::to(authorize_url.as_str()).into_response()))
 }
 
-#[derive(Deserialize)]
-struct CallbackQuery {
-    code: Option<String>,
-    state: Option<String>,
-    error: Option<String>,
-    error_description: Option<String>,
-    iss: Option<String>,
-}
-
 /// The authorization response: checks it, redeems the code, validates the
 /// ID token, caches the tokens and signs the user in.
 async fn callback(
     State(identity): State<Arc<Identity>>,
     session: Session,
-    Query(query): Query<CallbackQuery>,
+    RawQuery(query): RawQuery,
 ) -> Response {
-    let outcome = complete_sign_in(&identity, &session, query).await;
+    let outcome = match AuthorizationResponse::from_query(query.as_deref()) {
+        Ok(authorization) => complete_sign_in(&identity, &session, authorization).await,
+        Err(error) => Err(error),
+    };
     let response = match outcome {
         Ok(return_to) => Redirect::to(&return_to).into_response(),
         Err(error) => error.into_response(),
@@ -123,7 +120,7 @@ async fn callback(
 async fn complete_sign_in(
     identity: &Identity,
     session: &Session,
-    query: CallbackQuery,
+    query: AuthorizationResponse,
 ) -> Result<String, IdentityError> {
     let state = query.state.ok_or(IdentityError::SignInRejected(SignInRejection::StateMissing))?;
     let pending = transaction::take(session, &state).await?;
@@ -150,6 +147,11 @@ async fn complete_sign_in(
             tracing::warn!(target: "idweb::security", error = error.error().as_ref(), "token endpoint refused the authorization code");
             return Err(IdentityError::CodeRejected(error.error().as_ref().to_owned()));
         }
+        Ok(Err(RequestTokenError::Parse(error, _body))) => {
+            // The body holds tokens: only the parser's complaint is kept. An ID
+            // token whose claims do not parse (no `sub`, no `iat`) lands here.
+            return Err(IdentityError::IdTokenRejected(format!("the token response does not parse: {}", error.inner())));
+        }
         Ok(Err(error)) => {
             return Err(IdentityError::ProviderUnavailable(format!("token request failed: {}", error_chain(&error))))
         }
@@ -163,6 +165,7 @@ async fn complete_sign_in(
     let claims = id_token
         .claims(&provider.client.id_token_verifier(), &nonce)
         .map_err(|error| IdentityError::IdTokenRejected(error.to_string()))?;
+    check_authorized_party(claims, provider.client.client_id())?;
     let microsoft = claims.additional_claims();
     let (Some(object_id), Some(tenant_id)) = (microsoft.oid.clone(), microsoft.tid.clone()) else {
         return Err(IdentityError::IdTokenRejected("the ID token has no oid or tid claim".into()));

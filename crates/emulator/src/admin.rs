@@ -1,0 +1,146 @@
+//! The admin API: fault injection and controls for tests and demos, under
+//! `/_emulator`. It answers loopback peers only, whatever address the
+//! emulator listens on. Documented in docs/EMULATOR.md.
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{ConnectInfo, Path, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+use crate::faults::{ApiFault, AuthorizeIssFault, Faults, IdTokenFault, TokenFault};
+use crate::EmulatorState;
+
+/// Where the admin API lives.
+pub const PREFIX: &str = "/_emulator";
+
+/// The admin routes (relative to [`PREFIX`]).
+pub fn router() -> Router<Arc<EmulatorState>> {
+    Router::new()
+        .route("/", get(overview))
+        .route("/faults", axum::routing::delete(clear_faults))
+        .route("/faults/token", post(arm_token))
+        .route("/faults/id-token", post(arm_id_token))
+        .route("/faults/authorize-iss", post(arm_authorize_iss))
+        .route("/faults/api", post(arm_api))
+        .route("/keys/rotate", post(rotate_keys))
+        .route("/users/{oid}/refresh-tokens/revoke", post(revoke_refresh_tokens))
+        .route("/users/{oid}/refresh-tokens/expire", post(expire_refresh_tokens))
+        .layer(middleware::from_fn(loopback_only))
+}
+
+/// Refuses peers that are not on this machine. A request without peer
+/// information (a router driven in-process) is from this process.
+async fn loopback_only(request: Request, next: Next) -> Response {
+    let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|info| info.0);
+    match peer {
+        Some(peer) if !peer.ip().is_loopback() => {
+            tracing::warn!(%peer, "admin API refused a non-loopback peer");
+            admin_error(StatusCode::FORBIDDEN, "the admin API answers loopback clients only")
+        }
+        _ => next.run(request).await,
+    }
+}
+
+fn admin_error(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, Json(json!({ "error": message.into() }))).into_response()
+}
+
+fn armed(state: &EmulatorState) -> Json<Value> {
+    Json(json!({ "armed": state.faults.armed() }))
+}
+
+/// Arms the fault in a JSON body, or answers 400 saying what is wrong with
+/// it (unknown field, bad value); either way nothing half-armed remains.
+fn arm_from<T>(state: &EmulatorState, payload: Result<Json<T>, JsonRejection>, arm: impl FnOnce(&Faults, T)) -> Response {
+    match payload {
+        Ok(Json(fault)) => {
+            arm(&state.faults, fault);
+            armed(state).into_response()
+        }
+        Err(rejection) => admin_error(StatusCode::BAD_REQUEST, rejection.body_text()),
+    }
+}
+
+/// `GET /_emulator`: counters and what is armed.
+async fn overview(State(state): State<Arc<EmulatorState>>) -> Json<Value> {
+    Json(json!({
+        "tokenRequests": state.token_requests.load(Ordering::Relaxed),
+        "signingKid": state.keys.signing().kid,
+        "armed": state.faults.armed(),
+    }))
+}
+
+/// `DELETE /_emulator/faults`
+async fn clear_faults(State(state): State<Arc<EmulatorState>>) -> Json<Value> {
+    state.faults.clear();
+    armed(&state)
+}
+
+/// `POST /_emulator/faults/token` with a [`TokenFault`].
+async fn arm_token(State(state): State<Arc<EmulatorState>>, payload: Result<Json<TokenFault>, JsonRejection>) -> Response {
+    arm_from(&state, payload, Faults::arm_token)
+}
+
+/// `POST /_emulator/faults/id-token` with an [`IdTokenFault`].
+async fn arm_id_token(State(state): State<Arc<EmulatorState>>, payload: Result<Json<IdTokenFault>, JsonRejection>) -> Response {
+    arm_from(&state, payload, Faults::arm_id_token)
+}
+
+/// `POST /_emulator/faults/authorize-iss` with an [`AuthorizeIssFault`].
+async fn arm_authorize_iss(
+    State(state): State<Arc<EmulatorState>>,
+    payload: Result<Json<AuthorizeIssFault>, JsonRejection>,
+) -> Response {
+    arm_from(&state, payload, Faults::arm_authorize_iss)
+}
+
+/// `POST /_emulator/faults/api` with an [`ApiFault`].
+async fn arm_api(State(state): State<Arc<EmulatorState>>, payload: Result<Json<ApiFault>, JsonRejection>) -> Response {
+    arm_from(&state, payload, Faults::arm_api)
+}
+
+/// `POST /_emulator/keys/rotate`: a new signing key; the old one stays published.
+async fn rotate_keys(State(state): State<Arc<EmulatorState>>) -> Response {
+    // RSA key generation is CPU-bound: keep it off the async workers.
+    let rotating = state.clone();
+    match tokio::task::spawn_blocking(move || rotating.keys.rotate()).await {
+        Ok(Ok(kid)) => {
+            tracing::info!(%kid, "signing key rotated");
+            Json(json!({ "signingKid": kid })).into_response()
+        }
+        Ok(Err(error)) => admin_error(StatusCode::INTERNAL_SERVER_ERROR, error.to_string()),
+        Err(error) => admin_error(StatusCode::INTERNAL_SERVER_ERROR, error.to_string()),
+    }
+}
+
+/// `POST /_emulator/users/{oid}/refresh-tokens/revoke`
+async fn revoke_refresh_tokens(State(state): State<Arc<EmulatorState>>, Path(oid): Path<String>) -> Response {
+    change_user_tokens(&state, &oid, "revoked", |state, oid| state.grants.revoke_user(oid))
+}
+
+/// `POST /_emulator/users/{oid}/refresh-tokens/expire`
+async fn expire_refresh_tokens(State(state): State<Arc<EmulatorState>>, Path(oid): Path<String>) -> Response {
+    change_user_tokens(&state, &oid, "expired", |state, oid| state.grants.expire_user(oid))
+}
+
+fn change_user_tokens(
+    state: &EmulatorState,
+    oid: &str,
+    verb: &str,
+    change: impl Fn(&EmulatorState, &str) -> usize,
+) -> Response {
+    if state.config.user(oid).is_none() {
+        return admin_error(StatusCode::NOT_FOUND, format!("no test user has objectId {oid}"));
+    }
+    let count = change(state, oid);
+    tracing::info!(user = %oid, count, "refresh tokens {verb}");
+    Json(json!({ verb: count })).into_response()
+}

@@ -1,0 +1,346 @@
+//! Fault injection: what the next requests should get wrong, on purpose,
+//! so every row of the security matrix can be produced on demand.
+//!
+//! Faults are armed through the admin API (`admin.rs`) or, in tests, through
+//! [`Faults`] directly. Each fault applies to a bounded number of requests
+//! (`count`, default 1) and is then spent.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// The longest delay a fault may ask for: long enough to trip any client
+/// timeout, short enough that a forgotten fault cannot hang a test run.
+pub const MAX_DELAY: Duration = Duration::from_secs(120);
+
+fn one() -> u32 {
+    1
+}
+
+/// What the next token requests get instead of (or before) their tokens.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TokenFault {
+    /// Only requests with this `grant_type` are affected; any when absent.
+    #[serde(default)]
+    pub grant_type: Option<String>,
+    /// Wait this long before answering (a slow or hanging provider).
+    #[serde(default)]
+    pub delay_ms: u64,
+    /// Answer with this error instead of tokens; absent: answer normally after the delay.
+    #[serde(default)]
+    pub error: Option<InjectedError>,
+    /// How many matching requests it applies to.
+    #[serde(default = "one")]
+    pub count: u32,
+}
+
+/// An OAuth error the token endpoint answers with, in Microsoft's shape.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct InjectedError {
+    /// The OAuth `error` code: `invalid_grant`, `interaction_required`, `temporarily_unavailable`, ...
+    pub error: String,
+    /// HTTP status; 400 when absent.
+    #[serde(default)]
+    pub status: Option<u16>,
+    /// The AADSTS number; a typical one for `error` when absent.
+    #[serde(default)]
+    pub aadsts: Option<u32>,
+    /// The text after `AADSTSnnn: `; a typical one when absent.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Microsoft's `suberror` (`bad_token`, `consent_required`, `basic_action`, ...).
+    #[serde(default)]
+    pub suberror: Option<String>,
+    /// A claims challenge (JSON text) the client must send back on its next authorize request.
+    #[serde(default)]
+    pub claims: Option<String>,
+}
+
+impl InjectedError {
+    /// The AADSTS number and text Microsoft typically sends with `error`.
+    pub fn typical_text(error: &str) -> (u32, &'static str) {
+        match error {
+            "invalid_grant" => (50173, "The provided grant has expired due to it being revoked, a fresh auth token is needed."),
+            "interaction_required" => (50076, "Due to a configuration change made by your administrator, or because you moved to a new location, you must use multi-factor authentication to access the resource."),
+            "consent_required" => (65001, "The user or administrator has not consented to use the application."),
+            "temporarily_unavailable" | "server_error" => (90033, "A transient error has occurred. Please try again."),
+            "invalid_client" => (7000215, "Invalid client secret provided."),
+            _ => (90000, "The request failed as the emulator was told to make it fail."),
+        }
+    }
+}
+
+/// How the next ID token is spoiled (the IDT-* rows of the security matrix).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IdTokenMutation {
+    /// `iss` names another issuer.
+    WrongIssuer,
+    /// `aud` names another client.
+    WrongAudience,
+    /// No `aud`.
+    MissingAudience,
+    /// `nonce` differs from the authorize request's.
+    WrongNonce,
+    /// No `nonce`.
+    MissingNonce,
+    /// `sub` differs (a refreshed ID token for someone else, RT-02).
+    WrongSubject,
+    /// No `sub`.
+    MissingSubject,
+    /// `sub`, `oid`, `name` and `preferred_username` of another person.
+    OtherUser,
+    /// No `iat`.
+    MissingIat,
+    /// `exp` an hour ago.
+    Expired,
+    /// A signature that does not verify.
+    BadSignature,
+    /// `alg: none`, no signature.
+    AlgNone,
+    /// HS256 with the client secret as key (the algorithm-confusion attack).
+    Hs256,
+    /// Signed by the real key but naming a `kid` that is not published.
+    UnknownKid,
+    /// An `azp` naming another client.
+    UnexpectedAzp,
+}
+
+/// What the authorization response carries as RFC 9207 `iss`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AuthorizeIssFault {
+    /// The `iss` to send; `null` leaves the parameter out.
+    pub iss: Option<String>,
+    /// How many authorization responses it applies to.
+    #[serde(default = "one")]
+    pub count: u32,
+}
+
+/// What Microsoft Graph or the sample API answer instead of data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", rename_all_fields = "camelCase", deny_unknown_fields)]
+pub enum ApiFault {
+    /// 401 with `WWW-Authenticate: ... error="insufficient_claims", claims="..."` (CAE).
+    ClaimsChallenge {
+        /// The claims JSON; an `nbf` requirement of "now" when absent.
+        #[serde(default)]
+        claims: Option<String>,
+        /// How many calls it applies to.
+        #[serde(default = "one")]
+        count: u32,
+    },
+    /// 429 Too Many Requests with `Retry-After`.
+    Throttle {
+        /// Seconds in `Retry-After`.
+        #[serde(default = "one_u64")]
+        retry_after_secs: u64,
+        /// How many calls it applies to.
+        #[serde(default = "one")]
+        count: u32,
+    },
+    /// Any status (503, 500, ...) with Graph's error body.
+    Status {
+        /// The HTTP status.
+        status: u16,
+        /// `Retry-After` seconds, if any.
+        #[serde(default)]
+        retry_after_secs: Option<u64>,
+        /// How many calls it applies to.
+        #[serde(default = "one")]
+        count: u32,
+    },
+}
+
+fn one_u64() -> u64 {
+    1
+}
+
+impl ApiFault {
+    fn count_mut(&mut self) -> &mut u32 {
+        match self {
+            Self::ClaimsChallenge { count, .. } | Self::Throttle { count, .. } | Self::Status { count, .. } => count,
+        }
+    }
+}
+
+/// A mutation with the number of ID tokens it still applies to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct IdTokenFault {
+    /// How the ID token is spoiled.
+    pub mutation: IdTokenMutation,
+    /// How many ID tokens it applies to.
+    #[serde(default = "one")]
+    pub count: u32,
+}
+
+/// Every armed fault, each queue consumed front first.
+#[derive(Debug, Default)]
+pub struct Faults {
+    token: Mutex<VecDeque<TokenFault>>,
+    id_token: Mutex<VecDeque<IdTokenFault>>,
+    authorize_iss: Mutex<VecDeque<AuthorizeIssFault>>,
+    api: Mutex<VecDeque<ApiFault>>,
+}
+
+/// A snapshot of what is armed, for the admin API.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ArmedFaults {
+    /// Token endpoint faults.
+    pub token: Vec<TokenFault>,
+    /// ID token mutations.
+    pub id_token: Vec<IdTokenFault>,
+    /// Authorization response `iss` overrides.
+    pub authorize_iss: Vec<AuthorizeIssFault>,
+    /// Graph and sample API faults.
+    pub api: Vec<ApiFault>,
+}
+
+impl Faults {
+    /// Queues a token endpoint fault (its delay is capped at [`MAX_DELAY`]).
+    pub fn arm_token(&self, mut fault: TokenFault) {
+        fault.delay_ms = fault.delay_ms.min(MAX_DELAY.as_millis() as u64);
+        if fault.count > 0 {
+            lock(&self.token).push_back(fault);
+        }
+    }
+
+    /// Queues an ID token mutation.
+    pub fn arm_id_token(&self, fault: IdTokenFault) {
+        if fault.count > 0 {
+            lock(&self.id_token).push_back(fault);
+        }
+    }
+
+    /// Queues an authorization response `iss` override.
+    pub fn arm_authorize_iss(&self, fault: AuthorizeIssFault) {
+        if fault.count > 0 {
+            lock(&self.authorize_iss).push_back(fault);
+        }
+    }
+
+    /// Queues a Graph / sample API fault.
+    pub fn arm_api(&self, mut fault: ApiFault) {
+        if *fault.count_mut() > 0 {
+            lock(&self.api).push_back(fault);
+        }
+    }
+
+    /// Disarms everything.
+    pub fn clear(&self) {
+        lock(&self.token).clear();
+        lock(&self.id_token).clear();
+        lock(&self.authorize_iss).clear();
+        lock(&self.api).clear();
+    }
+
+    /// What is armed now.
+    pub fn armed(&self) -> ArmedFaults {
+        ArmedFaults {
+            token: lock(&self.token).iter().cloned().collect(),
+            id_token: lock(&self.id_token).iter().cloned().collect(),
+            authorize_iss: lock(&self.authorize_iss).iter().cloned().collect(),
+            api: lock(&self.api).iter().cloned().collect(),
+        }
+    }
+
+    /// The fault for a token request with `grant_type`, spending one use of it.
+    pub fn take_token(&self, grant_type: &str) -> Option<TokenFault> {
+        let mut queue = lock(&self.token);
+        let index = queue
+            .iter()
+            .position(|fault| fault.grant_type.as_deref().is_none_or(|wanted| wanted == grant_type))?;
+        spend(&mut queue, index, |fault| &mut fault.count)
+    }
+
+    /// The mutation for the next ID token, spending one use of it.
+    pub fn take_id_token(&self) -> Option<IdTokenMutation> {
+        let mut queue = lock(&self.id_token);
+        if queue.is_empty() {
+            return None;
+        }
+        spend(&mut queue, 0, |fault| &mut fault.count).map(|fault| fault.mutation)
+    }
+
+    /// The `iss` override for the next authorization response: `Some(None)` omits it.
+    pub fn take_authorize_iss(&self) -> Option<Option<String>> {
+        let mut queue = lock(&self.authorize_iss);
+        if queue.is_empty() {
+            return None;
+        }
+        spend(&mut queue, 0, |fault| &mut fault.count).map(|fault| fault.iss)
+    }
+
+    /// The fault for the next Graph or sample API call, spending one use of it.
+    pub fn take_api(&self) -> Option<ApiFault> {
+        let mut queue = lock(&self.api);
+        if queue.is_empty() {
+            return None;
+        }
+        spend(&mut queue, 0, ApiFault::count_mut)
+    }
+}
+
+/// Returns a copy of `queue[index]` and uses one of its counts up, removing it when spent.
+fn spend<T: Clone>(queue: &mut VecDeque<T>, index: usize, count: impl Fn(&mut T) -> &mut u32) -> Option<T> {
+    let entry = queue.get_mut(index)?;
+    let taken = entry.clone();
+    let remaining = count(entry);
+    *remaining = remaining.saturating_sub(1);
+    if *remaining == 0 {
+        queue.remove(index);
+    }
+    Some(taken)
+}
+
+// Every critical section is one queue operation, so a poisoned lock holds consistent data.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fault_applies_count_times_then_is_spent() {
+        let faults = Faults::default();
+        faults.arm_id_token(IdTokenFault { mutation: IdTokenMutation::WrongNonce, count: 2 });
+        assert_eq!(faults.take_id_token(), Some(IdTokenMutation::WrongNonce));
+        assert_eq!(faults.take_id_token(), Some(IdTokenMutation::WrongNonce));
+        assert_eq!(faults.take_id_token(), None);
+    }
+
+    #[test]
+    fn token_faults_match_their_grant_type_only() {
+        let faults = Faults::default();
+        faults.arm_token(TokenFault { grant_type: Some("refresh_token".into()), delay_ms: 0, error: None, count: 1 });
+        assert!(faults.take_token("authorization_code").is_none());
+        assert!(faults.take_token("refresh_token").is_some());
+        assert!(faults.take_token("refresh_token").is_none());
+    }
+
+    #[test]
+    fn delays_are_capped_and_zero_counts_are_not_armed() {
+        let faults = Faults::default();
+        faults.arm_token(TokenFault { grant_type: None, delay_ms: u64::MAX, error: None, count: 1 });
+        faults.arm_api(ApiFault::Throttle { retry_after_secs: 1, count: 0 });
+        let armed = faults.armed();
+        assert_eq!(armed.token[0].delay_ms, MAX_DELAY.as_millis() as u64);
+        assert!(armed.api.is_empty());
+    }
+
+    #[test]
+    fn admin_json_names_unknown_fields() {
+        let error = serde_json::from_str::<TokenFault>(r#"{"eror": {"error": "invalid_grant"}}"#).unwrap_err();
+        assert!(error.to_string().contains("eror"), "{error}");
+        let fault: ApiFault = serde_json::from_str(r#"{"kind": "throttle", "retryAfterSecs": 3}"#).unwrap();
+        assert_eq!(fault, ApiFault::Throttle { retry_after_secs: 3, count: 1 });
+    }
+}
