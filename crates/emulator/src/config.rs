@@ -19,6 +19,10 @@ pub struct EmulatorConfig {
     pub apps: Vec<AppRegistration>,
     /// Users listed on the sign-in page.
     pub users: Vec<TestUser>,
+    /// Web APIs (other than Graph) that expose scopes, like the sample to-do API.
+    pub apis: Vec<ApiRegistration>,
+    /// Messages each user's Graph mailbox holds (generated, deterministic).
+    pub messages_per_user: u32,
     /// Lifetime of access tokens.
     pub access_token_lifetime_secs: u64,
     /// Lifetime of ID tokens.
@@ -46,6 +50,47 @@ pub struct AppRegistration {
     /// Where the end-session endpoint may send users back to.
     #[serde(default)]
     pub post_logout_redirect_uris: Vec<String>,
+    /// Front-channel logout URL, loaded in an iframe when the user signs out.
+    #[serde(default)]
+    pub front_channel_logout_uri: Option<String>,
+    /// Delegated scopes an administrator consented to for every user: no
+    /// consent page for them. `User.Read` when absent, as in most tenants.
+    #[serde(default = "default_admin_consented_scopes")]
+    pub admin_consented_scopes: Vec<String>,
+    /// Application permissions (app roles) granted for client credentials,
+    /// as `{resource}/{role}` (`https://graph.microsoft.com/User.Read.All`).
+    #[serde(default)]
+    pub app_permissions: Vec<String>,
+}
+
+fn default_admin_consented_scopes() -> Vec<String> {
+    vec!["User.Read".into()]
+}
+
+/// A web API registered in the tenant: tokens can be issued for it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ApiRegistration {
+    /// Application id: the `aud` of its access tokens.
+    pub app_id: String,
+    /// Application ID URI scopes are prefixed with; `api://{appId}` when absent.
+    #[serde(default)]
+    pub identifier_uri: Option<String>,
+    /// Name shown on the consent page.
+    pub display_name: String,
+    /// Delegated scopes it exposes.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// App roles it defines.
+    #[serde(default)]
+    pub app_roles: Vec<String>,
+}
+
+impl ApiRegistration {
+    /// The Application ID URI.
+    pub fn identifier_uri(&self) -> String {
+        self.identifier_uri.clone().unwrap_or_else(|| format!("api://{}", self.app_id))
+    }
 }
 
 /// A client secret; `Debug` never shows it.
@@ -104,6 +149,8 @@ pub struct TestUser {
 pub const DEFAULT_TENANT_ID: &str = "7d3a2f61-4a2e-4c49-9b56-2f1c8e4d9a10";
 /// The client id of the default app registration (idweb in development).
 pub const DEFAULT_CLIENT_ID: &str = "5f4b6c2e-8d1a-4e3b-9c7f-1a2b3c4d5e6f";
+/// The app id of the sample to-do API.
+pub const SAMPLE_API_APP_ID: &str = "c1a9d3b7-6e2f-4d8a-9b5c-3f7e1d2a4b60";
 
 impl Default for EmulatorConfig {
     fn default() -> Self {
@@ -132,7 +179,21 @@ impl Default for EmulatorConfig {
                     "http://127.0.0.1:3000/signout-callback-oidc".into(),
                     "http://localhost:3000/signout-callback-oidc".into(),
                 ],
+                front_channel_logout_uri: None,
+                admin_consented_scopes: default_admin_consented_scopes(),
+                app_permissions: vec![
+                    "https://graph.microsoft.com/User.Read.All".into(),
+                    format!("api://{SAMPLE_API_APP_ID}/TodoList.Read.All"),
+                ],
             }],
+            apis: vec![ApiRegistration {
+                app_id: SAMPLE_API_APP_ID.into(),
+                identifier_uri: None,
+                display_name: "idweb sample to-do API".into(),
+                scopes: vec!["access_as_user".into()],
+                app_roles: vec!["TodoList.Read.All".into()],
+            }],
+            messages_per_user: 25,
             users: vec![
                 user("1d6a9a3e-5f0b-4c1e-8a55-0c7e3b1f2a01", "Adele", "Vance", "AdeleV", "Retail Manager", "18/2111"),
                 user("2b7c4e10-9d3f-4a8b-b6c2-5e1d0f9a3b02", "Alex", "Wilber", "AlexW", "Marketing Assistant", "131/1104"),
@@ -170,6 +231,19 @@ impl EmulatorConfig {
             if let Some(uri) = app.redirect_uris.iter().find(|uri| url::Url::parse(uri).is_err()) {
                 return bad(format!("apps[{index}].redirectUris: {uri:?} is not an absolute URL"));
             }
+            if let Some(uri) = app.front_channel_logout_uri.as_ref().filter(|uri| url::Url::parse(uri).is_err()) {
+                return bad(format!("apps[{index}].frontChannelLogoutUri: {uri:?} is not an absolute URL"));
+            }
+            for (field, scopes) in [("adminConsentedScopes", &app.admin_consented_scopes), ("appPermissions", &app.app_permissions)] {
+                if let Some(unknown) = scopes.iter().find(|scope| crate::scopes::ScopeRequest::parse(scope, self).is_err()) {
+                    return bad(format!("apps[{index}].{field}: {unknown:?} names no known API or scope"));
+                }
+            }
+        }
+        for (index, api) in self.apis.iter().enumerate() {
+            if api.app_id.trim().is_empty() {
+                return bad(format!("apis[{index}].appId is empty"));
+            }
         }
         for (index, user) in self.users.iter().enumerate() {
             if user.object_id.trim().is_empty() {
@@ -190,6 +264,14 @@ impl EmulatorConfig {
     /// The test user with this object id.
     pub fn user(&self, object_id: &str) -> Option<&TestUser> {
         self.users.iter().find(|user| user.object_id == object_id)
+    }
+
+    /// The test user who signs in as `name` (UPN or mail, any case).
+    pub fn user_named(&self, name: &str) -> Option<&TestUser> {
+        let name = name.trim();
+        self.users
+            .iter()
+            .find(|user| user.user_principal_name.eq_ignore_ascii_case(name) || user.mail.eq_ignore_ascii_case(name))
     }
 
     /// What a tenant path segment means: this tenant (GUID or domain), one of

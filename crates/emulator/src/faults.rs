@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::lock;
+
 /// The longest delay a fault may ask for: long enough to trip any client
 /// timeout, short enough that a forgotten fault cannot hang a test run.
 pub const MAX_DELAY: Duration = Duration::from_secs(120);
@@ -299,10 +301,6 @@ fn spend<T: Clone>(queue: &mut VecDeque<T>, index: usize, count: impl Fn(&mut T)
     Some(taken)
 }
 
-// Every critical section is one queue operation, so a poisoned lock holds consistent data.
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
 
 #[cfg(test)]
 mod tests {

@@ -9,12 +9,15 @@
 
 pub mod admin;
 pub mod config;
+pub mod consent;
 pub mod endpoints;
 pub mod error;
 pub mod faults;
 pub mod graph;
 pub mod html;
 pub mod keys;
+pub mod scopes;
+pub mod sso;
 pub mod store;
 pub mod tokens;
 
@@ -47,6 +50,10 @@ pub struct EmulatorState {
     pub grants: store::GrantStore,
     /// Deliberate failures armed for the next requests.
     pub faults: faults::Faults,
+    /// Consent users gave apps.
+    pub consent: consent::ConsentStore,
+    /// Browsers signed in at the emulator.
+    pub sso: sso::SsoSessions,
     /// POSTs to the token endpoint so far (tests assert on it).
     pub token_requests: AtomicU64,
 }
@@ -63,6 +70,8 @@ impl EmulatorState {
             keys: keys::KeySet::generate()?,
             grants: store::GrantStore::default(),
             faults: faults::Faults::default(),
+            consent: consent::ConsentStore::default(),
+            sso: sso::SsoSessions::default(),
             token_requests: AtomicU64::new(0),
         })
     }
@@ -200,4 +209,10 @@ impl RunningEmulator {
     pub async fn wait(mut self) {
         let _ = (&mut self.task).await;
     }
+}
+
+// Every critical section in the emulator is one map or queue operation, so
+// a lock poisoned by a panicking request still guards consistent data.
+pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }

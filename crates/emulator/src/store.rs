@@ -4,6 +4,8 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use crate::lock;
+
 use crate::tokens::now_secs;
 
 /// What an authorization code stands for.
@@ -19,6 +21,8 @@ pub struct CodeGrant {
     pub nonce: Option<String>,
     /// PKCE S256 challenge, if one was sent.
     pub code_challenge: Option<String>,
+    /// The authorize request's `claims` parameter.
+    pub claims: Option<String>,
     /// The user who signed in.
     pub user_oid: String,
     /// Provider session id (`sid`).
@@ -68,7 +72,7 @@ pub struct GrantStore {
 /// Outcome of looking up a code for redemption.
 pub enum CodeLookup {
     /// First redemption: the grant (now marked redeemed).
-    Fresh(CodeGrant),
+    Fresh(Box<CodeGrant>),
     /// The code was redeemed before.
     AlreadyRedeemed,
     /// The code expired.
@@ -97,7 +101,7 @@ impl GrantStore {
                 if grant.expires_at < now_secs() {
                     CodeLookup::Expired
                 } else {
-                    CodeLookup::Fresh(grant.clone())
+                    CodeLookup::Fresh(Box::new(grant.clone()))
                 }
             }
         }
@@ -144,7 +148,3 @@ impl GrantStore {
     }
 }
 
-// Every critical section is one map operation, so a poisoned lock holds consistent data.
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}

@@ -35,65 +35,6 @@ pub fn random_guid() -> String {
     format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
 }
 
-/// Scopes the OpenID Connect layer handles; they never reach an access token.
-pub const OIDC_SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
-const GRAPH_PREFIX: &str = "https://graph.microsoft.com/";
-
-/// A requested `scope` string, split by audience.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct RequestedScopes {
-    /// `openid`, `profile`, `email`, `offline_access` as requested.
-    pub oidc: Vec<String>,
-    /// Graph permissions by short name (`User.Read`).
-    pub graph: Vec<String>,
-}
-
-impl RequestedScopes {
-    /// Splits a space-separated scope string. Scopes of resources other than
-    /// Graph are not known to this emulator yet: `Err` names the first one.
-    pub fn parse(scope: &str) -> Result<Self, String> {
-        let mut parsed = Self::default();
-        for item in scope.split_whitespace() {
-            if OIDC_SCOPES.iter().any(|oidc| oidc.eq_ignore_ascii_case(item)) {
-                parsed.oidc.push(item.to_ascii_lowercase());
-            } else if let Some(short) = strip_prefix_ignore_case(item, GRAPH_PREFIX) {
-                parsed.graph.push(short.to_owned());
-            } else if item.contains("://") || item.contains('/') {
-                return Err(item.to_owned());
-            } else {
-                parsed.graph.push(item.to_owned());
-            }
-        }
-        parsed.oidc.dedup();
-        Ok(parsed)
-    }
-
-    /// Whether `scope` (OIDC) was requested.
-    pub fn has(&self, scope: &str) -> bool {
-        self.oidc.iter().any(|requested| requested == scope)
-    }
-
-    /// Graph scopes the access token carries: those asked for, or `User.Read`
-    /// when only OpenID Connect scopes were asked (as Microsoft does).
-    pub fn granted_graph(&self) -> Vec<String> {
-        if self.graph.is_empty() {
-            vec!["User.Read".into()]
-        } else {
-            self.graph.clone()
-        }
-    }
-
-    /// Every scope, as a space-separated string.
-    pub fn to_scope_string(&self) -> String {
-        self.oidc.iter().chain(self.graph.iter()).cloned().collect::<Vec<_>>().join(" ")
-    }
-}
-
-fn strip_prefix_ignore_case<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
-    let head = text.get(..prefix.len())?;
-    head.eq_ignore_ascii_case(prefix).then(|| &text[prefix.len()..])
-}
-
 /// Pairwise subject: stable per user and app, different across apps, as in Entra.
 pub fn pairwise_subject(user: &TestUser, client_id: &str) -> String {
     let digest = Sha256::digest(format!("{}:{client_id}", user.object_id));

@@ -206,6 +206,7 @@ async fn an_expired_code_is_refused() {
             scope: "openid".into(),
             nonce: None,
             code_challenge: None,
+            claims: None,
             user_oid: ADELE_OID.into(),
             session_id: "sid".into(),
             expires_at: now_secs() - 1,

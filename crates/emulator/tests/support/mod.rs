@@ -61,10 +61,12 @@ impl Emulator {
         ]
     }
 
-    /// Signs `user_oid` in through the authorize form; returns the redirect URL.
+    /// Signs `user_oid` in through the authorize form, accepting any consent
+    /// page on the way; returns the redirect URL.
     pub async fn authorize_as(&self, params: &[(String, String)], user_oid: &str) -> Url {
         let mut form = params.to_vec();
         form.push(("user_oid".into(), user_oid.into()));
+        form.push(("consent".into(), "accept".into()));
         let response = self.http.post(self.tenant_url("oauth2/v2.0/authorize")).form(&form).send().await.unwrap();
         assert_eq!(response.status(), 303, "sign-in redirects back");
         Url::parse(location(&response)).unwrap()
