@@ -59,13 +59,18 @@ fn armed(state: &EmulatorState) -> Json<Value> {
 
 /// Arms the fault in a JSON body, or answers 400 saying what is wrong with
 /// it (unknown field, bad value); either way nothing half-armed remains.
-fn arm_from<T>(state: &EmulatorState, payload: Result<Json<T>, JsonRejection>, arm: impl FnOnce(&Faults, T)) -> Response {
-    match payload {
-        Ok(Json(fault)) => {
-            arm(&state.faults, fault);
-            armed(state).into_response()
-        }
-        Err(rejection) => admin_error(StatusCode::BAD_REQUEST, rejection.body_text()),
+fn arm_from<T>(
+    state: &EmulatorState,
+    payload: Result<Json<T>, JsonRejection>,
+    arm: impl FnOnce(&Faults, T) -> Result<(), String>,
+) -> Response {
+    let armed_now = match payload {
+        Ok(Json(fault)) => arm(&state.faults, fault),
+        Err(rejection) => Err(rejection.body_text()),
+    };
+    match armed_now {
+        Ok(()) => armed(state).into_response(),
+        Err(problem) => admin_error(StatusCode::BAD_REQUEST, problem),
     }
 }
 

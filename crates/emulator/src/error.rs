@@ -6,6 +6,7 @@ use std::borrow::Cow;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
+use base64::Engine;
 use serde_json::json;
 
 use crate::faults::InjectedError;
@@ -157,41 +158,81 @@ impl IntoResponse for ErrorPage {
 }
 
 /// A Microsoft Graph error: `{"error": {"code", "message", "innerError"}}`.
+/// The sample API answers in the same shape.
 #[derive(Debug)]
 pub struct GraphError {
     status: StatusCode,
     code: &'static str,
     message: String,
     www_authenticate: Option<String>,
+    retry_after_secs: Option<u64>,
 }
 
 impl GraphError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self { status, code, message: message.into(), www_authenticate: None, retry_after_secs: None }
+    }
+
     /// 401 with the `WWW-Authenticate` challenge Graph sends.
     pub fn unauthorized(base_url: &str, message: impl Into<String>) -> Self {
         Self {
-            status: StatusCode::UNAUTHORIZED,
-            code: "InvalidAuthenticationToken",
-            message: message.into(),
             www_authenticate: Some(format!(
                 "Bearer realm=\"\", authorization_uri=\"{base_url}common/oauth2/authorize\", client_id=\"{}\"",
                 crate::GRAPH_APP_ID
             )),
+            ..Self::new(StatusCode::UNAUTHORIZED, "InvalidAuthenticationToken", message)
         }
+    }
+
+    /// 401 with a continuous access evaluation claims challenge:
+    /// `error="insufficient_claims", claims="<base64 JSON>"`.
+    pub fn claims_challenge(base_url: &str, claims_json: &str) -> Self {
+        let encoded = base64::engine::general_purpose::STANDARD.encode(claims_json);
+        Self {
+            www_authenticate: Some(format!(
+                "Bearer realm=\"\", authorization_uri=\"{base_url}common/oauth2/authorize\", client_id=\"{}\", error=\"insufficient_claims\", claims=\"{encoded}\"",
+                crate::GRAPH_APP_ID
+            )),
+            ..Self::new(
+                StatusCode::UNAUTHORIZED,
+                "InvalidAuthenticationToken",
+                "Continuous access evaluation resulted in challenge with result: InteractionRequired and code: TokenIssuedBeforeRevocationTimestamp",
+            )
+        }
+    }
+
+    /// 429 with `Retry-After`.
+    pub fn throttled(retry_after_secs: u64) -> Self {
+        Self {
+            retry_after_secs: Some(retry_after_secs),
+            ..Self::new(StatusCode::TOO_MANY_REQUESTS, "TooManyRequests", "Too many requests. Retry after the time in the Retry-After header.")
+        }
+    }
+
+    /// Any failure status (503, 500, 504, ...), optionally with `Retry-After`.
+    pub fn failing(status: StatusCode, retry_after_secs: Option<u64>) -> Self {
+        let code = match status {
+            StatusCode::SERVICE_UNAVAILABLE => "serviceNotAvailable",
+            StatusCode::GATEWAY_TIMEOUT => "gatewayTimeout",
+            StatusCode::TOO_MANY_REQUESTS => "TooManyRequests",
+            _ => "generalException",
+        };
+        Self { retry_after_secs, ..Self::new(status, code, "The service failed as the emulator was told to make it fail.") }
     }
 
     /// 403: the token is fine but lacks the permission.
     pub fn forbidden() -> Self {
-        Self {
-            status: StatusCode::FORBIDDEN,
-            code: "Authorization_RequestDenied",
-            message: "Insufficient privileges to complete the operation.".into(),
-            www_authenticate: None,
-        }
+        Self::new(StatusCode::FORBIDDEN, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
     }
 
     /// 404 for a user or resource that does not exist.
     pub fn not_found(message: impl Into<String>) -> Self {
-        Self { status: StatusCode::NOT_FOUND, code: "Request_ResourceNotFound", message: message.into(), www_authenticate: None }
+        Self::new(StatusCode::NOT_FOUND, "Request_ResourceNotFound", message)
+    }
+
+    /// 400 for a malformed request (bad `$top`, bad body).
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "BadRequest", message)
     }
 }
 
@@ -208,6 +249,9 @@ impl IntoResponse for GraphError {
         let mut response = (self.status, Json(body)).into_response();
         if let Some(challenge) = self.www_authenticate.and_then(|value| HeaderValue::from_str(&value).ok()) {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, challenge);
+        }
+        if let Some(seconds) = self.retry_after_secs {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }

@@ -206,32 +206,43 @@ pub struct ArmedFaults {
 
 impl Faults {
     /// Queues a token endpoint fault (its delay is capped at [`MAX_DELAY`]).
-    pub fn arm_token(&self, mut fault: TokenFault) {
+    /// An error status outside 400..=599 is refused, naming the field.
+    pub fn arm_token(&self, mut fault: TokenFault) -> Result<(), String> {
+        if let Some(status) = fault.error.as_ref().and_then(|error| error.status) {
+            check_error_status("error.status", status)?;
+        }
         fault.delay_ms = fault.delay_ms.min(MAX_DELAY.as_millis() as u64);
         if fault.count > 0 {
             lock(&self.token).push_back(fault);
         }
+        Ok(())
     }
 
     /// Queues an ID token mutation.
-    pub fn arm_id_token(&self, fault: IdTokenFault) {
+    pub fn arm_id_token(&self, fault: IdTokenFault) -> Result<(), String> {
         if fault.count > 0 {
             lock(&self.id_token).push_back(fault);
         }
+        Ok(())
     }
 
     /// Queues an authorization response `iss` override.
-    pub fn arm_authorize_iss(&self, fault: AuthorizeIssFault) {
+    pub fn arm_authorize_iss(&self, fault: AuthorizeIssFault) -> Result<(), String> {
         if fault.count > 0 {
             lock(&self.authorize_iss).push_back(fault);
         }
+        Ok(())
     }
 
-    /// Queues a Graph / sample API fault.
-    pub fn arm_api(&self, mut fault: ApiFault) {
+    /// Queues a Graph / sample API fault. A status outside 400..=599 is refused.
+    pub fn arm_api(&self, mut fault: ApiFault) -> Result<(), String> {
+        if let ApiFault::Status { status, .. } = fault {
+            check_error_status("status", status)?;
+        }
         if *fault.count_mut() > 0 {
             lock(&self.api).push_back(fault);
         }
+        Ok(())
     }
 
     /// Disarms everything.
@@ -289,6 +300,14 @@ impl Faults {
     }
 }
 
+fn check_error_status(field: &str, status: u16) -> Result<(), String> {
+    if (400..=599).contains(&status) {
+        Ok(())
+    } else {
+        Err(format!("{field} must be an error status from 400 to 599, not {status}"))
+    }
+}
+
 /// Returns a copy of `queue[index]` and uses one of its counts up, removing it when spent.
 fn spend<T: Clone>(queue: &mut VecDeque<T>, index: usize, count: impl Fn(&mut T) -> &mut u32) -> Option<T> {
     let entry = queue.get_mut(index)?;
@@ -309,7 +328,7 @@ mod tests {
     #[test]
     fn a_fault_applies_count_times_then_is_spent() {
         let faults = Faults::default();
-        faults.arm_id_token(IdTokenFault { mutation: IdTokenMutation::WrongNonce, count: 2 });
+        faults.arm_id_token(IdTokenFault { mutation: IdTokenMutation::WrongNonce, count: 2 }).unwrap();
         assert_eq!(faults.take_id_token(), Some(IdTokenMutation::WrongNonce));
         assert_eq!(faults.take_id_token(), Some(IdTokenMutation::WrongNonce));
         assert_eq!(faults.take_id_token(), None);
@@ -318,7 +337,7 @@ mod tests {
     #[test]
     fn token_faults_match_their_grant_type_only() {
         let faults = Faults::default();
-        faults.arm_token(TokenFault { grant_type: Some("refresh_token".into()), delay_ms: 0, error: None, count: 1 });
+        faults.arm_token(TokenFault { grant_type: Some("refresh_token".into()), delay_ms: 0, error: None, count: 1 }).unwrap();
         assert!(faults.take_token("authorization_code").is_none());
         assert!(faults.take_token("refresh_token").is_some());
         assert!(faults.take_token("refresh_token").is_none());
@@ -327,11 +346,19 @@ mod tests {
     #[test]
     fn delays_are_capped_and_zero_counts_are_not_armed() {
         let faults = Faults::default();
-        faults.arm_token(TokenFault { grant_type: None, delay_ms: u64::MAX, error: None, count: 1 });
-        faults.arm_api(ApiFault::Throttle { retry_after_secs: 1, count: 0 });
+        faults.arm_token(TokenFault { grant_type: None, delay_ms: u64::MAX, error: None, count: 1 }).unwrap();
+        faults.arm_api(ApiFault::Throttle { retry_after_secs: 1, count: 0 }).unwrap();
         let armed = faults.armed();
         assert_eq!(armed.token[0].delay_ms, MAX_DELAY.as_millis() as u64);
         assert!(armed.api.is_empty());
+    }
+
+    #[test]
+    fn a_status_that_is_not_an_error_is_refused_by_field() {
+        let faults = Faults::default();
+        let error = faults.arm_api(ApiFault::Status { status: 200, retry_after_secs: None, count: 1 }).unwrap_err();
+        assert!(error.contains("status") && error.contains("200"), "{error}");
+        assert!(faults.armed().api.is_empty(), "nothing half-armed");
     }
 
     #[test]

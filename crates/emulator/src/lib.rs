@@ -14,8 +14,10 @@ pub mod endpoints;
 pub mod error;
 pub mod faults;
 pub mod graph;
+pub mod guard;
 pub mod html;
 pub mod keys;
+pub mod sample_api;
 pub mod scopes;
 pub mod sso;
 pub mod store;
@@ -54,6 +56,8 @@ pub struct EmulatorState {
     pub consent: consent::ConsentStore,
     /// Browsers signed in at the emulator.
     pub sso: sso::SsoSessions,
+    /// The sample API's to-do items.
+    pub todos: sample_api::TodoStore,
     /// POSTs to the token endpoint so far (tests assert on it).
     pub token_requests: AtomicU64,
 }
@@ -72,6 +76,7 @@ impl EmulatorState {
             faults: faults::Faults::default(),
             consent: consent::ConsentStore::default(),
             sso: sso::SsoSessions::default(),
+            todos: sample_api::TodoStore::default(),
             token_requests: AtomicU64::new(0),
         })
     }
@@ -102,7 +107,8 @@ pub fn router(state: Arc<EmulatorState>) -> Router {
         .route("/{tenant}/oauth2/v2.0/authorize", get(authorize::show_sign_in).post(authorize::complete_sign_in))
         .route("/{tenant}/oauth2/v2.0/token", axum::routing::post(token::token))
         .route("/{tenant}/oauth2/v2.0/logout", get(logout::logout))
-        .route("/v1.0/me", get(graph::me))
+        .merge(graph::router())
+        .merge(sample_api::router())
         .nest(admin::PREFIX, admin::router())
         .with_state(state)
 }

@@ -86,3 +86,92 @@ async fn a_token_without_a_profile_scope_gets_403() {
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["error"]["code"], "Authorization_RequestDenied");
 }
+
+async fn get_with(emulator: &Emulator, path: &str, token: &str) -> reqwest::Response {
+    emulator.http.get(emulator.url(path)).bearer_auth(token).send().await.unwrap()
+}
+
+#[tokio::test]
+async fn the_photo_is_a_png_generated_per_user() {
+    let emulator = Emulator::start().await;
+    let token = emulator.tokens_for("openid User.Read").await["access_token"].as_str().unwrap().to_owned();
+    let response = get_with(&emulator, "v1.0/me/photo/$value", &token).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "image/png");
+    let bytes = response.bytes().await.unwrap();
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
+    assert_eq!(bytes, get_with(&emulator, "v1.0/me/photo/$value", &token).await.bytes().await.unwrap(), "the same every time");
+    let other = idweb_emulator::graph::me::identicon_png("2b7c4e10-9d3f-4a8b-b6c2-5e1d0f9a3b02").unwrap();
+    assert_ne!(bytes.to_vec(), other, "different users, different pictures");
+}
+
+#[tokio::test]
+async fn messages_need_mail_read_and_come_in_pages_with_a_next_link() {
+    let emulator = Emulator::start().await;
+    let profile_only = emulator.tokens_for("openid User.Read").await["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(get_with(&emulator, "v1.0/me/messages", &profile_only).await.status(), 403);
+
+    let token = emulator.tokens_for("openid Mail.Read").await["access_token"].as_str().unwrap().to_owned();
+    let first: serde_json::Value = get_with(&emulator, "v1.0/me/messages?$top=10", &token).await.json().await.unwrap();
+    let messages = first["value"].as_array().unwrap();
+    assert_eq!(messages.len(), 10);
+    assert!(messages[0]["receivedDateTime"].as_str().unwrap() > messages[9]["receivedDateTime"].as_str().unwrap(), "newest first");
+    assert!(messages[0]["from"]["emailAddress"]["address"].is_string());
+
+    let mut seen = messages.len();
+    let mut next = first["@odata.nextLink"].as_str().map(str::to_owned);
+    while let Some(link) = next {
+        let page: serde_json::Value = emulator.http.get(&link).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+        seen += page["value"].as_array().unwrap().len();
+        next = page["@odata.nextLink"].as_str().map(str::to_owned);
+    }
+    assert_eq!(seen, 25, "every message once, then no next link");
+
+    let bad = get_with(&emulator, "v1.0/me/messages?$top=0", &token).await;
+    assert_eq!(bad.status(), 400);
+    assert!(bad.text().await.unwrap().contains("page size"));
+}
+
+#[tokio::test]
+async fn listing_users_needs_an_app_token_with_user_read_all() {
+    let emulator = Emulator::start().await;
+    let delegated = emulator.tokens_for("openid User.Read").await["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(get_with(&emulator, "v1.0/users", &delegated).await.status(), 403);
+    let app: serde_json::Value = emulator
+        .token(&[("grant_type", "client_credentials"), ("client_id", &emulator.client_id), ("client_secret", SECRET), ("scope", "https://graph.microsoft.com/.default")])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let users: serde_json::Value = get_with(&emulator, "v1.0/users?$top=2", app["access_token"].as_str().unwrap()).await.json().await.unwrap();
+    assert_eq!(users["value"].as_array().unwrap().len(), 2);
+    assert!(users["@odata.nextLink"].as_str().unwrap().contains("$skip=2"));
+}
+
+#[tokio::test]
+async fn armed_api_faults_answer_challenges_throttling_and_outages_then_recover() {
+    use base64::Engine;
+    let emulator = Emulator::start().await;
+    let token = emulator.tokens_for("openid User.Read").await["access_token"].as_str().unwrap().to_owned();
+    let claims = r#"{"access_token":{"nbf":{"essential":true,"value":"1700000000"}}}"#;
+    emulator.admin("faults/api", serde_json::json!({ "kind": "claims_challenge", "claims": claims })).await;
+    emulator.admin("faults/api", serde_json::json!({ "kind": "throttle", "retryAfterSecs": 7 })).await;
+    emulator.admin("faults/api", serde_json::json!({ "kind": "status", "status": 503, "retryAfterSecs": 2 })).await;
+
+    let challenged = get_with(&emulator, "v1.0/me", &token).await;
+    assert_eq!(challenged.status(), 401);
+    let challenge = challenged.headers()["www-authenticate"].to_str().unwrap().to_owned();
+    assert!(challenge.contains("error=\"insufficient_claims\""), "{challenge}");
+    let encoded = challenge.split("claims=\"").nth(1).unwrap().trim_end_matches('"');
+    assert_eq!(base64::engine::general_purpose::STANDARD.decode(encoded).unwrap(), claims.as_bytes());
+
+    let throttled = get_with(&emulator, "v1.0/me", &token).await;
+    assert_eq!(throttled.status(), 429);
+    assert_eq!(throttled.headers()["retry-after"], "7");
+    let outage = get_with(&emulator, "v1.0/me", &token).await;
+    assert_eq!(outage.status(), 503);
+    assert_eq!(outage.headers()["retry-after"], "2");
+    let body: serde_json::Value = outage.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "serviceNotAvailable");
+    assert_eq!(get_with(&emulator, "v1.0/me", &token).await.status(), 200, "every fault was spent");
+}

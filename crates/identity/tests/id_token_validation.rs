@@ -8,7 +8,7 @@ use support::{location, TestApp, ADELE};
 
 async fn sign_in_with(mutation: IdTokenMutation) -> (TestApp, String) {
     let app = TestApp::start().await;
-    app.emulator.faults().arm_id_token(IdTokenFault { mutation, count: 1 });
+    app.emulator.faults().arm_id_token(IdTokenFault { mutation, count: 1 }).unwrap();
     let browser = app.browser();
     let response = browser.sign_in(ADELE).await;
     let target = location(&response).to_owned();

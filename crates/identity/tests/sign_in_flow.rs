@@ -168,7 +168,7 @@ async fn cb_04_a_provider_error_is_passed_to_the_error_page_without_a_token_requ
 #[tokio::test]
 async fn cb_03_an_authorization_response_from_another_issuer_is_rejected() {
     let app = TestApp::start().await;
-    app.emulator.faults().arm_authorize_iss(AuthorizeIssFault { iss: Some("https://attacker.example/v2.0".into()), count: 1 });
+    app.emulator.faults().arm_authorize_iss(AuthorizeIssFault { iss: Some("https://attacker.example/v2.0".into()), count: 1 }).unwrap();
     let browser = app.browser();
     let request = browser.start_sign_in().await;
     let callback = browser.choose_user(&request, ADELE).await;
