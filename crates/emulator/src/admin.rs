@@ -126,9 +126,13 @@ async fn rotate_keys(State(state): State<Arc<EmulatorState>>) -> Response {
     }
 }
 
-/// `POST /_emulator/users/{oid}/refresh-tokens/revoke`
+/// `POST /_emulator/users/{oid}/refresh-tokens/revoke`: like a password
+/// reset, it also ends the user's sessions at the emulator.
 async fn revoke_refresh_tokens(State(state): State<Arc<EmulatorState>>, Path(oid): Path<String>) -> Response {
-    change_user_tokens(&state, &oid, "revoked", |state, oid| state.grants.revoke_user(oid))
+    change_user_tokens(&state, &oid, "revoked", |state, oid| {
+        state.sso.sign_out_user(oid);
+        state.grants.revoke_user(oid)
+    })
 }
 
 /// `POST /_emulator/users/{oid}/refresh-tokens/expire`
