@@ -57,6 +57,10 @@ pub struct AppRegistration {
     /// consent page for them. `User.Read` when absent, as in most tenants.
     #[serde(default = "default_admin_consented_scopes")]
     pub admin_consented_scopes: Vec<String>,
+    /// Certificates (PEM text or a path to a PEM file) whose keys may sign
+    /// client assertions (`private_key_jwt`).
+    #[serde(default)]
+    pub certificates: Vec<String>,
     /// Application permissions (app roles) granted for client credentials,
     /// as `{resource}/{role}` (`https://graph.microsoft.com/User.Read.All`).
     #[serde(default)]
@@ -180,6 +184,7 @@ impl Default for EmulatorConfig {
                     "http://localhost:3000/signout-callback-oidc".into(),
                 ],
                 front_channel_logout_uri: None,
+                certificates: Vec::new(),
                 admin_consented_scopes: default_admin_consented_scopes(),
                 app_permissions: vec![
                     "https://graph.microsoft.com/User.Read.All".into(),

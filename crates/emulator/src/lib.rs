@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 pub mod admin;
+pub mod certificates;
 pub mod config;
 pub mod consent;
 pub mod endpoints;
@@ -58,6 +59,10 @@ pub struct EmulatorState {
     pub sso: sso::SsoSessions,
     /// The sample API's to-do items.
     pub todos: sample_api::TodoStore,
+    /// Certificates registered per client id, for `private_key_jwt`.
+    pub certificates: std::collections::HashMap<String, Vec<certificates::RegisteredCertificate>>,
+    /// Client assertion `jti`s already used.
+    pub seen_assertions: endpoints::token::assertion::SeenAssertions,
     /// POSTs to the token endpoint so far (tests assert on it).
     pub token_requests: AtomicU64,
 }
@@ -67,7 +72,18 @@ impl EmulatorState {
     pub fn new(config: EmulatorConfig, base_url: &str) -> Result<Self, EmulatorError> {
         config.validate()?;
         let base_url = if base_url.ends_with('/') { base_url.to_owned() } else { format!("{base_url}/") };
+        let mut registered = std::collections::HashMap::new();
+        for app in &config.apps {
+            let loaded = app
+                .certificates
+                .iter()
+                .map(|source| certificates::RegisteredCertificate::load(source))
+                .collect::<Result<Vec<_>, _>>()?;
+            registered.insert(app.client_id.clone(), loaded);
+        }
         Ok(Self {
+            certificates: registered,
+            seen_assertions: Default::default(),
             issuer: format!("{base_url}{}/v2.0", config.tenant_id),
             config,
             base_url,

@@ -7,16 +7,33 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use sha2::{Digest, Sha256};
 
+use super::assertion;
 use crate::config::AppRegistration;
 use crate::error::OAuthError;
 use crate::EmulatorState;
 
-/// `client_secret_basic` or `client_secret_post`.
+/// `private_key_jwt`, `client_secret_basic` or `client_secret_post`.
 pub fn authenticate_client(
     state: &EmulatorState,
+    tenant: &str,
     headers: &HeaderMap,
     form: &HashMap<String, String>,
 ) -> Result<AppRegistration, OAuthError> {
+    if let Some(assertion) = form.get("client_assertion") {
+        if form.get("client_assertion_type").map(String::as_str) != Some(assertion::JWT_BEARER) {
+            return Err(OAuthError::new(
+                "invalid_request",
+                50027,
+                format!("client_assertion_type must be '{}'.", assertion::JWT_BEARER),
+            ));
+        }
+        let client_id = assertion::verify(state, tenant, assertion, form.get("client_id").map(String::as_str))?;
+        return state
+            .config
+            .app(&client_id)
+            .cloned()
+            .ok_or_else(|| OAuthError::new("unauthorized_client", 700016, "Application not found in the directory."));
+    }
     let (client_id, secret) = match basic_credentials(headers)? {
         Some(credentials) => credentials,
         None => (

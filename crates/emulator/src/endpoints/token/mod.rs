@@ -2,6 +2,7 @@
 //! refresh token and client credentials grants.
 
 mod app_grant;
+pub mod assertion;
 mod client_auth;
 mod user_grants;
 
@@ -35,7 +36,7 @@ pub async fn token(
 ) -> Result<Response, OAuthError> {
     state.token_requests.fetch_add(1, Ordering::Relaxed);
     check_tenant(&state, &tenant)?;
-    let app = client_auth::authenticate_client(&state, &headers, &form)?;
+    let app = client_auth::authenticate_client(&state, &tenant, &headers, &form)?;
     let grant_type = form.get("grant_type").map(String::as_str).unwrap_or_default();
     if let Some(fault) = state.faults.take_token(grant_type) {
         tracing::info!(grant_type, delay_ms = fault.delay_ms, "token fault injected");
