@@ -33,6 +33,7 @@ pub async fn openid_configuration(
         "http_logout_supported": true,
         "frontchannel_logout_supported": true,
         "end_session_endpoint": format!("{base}{tenant}/oauth2/v2.0/logout"),
+        "userinfo_endpoint": format!("{base}oidc/userinfo"),
         "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "acr", "nonce", "preferred_username", "name", "tid", "ver", "oid", "sid", "email"],
         "tenant_region_scope": "EU",
         "cloud_instance_name": "idweb-emulator",

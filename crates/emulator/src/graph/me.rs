@@ -52,6 +52,24 @@ pub async fn me(
     Ok(Json(Value::Object(body)))
 }
 
+/// `GET /oidc/userinfo`: the OpenID Connect UserInfo endpoint, which Microsoft
+/// serves from Graph; `sub` is the one in the ID tokens the client got.
+pub async fn userinfo(State(state): State<Arc<EmulatorState>>, headers: HeaderMap) -> Result<Json<Value>, GraphError> {
+    let claims = authorize(&state, &headers, &Requirement { audience: GRAPH, delegated: &USERINFO_SCOPES, app_roles: &[] })?;
+    let user = state.config.user(&claims.oid).ok_or_else(|| GraphError::not_found(format!("Resource '{}' does not exist.", claims.oid)))?;
+    Ok(Json(json!({
+        "sub": crate::tokens::pairwise_subject(user, &claims.azp),
+        "name": user.display_name,
+        "family_name": user.surname,
+        "given_name": user.given_name,
+        "email": user.mail,
+        "picture": format!("{}v1.0/me/photo/$value", state.base_url),
+    })))
+}
+
+/// Scopes that admit the UserInfo endpoint (any token for the signed-in user's profile).
+const USERINFO_SCOPES: [&str; 5] = ["openid", "profile", "email", "User.Read", "User.ReadBasic.All"];
+
 /// `GET /v1.0/me/photo/$value`: a picture generated from the user's id, the same every time.
 pub async fn photo(State(state): State<Arc<EmulatorState>>, headers: HeaderMap) -> Result<Response, GraphError> {
     let user = signed_in_user(&state, &headers)?;

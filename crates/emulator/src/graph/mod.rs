@@ -24,6 +24,7 @@ const MAX_TOP: usize = 999;
 /// Graph's routes.
 pub fn router() -> Router<Arc<EmulatorState>> {
     Router::new()
+        .route("/oidc/userinfo", get(me::userinfo))
         .route("/v1.0/me", get(me::me))
         .route("/v1.0/me/photo/$value", get(me::photo))
         .route("/v1.0/me/messages", get(messages::list))
