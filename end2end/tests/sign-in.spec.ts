@@ -4,9 +4,11 @@ import { expect, test } from "@playwright/test";
 
 import { HomePage, ProfilePage, SignInErrorPage, waitForHydration } from "./pages/app";
 import { EmulatorSignInPage } from "./pages/emulator";
+import { EmulatorAdmin } from "./pages/emulator-admin";
 import { SecretScanner } from "./secret-scanner";
 
 const clientSecret = process.env.E2E_CLIENT_SECRET ?? "end2end-only-secret";
+const emulatorUrl = `http://127.0.0.1:${process.env.E2E_EMULATOR_PORT ?? "5101"}`;
 
 test("a user signs in, sees their Graph profile in a hydrated page, and signs out", async ({ page, context, baseURL }) => {
   const scanner = new SecretScanner(new URL(baseURL!).origin, clientSecret);
@@ -96,4 +98,23 @@ test("CB-01: a callback with a forged state is refused and signs nobody in", asy
   await page.goto("/signin-oidc?code=forged-code&state=forged-state");
   await expect(page).toHaveURL(/\/auth\/error\?reason=invalid_response/);
   await new HomePage(page).header.expectSignedOut();
+});
+
+test("IDT-11: a sign-in whose ID token fails validation shows the error page and signs nobody in", async ({ page, request }) => {
+  const admin = new EmulatorAdmin(request, emulatorUrl);
+  await admin.spoilNextIdToken("bad_signature");
+  const home = new HomePage(page);
+  await home.open();
+  await home.header.signIn.click();
+  await new EmulatorSignInPage(page).chooseUser("Megan Bowen");
+
+  await expect(page).toHaveURL(/\/auth\/error\?reason=id_token_rejected/);
+  await expect(new SignInErrorPage(page).reason).toContainText("failed validation");
+  await home.header.expectSignedOut();
+
+  // The fault was spent: the next attempt signs in.
+  await home.header.signIn.click();
+  await new EmulatorSignInPage(page).chooseUser("Megan Bowen");
+  await expect(home.greeting).toHaveText("Hello, Megan Bowen!");
+  await admin.clearFaults();
 });
