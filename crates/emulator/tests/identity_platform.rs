@@ -280,17 +280,7 @@ async fn refresh_rotates_the_refresh_token_keeps_the_old_one_and_drops_the_nonce
     let old_refresh = first["refresh_token"].as_str().unwrap();
     let refresh = |token: String| {
         let emulator = &emulator;
-        async move {
-            emulator
-                .token(&[
-                    ("grant_type", "refresh_token"),
-                    ("client_id", &emulator.client_id),
-                    ("client_secret", SECRET),
-                    ("refresh_token", &token),
-                    ("scope", "User.Read offline_access openid"),
-                ])
-                .await
-        }
+        async move { emulator.refresh(&token, "User.Read offline_access openid").await }
     };
     let response = refresh(old_refresh.to_owned()).await;
     assert_eq!(response.status(), 200);
@@ -309,15 +299,7 @@ async fn refresh_rotates_the_refresh_token_keeps_the_old_one_and_drops_the_nonce
 async fn refreshing_for_a_scope_never_consented_needs_consent() {
     let emulator = Emulator::start().await;
     let tokens = emulator.tokens_for("openid offline_access User.Read").await;
-    let response = emulator
-        .token(&[
-            ("grant_type", "refresh_token"),
-            ("client_id", &emulator.client_id),
-            ("client_secret", SECRET),
-            ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
-            ("scope", "Mail.Read"),
-        ])
-        .await;
+    let response = emulator.refresh(tokens["refresh_token"].as_str().unwrap(), "Mail.Read").await;
     let body = assert_oauth_error(response, 400, "invalid_grant", 65001).await;
     assert_eq!(body["suberror"], "consent_required");
 }
