@@ -1,114 +1,295 @@
-//! Token acquisition for a signed-in user: cache first, then the refresh
-//! token, else a typed "interaction required".
+//! Token acquisition: for a signed-in user (cache, then the refresh token,
+//! else a typed "interaction required") and for the app itself (client
+//! credentials), with one token request per partition in flight at a time.
 
-use std::collections::BTreeSet;
-use std::sync::Arc;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use openidconnect::{AccessToken, Nonce, OAuth2TokenResponse, RequestTokenError, Scope};
+use openidconnect::{
+    AccessToken, ClientCredentialsTokenRequest, CodeTokenRequest, Nonce, OAuth2TokenResponse, RefreshTokenRequest,
+    RequestTokenError, Scope,
+};
 
-use crate::cache::{normalise_scopes, CachedAccessToken, MemoryTokenCache, TokenSource};
-use crate::claims::MicrosoftTokenResponse;
+use crate::cache::{normalise_scopes, CachedAccessToken, PartitionKey, TokenCacheStore, TokenPartition, TokenSource};
+use crate::credentials::{ClientCredential, JWT_BEARER};
 use crate::error::IdentityError;
-use crate::provider::{error_chain, ProviderCache};
+use crate::provider::{error_chain, OidcClient, ProviderCache};
+use crate::token_response::{MicrosoftErrorResponse, MicrosoftTokenResponse, Refusal};
 use crate::user::SignedInUser;
 
 /// Tokens are refreshed this long before they expire, so a call never
 /// starts with a token that dies in flight.
 pub const DEFAULT_REFRESH_MARGIN: Duration = Duration::from_secs(5 * 60);
+/// Longest we wait for the token endpoint.
+const TOKEN_TIMEOUT: Duration = Duration::from_secs(15);
 
-/// Acquires access tokens for signed-in users.
+/// What a caller asks of [`TokenAcquisition::for_user_with`].
+#[derive(Debug, Clone, Copy)]
+pub struct UserTokenOptions<'a> {
+    /// The scopes the token must carry.
+    pub scopes: &'a [String],
+    /// Skip the cached access token (the refresh token is still used).
+    pub force_refresh: bool,
+    /// A claims challenge to satisfy (from a downstream API's 401).
+    pub claims: Option<&'a str>,
+}
+
+impl<'a> UserTokenOptions<'a> {
+    /// Just these scopes, from the cache when possible.
+    pub fn new(scopes: &'a [String]) -> Self {
+        Self { scopes, force_refresh: false, claims: None }
+    }
+}
+
+/// Acquires access tokens for signed-in users and for the app.
 pub struct TokenAcquisition {
     provider: Arc<ProviderCache>,
-    cache: Arc<MemoryTokenCache>,
+    store: Arc<dyn TokenCacheStore>,
     http: reqwest::Client,
+    credential: Arc<ClientCredential>,
+    client_id: String,
+    tenant_id: String,
     refresh_margin: Duration,
+    flights: Flights,
 }
 
 impl TokenAcquisition {
-    /// Acquisition over `cache`, talking to `provider` through `http`.
-    pub fn new(provider: Arc<ProviderCache>, cache: Arc<MemoryTokenCache>, http: reqwest::Client) -> Self {
-        Self { provider, cache, http, refresh_margin: DEFAULT_REFRESH_MARGIN }
+    /// Acquisition over `store`, talking to `provider` through `http`,
+    /// authenticating with `credential`.
+    pub fn new(
+        provider: Arc<ProviderCache>,
+        store: Arc<dyn TokenCacheStore>,
+        http: reqwest::Client,
+        config: &crate::config::IdentityConfig,
+    ) -> Self {
+        Self {
+            provider,
+            store,
+            http,
+            credential: config.azure_ad.credential.clone(),
+            client_id: config.azure_ad.client_id.clone(),
+            tenant_id: config.azure_ad.tenant_id.clone(),
+            refresh_margin: config.token_cache.refresh_margin,
+            flights: Flights::default(),
+        }
     }
 
-    /// An access token for `user` covering `scopes`: from the cache when a
-    /// fresh one is there, else by redeeming the refresh token.
+    /// An access token for `user` covering `scopes`.
     pub async fn for_user(&self, user: &SignedInUser, scopes: &[String]) -> Result<AccessToken, IdentityError> {
-        let wanted = normalise_scopes(scopes.iter().map(String::as_str));
-        let fresh_until = SystemTime::now() + self.refresh_margin;
-        let cached = self.cache.get(&user.home_account_id);
-        if let Some(hit) = cached.as_ref().and_then(|tokens| tokens.access_token_covering(&wanted, fresh_until)) {
-            tracing::debug!(source = ?TokenSource::Cache, "access token served");
-            return Ok(hit.token.clone());
+        self.for_user_with(user, UserTokenOptions::new(scopes)).await
+    }
+
+    /// An access token for `user`: from the cache when a fresh one covers the
+    /// scopes (and no refresh or claims were asked), else by redeeming the
+    /// refresh token; concurrent callers for one user share one token request.
+    pub async fn for_user_with(&self, user: &SignedInUser, options: UserTokenOptions<'_>) -> Result<AccessToken, IdentityError> {
+        let key = PartitionKey::User(user.home_account_id.clone());
+        let wanted = normalise_scopes(options.scopes.iter().map(String::as_str));
+        let use_cache = !options.force_refresh && options.claims.is_none();
+        if use_cache {
+            if let Some(token) = self.cached(&key, &wanted).await? {
+                return Ok(token);
+            }
         }
-        let Some(refresh_token) = cached.and_then(|tokens| tokens.refresh_token) else {
+        let _flight = self.flights.join(&key).await;
+        let partition = self.load(&key).await?.unwrap_or_default();
+        // Whoever held the flight before us may have fetched what we need.
+        if use_cache {
+            if let Some(hit) = partition.access_token_covering(&wanted, SystemTime::now(), self.refresh_margin) {
+                return Ok(hit.token.clone());
+            }
+        }
+        let Some(refresh_token) = partition.refresh_token.clone() else {
             return Err(IdentityError::InteractionRequired {
-                scopes: scopes.to_vec(),
+                scopes: options.scopes.to_vec(),
+                claims: options.claims.map(str::to_owned),
                 reason: "no refresh token is cached for this user".into(),
             });
         };
         let provider = self.provider.get().await?;
-        let request = provider
+        let mut request = provider
             .client
             .exchange_refresh_token(&refresh_token)
             .map_err(|error| IdentityError::Internal(format!("token endpoint not configured: {error}")))?
-            .add_scopes(scopes.iter().cloned().map(Scope::new));
-        let response = match request.request_async(&self.http).await {
-            Ok(response) => response,
-            Err(RequestTokenError::ServerResponse(error)) => {
-                // The grant is dead (revoked, expired, consent withdrawn): drop it so
-                // the next call goes straight to interaction instead of retrying.
-                self.cache.remove_user(&user.home_account_id);
-                tracing::warn!(error = error.error().as_ref(), "refresh token rejected; user must sign in again");
-                return Err(IdentityError::InteractionRequired {
-                    scopes: scopes.to_vec(),
-                    reason: format!("the provider refused the refresh token ({})", error.error().as_ref()),
-                });
+            .add_scopes(options.scopes.iter().cloned().map(Scope::new));
+        if let Some(claims) = options.claims {
+            request = request.add_extra_param("claims", claims.to_owned());
+        }
+        let request = self.authenticate(request, &provider.client)?;
+        let response = match tokio::time::timeout(TOKEN_TIMEOUT, request.request_async(&self.http)).await {
+            Err(_) => return Err(IdentityError::ProviderUnavailable("refresh timed out".into())),
+            Ok(Ok(response)) => response,
+            Ok(Err(RequestTokenError::ServerResponse(refused))) => {
+                return Err(self.refused(&key, partition, &wanted, options, &refused).await);
             }
-            Err(error) => {
-                return Err(IdentityError::ProviderUnavailable(format!("refresh failed: {}", error_chain(&error))))
-            }
+            Ok(Err(error)) => return Err(IdentityError::ProviderUnavailable(format!("refresh failed: {}", error_chain(&error)))),
         };
         self.check_refreshed_identity(user, &response, &provider.client)?;
-        let token = self.store_response(user, &response, &wanted, TokenSource::Refresh);
-        Ok(token)
+        self.store_in(&key, partition, &response, &wanted, TokenSource::Refresh).await
     }
 
-    /// Caches the tokens of a token response for `user` and returns the access token.
-    pub(crate) fn store_response(
+    /// An app token (client credentials) for `scopes` (`{resource}/.default`),
+    /// cached per tenant and scopes.
+    pub async fn for_app(&self, scopes: &[String]) -> Result<AccessToken, IdentityError> {
+        let key = PartitionKey::App { tenant_id: self.tenant_id.clone() };
+        let wanted = normalise_scopes(scopes.iter().map(String::as_str));
+        if let Some(token) = self.cached(&key, &wanted).await? {
+            return Ok(token);
+        }
+        let _flight = self.flights.join(&key).await;
+        let partition = self.load(&key).await?.unwrap_or_default();
+        if let Some(hit) = partition.access_token_covering(&wanted, SystemTime::now(), self.refresh_margin) {
+            return Ok(hit.token.clone());
+        }
+        let provider = self.provider.get().await?;
+        let request = provider
+            .client
+            .exchange_client_credentials()
+            .map_err(|error| IdentityError::Internal(format!("token endpoint not configured: {error}")))?
+            .add_scopes(scopes.iter().cloned().map(Scope::new));
+        let request = self.authenticate(request, &provider.client)?;
+        let response = match tokio::time::timeout(TOKEN_TIMEOUT, request.request_async(&self.http)).await {
+            Err(_) => return Err(IdentityError::ProviderUnavailable("app token request timed out".into())),
+            Ok(Ok(response)) => response,
+            Ok(Err(RequestTokenError::ServerResponse(refused))) => {
+                return Err(IdentityError::ProviderUnavailable(format!("the token endpoint refused the app token: {refused}")));
+            }
+            Ok(Err(error)) => return Err(IdentityError::ProviderUnavailable(format!("app token request failed: {}", error_chain(&error)))),
+        };
+        self.store_in(&key, partition, &response, &wanted, TokenSource::ClientCredentials).await
+    }
+
+    /// Drops `user`'s cached access tokens for `scopes` (a downstream API
+    /// said they no longer satisfy it); the refresh token stays.
+    pub async fn forget_access_tokens(&self, user: &SignedInUser, scopes: &[String]) -> Result<(), IdentityError> {
+        let key = PartitionKey::User(user.home_account_id.clone());
+        let _flight = self.flights.join(&key).await;
+        if let Some(mut partition) = self.load(&key).await? {
+            partition.forget_access_tokens(&normalise_scopes(scopes.iter().map(String::as_str)));
+            self.save(&key, partition).await?;
+        }
+        Ok(())
+    }
+
+    /// Removes everything cached for `user` (sign-out, OUT-01).
+    pub async fn remove_user(&self, user: &SignedInUser) -> Result<bool, IdentityError> {
+        let key = PartitionKey::User(user.home_account_id.clone());
+        self.store.remove(&key).await.map_err(|error| IdentityError::Internal(error.to_string()))
+    }
+
+    /// What is cached for `user` (diagnostics: scopes and expiry, never shown as token values).
+    pub async fn partition(&self, user: &SignedInUser) -> Result<Option<TokenPartition>, IdentityError> {
+        self.load(&PartitionKey::User(user.home_account_id.clone())).await
+    }
+
+    /// Adds a client assertion to a token request when the credential uses one.
+    pub(crate) fn authenticate<R: ExtraParams>(&self, request: R, client: &OidcClient) -> Result<R, IdentityError> {
+        let token_endpoint = client.token_uri().map(|url| url.as_str().to_owned()).unwrap_or_default();
+        Ok(match self.credential.client_assertion(&self.client_id, &token_endpoint)? {
+            Some(assertion) => request.extra("client_assertion_type", JWT_BEARER.to_owned()).extra("client_assertion", assertion),
+            None => request,
+        })
+    }
+
+    /// Caches the tokens of a token response for `user` (sign-in) and returns the access token.
+    pub(crate) async fn store_response(
         &self,
         user: &SignedInUser,
         response: &MicrosoftTokenResponse,
         requested: &BTreeSet<String>,
         source: TokenSource,
-    ) -> AccessToken {
+    ) -> Result<AccessToken, IdentityError> {
+        let key = PartitionKey::User(user.home_account_id.clone());
+        let _flight = self.flights.join(&key).await;
+        let partition = self.load(&key).await?.unwrap_or_default();
+        self.store_in(&key, partition, response, requested, source).await
+    }
+
+    async fn cached(&self, key: &PartitionKey, wanted: &BTreeSet<String>) -> Result<Option<AccessToken>, IdentityError> {
+        let partition = self.load(key).await?;
+        let hit = partition.as_ref().and_then(|partition| partition.access_token_covering(wanted, SystemTime::now(), self.refresh_margin));
+        Ok(hit.map(|hit| {
+            tracing::debug!(source = ?TokenSource::Cache, "access token served");
+            hit.token.clone()
+        }))
+    }
+
+    async fn store_in(
+        &self,
+        key: &PartitionKey,
+        mut partition: TokenPartition,
+        response: &MicrosoftTokenResponse,
+        requested: &BTreeSet<String>,
+        source: TokenSource,
+    ) -> Result<AccessToken, IdentityError> {
         // Microsoft returns the granted scopes; fall back to what was asked.
         let granted = response
             .scopes()
             .map(|scopes| normalise_scopes(scopes.iter().map(|scope| scope.as_str())))
             .filter(|granted| !granted.is_empty())
             .unwrap_or_else(|| requested.clone());
+        let now = SystemTime::now();
         let lifetime = response.expires_in().unwrap_or(Duration::from_secs(3600));
+        let refresh_in = response.extra_fields().extra_fields().refresh_in.map(Duration::from_secs);
         let access_token = response.access_token().clone();
-        let entry = CachedAccessToken { scopes: granted, token: access_token.clone(), expires_at: SystemTime::now() + lifetime };
-        self.cache.update(&user.home_account_id, |tokens| {
-            tokens.put_access_token(entry);
-            if let Some(rotated) = response.refresh_token() {
-                tokens.refresh_token = Some(rotated.clone());
-            }
+        partition.put_access_token(CachedAccessToken {
+            scopes: granted,
+            token: access_token.clone(),
+            expires_at: now + lifetime,
+            refresh_on: refresh_in.map(|after| now + after),
         });
-        tracing::info!(source = ?source, "tokens cached for user");
-        access_token
+        if let Some(rotated) = response.refresh_token() {
+            partition.refresh_token = Some(rotated.clone());
+        }
+        partition.last_source = Some(source);
+        self.save(key, partition).await?;
+        tracing::info!(source = ?source, "tokens cached");
+        Ok(access_token)
+    }
+
+    /// RT-03: what a refused refresh removes, and the error the caller gets.
+    async fn refused(
+        &self,
+        key: &PartitionKey,
+        mut partition: TokenPartition,
+        wanted: &BTreeSet<String>,
+        options: UserTokenOptions<'_>,
+        refused: &MicrosoftErrorResponse,
+    ) -> IdentityError {
+        let refusal = refused.refusal();
+        tracing::warn!(error = %refused, ?refusal, "silent token request refused");
+        match refusal {
+            Refusal::GrantDead => {
+                partition.refresh_token = None;
+                partition.forget_access_tokens(wanted);
+            }
+            Refusal::ScopesNeedUser => partition.forget_access_tokens(wanted),
+            Refusal::Other => {
+                return IdentityError::ProviderUnavailable(format!("the token endpoint refused the refresh: {refused}"));
+            }
+        }
+        if let Err(error) = self.save(key, partition).await {
+            tracing::warn!(%error, "could not evict refused tokens");
+        }
+        IdentityError::InteractionRequired {
+            scopes: options.scopes.to_vec(),
+            claims: refused.claims.clone().or_else(|| options.claims.map(str::to_owned)),
+            reason: format!("the provider refused the refresh ({refused})"),
+        }
+    }
+
+    async fn load(&self, key: &PartitionKey) -> Result<Option<TokenPartition>, IdentityError> {
+        self.store.load(key).await.map_err(|error| IdentityError::Internal(error.to_string()))
+    }
+
+    async fn save(&self, key: &PartitionKey, partition: TokenPartition) -> Result<(), IdentityError> {
+        self.store.save(key, partition).await.map_err(|error| IdentityError::Internal(error.to_string()))
     }
 
     /// A refreshed ID token must describe the same user (RT-02); refreshed
     /// ID tokens carry no nonce, so none is required.
-    fn check_refreshed_identity(
-        &self,
-        user: &SignedInUser,
-        response: &MicrosoftTokenResponse,
-        client: &crate::provider::OidcClient,
-    ) -> Result<(), IdentityError> {
+    fn check_refreshed_identity(&self, user: &SignedInUser, response: &MicrosoftTokenResponse, client: &OidcClient) -> Result<(), IdentityError> {
         let Some(id_token) = response.extra_fields().id_token() else { return Ok(()) };
         let claims = id_token
             .claims(&client.id_token_verifier(), |_: Option<&Nonce>| Ok(()))
@@ -119,9 +300,59 @@ impl TokenAcquisition {
         if same_user {
             Ok(())
         } else {
-            self.cache.remove_user(&user.home_account_id);
-            tracing::warn!(target: "idweb::security", "refreshed ID token names another user; cache entry dropped");
+            tracing::warn!(target: "idweb::security", "refreshed ID token names another user; nothing stored");
             Err(IdentityError::IdTokenRejected("refreshed ID token is for a different user".into()))
+        }
+    }
+}
+
+/// Token requests that can carry extra form parameters (the client assertion).
+pub(crate) trait ExtraParams: Sized {
+    /// Adds `name=value` to the request body.
+    fn extra(self, name: &'static str, value: String) -> Self;
+}
+
+macro_rules! extra_params {
+    ($($request:ident),*) => {$(
+        impl ExtraParams for $request<'_, MicrosoftErrorResponse, MicrosoftTokenResponse> {
+            fn extra(self, name: &'static str, value: String) -> Self {
+                self.add_extra_param(name, value)
+            }
+        }
+    )*};
+}
+extra_params!(CodeTokenRequest, RefreshTokenRequest, ClientCredentialsTokenRequest);
+
+/// One token request in flight per partition: callers for the same user
+/// wait for it and then find its result in the cache; other users never wait.
+#[derive(Default)]
+struct Flights {
+    locks: Mutex<HashMap<PartitionKey, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+/// Held while a caller owns a partition's flight; releasing it lets the next one in.
+struct FlightGuard<'a> {
+    flights: &'a Flights,
+    key: PartitionKey,
+    _held: tokio::sync::OwnedMutexGuard<()>,
+}
+
+impl Flights {
+    async fn join(&self, key: &PartitionKey) -> FlightGuard<'_> {
+        let lock = {
+            let mut locks = self.locks.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            locks.entry(key.clone()).or_default().clone()
+        };
+        FlightGuard { flights: self, key: key.clone(), _held: lock.lock_owned().await }
+    }
+}
+
+impl Drop for FlightGuard<'_> {
+    fn drop(&mut self) {
+        let mut locks = self.flights.locks.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        // The map's own reference and ours: nobody else waits, so the entry can go.
+        if locks.get(&self.key).is_some_and(|lock| Arc::strong_count(lock) <= 2) {
+            locks.remove(&self.key);
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Microsoft-specific ID token claims on top of the OpenID Connect standard ones.
 
-use openidconnect::{core, AdditionalClaims, ClientId, IdToken, IdTokenClaims, IdTokenFields, StandardTokenResponse};
+use openidconnect::{core, AdditionalClaims, ClientId, IdToken, IdTokenClaims};
 use serde::{Deserialize, Serialize};
 
 use crate::error::IdentityError;
@@ -39,16 +39,4 @@ pub type MicrosoftIdToken = IdToken<
     core::CoreGenderClaim,
     core::CoreJweContentEncryptionAlgorithm,
     core::CoreJwsSigningAlgorithm,
->;
-
-/// The token endpoint response, with an optional ID token.
-pub type MicrosoftTokenResponse = StandardTokenResponse<
-    IdTokenFields<
-        MicrosoftClaims,
-        openidconnect::EmptyExtraTokenFields,
-        core::CoreGenderClaim,
-        core::CoreJweContentEncryptionAlgorithm,
-        core::CoreJwsSigningAlgorithm,
-    >,
-    core::CoreTokenType,
 >;

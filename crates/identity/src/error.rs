@@ -37,6 +37,8 @@ pub enum IdentityError {
     InteractionRequired {
         /// The scopes that were asked for.
         scopes: Vec<String>,
+        /// A claims challenge the authorize request must carry, if any.
+        claims: Option<String>,
         /// Why, for logs and diagnostics.
         reason: String,
     },

@@ -12,10 +12,12 @@ pub mod acquisition;
 pub mod cache;
 pub mod claims;
 pub mod config;
+pub mod credentials;
 pub mod error;
 pub mod graph;
 pub mod provider;
 pub mod signin;
+pub mod token_response;
 pub mod user;
 
 use std::sync::Arc;
@@ -25,7 +27,8 @@ use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, MemoryStore, Session, SessionManagerLayer};
 
 pub use acquisition::TokenAcquisition;
-pub use cache::MemoryTokenCache;
+pub use acquisition::UserTokenOptions;
+pub use cache::{MemoryTokenCache, PartitionKey, TokenCacheStore};
 pub use config::{ConfigError, IdentityConfig};
 pub use error::{IdentityError, SIGN_IN_ERROR_PATH, SIGN_IN_PATH};
 pub use graph::{GraphClient, GraphUser};
@@ -42,7 +45,7 @@ pub struct Identity {
     config: Arc<IdentityConfig>,
     http: reqwest::Client,
     provider: Arc<ProviderCache>,
-    cache: Arc<MemoryTokenCache>,
+    memory_cache: Arc<MemoryTokenCache>,
     tokens: Arc<TokenAcquisition>,
     graph: GraphClient,
 }
@@ -59,10 +62,13 @@ impl Identity {
             .build()
             .map_err(|error| IdentityError::Internal(format!("cannot build HTTP client: {error}")))?;
         let provider = Arc::new(ProviderCache::new(config.clone(), http.clone()));
-        let cache = Arc::new(MemoryTokenCache::new());
-        let tokens = Arc::new(TokenAcquisition::new(provider.clone(), cache.clone(), http.clone()));
+        let memory_cache = Arc::new(MemoryTokenCache::new(
+            config.token_cache.max_partitions,
+            config.token_cache.sliding_expiration,
+        ));
+        let tokens = Arc::new(TokenAcquisition::new(provider.clone(), memory_cache.clone(), http.clone(), &config));
         let graph = GraphClient::new(&config.graph, http.clone(), tokens.clone());
-        Ok(Arc::new(Self { config, http, provider, cache, tokens, graph }))
+        Ok(Arc::new(Self { config, http, provider, memory_cache, tokens, graph }))
     }
 
     /// Sign-in, callback and sign-out routes.
@@ -105,9 +111,9 @@ impl Identity {
         &self.graph
     }
 
-    /// The token cache (for sign-out and diagnostics).
+    /// The in-memory token cache store (for diagnostics and tests).
     pub fn cache(&self) -> &MemoryTokenCache {
-        &self.cache
+        &self.memory_cache
     }
 
     pub(crate) fn provider(&self) -> &ProviderCache {

@@ -7,17 +7,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use openidconnect::core::{
-    CoreAuthDisplay, CoreAuthPrompt, CoreErrorResponseType, CoreJsonWebKey, CoreJweContentEncryptionAlgorithm,
+    CoreAuthDisplay, CoreAuthPrompt, CoreJsonWebKey, CoreJweContentEncryptionAlgorithm,
     CoreRevocableToken, CoreRevocationErrorResponse, CoreTokenIntrospectionResponse,
 };
 use openidconnect::{
     Client, ClientId, EndpointMaybeSet, EndpointNotSet, EndpointSet, EndSessionUrl, IssuerUrl,
-    ProviderMetadataWithLogout, RedirectUrl, StandardErrorResponse,
+    ProviderMetadataWithLogout, RedirectUrl,
 };
 use tokio::sync::RwLock;
 use url::Url;
 
-use crate::claims::{MicrosoftClaims, MicrosoftTokenResponse};
+use crate::claims::MicrosoftClaims;
+use crate::token_response::{MicrosoftErrorResponse, MicrosoftTokenResponse};
 use crate::config::IdentityConfig;
 use crate::error::IdentityError;
 
@@ -30,7 +31,7 @@ pub type OidcClient = Client<
     CoreJweContentEncryptionAlgorithm,
     CoreJsonWebKey,
     CoreAuthPrompt,
-    StandardErrorResponse<CoreErrorResponseType>,
+    MicrosoftErrorResponse,
     MicrosoftTokenResponse,
     CoreTokenIntrospectionResponse,
     CoreRevocableToken,
@@ -99,7 +100,8 @@ impl ProviderCache {
         let client = OidcClient::from_provider_metadata(
             metadata,
             ClientId::new(azure_ad.client_id.clone()),
-            Some(azure_ad.client_secret.clone()),
+            // Only a secret is set on the client; assertions are added to each request.
+            azure_ad.credential.client_secret(),
         )
         .set_redirect_uri(redirect_url(&self.config.hosting.public_url, &azure_ad.callback_path)?);
         tracing::info!(authority = %azure_ad.authority(), "identity provider discovered");

@@ -1,51 +1,69 @@
-//! In-memory token cache store.
+//! The in-memory token cache store: bounded (least recently used
+//! partitions go first) with a sliding expiry, O(1) lookups.
 
-use std::collections::HashMap;
-use std::sync::RwLock;
+use std::sync::Arc;
+use std::time::Duration;
 
-use super::UserTokens;
-use crate::user::HomeAccountId;
+use moka::sync::Cache;
 
-/// Token cache held in this process, one entry per user.
-#[derive(Debug, Default)]
+use super::{CacheError, PartitionKey, TokenCacheStore, TokenPartition};
+
+/// Defaults: room for this many partitions, each dropped after this long unused.
+pub const DEFAULT_MAX_PARTITIONS: u64 = 100_000;
+/// See [`DEFAULT_MAX_PARTITIONS`].
+pub const DEFAULT_SLIDING_EXPIRY: Duration = Duration::from_secs(24 * 3600);
+
+/// Token cache held in this process.
 pub struct MemoryTokenCache {
-    partitions: RwLock<HashMap<HomeAccountId, UserTokens>>,
+    partitions: Cache<PartitionKey, Arc<TokenPartition>>,
+}
+
+impl Default for MemoryTokenCache {
+    fn default() -> Self {
+        Self::new(DEFAULT_MAX_PARTITIONS, DEFAULT_SLIDING_EXPIRY)
+    }
 }
 
 impl MemoryTokenCache {
-    /// An empty cache.
-    pub fn new() -> Self {
-        Self::default()
+    /// A cache of at most `max_partitions`, each dropped after `sliding_expiry` unused.
+    pub fn new(max_partitions: u64, sliding_expiry: Duration) -> Self {
+        Self { partitions: Cache::builder().max_capacity(max_partitions).time_to_idle(sliding_expiry).build() }
     }
 
-    /// A copy of the user's partition, if any.
-    pub fn get(&self, user: &HomeAccountId) -> Option<UserTokens> {
-        self.read().get(user).cloned()
+    /// A copy of the partition, if cached.
+    pub fn get(&self, key: &PartitionKey) -> Option<TokenPartition> {
+        self.partitions.get(key).map(|partition| partition.as_ref().clone())
     }
 
-    /// Applies `change` to the user's partition, creating it if needed.
-    pub fn update(&self, user: &HomeAccountId, change: impl FnOnce(&mut UserTokens)) {
-        let mut partitions = self.write();
-        change(partitions.entry(user.clone()).or_default());
+    /// Replaces the partition.
+    pub fn insert(&self, key: PartitionKey, partition: TokenPartition) {
+        self.partitions.insert(key, Arc::new(partition));
     }
 
-    /// Removes everything cached for the user (sign-out, revoked grant).
-    pub fn remove_user(&self, user: &HomeAccountId) -> bool {
-        self.write().remove(user).is_some()
+    /// Removes the partition; whether there was one.
+    pub fn remove_partition(&self, key: &PartitionKey) -> bool {
+        self.partitions.remove(key).is_some()
     }
 
-    /// How many users have a partition.
-    pub fn user_count(&self) -> usize {
-        self.read().len()
+    /// How many partitions are cached (after pending evictions are applied).
+    pub fn partition_count(&self) -> u64 {
+        self.partitions.run_pending_tasks();
+        self.partitions.entry_count()
+    }
+}
+
+#[async_trait::async_trait]
+impl TokenCacheStore for MemoryTokenCache {
+    async fn load(&self, key: &PartitionKey) -> Result<Option<TokenPartition>, CacheError> {
+        Ok(self.get(key))
     }
 
-    // A panic while holding the lock cannot leave a partition half-written
-    // (every change is a single assignment), so a poisoned lock is still usable.
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<HomeAccountId, UserTokens>> {
-        self.partitions.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+    async fn save(&self, key: &PartitionKey, partition: TokenPartition) -> Result<(), CacheError> {
+        self.insert(key.clone(), partition);
+        Ok(())
     }
 
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<HomeAccountId, UserTokens>> {
-        self.partitions.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+    async fn remove(&self, key: &PartitionKey) -> Result<bool, CacheError> {
+        Ok(self.remove_partition(key))
     }
 }

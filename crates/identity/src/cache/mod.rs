@@ -1,8 +1,9 @@
-//! The server-side token cache: one partition per user, keyed by home account id.
+//! The server-side token cache: one partition per user (home account id
+//! `oid.tid`) and one per tenant for app tokens, behind a store trait so a
+//! distributed store can replace the in-memory one without touching
+//! acquisition.
 //!
-//! Tokens live only in this process; nothing here is serialised to the
-//! browser. This first store is in memory; distributed stores come later
-//! behind the same shape.
+//! Tokens live only on the server; nothing here reaches the browser.
 
 mod memory;
 #[cfg(test)]
@@ -12,11 +13,14 @@ use std::collections::BTreeSet;
 use std::time::SystemTime;
 
 use openidconnect::{AccessToken, RefreshToken};
+use serde::{Deserialize, Serialize};
 
 pub use memory::MemoryTokenCache;
 
+use crate::user::HomeAccountId;
+
 /// Where the last token handed out came from (shown on diagnostics, logged).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TokenSource {
     /// Redeemed from an authorization code at sign-in.
     AuthorizationCode,
@@ -24,10 +28,24 @@ pub enum TokenSource {
     Cache,
     /// Obtained with the refresh token.
     Refresh,
+    /// Obtained with the app's own credential (client credentials).
+    ClientCredentials,
+}
+
+/// Which partition: a user's, or the app's in a tenant.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum PartitionKey {
+    /// Tokens acting for a user.
+    User(HomeAccountId),
+    /// App tokens (client credentials) for a tenant.
+    App {
+        /// The tenant the tokens are for.
+        tenant_id: String,
+    },
 }
 
 /// One access token and what it is good for.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CachedAccessToken {
     /// Normalised (lower-case) scopes the token was granted.
     pub scopes: BTreeSet<String>,
@@ -35,30 +53,66 @@ pub struct CachedAccessToken {
     pub token: AccessToken,
     /// When the provider says it stops working.
     pub expires_at: SystemTime,
+    /// When the provider asks for it to be renewed (`refresh_in`), if earlier.
+    pub refresh_on: Option<SystemTime>,
 }
 
-/// Everything cached for one user.
-#[derive(Debug, Clone, Default)]
-pub struct UserTokens {
+impl CachedAccessToken {
+    /// Whether it can be handed out at `now`, `margin` before expiry counting as expired.
+    pub fn is_fresh(&self, now: SystemTime, margin: std::time::Duration) -> bool {
+        self.expires_at > now + margin && self.refresh_on.is_none_or(|refresh_on| refresh_on > now)
+    }
+}
+
+/// Everything cached in one partition.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct TokenPartition {
     /// Access tokens, at most one per distinct scope set.
     pub access_tokens: Vec<CachedAccessToken>,
     /// The latest refresh token; a rotated one replaces it (RT-01).
     pub refresh_token: Option<RefreshToken>,
+    /// Where the last token came from.
+    pub last_source: Option<TokenSource>,
 }
 
-impl UserTokens {
-    /// An access token covering every scope in `wanted`, valid until at least `valid_until`.
-    pub fn access_token_covering(&self, wanted: &BTreeSet<String>, valid_until: SystemTime) -> Option<&CachedAccessToken> {
-        self.access_tokens
-            .iter()
-            .find(|cached| cached.expires_at > valid_until && wanted.is_subset(&cached.scopes))
+/// The partition type under its older name, for code that reads a user's tokens.
+pub type UserTokens = TokenPartition;
+
+impl TokenPartition {
+    /// A fresh access token covering every scope in `wanted`.
+    pub fn access_token_covering(&self, wanted: &BTreeSet<String>, now: SystemTime, margin: std::time::Duration) -> Option<&CachedAccessToken> {
+        self.access_tokens.iter().find(|cached| cached.is_fresh(now, margin) && wanted.is_subset(&cached.scopes))
     }
 
-    /// Stores `token`, replacing any token for the same scope set.
+    /// Stores `token`, replacing any token for the same scope set and dropping expired ones.
     pub fn put_access_token(&mut self, token: CachedAccessToken) {
-        self.access_tokens.retain(|cached| cached.scopes != token.scopes);
+        let now = SystemTime::now();
+        self.access_tokens.retain(|cached| cached.scopes != token.scopes && cached.expires_at > now);
         self.access_tokens.push(token);
     }
+
+    /// Drops the access tokens that cover any scope of `scopes` (a claims
+    /// challenge or a refused refresh names them).
+    pub fn forget_access_tokens(&mut self, scopes: &BTreeSet<String>) {
+        self.access_tokens.retain(|cached| cached.scopes.is_disjoint(scopes));
+    }
+}
+
+/// A token cache store failed (a distributed store's connection, say).
+#[derive(Debug, thiserror::Error)]
+#[error("token cache unavailable: {0}")]
+pub struct CacheError(pub String);
+
+/// Where partitions live. Implementations must be safe to share across
+/// requests; acquisition serialises writes to one partition itself.
+#[async_trait::async_trait]
+pub trait TokenCacheStore: Send + Sync + 'static {
+    /// The partition, if cached.
+    async fn load(&self, key: &PartitionKey) -> Result<Option<TokenPartition>, CacheError>;
+    /// Replaces the partition.
+    async fn save(&self, key: &PartitionKey, partition: TokenPartition) -> Result<(), CacheError>;
+    /// Deletes the partition; whether there was one.
+    async fn remove(&self, key: &PartitionKey) -> Result<bool, CacheError>;
 }
 
 /// OpenID Connect scopes never appear in an access token's grant.

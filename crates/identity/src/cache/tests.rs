@@ -10,8 +10,11 @@ fn token(scopes: &[&str], lifetime: Duration) -> CachedAccessToken {
         scopes: normalise_scopes(scopes.iter().copied()),
         token: AccessToken::new(format!("token-for-{}", scopes.join("+"))),
         expires_at: SystemTime::now() + lifetime,
+        refresh_on: None,
     }
 }
+
+const NO_MARGIN: Duration = Duration::ZERO;
 
 #[test]
 fn normalising_drops_oidc_scopes_and_the_graph_prefix() {
@@ -20,19 +23,26 @@ fn normalising_drops_oidc_scopes_and_the_graph_prefix() {
 }
 
 #[test]
-fn a_token_covers_a_subset_of_its_scopes_until_it_expires() {
-    let mut tokens = UserTokens::default();
+fn a_token_covers_a_subset_of_its_scopes_until_the_margin_before_expiry() {
+    let mut tokens = TokenPartition::default();
     tokens.put_access_token(token(&["User.Read", "Mail.Read"], Duration::from_secs(3600)));
     let now = SystemTime::now();
-    assert!(tokens.access_token_covering(&normalise_scopes(["user.read"]), now).is_some());
-    assert!(tokens.access_token_covering(&normalise_scopes(["Calendars.Read"]), now).is_none());
-    let after_expiry = now + Duration::from_secs(7200);
-    assert!(tokens.access_token_covering(&normalise_scopes(["user.read"]), after_expiry).is_none());
+    assert!(tokens.access_token_covering(&normalise_scopes(["user.read"]), now, NO_MARGIN).is_some());
+    assert!(tokens.access_token_covering(&normalise_scopes(["Calendars.Read"]), now, NO_MARGIN).is_none());
+    let within_margin = Duration::from_secs(3700);
+    assert!(tokens.access_token_covering(&normalise_scopes(["user.read"]), now, within_margin).is_none());
+}
+
+#[test]
+fn refresh_in_makes_a_valid_token_due_for_renewal() {
+    let mut due = token(&["User.Read"], Duration::from_secs(3600));
+    due.refresh_on = Some(SystemTime::now() - Duration::from_secs(1));
+    assert!(!due.is_fresh(SystemTime::now(), NO_MARGIN));
 }
 
 #[test]
 fn a_new_token_for_the_same_scopes_replaces_the_old_one() {
-    let mut tokens = UserTokens::default();
+    let mut tokens = TokenPartition::default();
     tokens.put_access_token(token(&["User.Read"], Duration::from_secs(10)));
     tokens.put_access_token(token(&["User.Read"], Duration::from_secs(3600)));
     assert_eq!(tokens.access_tokens.len(), 1);
@@ -40,22 +50,47 @@ fn a_new_token_for_the_same_scopes_replaces_the_old_one() {
 }
 
 #[test]
-fn users_are_partitioned_and_removed_whole() {
-    let cache = MemoryTokenCache::new();
-    let adele = HomeAccountId::new("oid-a", "tid");
-    let alex = HomeAccountId::new("oid-b", "tid");
-    cache.update(&adele, |tokens| tokens.put_access_token(token(&["User.Read"], Duration::from_secs(60))));
-    cache.update(&alex, |tokens| tokens.put_access_token(token(&["Mail.Read"], Duration::from_secs(60))));
-    assert_eq!(cache.user_count(), 2);
-    assert!(cache.remove_user(&adele));
+fn forgetting_scopes_drops_only_the_tokens_that_cover_them() {
+    let mut tokens = TokenPartition::default();
+    tokens.put_access_token(token(&["User.Read"], Duration::from_secs(600)));
+    tokens.put_access_token(token(&["Mail.Read"], Duration::from_secs(600)));
+    tokens.forget_access_tokens(&normalise_scopes(["mail.read"]));
+    assert_eq!(tokens.access_tokens.len(), 1);
+    assert!(tokens.access_tokens[0].scopes.contains("user.read"));
+}
+
+#[test]
+fn partitions_are_separate_and_removed_whole() {
+    let cache = MemoryTokenCache::default();
+    let adele = PartitionKey::User(HomeAccountId::new("oid-a", "tid"));
+    let alex = PartitionKey::User(HomeAccountId::new("oid-b", "tid"));
+    let app = PartitionKey::App { tenant_id: "tid".into() };
+    for (key, scope) in [(&adele, "User.Read"), (&alex, "Mail.Read"), (&app, ".default")] {
+        let mut partition = TokenPartition::default();
+        partition.put_access_token(token(&[scope], Duration::from_secs(60)));
+        cache.insert(key.clone(), partition);
+    }
+    assert_eq!(cache.partition_count(), 3);
+    assert!(cache.remove_partition(&adele));
     assert!(cache.get(&adele).is_none());
     assert_eq!(cache.get(&alex).unwrap().access_tokens.len(), 1);
 }
 
 #[test]
-fn cached_tokens_are_redacted_in_debug_output() {
-    let cache = MemoryTokenCache::new();
-    let user = HomeAccountId::new("oid", "tid");
-    cache.update(&user, |tokens| tokens.put_access_token(token(&["User.Read"], Duration::from_secs(60))));
-    assert!(!format!("{:?}", cache.get(&user)).contains("token-for"));
+fn the_memory_store_is_bounded() {
+    let cache = MemoryTokenCache::new(10, Duration::from_secs(3600));
+    for index in 0..100 {
+        cache.insert(PartitionKey::User(HomeAccountId::new(&format!("oid-{index}"), "tid")), TokenPartition::default());
+    }
+    assert!(cache.partition_count() <= 10, "bounded at 10, holds {}", cache.partition_count());
+}
+
+#[test]
+fn partitions_serialise_for_distributed_stores_and_debug_stays_redacted() {
+    let mut partition = TokenPartition::default();
+    partition.put_access_token(token(&["User.Read"], Duration::from_secs(60)));
+    let json = serde_json::to_string(&partition).unwrap();
+    let back: TokenPartition = serde_json::from_str(&json).unwrap();
+    assert_eq!(back.access_tokens[0].token.secret(), "token-for-User.Read");
+    assert!(!format!("{partition:?}").contains("token-for"));
 }

@@ -11,7 +11,11 @@ mod tests;
 
 use std::path::Path;
 
+use std::sync::Arc;
+
 use openidconnect::ClientSecret;
+
+use crate::credentials::{CertificateCredential, ClientCredential};
 use serde_json::Value;
 use url::Url;
 
@@ -55,6 +59,19 @@ pub struct IdentityConfig {
     pub hosting: HostingConfig,
     /// The `Session` section: session cookie and lifetimes.
     pub session: SessionConfig,
+    /// The `TokenCache` section: size, sliding expiry, refresh margin.
+    pub token_cache: TokenCacheConfig,
+}
+
+/// The `TokenCache` section.
+#[derive(Debug, Clone)]
+pub struct TokenCacheConfig {
+    /// `MaxPartitions`: users (and tenants, for app tokens) kept in memory; least recently used go first.
+    pub max_partitions: u64,
+    /// `SlidingExpirationMinutes`: a partition unused this long is dropped.
+    pub sliding_expiration: std::time::Duration,
+    /// `RefreshMarginSeconds`: access tokens are renewed this long before they expire.
+    pub refresh_margin: std::time::Duration,
 }
 
 /// The `AzureAd` section (Microsoft.Identity.Web's names).
@@ -66,8 +83,9 @@ pub struct AzureAdConfig {
     pub tenant_id: String,
     /// `ClientId`: the application (client) id of the app registration.
     pub client_id: String,
-    /// `ClientSecret`: the confidential client credential (never logged).
-    pub client_secret: ClientSecret,
+    /// The confidential client credential: `ClientCredentials[0]`,
+    /// `ClientCertificates[0]` or `ClientSecret` (never logged).
+    pub credential: Arc<ClientCredential>,
     /// `CallbackPath`: where the provider sends the authorization response.
     pub callback_path: String,
     /// `SignedOutCallbackPath`: where the provider returns after sign-out.
@@ -128,6 +146,9 @@ impl IdentityConfig {
             }
         }
         apply_env_overrides(&mut tree, std::env::vars());
+        if let Value::Object(map) = &mut tree {
+            map.insert(CONFIG_DIR_KEY.into(), Value::String(dir.display().to_string()));
+        }
         Self::from_json(&tree)
     }
 
@@ -137,7 +158,7 @@ impl IdentityConfig {
             instance: required_url(tree, "AzureAd:Instance")?,
             tenant_id: required_token(tree, "AzureAd:TenantId")?,
             client_id: required_token(tree, "AzureAd:ClientId")?,
-            client_secret: ClientSecret::new(required_string(tree, "AzureAd:ClientSecret")?),
+            credential: Arc::new(client_credential(tree, dir_of(tree))?),
             callback_path: optional_path(tree, "AzureAd:CallbackPath", "/signin-oidc")?,
             signed_out_callback_path: optional_path(
                 tree,
@@ -167,7 +188,14 @@ impl IdentityConfig {
             secure_cookie,
             idle_timeout_minutes: optional_u32(tree, "Session:IdleTimeoutMinutes", 60)?,
         };
-        Ok(Self { azure_ad, graph, hosting, session })
+        let token_cache = TokenCacheConfig {
+            max_partitions: u64::from(optional_u32(tree, "TokenCache:MaxPartitions", 100_000)?),
+            sliding_expiration: std::time::Duration::from_secs(
+                60 * u64::from(optional_u32(tree, "TokenCache:SlidingExpirationMinutes", 24 * 60)?),
+            ),
+            refresh_margin: std::time::Duration::from_secs(u64::from(optional_u32(tree, "TokenCache:RefreshMarginSeconds", 300)?)),
+        };
+        Ok(Self { azure_ad, graph, hosting, session, token_cache })
     }
 }
 
@@ -288,4 +316,70 @@ fn optional_u32(tree: &Value, key: &str, default: u32) -> Result<u32, ConfigErro
         Some(_) => return Err(invalid()),
     };
     u32::try_from(value).ok().filter(|v| *v > 0).ok_or_else(invalid)
+}
+
+/// Relative credential paths are read from the configuration directory,
+/// which `load` records in the tree under this key.
+const CONFIG_DIR_KEY: &str = "$configDirectory";
+
+fn dir_of(tree: &Value) -> &Path {
+    tree.get(CONFIG_DIR_KEY).and_then(Value::as_str).map(Path::new).unwrap_or(Path::new("."))
+}
+
+/// Microsoft.Identity.Web's credential settings, first usable one wins:
+/// `ClientCredentials` (with `SourceType`), then `ClientCertificates`, then `ClientSecret`.
+fn client_credential(tree: &Value, dir: &Path) -> Result<ClientCredential, ConfigError> {
+    let send_x5c = optional_bool(tree, "AzureAd:SendX5C", false)?;
+    for list in ["AzureAd:ClientCredentials", "AzureAd:ClientCertificates"] {
+        match lookup(tree, list) {
+            None | Some(Value::Null) => continue,
+            Some(Value::Array(items)) if !items.is_empty() => {
+                return credential_entry(tree, &format!("{list}:0"), dir, send_x5c);
+            }
+            Some(_) => return Err(ConfigError::Invalid { key: list.into(), reason: "expected a non-empty array".into() }),
+        }
+    }
+    Ok(ClientCredential::Secret(ClientSecret::new(required_string(tree, "AzureAd:ClientSecret")?)))
+}
+
+fn credential_entry(tree: &Value, prefix: &str, dir: &Path, send_x5c: bool) -> Result<ClientCredential, ConfigError> {
+    let key = |name: &str| format!("{prefix}:{name}");
+    let path = |name: &str| -> Result<std::path::PathBuf, ConfigError> {
+        let value = required_string(tree, &key(name))?;
+        Ok(dir.join(value))
+    };
+    let source_type = required_string(tree, &key("SourceType"))?;
+    match source_type.as_str() {
+        "ClientSecret" => Ok(ClientCredential::Secret(ClientSecret::new(required_string(tree, &key("ClientSecret"))?))),
+        "Path" => {
+            let certificate = path("CertificateDiskPath")?;
+            let is_pkcs12 = certificate.extension().is_some_and(|ext| ext.eq_ignore_ascii_case("pfx") || ext.eq_ignore_ascii_case("p12"));
+            if is_pkcs12 {
+                return Err(ConfigError::Invalid {
+                    key: key("CertificateDiskPath"),
+                    reason: "PKCS#12 files are not read yet; give the certificate and key as PEM (openssl pkcs12 -in cert.pfx -out cert.pem -nodes)".into(),
+                });
+            }
+            let key_path = match optional_string(tree, &key("KeyDiskPath")) {
+                Some(value) => Some(dir.join(value)),
+                None => None,
+            };
+            CertificateCredential::load_pem(&certificate, key_path.as_deref(), send_x5c)
+                .map(|loaded| ClientCredential::Certificate(Box::new(loaded)))
+                .map_err(|reason| ConfigError::Invalid { key: key("CertificateDiskPath"), reason })
+        }
+        "SignedAssertionFilePath" => {
+            let file = path("SignedAssertionFileDiskPath")?;
+            // Read once now so a wrong path stops start-up; it is read again on every use.
+            std::fs::metadata(&file).map_err(|error| ConfigError::Invalid {
+                key: key("SignedAssertionFileDiskPath"),
+                reason: format!("{}: {error}", file.display()),
+            })?;
+            Ok(ClientCredential::SignedAssertionFile(file))
+        }
+        other => Err(ConfigError::Invalid {
+            key: key("SourceType"),
+            reason: format!("{other:?} is not one of ClientSecret, Path, SignedAssertionFilePath"),
+        }),
+    }
 }

@@ -83,7 +83,7 @@ fn environment_overrides_use_double_underscore_and_ignore_case() {
     ];
     apply_env_overrides(&mut tree, vars.into_iter());
     let config = IdentityConfig::from_json(&tree).unwrap();
-    assert_eq!(config.azure_ad.client_secret.secret(), "from-env");
+    assert_eq!(config.azure_ad.credential.client_secret().unwrap().secret(), "from-env");
     assert_eq!(config.graph.scopes, vec!["User.Read", "Mail.Read"]);
     assert!(config.session.secure_cookie);
     assert!(tree.get("PATH").is_none());
@@ -102,7 +102,7 @@ fn environment_file_overlays_the_base_file() {
     )
     .unwrap();
     let config = IdentityConfig::load(&dir, Some("Testing")).unwrap();
-    assert_eq!(config.azure_ad.client_secret.secret(), "overlay");
+    assert_eq!(config.azure_ad.credential.client_secret().unwrap().secret(), "overlay");
     assert_eq!(config.graph.scopes, vec!["Mail.Read"]);
 
     std::fs::write(dir.join("appsettings.Broken.json"), "{ not json").unwrap();

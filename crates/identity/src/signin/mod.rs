@@ -140,12 +140,13 @@ async fn complete_sign_in(
         .exchange_code(AuthorizationCode::new(code))
         .map_err(|error| IdentityError::Internal(format!("token endpoint not configured: {error}")))?
         .set_pkce_verifier(PkceCodeVerifier::new(pending.pkce_verifier));
+    let exchange = identity.tokens().authenticate(exchange, &provider.client)?;
     let response = match tokio::time::timeout(TOKEN_TIMEOUT, exchange.request_async(identity.http())).await {
         Err(_) => return Err(IdentityError::ProviderUnavailable("token request timed out".into())),
         Ok(Err(RequestTokenError::ServerResponse(error))) => {
             // TOK-02: a replayed or stolen code surfaces here as invalid_grant.
-            tracing::warn!(target: "idweb::security", error = error.error().as_ref(), "token endpoint refused the authorization code");
-            return Err(IdentityError::CodeRejected(error.error().as_ref().to_owned()));
+            tracing::warn!(target: "idweb::security", error = %error, "token endpoint refused the authorization code");
+            return Err(IdentityError::CodeRejected(error.to_string()));
         }
         Ok(Err(RequestTokenError::Parse(error, _body))) => {
             // The body holds tokens: only the parser's complaint is kept. An ID
@@ -183,7 +184,7 @@ async fn complete_sign_in(
         tenant_id,
     };
     let requested = normalise_scopes(identity.config().graph.scopes.iter().map(String::as_str));
-    identity.tokens().store_response(&user, &response, &requested, TokenSource::AuthorizationCode);
+    identity.tokens().store_response(&user, &response, &requested, TokenSource::AuthorizationCode).await?;
     // Session fixation: the pre-sign-in id must not survive into the signed-in session.
     session.cycle_id().await?;
     session.insert(USER_KEY, &user).await?;
@@ -195,7 +196,7 @@ async fn complete_sign_in(
 /// then the provider's session via its end-session endpoint (OUT-01).
 async fn sign_out(State(identity): State<Arc<Identity>>, session: Session) -> Result<Response, IdentityError> {
     if let Some(user) = session.get::<SignedInUser>(USER_KEY).await? {
-        identity.cache().remove_user(&user.home_account_id);
+        identity.tokens().remove_user(&user).await?;
     }
     session.flush().await?;
     tracing::info!("user signed out");
