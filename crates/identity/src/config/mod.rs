@@ -213,13 +213,16 @@ fn read_json_file(path: &Path) -> Result<Option<Value>, ConfigError> {
     })
 }
 
-/// Finds `Section:Key` in the tree, matching each segment case-insensitively.
+/// Finds `Section:Key` in the tree, matching each segment case-insensitively;
+/// a number indexes an array (`ClientCredentials:0:SourceType`).
 fn lookup<'a>(tree: &'a Value, key: &str) -> Option<&'a Value> {
-    key.split(':').try_fold(tree, |node, segment| {
-        node.as_object()?
+    key.split(':').try_fold(tree, |node, segment| match node {
+        Value::Array(items) => items.get(segment.parse::<usize>().ok()?),
+        _ => node
+            .as_object()?
             .iter()
             .find(|(name, _)| name.eq_ignore_ascii_case(segment))
-            .map(|(_, value)| value)
+            .map(|(_, value)| value),
     })
 }
 

@@ -27,6 +27,11 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn start() -> Self {
+        Self::start_with(|_, _| {}).await
+    }
+
+    /// Starts with the emulator's configuration and the app's settings changed by `customise`.
+    pub async fn start_with(customise: impl FnOnce(&mut EmulatorConfig, &mut serde_json::Value)) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = Url::parse(&format!("http://{}/", listener.local_addr().unwrap())).unwrap();
         let client_secret = format!("test-secret-{}", rand::random::<u64>());
@@ -37,9 +42,12 @@ impl TestApp {
         app.post_logout_redirect_uris = vec![url.join("signout-callback-oidc").unwrap().to_string()];
         app.client_secrets = vec![serde_json::from_value(json!(client_secret)).unwrap()];
         let client_id = app.client_id.clone();
+        // Overlaid on the base settings below, which need the emulator's address.
+        let mut settings = json!({});
+        customise(&mut emulator_config, &mut settings);
         let emulator = idweb_emulator::spawn(emulator_config, "127.0.0.1:0".parse().unwrap()).await.unwrap();
 
-        let settings = json!({
+        let mut base = json!({
             "AzureAd": {
                 "Instance": emulator.base_url(),
                 "TenantId": emulator.tenant_id(),
@@ -50,7 +58,8 @@ impl TestApp {
             "Hosting": { "PublicUrl": url.as_str() },
             "Session": { "SecureCookie": false },
         });
-        let identity = Identity::new(IdentityConfig::from_json(&settings).unwrap()).unwrap();
+        idweb_identity::config::merge_json(&mut base, settings);
+        let identity = Identity::new(IdentityConfig::from_json(&base).unwrap()).unwrap();
         let router = Router::new()
             .route("/whoami", get(whoami))
             .route("/graph/me", get(graph_me))
@@ -184,4 +193,17 @@ pub fn user_object_id(display_name: &str) -> String {
         .find(|user| user.display_name == display_name)
         .map(|user| user.object_id)
         .unwrap_or_else(|| panic!("no test user {display_name}"))
+}
+
+/// The signed-in user `display_name` as the session would hold them.
+pub fn signed_in(display_name: &str, tenant_id: &str) -> idweb_identity::SignedInUser {
+    let object_id = user_object_id(display_name);
+    idweb_identity::SignedInUser {
+        home_account_id: idweb_identity::HomeAccountId::new(&object_id, tenant_id),
+        object_id,
+        tenant_id: tenant_id.to_owned(),
+        name: display_name.to_owned(),
+        username: String::new(),
+        provider_session_id: None,
+    }
 }

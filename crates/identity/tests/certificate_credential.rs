@@ -1,0 +1,89 @@
+//! TOK-01 with a certificate: idweb signs `private_key_jwt` assertions with
+//! a PEM certificate's key, and the emulator (which knows no secret for the
+//! app) accepts them for code redemption and app tokens.
+
+mod support;
+
+use std::path::PathBuf;
+
+use rsa::pkcs8::{EncodePrivateKey, LineEnding};
+use serde_json::json;
+use support::{location, TestApp, ADELE};
+
+struct Files {
+    certificate_only: PathBuf,
+    key_only: PathBuf,
+    combined: PathBuf,
+    certificate_pem: String,
+}
+
+/// A fresh RSA key and self-signed certificate written as PEM files.
+fn certificate_files() -> Files {
+    let private = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048).unwrap();
+    let key_pem = private.to_pkcs8_pem(LineEnding::LF).unwrap().to_string();
+    let key_pair = rcgen::KeyPair::from_pkcs8_pem_and_sign_algo(&key_pem, &rcgen::PKCS_RSA_SHA256).unwrap();
+    let certificate_pem = rcgen::CertificateParams::new(vec!["idweb".to_owned()]).unwrap().self_signed(&key_pair).unwrap().pem();
+    let dir = std::env::temp_dir().join(format!("idweb-certificate-{}", rand::random::<u64>()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let write = |name: &str, text: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    Files {
+        certificate_only: write("cert.pem", &certificate_pem),
+        key_only: write("key.pem", &key_pem),
+        combined: write("combined.pem", &format!("{certificate_pem}{key_pem}")),
+        certificate_pem,
+    }
+}
+
+async fn app_with_certificate(files: &Files, entry: serde_json::Value) -> TestApp {
+    let certificate = files.certificate_pem.clone();
+    TestApp::start_with(move |emulator, settings| {
+        let app = &mut emulator.apps[0];
+        app.client_secrets.clear();
+        app.certificates = vec![certificate];
+        *settings = json!({ "AzureAd": { "ClientCredentials": [entry], "SendX5C": true } });
+    })
+    .await
+}
+
+#[tokio::test]
+async fn tok_01_a_certificate_signs_in_and_gets_app_tokens_without_a_secret() {
+    let files = certificate_files();
+    let entry = json!({ "SourceType": "Path", "CertificateDiskPath": files.combined });
+    let app = app_with_certificate(&files, entry).await;
+    let browser = app.browser();
+    assert_eq!(location(&browser.sign_in(ADELE).await), "/after");
+    assert_eq!(browser.whoami().await, ADELE);
+    assert_eq!(browser.get("/graph/me").await.text().await.unwrap(), ADELE);
+    let graph = vec!["https://graph.microsoft.com/.default".to_owned()];
+    app.identity.tokens().for_app(&graph).await.expect("an app token with a fresh assertion");
+}
+
+#[tokio::test]
+async fn a_separate_key_file_works_and_a_mismatched_one_is_refused_naming_the_key() {
+    let files = certificate_files();
+    let entry = json!({ "SourceType": "Path", "CertificateDiskPath": files.certificate_only, "KeyDiskPath": files.key_only });
+    let app = app_with_certificate(&files, entry).await;
+    assert_eq!(location(&app.browser().sign_in(ADELE).await), "/after");
+
+    let other = certificate_files();
+    let settings = |entry: serde_json::Value| {
+        json!({
+            "AzureAd": { "Instance": "http://127.0.0.1:9/", "TenantId": "t", "ClientId": "c", "ClientCredentials": [entry] },
+            "Graph": { "BaseUrl": "http://127.0.0.1:9/v1.0", "Scopes": "User.Read" },
+            "Hosting": { "PublicUrl": "http://127.0.0.1:9/" },
+        })
+    };
+    let mismatched = settings(json!({ "SourceType": "Path", "CertificateDiskPath": files.certificate_only, "KeyDiskPath": other.key_only }));
+    let error = idweb_identity::IdentityConfig::from_json(&mismatched).unwrap_err().to_string();
+    assert!(error.contains("AzureAd:ClientCredentials:0:CertificateDiskPath") && error.contains("does not belong"), "{error}");
+    let unknown = settings(json!({ "SourceType": "KeyVault" }));
+    let error = idweb_identity::IdentityConfig::from_json(&unknown).unwrap_err().to_string();
+    assert!(error.contains("AzureAd:ClientCredentials:0:SourceType"), "{error}");
+    let missing = settings(json!({ "SourceType": "SignedAssertionFilePath", "SignedAssertionFileDiskPath": "/nonexistent/token" }));
+    let error = idweb_identity::IdentityConfig::from_json(&missing).unwrap_err().to_string();
+    assert!(error.contains("SignedAssertionFileDiskPath") && error.contains("/nonexistent/token"), "{error}");
+}

@@ -1,0 +1,173 @@
+//! Token acquisition against the emulator: the cache, refresh, single
+//! flight, RT-03 evictions, app tokens.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use idweb_identity::{IdentityError, PartitionKey, SignedInUser, UserTokenOptions};
+use support::{signed_in, TestApp, ADELE};
+
+const USER_READ: &str = "User.Read";
+
+async fn signed_in_app() -> (TestApp, SignedInUser) {
+    let app = TestApp::start().await;
+    app.browser().sign_in(ADELE).await;
+    let adele = signed_in(ADELE, app.emulator.tenant_id());
+    (app, adele)
+}
+
+fn scopes(names: &[&str]) -> Vec<String> {
+    names.iter().map(|name| (*name).to_owned()).collect()
+}
+
+/// Makes every cached access token of the user look expired (as time passing would).
+fn expire_access_tokens(app: &TestApp, user: &SignedInUser) {
+    let key = PartitionKey::User(user.home_account_id.clone());
+    let mut partition = app.identity.cache().get(&key).expect("a partition");
+    for token in &mut partition.access_tokens {
+        token.expires_at = SystemTime::now() - Duration::from_secs(1);
+    }
+    app.identity.cache().insert(key, partition);
+}
+
+fn partition(app: &TestApp, user: &SignedInUser) -> idweb_identity::cache::TokenPartition {
+    app.identity.cache().get(&PartitionKey::User(user.home_account_id.clone())).expect("a partition")
+}
+
+#[tokio::test]
+async fn a_cache_hit_makes_no_token_request() {
+    let (app, adele) = signed_in_app().await;
+    assert_eq!(app.emulator.token_requests(), 1, "the code redemption");
+    for _ in 0..3 {
+        app.identity.tokens().for_user(&adele, &scopes(&[USER_READ])).await.unwrap();
+    }
+    assert_eq!(app.emulator.token_requests(), 1);
+}
+
+#[tokio::test]
+async fn rt_01_an_expired_access_token_is_refreshed_once_and_the_rotated_refresh_token_kept() {
+    let (app, adele) = signed_in_app().await;
+    let first_refresh_token = partition(&app, &adele).refresh_token.unwrap().secret().clone();
+    expire_access_tokens(&app, &adele);
+    let renewed = app.identity.tokens().for_user(&adele, &scopes(&[USER_READ])).await.unwrap();
+    let again = app.identity.tokens().for_user(&adele, &scopes(&[USER_READ])).await.unwrap();
+    assert_eq!(renewed.secret(), again.secret(), "the second call is served from the cache");
+    assert_eq!(app.emulator.token_requests(), 2);
+    let stored = partition(&app, &adele);
+    assert_ne!(stored.refresh_token.unwrap().secret(), &first_refresh_token, "the rotated refresh token replaced the old one");
+    assert_eq!(stored.last_source, Some(idweb_identity::cache::TokenSource::Refresh));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rt_01_fifty_concurrent_calls_for_one_user_make_one_token_request() {
+    let (app, adele) = signed_in_app().await;
+    expire_access_tokens(&app, &adele);
+    let tokens = Arc::new(app.identity.clone());
+    let calls: Vec<_> = (0..50)
+        .map(|_| {
+            let identity = tokens.clone();
+            let user = adele.clone();
+            tokio::spawn(async move { identity.tokens().for_user(&user, &[USER_READ.to_owned()]).await.map(|token| token.secret().clone()) })
+        })
+        .collect();
+    let mut results = Vec::new();
+    for call in calls {
+        results.push(call.await.unwrap().unwrap());
+    }
+    assert_eq!(app.emulator.token_requests(), 2, "one redemption, one refresh");
+    assert!(results.windows(2).all(|pair| pair[0] == pair[1]), "everyone got the refreshed token");
+}
+
+#[tokio::test]
+async fn rt_03_a_revoked_refresh_token_gives_interaction_required_and_is_evicted() {
+    let (app, adele) = signed_in_app().await;
+    app.emulator.state().grants.revoke_user(&adele.object_id);
+    expire_access_tokens(&app, &adele);
+    let error = app.identity.tokens().for_user(&adele, &scopes(&[USER_READ])).await.unwrap_err();
+    assert!(matches!(error, IdentityError::InteractionRequired { .. }), "{error}");
+    assert!(partition(&app, &adele).refresh_token.is_none(), "the dead refresh token is gone");
+    let requests = app.emulator.token_requests();
+    let again = app.identity.tokens().for_user(&adele, &scopes(&[USER_READ])).await.unwrap_err();
+    assert!(matches!(again, IdentityError::InteractionRequired { .. }));
+    assert_eq!(app.emulator.token_requests(), requests, "no retry storm: nothing left to try silently");
+}
+
+#[tokio::test]
+async fn rt_03_a_scope_that_needs_consent_keeps_the_refresh_token() {
+    let (app, adele) = signed_in_app().await;
+    let error = app.identity.tokens().for_user(&adele, &scopes(&["Mail.Read"])).await.unwrap_err();
+    let IdentityError::InteractionRequired { scopes: asked, .. } = &error else { panic!("{error}") };
+    assert_eq!(asked, &vec!["Mail.Read".to_owned()]);
+    assert!(partition(&app, &adele).refresh_token.is_some(), "consent is missing, the grant is not dead");
+    app.identity.tokens().for_user(&adele, &scopes(&[USER_READ])).await.expect("other scopes still work");
+}
+
+#[tokio::test]
+async fn rt_03_an_interaction_required_refusal_carries_the_claims_challenge() {
+    let (app, adele) = signed_in_app().await;
+    let claims = r#"{"access_token":{"acrs":{"essential":true,"value":"c1"}}}"#;
+    app.emulator
+        .faults()
+        .arm_token(idweb_emulator::faults::TokenFault {
+            grant_type: Some("refresh_token".into()),
+            delay_ms: 0,
+            error: Some(idweb_emulator::faults::InjectedError {
+                error: "interaction_required".into(),
+                status: None,
+                aadsts: None,
+                description: None,
+                suberror: None,
+                claims: Some(claims.into()),
+            }),
+            count: 1,
+        })
+        .unwrap();
+    let user_read = scopes(&[USER_READ]);
+    let options = UserTokenOptions { force_refresh: true, ..UserTokenOptions::new(&user_read) };
+    let error = app.identity.tokens().for_user_with(&adele, options).await.unwrap_err();
+    let IdentityError::InteractionRequired { claims: challenge, .. } = error else { panic!("{error}") };
+    assert_eq!(challenge.as_deref(), Some(claims));
+}
+
+#[tokio::test]
+async fn force_refresh_and_claims_skip_the_cached_access_token() {
+    let (app, adele) = signed_in_app().await;
+    let user_read = scopes(&[USER_READ]);
+    let cached = app.identity.tokens().for_user(&adele, &user_read).await.unwrap();
+    let options = UserTokenOptions { force_refresh: true, ..UserTokenOptions::new(&user_read) };
+    let forced = app.identity.tokens().for_user_with(&adele, options).await.unwrap();
+    assert_ne!(forced.secret(), cached.secret());
+    let claims = r#"{"access_token":{"xms_cc":{"values":["cp1"]}}}"#;
+    let options = UserTokenOptions { claims: Some(claims), ..UserTokenOptions::new(&user_read) };
+    let with_claims = app.identity.tokens().for_user_with(&adele, options).await.unwrap();
+    assert_ne!(with_claims.secret(), forced.secret());
+    assert_eq!(app.emulator.token_requests(), 3);
+}
+
+#[tokio::test]
+async fn app_tokens_come_from_client_credentials_and_are_cached_per_tenant() {
+    let app = TestApp::start().await;
+    let graph = scopes(&["https://graph.microsoft.com/.default"]);
+    let first = app.identity.tokens().for_app(&graph).await.unwrap();
+    let second = app.identity.tokens().for_app(&graph).await.unwrap();
+    assert_eq!(first.secret(), second.secret());
+    assert_eq!(app.emulator.token_requests(), 1);
+    let key = PartitionKey::App { tenant_id: app.emulator.tenant_id().to_owned() };
+    assert_eq!(app.identity.cache().get(&key).unwrap().last_source, Some(idweb_identity::cache::TokenSource::ClientCredentials));
+}
+
+#[tokio::test]
+async fn rt_02_a_refreshed_id_token_for_someone_else_is_refused_and_nothing_stored() {
+    let (app, adele) = signed_in_app().await;
+    let before = partition(&app, &adele).refresh_token.unwrap().secret().clone();
+    app.emulator
+        .faults()
+        .arm_id_token(idweb_emulator::faults::IdTokenFault { mutation: idweb_emulator::faults::IdTokenMutation::OtherUser, count: 1 })
+        .unwrap();
+    expire_access_tokens(&app, &adele);
+    let error = app.identity.tokens().for_user(&adele, &scopes(&[USER_READ])).await.unwrap_err();
+    assert!(matches!(error, IdentityError::IdTokenRejected(_)), "{error}");
+    assert_eq!(partition(&app, &adele).refresh_token.unwrap().secret(), &before, "the other user's tokens were not stored");
+}
