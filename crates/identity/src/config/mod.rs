@@ -363,10 +363,7 @@ fn credential_entry(tree: &Value, prefix: &str, dir: &Path, send_x5c: bool) -> R
                     reason: "PKCS#12 files are not read yet; give the certificate and key as PEM (openssl pkcs12 -in cert.pfx -out cert.pem -nodes)".into(),
                 });
             }
-            let key_path = match optional_string(tree, &key("KeyDiskPath")) {
-                Some(value) => Some(dir.join(value)),
-                None => None,
-            };
+            let key_path = optional_string(tree, &key("KeyDiskPath")).map(|value| dir.join(value));
             CertificateCredential::load_pem(&certificate, key_path.as_deref(), send_x5c)
                 .map(|loaded| ClientCredential::Certificate(Box::new(loaded)))
                 .map_err(|reason| ConfigError::Invalid { key: key("CertificateDiskPath"), reason })
