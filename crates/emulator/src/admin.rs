@@ -31,6 +31,7 @@ pub fn router() -> Router<Arc<EmulatorState>> {
         .route("/faults/authorize-iss", post(arm_authorize_iss))
         .route("/faults/api", post(arm_api))
         .route("/keys/rotate", post(rotate_keys))
+        .route("/workload-identity/token", post(workload_identity_token))
         .route("/users/{oid}/refresh-tokens/revoke", post(revoke_refresh_tokens))
         .route("/users/{oid}/refresh-tokens/expire", post(expire_refresh_tokens))
         .layer(middleware::from_fn(loopback_only))
@@ -124,6 +125,39 @@ async fn rotate_keys(State(state): State<Arc<EmulatorState>>) -> Response {
         Ok(Err(error)) => admin_error(StatusCode::INTERNAL_SERVER_ERROR, error.to_string()),
         Err(error) => admin_error(StatusCode::INTERNAL_SERVER_ERROR, error.to_string()),
     }
+}
+
+/// What a workload identity token is asked for.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct WorkloadTokenRequest {
+    subject: String,
+    #[serde(default)]
+    audience: Option<String>,
+    #[serde(default)]
+    lifetime_secs: Option<u64>,
+}
+
+/// Longest lifetime of a workload identity token the admin API mints.
+const MAX_WORKLOAD_TOKEN_SECS: u64 = 24 * 3600;
+
+/// `POST /_emulator/workload-identity/token` `{"subject": "..."}`: a token
+/// to put in a signed assertion file (workload identity federation).
+async fn workload_identity_token(
+    State(state): State<Arc<EmulatorState>>,
+    payload: Result<Json<WorkloadTokenRequest>, JsonRejection>,
+) -> Response {
+    let request = match payload {
+        Ok(Json(request)) => request,
+        Err(rejection) => return admin_error(StatusCode::BAD_REQUEST, rejection.body_text()),
+    };
+    if request.subject.trim().is_empty() {
+        return admin_error(StatusCode::BAD_REQUEST, "subject must not be empty");
+    }
+    let audience = request.audience.unwrap_or_else(|| crate::config::FEDERATED_AUDIENCE.into());
+    let lifetime = request.lifetime_secs.unwrap_or(3600).min(MAX_WORKLOAD_TOKEN_SECS);
+    let token = state.minter().workload_identity_token(&state.workload_issuer(), &request.subject, &audience, lifetime);
+    Json(json!({ "token": token, "issuer": state.workload_issuer() })).into_response()
 }
 
 /// `POST /_emulator/users/{oid}/refresh-tokens/revoke`: like a password

@@ -61,11 +61,33 @@ pub struct AppRegistration {
     /// client assertions (`private_key_jwt`).
     #[serde(default)]
     pub certificates: Vec<String>,
+    /// Federated identity credentials: assertions from a workload identity
+    /// issuer that authenticate the app (workload identity federation).
+    #[serde(default)]
+    pub federated_credentials: Vec<FederatedCredential>,
     /// Application permissions (app roles) granted for client credentials,
     /// as `{resource}/{role}` (`https://graph.microsoft.com/User.Read.All`).
     #[serde(default)]
     pub app_permissions: Vec<String>,
 }
+
+/// A federated identity credential on an app registration.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FederatedCredential {
+    /// The `sub` the assertion must carry (e.g. `system:serviceaccount:idweb:web`).
+    pub subject: String,
+    /// The `aud` values accepted; Microsoft's exchange audience when absent.
+    #[serde(default = "default_federated_audiences")]
+    pub audiences: Vec<String>,
+}
+
+fn default_federated_audiences() -> Vec<String> {
+    vec![FEDERATED_AUDIENCE.into()]
+}
+
+/// The audience Microsoft recommends for federated credentials.
+pub const FEDERATED_AUDIENCE: &str = "api://AzureADTokenExchange";
 
 fn default_admin_consented_scopes() -> Vec<String> {
     vec!["User.Read".into()]
@@ -185,6 +207,7 @@ impl Default for EmulatorConfig {
                 ],
                 front_channel_logout_uri: None,
                 certificates: Vec::new(),
+                federated_credentials: Vec::new(),
                 admin_consented_scopes: default_admin_consented_scopes(),
                 app_permissions: vec![
                     "https://graph.microsoft.com/User.Read.All".into(),

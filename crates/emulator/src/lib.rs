@@ -102,6 +102,12 @@ impl EmulatorState {
         tokens::Minter { keys: &self.keys, issuer: &self.issuer, tenant_id: &self.config.tenant_id }
     }
 
+    /// The workload identity issuer the emulator plays (like a Kubernetes
+    /// cluster's service account issuer), for federated credentials.
+    pub fn workload_issuer(&self) -> String {
+        format!("{}workload-identity", self.base_url)
+    }
+
     /// The issuer a discovery document under `scope` declares: the tenant's
     /// own, or Microsoft's `{tenantid}` template for the multi-tenant aliases.
     pub fn discovery_issuer(&self, scope: config::TenantScope) -> String {

@@ -256,6 +256,14 @@ impl Minter<'_> {
         })
     }
 
+    /// A workload identity token (what a Kubernetes service account token
+    /// is to Entra): `sub` = `subject`, for `audience`, signed by the
+    /// emulator's key as the workload identity `issuer`.
+    pub fn workload_identity_token(&self, issuer: &str, subject: &str, audience: &str, lifetime: u64) -> String {
+        let now = now_secs();
+        self.sign(&json!({ "iss": issuer, "sub": subject, "aud": audience, "iat": now, "nbf": now, "exp": now + lifetime, "jti": random_token(16) }))
+    }
+
     /// Verifies a bearer token presented to `audience` the way a resource
     /// server does: RS256 only, a published key, issuer, audience, expiry.
     pub fn verify_access_token(&self, token: &str, audience: &str) -> Result<AccessTokenClaims, String> {

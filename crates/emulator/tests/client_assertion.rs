@@ -153,3 +153,25 @@ async fn a_certificate_that_is_not_pem_stops_start_up_naming_it() {
     let error = idweb_emulator::spawn(config, "127.0.0.1:0".parse().unwrap()).await.err().unwrap();
     assert!(error.to_string().contains("/nonexistent/idweb-cert.pem"), "{error}");
 }
+
+async fn workload_token(emulator: &Emulator, body: serde_json::Value) -> String {
+    let minted: serde_json::Value = emulator.admin("workload-identity/token", body).await.json().await.unwrap();
+    minted["token"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn a_federated_credential_accepts_the_workload_identity_token_again_and_again() {
+    let mut config = EmulatorConfig::default();
+    config.apps[0].federated_credentials =
+        vec![serde_json::from_value(json!({ "subject": "system:serviceaccount:idweb:web" })).unwrap()];
+    let emulator = Emulator::start_with(config).await;
+    let token = workload_token(&emulator, json!({ "subject": "system:serviceaccount:idweb:web" })).await;
+    assert_eq!(claims(&token)["aud"], "api://AzureADTokenExchange");
+    for _ in 0..2 {
+        assert_eq!(app_token(&emulator, &token).await.status(), 200, "reused until it expires, like a projected token");
+    }
+    let stranger = workload_token(&emulator, json!({ "subject": "system:serviceaccount:other:app" })).await;
+    assert_oauth_error(app_token(&emulator, &stranger).await, 401, "invalid_client", 700213).await;
+    let elsewhere = workload_token(&emulator, json!({ "subject": "system:serviceaccount:idweb:web", "audience": "api://other" })).await;
+    assert_oauth_error(app_token(&emulator, &elsewhere).await, 401, "invalid_client", 700212).await;
+}

@@ -153,7 +153,7 @@ impl TokenAcquisition {
             Err(_) => return Err(IdentityError::ProviderUnavailable("app token request timed out".into())),
             Ok(Ok(response)) => response,
             Ok(Err(RequestTokenError::ServerResponse(refused))) => {
-                return Err(IdentityError::ProviderUnavailable(format!("the token endpoint refused the app token: {refused}")));
+                return Err(refused.into_error("the app token request"));
             }
             Ok(Err(error)) => return Err(IdentityError::ProviderUnavailable(format!("app token request failed: {}", error_chain(&error)))),
         };
@@ -265,9 +265,7 @@ impl TokenAcquisition {
                 partition.forget_access_tokens(wanted);
             }
             Refusal::ScopesNeedUser => partition.forget_access_tokens(wanted),
-            Refusal::Other => {
-                return IdentityError::ProviderUnavailable(format!("the token endpoint refused the refresh: {refused}"));
-            }
+            Refusal::Other => return refused.into_error("the refresh"),
         }
         if let Err(error) = self.save(key, partition).await {
             tracing::warn!(%error, "could not evict refused tokens");

@@ -6,6 +6,7 @@ use openidconnect::{core, ErrorResponse, ExtraTokenFields, IdTokenFields, Standa
 use serde::{Deserialize, Serialize};
 
 use crate::claims::MicrosoftClaims;
+use crate::error::IdentityError;
 
 /// Microsoft's extra token response fields.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,6 +75,16 @@ pub enum Refusal {
 }
 
 impl MicrosoftErrorResponse {
+    /// The provider's own trouble, worth a later retry; anything else that is
+    /// not the user's is a problem with this app's request or credential.
+    pub fn into_error(&self, what: &str) -> IdentityError {
+        if matches!(self.error.as_str(), "temporarily_unavailable" | "server_error") {
+            IdentityError::ProviderUnavailable(format!("{what}: {self}"))
+        } else {
+            IdentityError::Internal(format!("{what} was refused: {self}"))
+        }
+    }
+
     /// Classifies the refusal (RT-03).
     pub fn refusal(&self) -> Refusal {
         match (self.error.as_str(), self.suberror.as_deref()) {

@@ -87,3 +87,32 @@ async fn a_separate_key_file_works_and_a_mismatched_one_is_refused_naming_the_ke
     let error = idweb_identity::IdentityConfig::from_json(&missing).unwrap_err().to_string();
     assert!(error.contains("SignedAssertionFileDiskPath") && error.contains("/nonexistent/token"), "{error}");
 }
+
+#[tokio::test]
+async fn tok_01_a_signed_assertion_file_is_read_on_every_use() {
+    let dir = std::env::temp_dir().join(format!("idweb-assertion-{}", rand::random::<u64>()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("azure-identity-token");
+    std::fs::write(&file, "placeholder until the emulator listens").unwrap();
+    let entry = json!({ "SourceType": "SignedAssertionFilePath", "SignedAssertionFileDiskPath": file });
+    let app = TestApp::start_with(move |emulator, settings| {
+        let registration = &mut emulator.apps[0];
+        registration.client_secrets.clear();
+        registration.federated_credentials =
+            vec![serde_json::from_value(json!({ "subject": "system:serviceaccount:idweb:web" })).unwrap()];
+        *settings = json!({ "AzureAd": { "ClientCredentials": [entry] } });
+    })
+    .await;
+    let minter = app.emulator.state().minter();
+    let issuer = app.emulator.state().workload_issuer();
+    let token = minter.workload_identity_token(&issuer, "system:serviceaccount:idweb:web", "api://AzureADTokenExchange", 600);
+    std::fs::write(&file, format!("{token}\n")).unwrap();
+
+    assert_eq!(location(&app.browser().sign_in(ADELE).await), "/after", "the code is redeemed with the file's assertion");
+    // The file is rotated (here: to an assertion for another workload); the next request reads it again.
+    let other = minter.workload_identity_token(&issuer, "system:serviceaccount:other:app", "api://AzureADTokenExchange", 600);
+    std::fs::write(&file, other).unwrap();
+    let graph = vec!["https://graph.microsoft.com/.default".to_owned()];
+    let refused = app.identity.tokens().for_app(&graph).await.unwrap_err();
+    assert!(refused.to_string().contains("invalid_client"), "{refused}");
+}

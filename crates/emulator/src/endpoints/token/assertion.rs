@@ -61,6 +61,10 @@ pub fn verify(
     // Who it claims to be, before the signature can be checked against that app's certificates.
     let unverified: AssertionClaims = jsonwebtoken::dangerous::insecure_decode_claims(assertion)
         .map_err(|_| refused(50027, "Invalid JWT token: the client assertion needs iss, sub and exp."))?;
+    // An assertion from the workload identity issuer authenticates through a federated credential.
+    if unverified.iss == state.workload_issuer() {
+        return verify_federated(state, assertion, &header, client_id);
+    }
     let claimed = client_id.unwrap_or(&unverified.iss);
     if unverified.iss != claimed || unverified.sub != claimed {
         return Err(refused(700023, "Client assertion audience claim does not match the client: iss and sub must be the client id."));
@@ -100,5 +104,37 @@ pub fn verify(
         tracing::warn!(client_id = %app.client_id, "client assertion replayed");
         return Err(refused(700236, "The client assertion was already used: its jti must be unique."));
     }
+    Ok(app.client_id.clone())
+}
+
+/// Workload identity federation: an assertion the emulator's workload
+/// identity issuer signed, whose `sub` and `aud` match a federated
+/// credential of the app named by `client_id`. Such assertions are reused
+/// until they expire, so `jti` is not checked.
+fn verify_federated(
+    state: &EmulatorState,
+    assertion: &str,
+    header: &jsonwebtoken::Header,
+    client_id: Option<&str>,
+) -> Result<String, OAuthError> {
+    let no_match = || refused(700213, "No matching federated identity record found for presented assertion subject.");
+    let client_id = client_id.ok_or_else(|| OAuthError::new("invalid_request", 900144, "The request body must contain the 'client_id' parameter."))?;
+    let app = state.config.app(client_id).ok_or_else(no_match)?;
+    let key = header.kid.as_deref().and_then(|kid| state.keys.find(kid)).ok_or_else(|| refused(700027, "The assertion's signing key is not published by its issuer."))?;
+    let unverified: AssertionClaims = jsonwebtoken::dangerous::insecure_decode_claims(assertion).map_err(|_| no_match())?;
+    let credential = app.federated_credentials.iter().find(|credential| credential.subject == unverified.sub).ok_or_else(no_match)?;
+    let mut validation = Validation::new(Algorithm::RS256);
+    validation.leeway = 60;
+    validation.set_required_spec_claims(&["exp", "aud", "iss", "sub"]);
+    validation.set_issuer(&[state.workload_issuer()]);
+    validation.set_audience(&credential.audiences);
+    jsonwebtoken::decode::<AssertionClaims>(assertion, &key.decoding, &validation).map_err(|error| {
+        use jsonwebtoken::errors::ErrorKind;
+        match error.kind() {
+            ErrorKind::ExpiredSignature | ErrorKind::ImmatureSignature => refused(700024, "Client assertion is not within its valid time range."),
+            ErrorKind::InvalidAudience => refused(700212, "No matching federated identity record found for presented assertion audience."),
+            _ => refused(700027, "Client assertion failed signature validation."),
+        }
+    })?;
     Ok(app.client_id.clone())
 }
