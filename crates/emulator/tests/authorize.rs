@@ -219,3 +219,19 @@ async fn client_credentials_give_app_tokens_with_the_granted_roles() {
 
     assert_oauth_error(client_credentials(&emulator, "User.Read").await, 400, "invalid_scope", 1002012).await;
 }
+
+#[tokio::test]
+async fn a_login_hint_for_the_signed_in_account_skips_the_picker() {
+    let emulator = Emulator::start().await;
+    let client = browser();
+    let first = emulator.authorize_params("openid User.Read");
+    answer(&post(&emulator, &client, &with(&first, &[("user_oid", ADELE_OID)])).await);
+    let hinted = with(&emulator.authorize_params("openid User.Read"), &[("login_hint", "AdeleV@contoso.example")]);
+    assert!(answer(&get(&emulator, &client, &hinted).await).contains_key("code"), "straight back with a code");
+    let more = with(&emulator.authorize_params("openid Mail.Read"), &[("login_hint", "AdeleV@contoso.example")]);
+    let consent = get(&emulator, &client, &more).await;
+    assert_eq!(consent.status(), 200);
+    assert!(consent.text().await.unwrap().contains("Permissions requested"), "consent, not the picker");
+    let other = with(&emulator.authorize_params("openid User.Read"), &[("login_hint", "AlexW@contoso.example")]);
+    assert!(get(&emulator, &client, &other).await.text().await.unwrap().contains("Pick an account"));
+}

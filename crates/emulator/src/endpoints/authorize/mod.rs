@@ -16,7 +16,7 @@ use axum::Form;
 pub use request::{AuthorizeRequest, Prompt, ResponseMode};
 
 use crate::config::TestUser;
-use crate::consent::ConsentStore;
+use crate::consent::{ConsentStore, PendingScope};
 use crate::store::CodeGrant;
 use crate::tokens::{now_secs, random_guid, random_token};
 use crate::{sso, EmulatorState};
@@ -35,7 +35,36 @@ pub async fn show_sign_in(
     if request.prompt == Some(Prompt::None) {
         return sign_in_silently(&state, request, &headers);
     }
+    // Like Entra: a login_hint naming the account already signed in here skips the picker.
+    if let Some(response) = continue_as_hinted_user(&state, &tenant, &request, &params, &headers) {
+        return response;
+    }
     pages::sign_in_page(&state, &tenant, &request, &params, None).into_response()
+}
+
+/// The consent page or a code for the `login_hint` user, when this browser
+/// is signed in here as that user and `prompt` does not ask for a choice.
+fn continue_as_hinted_user(
+    state: &EmulatorState,
+    tenant: &str,
+    request: &AuthorizeRequest,
+    params: &HashMap<String, String>,
+    headers: &HeaderMap,
+) -> Option<Response> {
+    if matches!(request.prompt, Some(Prompt::Login | Prompt::SelectAccount)) {
+        return None;
+    }
+    let hint = request.login_hint.as_deref()?;
+    let (session_id, session) = state.sso.from_headers(headers)?;
+    let user = state.config.user(&session.user_oid)?;
+    if !hint.eq_ignore_ascii_case(&user.user_principal_name) && !hint.eq_ignore_ascii_case(&user.mail) {
+        return None;
+    }
+    let pending = scopes_to_consent(state, request, user);
+    if !pending.is_empty() {
+        return Some(pages::consent_page(tenant, request, params, user, &pending).into_response());
+    }
+    Some(issue_code(state, request, user, Some(&session_id)))
 }
 
 /// `POST /{tenant}/oauth2/v2.0/authorize`: the answer of the picker or the consent page.
@@ -71,11 +100,7 @@ pub async fn complete_sign_in(
         }
         Some("accept") => state.consent.grant(&user.object_id, &request.app, &request.scopes),
         _ => {
-            let pending = if request.prompt == Some(Prompt::Consent) {
-                ConsentStore::all(&request.scopes)
-            } else {
-                state.consent.missing(&state.config, &user.object_id, &request.app, &request.scopes)
-            };
+            let pending = scopes_to_consent(&state, &request, user);
             if !pending.is_empty() {
                 return pages::consent_page(&tenant, &request, &params, user, &pending).into_response();
             }
@@ -83,6 +108,16 @@ pub async fn complete_sign_in(
     }
     let existing = state.sso.from_headers(&headers).map(|(id, _)| id);
     issue_code(&state, &request, user, existing.as_deref())
+}
+
+/// What the consent page must ask: every scope with `prompt=consent`, else
+/// those neither the user nor an administrator consented to.
+fn scopes_to_consent(state: &EmulatorState, request: &AuthorizeRequest, user: &TestUser) -> Vec<PendingScope> {
+    if request.prompt == Some(Prompt::Consent) {
+        ConsentStore::all(&request.scopes)
+    } else {
+        state.consent.missing(&state.config, &user.object_id, &request.app, &request.scopes)
+    }
 }
 
 /// `prompt=none`: a code if this browser is signed in (as the `login_hint`
