@@ -42,6 +42,14 @@ pub enum IdentityError {
         /// Why, for logs and diagnostics.
         reason: String,
     },
+    /// The user declined to consent to scopes asked for incrementally.
+    #[error("the user declined consent to {scopes:?}")]
+    ConsentDeclined {
+        /// What was declined.
+        scopes: Vec<String>,
+        /// The page that asked, for the retry link.
+        return_to: String,
+    },
     /// The request needs a signed-in user and there is none.
     #[error("not signed in")]
     NotSignedIn,
@@ -85,6 +93,9 @@ pub enum SignInRejection {
     /// A parameter came twice (RFC 6749 3.1 forbids it).
     #[error("a response parameter is repeated")]
     DuplicateParameter,
+    /// The sign-in request itself is malformed (scopes or claims).
+    #[error("the sign-in request is malformed")]
+    BadRequest,
     /// Neither a code nor an error came back.
     #[error("the response carries no authorization code")]
     CodeMissing,
@@ -96,8 +107,10 @@ impl IdentityError {
         match self {
             Self::ProviderUnavailable(_) => "provider_unavailable",
             Self::SignInRejected(SignInRejection::Expired) => "expired",
+            Self::SignInRejected(SignInRejection::BadRequest) => "bad_request",
             Self::SignInRejected(_) => "invalid_response",
             Self::ProviderError { .. } => "provider_error",
+            Self::ConsentDeclined { .. } => "consent_declined",
             Self::CodeRejected(_) => "code_rejected",
             Self::IdTokenRejected(_) => "id_token_rejected",
             Self::InteractionRequired { .. } => "interaction_required",
@@ -132,6 +145,11 @@ impl IntoResponse for IdentityError {
                 let cut: String = description.chars().take(MAX_DESCRIPTION_CHARS).collect();
                 target.append_pair("error_description", &cut);
             }
+        }
+        if let Self::ConsentDeclined { scopes, return_to } = &self {
+            // The page names what was declined and offers the same request again: no loop.
+            target.append_pair("scopes", &scopes.join(" "));
+            target.append_pair("returnUrl", return_to);
         }
         let mut response = Redirect::to(&format!("{SIGN_IN_ERROR_PATH}?{}", target.finish())).into_response();
         response.headers_mut().insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));

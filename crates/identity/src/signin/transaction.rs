@@ -26,6 +26,15 @@ pub struct PendingSignIn {
     pub pkce_verifier: String,
     /// Where to go after sign-in (already validated).
     pub return_to: String,
+    /// Scopes asked beyond sign-in (incremental consent); empty for a first sign-in.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// The claims challenge the request carried.
+    #[serde(default)]
+    pub claims: Option<String>,
+    /// Whether this was a silent (`prompt=none`) attempt, to fall back from.
+    #[serde(default)]
+    pub silent: bool,
     /// Seconds since the epoch when the sign-in started.
     pub started_at: u64,
 }

@@ -150,6 +150,11 @@ impl Browser {
         self.callback(&callback).await
     }
 
+    /// GETs `url`, absolute or relative to the app.
+    pub async fn follow(&self, url: &str) -> Response {
+        self.client.get(self.app.join(url).unwrap()).send().await.unwrap()
+    }
+
     pub async fn whoami(&self) -> String {
         self.get("/whoami").await.text().await.unwrap()
     }

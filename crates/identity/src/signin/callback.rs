@@ -1,0 +1,131 @@
+//! The redirect URI: checks the authorization response, redeems the code,
+//! validates the ID token, caches the tokens and signs the user in; or
+//! falls back from a failed silent attempt to an interactive one.
+
+use std::sync::Arc;
+
+use axum::extract::{RawQuery, State};
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Redirect, Response};
+use openidconnect::{AuthorizationCode, Nonce, PkceCodeVerifier, RequestTokenError};
+use tower_sessions::Session;
+
+use super::response::AuthorizationResponse;
+use super::start::SignInRequest;
+use super::{no_store, transaction, TOKEN_TIMEOUT, USER_KEY};
+use crate::cache::{normalise_scopes, TokenSource};
+use crate::claims::check_authorized_party;
+use crate::error::{IdentityError, SignInRejection};
+use crate::provider::error_chain;
+use crate::user::{HomeAccountId, SignedInUser};
+use crate::Identity;
+
+/// Errors of a silent (`prompt=none`) request that mean "ask the user".
+const NEEDS_INTERACTION: [&str; 3] = ["login_required", "interaction_required", "consent_required"];
+
+/// The authorization response: checks it, redeems the code, validates the
+/// ID token, caches the tokens and signs the user in.
+pub(super) async fn callback(
+    State(identity): State<Arc<Identity>>,
+    session: Session,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let outcome = match AuthorizationResponse::from_query(query.as_deref()) {
+        Ok(authorization) => complete_sign_in(&identity, &session, authorization).await,
+        Err(error) => Err(error),
+    };
+    let response = match outcome {
+        Ok(return_to) => Redirect::to(&return_to).into_response(),
+        Err(error) => error.into_response(),
+    };
+    // CB-05: the URL with the code must not leak through Referer.
+    let mut response = no_store(response);
+    response.headers_mut().insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    response
+}
+
+async fn complete_sign_in(
+    identity: &Identity,
+    session: &Session,
+    query: AuthorizationResponse,
+) -> Result<String, IdentityError> {
+    let state = query.state.ok_or(IdentityError::SignInRejected(SignInRejection::StateMissing))?;
+    let pending = transaction::take(session, &state).await?;
+    if let Some(error) = query.error {
+        if pending.silent && NEEDS_INTERACTION.contains(&error.as_str()) {
+            // CACHE-01: silent re-authorization was not enough; ask once, interactively.
+            tracing::info!(%error, "silent sign-in needs the user; asking interactively");
+            let interactive = SignInRequest { return_to: pending.return_to, scopes: pending.scopes, claims: pending.claims, interactive: true };
+            return Ok(interactive.url());
+        }
+        if error == "access_denied" && !pending.scopes.is_empty() {
+            return Err(IdentityError::ConsentDeclined { scopes: pending.scopes, return_to: pending.return_to });
+        }
+        return Err(IdentityError::ProviderError { error, description: query.error_description });
+    }
+    let provider = identity.provider().get().await?;
+    // RFC 9207: a response naming another issuer may come from a mix-up attack.
+    if let Some(iss) = query.iss {
+        if iss != provider.issuer.as_str() {
+            return Err(IdentityError::SignInRejected(SignInRejection::IssuerMismatch));
+        }
+    }
+    let code = query.code.ok_or(IdentityError::SignInRejected(SignInRejection::CodeMissing))?;
+    let exchange = provider
+        .client
+        .exchange_code(AuthorizationCode::new(code))
+        .map_err(|error| IdentityError::Internal(format!("token endpoint not configured: {error}")))?
+        .set_pkce_verifier(PkceCodeVerifier::new(pending.pkce_verifier));
+    let exchange = identity.tokens().authenticate(exchange, &provider.client)?;
+    let response = match tokio::time::timeout(TOKEN_TIMEOUT, exchange.request_async(identity.http())).await {
+        Err(_) => return Err(IdentityError::ProviderUnavailable("token request timed out".into())),
+        Ok(Err(RequestTokenError::ServerResponse(error))) => {
+            // TOK-02: a replayed or stolen code surfaces here as invalid_grant.
+            tracing::warn!(target: "idweb::security", error = %error, "token endpoint refused the authorization code");
+            return Err(IdentityError::CodeRejected(error.to_string()));
+        }
+        Ok(Err(RequestTokenError::Parse(error, _body))) => {
+            // The body holds tokens: only the parser's complaint is kept. An ID
+            // token whose claims do not parse (no `sub`, no `iat`) lands here.
+            return Err(IdentityError::IdTokenRejected(format!("the token response does not parse: {}", error.inner())));
+        }
+        Ok(Err(error)) => {
+            return Err(IdentityError::ProviderUnavailable(format!("token request failed: {}", error_chain(&error))))
+        }
+        Ok(Ok(response)) => response,
+    };
+    let id_token = response
+        .extra_fields()
+        .id_token()
+        .ok_or_else(|| IdentityError::IdTokenRejected("the token response carries no ID token".into()))?;
+    let nonce = Nonce::new(pending.nonce);
+    let claims = id_token
+        .claims(&provider.client.id_token_verifier(), &nonce)
+        .map_err(|error| IdentityError::IdTokenRejected(error.to_string()))?;
+    check_authorized_party(claims, provider.client.client_id())?;
+    let microsoft = claims.additional_claims();
+    let (Some(object_id), Some(tenant_id)) = (microsoft.oid.clone(), microsoft.tid.clone()) else {
+        return Err(IdentityError::IdTokenRejected("the ID token has no oid or tid claim".into()));
+    };
+    let user = SignedInUser {
+        home_account_id: HomeAccountId::new(&object_id, &tenant_id),
+        name: claims
+            .name()
+            .and_then(|name| name.get(None))
+            .map(|name| name.as_str().to_owned())
+            .unwrap_or_default(),
+        username: claims.preferred_username().map(|name| name.as_str().to_owned()).unwrap_or_default(),
+        provider_session_id: microsoft.sid.clone(),
+        object_id,
+        tenant_id,
+    };
+    let asked = if pending.scopes.is_empty() { &identity.config().graph.scopes } else { &pending.scopes };
+    let requested = normalise_scopes(asked.iter().map(String::as_str));
+    identity.tokens().store_response(&user, &response, &requested, TokenSource::AuthorizationCode).await?;
+    // Session fixation: the pre-sign-in id must not survive into the signed-in session.
+    session.cycle_id().await?;
+    session.insert(USER_KEY, &user).await?;
+    tracing::info!("user signed in");
+    Ok(pending.return_to)
+}
+
