@@ -5,7 +5,8 @@ use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes, A};
 use leptos_router::{path, SsrMode};
 
-use crate::pages::{HomePage, NotFoundPage, ProfilePage, SignInErrorPage};
+use crate::auth_links::sign_in_href;
+use crate::pages::{HomePage, MailPage, NotFoundPage, ProfilePage, SignInErrorPage};
 use crate::session_user::{current_user, use_current_user, CurrentUserResource};
 
 /// The HTML document around the app, rendered on the server.
@@ -49,6 +50,7 @@ pub fn App() -> impl IntoView {
                         // JavaScript and response headers are never lost to streaming.
                         <Route path=path!("") view=HomePage ssr=SsrMode::Async/>
                         <Route path=path!("/profile") view=ProfilePage ssr=SsrMode::Async/>
+                        <Route path=path!("/mail") view=MailPage ssr=SsrMode::Async/>
                         <Route path=path!("/auth/error") view=SignInErrorPage ssr=SsrMode::Async/>
                     </Routes>
                 </main>
@@ -70,6 +72,7 @@ fn Header() -> impl IntoView {
             <nav aria-label="Main">
                 <A href="/">"Home"</A>
                 <A href="/profile">"Profile"</A>
+                <A href="/mail">"Mail"</A>
             </nav>
             <div class="account">
                 <Suspense fallback=|| ()>
@@ -91,7 +94,7 @@ fn Header() -> impl IntoView {
 /// A link that leaves the app for the provider's sign-in page.
 #[component]
 pub fn SignInLink(#[prop(into)] return_to: String) -> impl IntoView {
-    let href = format!("/auth/sign-in?returnUrl={}", urlencode(&return_to));
+    let href = sign_in_href(&return_to, &[], None);
     // rel="external": the router must not turn this into client-side navigation.
     view! { <a class="button primary" href=href rel="external" data-testid="sign-in">"Sign in"</a> }
 }
@@ -104,14 +107,4 @@ fn SignOutButton() -> impl IntoView {
             <button type="submit" class="button" data-testid="sign-out">"Sign out"</button>
         </form>
     }
-}
-
-/// Percent-encodes a return path for a query string.
-fn urlencode(text: &str) -> String {
-    text.bytes()
-        .map(|byte| match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => (byte as char).to_string(),
-            other => format!("%{other:02X}"),
-        })
-        .collect()
 }

@@ -13,9 +13,15 @@ pub enum AppError {
     /// There is no signed-in user in this session.
     #[error("You are not signed in.")]
     NotSignedIn,
-    /// A token cannot be obtained silently; the user must sign in again.
-    #[error("Your sign-in needs to be renewed.")]
-    InteractionRequired,
+    /// A token cannot be obtained silently: the user must grant access to
+    /// these scopes (or answer this claims challenge) at the identity provider.
+    #[error("idweb needs your permission to continue.")]
+    InteractionRequired {
+        /// The scopes to ask for.
+        scopes: Vec<String>,
+        /// A claims challenge to pass on, if a resource sent one.
+        claims: Option<String>,
+    },
     /// The identity provider or a downstream API is unreachable or failing.
     #[error("{0}")]
     Unavailable(String),
@@ -38,7 +44,7 @@ impl From<idweb_identity::IdentityError> for AppError {
         use idweb_identity::IdentityError as E;
         match error {
             E::NotSignedIn => Self::NotSignedIn,
-            E::InteractionRequired { .. } => Self::InteractionRequired,
+            E::InteractionRequired { scopes, claims, .. } => Self::InteractionRequired { scopes, claims },
             E::Downstream { status, code, .. } => {
                 tracing::warn!(status, code = %code, "downstream API refused the call");
                 Self::Unavailable(format!("Microsoft Graph answered {status} ({code})."))

@@ -5,6 +5,7 @@
 //! behind the `ssr` feature, so the WASM bundle never links it.
 
 pub mod app;
+pub mod auth_links;
 pub mod error;
 pub mod pages;
 pub mod session_user;

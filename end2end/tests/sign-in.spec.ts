@@ -76,7 +76,7 @@ test("CB-04: a sign-in cancelled at the provider shows the provider's error, esc
   const errorPage = new SignInErrorPage(page);
   await expect(page).toHaveURL(/\/auth\/error\?/);
   await expect(errorPage.providerError).toHaveText("access_denied");
-  await expect(errorPage.retry).toHaveAttribute("href", "/auth/sign-in");
+  await expect(errorPage.retry).toHaveAttribute("href", "/auth/sign-in?returnUrl=/");
   await home.header.expectSignedOut();
 });
 

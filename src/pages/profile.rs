@@ -4,6 +4,7 @@ use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::app::SignInLink;
+use crate::auth_links::GrantAccess;
 use crate::error::AppError;
 
 /// What the profile page shows of Graph's user resource.
@@ -52,9 +53,12 @@ pub fn ProfilePage() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match profile.await {
                         Ok(profile) => view! { <ProfileCard profile/> }.into_any(),
-                        Err(AppError::NotSignedIn | AppError::InteractionRequired) => view! {
+                        Err(AppError::NotSignedIn) => view! {
                             <p>"Sign in to see your profile."</p>
                             <p><SignInLink return_to="/profile"/></p>
+                        }.into_any(),
+                        Err(AppError::InteractionRequired { scopes, claims }) => view! {
+                            <GrantAccess return_to="/profile" scopes claims/>
                         }.into_any(),
                         Err(error) => view! {
                             <p role="alert" class="error" data-testid="profile-error">{error.to_string()}</p>

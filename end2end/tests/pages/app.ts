@@ -16,6 +16,10 @@ export class Header {
     await this.page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Profile" }).click();
   }
 
+  async openMail() {
+    await this.page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Mail" }).click();
+  }
+
   async expectSignedOut() {
     await expect(this.signIn).toBeVisible();
     await expect(this.signOut).toHaveCount(0);
@@ -56,8 +60,25 @@ export class ProfilePage {
   }
 }
 
+export class MailPage {
+  readonly subjects: Locator;
+  readonly grantAccess: Locator;
+  readonly grantAccessButton: Locator;
+
+  constructor(private readonly page: Page) {
+    this.subjects = page.getByTestId("message-subject");
+    this.grantAccess = page.getByTestId("grant-access");
+    this.grantAccessButton = page.getByTestId("grant-access-button");
+  }
+
+  async open() {
+    await this.page.goto("/mail");
+  }
+}
+
 export class SignInErrorPage {
   readonly reason: Locator;
+  readonly declinedScopes: Locator;
   readonly providerError: Locator;
   readonly providerDescription: Locator;
   readonly retry: Locator;
@@ -67,6 +88,7 @@ export class SignInErrorPage {
     this.providerError = page.getByTestId("provider-error");
     this.providerDescription = page.getByTestId("provider-error-description");
     this.retry = page.getByTestId("retry-sign-in");
+    this.declinedScopes = page.getByTestId("declined-scopes");
   }
 }
 

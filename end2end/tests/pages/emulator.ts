@@ -1,5 +1,5 @@
 // The emulator's sign-in page (the stand-in for Microsoft's).
-import { expect, type Page } from "@playwright/test";
+import { expect, type Locator, type Page } from "@playwright/test";
 
 export class EmulatorSignInPage {
   constructor(private readonly page: Page) {}
@@ -15,6 +15,23 @@ export class EmulatorSignInPage {
 
   async cancel() {
     await this.expectShown();
+    await this.page.getByRole("button", { name: "Cancel" }).click();
+  }
+}
+
+// The emulator's consent page.
+export class EmulatorConsentPage {
+  readonly requested: Locator;
+
+  constructor(private readonly page: Page) {
+    this.requested = page.locator("ul.scopes");
+  }
+
+  async accept() {
+    await this.page.getByRole("button", { name: "Accept" }).click();
+  }
+
+  async decline() {
     await this.page.getByRole("button", { name: "Cancel" }).click();
   }
 }

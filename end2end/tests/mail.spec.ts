@@ -1,0 +1,56 @@
+// Incremental consent: the Mail page needs Mail.Read, which sign-in does not
+// ask for. One user grants it at the emulator's consent page and sees their
+// messages; another declines and sees what was declined, not a loop.
+import { expect, test } from "@playwright/test";
+
+import { HomePage, MailPage, SignInErrorPage, waitForHydration } from "./pages/app";
+import { EmulatorConsentPage, EmulatorSignInPage } from "./pages/emulator";
+
+test("a user grants Mail.Read on the consent page and sees their messages", async ({ page }) => {
+  const home = new HomePage(page);
+  await home.open();
+  await home.header.signIn.click();
+  await new EmulatorSignInPage(page).chooseUser("Adele Vance");
+  await expect(home.greeting).toHaveText("Hello, Adele Vance!");
+  await waitForHydration(page);
+
+  const mail = new MailPage(page);
+  await home.header.openMail();
+  await expect(mail.grantAccess).toContainText("Mail.Read");
+  await mail.grantAccessButton.click();
+
+  const consent = new EmulatorConsentPage(page);
+  await expect(consent.requested).toContainText("Mail.Read");
+  await consent.accept();
+
+  await expect(page).toHaveURL(/\/mail$/);
+  await expect(mail.subjects.first()).toHaveText("Quarterly sales review");
+  await expect(mail.subjects).toHaveCount(10);
+
+  // Consent is remembered: a fresh load shows the messages straight away.
+  await mail.open();
+  await expect(mail.subjects.first()).toHaveText("Quarterly sales review");
+});
+
+test("a user who declines sees what was declined and a retry, not a redirect loop", async ({ page }) => {
+  const home = new HomePage(page);
+  await home.open();
+  await home.header.signIn.click();
+  await new EmulatorSignInPage(page).chooseUser("Alex Wilber");
+  await expect(home.greeting).toHaveText("Hello, Alex Wilber!");
+
+  // A full page load of /mail redirects to the provider at once.
+  const mail = new MailPage(page);
+  await mail.open();
+  const consent = new EmulatorConsentPage(page);
+  await expect(consent.requested).toContainText("Mail.Read");
+  await consent.decline();
+
+  const errorPage = new SignInErrorPage(page);
+  await expect(page).toHaveURL(/\/auth\/error\?reason=consent_declined/);
+  await expect(errorPage.declinedScopes).toHaveText("Mail.Read");
+  await expect(errorPage.retry).toHaveAttribute("href", "/auth/sign-in?returnUrl=/mail&scopes=Mail.Read");
+  await page.waitForTimeout(500);
+  await expect(page).toHaveURL(/\/auth\/error\?reason=consent_declined/);
+  await expect(home.header.accountName).toHaveText("Alex Wilber");
+});

@@ -1,0 +1,59 @@
+//! Links into the identity engine's sign-in route (`/auth/sign-in`), built
+//! the same way on the server and in the browser.
+//!
+//! The route reads `returnUrl`, `scopes` (space-separated, beyond sign-in)
+//! and `claims` (a claims challenge); see `idweb_identity::signin::SignInRequest`.
+
+use leptos::prelude::*;
+
+/// `/auth/sign-in?returnUrl=...[&scopes=...][&claims=...]`.
+pub fn sign_in_href(return_to: &str, scopes: &[String], claims: Option<&str>) -> String {
+    let mut href = format!("/auth/sign-in?returnUrl={}", urlencode(return_to));
+    if !scopes.is_empty() {
+        href.push_str(&format!("&scopes={}", urlencode(&scopes.join(" "))));
+    }
+    if let Some(claims) = claims {
+        href.push_str(&format!("&claims={}", urlencode(claims)));
+    }
+    href
+}
+
+/// Percent-encodes a query value (everything but unreserved characters and `/`).
+fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|byte| match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => (byte as char).to_string(),
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
+/// What a page shows when a server function needs the user's permission:
+/// why, and a button to grant it that returns to `return_to`. On a full
+/// page load the server answers with a redirect to the same place instead.
+#[component]
+pub fn GrantAccess(#[prop(into)] return_to: String, scopes: Vec<String>, claims: Option<String>) -> impl IntoView {
+    let href = sign_in_href(&return_to, &scopes, claims.as_deref());
+    #[cfg(feature = "ssr")]
+    leptos_axum::redirect(&href);
+    let what = if scopes.is_empty() { "your sign-in to be renewed".to_owned() } else { format!("your permission: {}", scopes.join(", ")) };
+    view! {
+        <div class="grant-access" role="status" data-testid="grant-access">
+            <p>"To show this page, idweb needs " {what} "."</p>
+            // rel="external": a real navigation to the identity provider, not client-side routing.
+            <a class="button primary" href=href rel="external" data-testid="grant-access-button">"Grant access"</a>
+        </div>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sign_in_href;
+
+    #[test]
+    fn scopes_and_claims_are_encoded_into_the_sign_in_link() {
+        let href = sign_in_href("/mail?page=2", &["Mail.Read".into(), "api://x/y".into()], Some(r#"{"a":1}"#));
+        assert_eq!(href, "/auth/sign-in?returnUrl=/mail%3Fpage%3D2&scopes=Mail.Read%20api%3A//x/y&claims=%7B%22a%22%3A1%7D");
+        assert_eq!(sign_in_href("/", &[], None), "/auth/sign-in?returnUrl=/");
+    }
+}

@@ -1,0 +1,103 @@
+//! Mail: the newest messages of the signed-in user's mailbox, from Graph
+//! `/me/messages`. It needs `Mail.Read`, which sign-in does not ask for:
+//! the first visit asks for it (incremental consent).
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::app::SignInLink;
+use crate::auth_links::GrantAccess;
+use crate::error::AppError;
+
+/// How many messages the page shows.
+const PAGE_SIZE: u32 = 10;
+
+/// One message as the page shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MailSummary {
+    /// Graph's message id (keys the list).
+    pub id: String,
+    /// Subject line.
+    pub subject: String,
+    /// Sender's name, or address.
+    pub from: String,
+    /// When it arrived (ISO 8601).
+    pub received: String,
+    /// The start of the body.
+    pub preview: String,
+    /// Whether it was read.
+    pub is_read: bool,
+}
+
+/// The newest messages (data only: the token stays on the server).
+#[server(prefix = "/api", endpoint = "my_messages")]
+pub async fn my_messages() -> Result<Vec<MailSummary>, AppError> {
+    let (identity, user) = crate::server::context::signed_in_user().await?;
+    let page = identity.graph().messages(&user, PAGE_SIZE).await?;
+    Ok(page
+        .messages
+        .into_iter()
+        .map(|message| {
+            let from = message.from.map(|from| from.email_address);
+            MailSummary {
+                id: message.id,
+                subject: message.subject.filter(|subject| !subject.is_empty()).unwrap_or_else(|| "(no subject)".into()),
+                from: from.and_then(|address| address.name.or(address.address)).unwrap_or_default(),
+                received: message.received_date_time.unwrap_or_default(),
+                preview: message.body_preview.unwrap_or_default(),
+                is_read: message.is_read.unwrap_or(true),
+            }
+        })
+        .collect())
+}
+
+/// The mail page.
+#[component]
+pub fn MailPage() -> impl IntoView {
+    let messages = Resource::new(|| (), |_| my_messages());
+    view! {
+        <section class="card">
+            <h1>"Your mail"</h1>
+            <Suspense fallback=|| view! { <p class="loading">"Loading your messages from Microsoft Graph…"</p> }>
+                {move || Suspend::new(async move {
+                    match messages.await {
+                        Ok(list) if list.is_empty() => view! { <p data-testid="mail-empty">"Your inbox is empty."</p> }.into_any(),
+                        Ok(list) => view! { <MessageList messages=list/> }.into_any(),
+                        Err(AppError::NotSignedIn) => view! {
+                            <p>"Sign in to see your mail."</p>
+                            <p><SignInLink return_to="/mail"/></p>
+                        }.into_any(),
+                        Err(AppError::InteractionRequired { scopes, claims }) => view! {
+                            <GrantAccess return_to="/mail" scopes claims/>
+                        }.into_any(),
+                        Err(error) => view! {
+                            <p role="alert" class="error" data-testid="mail-error">{error.to_string()}</p>
+                            <p><a href="/mail">"Try again"</a></p>
+                        }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+#[component]
+fn MessageList(messages: Vec<MailSummary>) -> impl IntoView {
+    view! {
+        <ul class="messages" data-testid="messages">
+            {messages
+                .into_iter()
+                .map(|message| {
+                    let class = if message.is_read { "message" } else { "message unread" };
+                    view! {
+                        <li class=class>
+                            <p class="message-subject" data-testid="message-subject">{message.subject}</p>
+                            <p class="message-meta">{message.from} " · " <time datetime=message.received.clone()>{message.received.clone()}</time></p>
+                            <p class="message-preview">{message.preview}</p>
+                        </li>
+                    }
+                })
+                .collect_view()}
+        </ul>
+    }
+}
