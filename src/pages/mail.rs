@@ -23,6 +23,8 @@ pub struct MailSummary {
     pub from: String,
     /// When it arrived (ISO 8601).
     pub received: String,
+    /// The same, for people: `2026-01-15 09:00 UTC`.
+    pub received_display: String,
     /// The start of the body.
     pub preview: String,
     /// Whether it was read.
@@ -43,12 +45,22 @@ pub async fn my_messages() -> Result<Vec<MailSummary>, AppError> {
                 id: message.id,
                 subject: message.subject.filter(|subject| !subject.is_empty()).unwrap_or_else(|| "(no subject)".into()),
                 from: from.and_then(|address| address.name.or(address.address)).unwrap_or_default(),
+                received_display: readable_time(message.received_date_time.as_deref().unwrap_or_default()),
                 received: message.received_date_time.unwrap_or_default(),
                 preview: message.body_preview.unwrap_or_default(),
                 is_read: message.is_read.unwrap_or(true),
             }
         })
         .collect())
+}
+
+/// `2026-01-15T09:00:00Z` as `2026-01-15 09:00 UTC`; anything else as it came.
+#[cfg(any(feature = "ssr", test))]
+fn readable_time(iso: &str) -> String {
+    match (iso.get(..10), iso.get(11..16), iso.ends_with('Z')) {
+        (Some(date), Some(time), true) if iso.as_bytes().get(10) == Some(&b'T') => format!("{date} {time} UTC"),
+        _ => iso.to_owned(),
+    }
 }
 
 /// The mail page.
@@ -92,12 +104,23 @@ fn MessageList(messages: Vec<MailSummary>) -> impl IntoView {
                     view! {
                         <li class=class>
                             <p class="message-subject" data-testid="message-subject">{message.subject}</p>
-                            <p class="message-meta">{message.from} " · " <time datetime=message.received.clone()>{message.received.clone()}</time></p>
+                            <p class="message-meta">{message.from} " · " <time datetime=message.received>{message.received_display}</time></p>
                             <p class="message-preview">{message.preview}</p>
                         </li>
                     }
                 })
                 .collect_view()}
         </ul>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::readable_time;
+
+    #[test]
+    fn graph_times_read_as_date_and_minutes_in_utc() {
+        assert_eq!(readable_time("2026-01-15T09:00:00Z"), "2026-01-15 09:00 UTC");
+        assert_eq!(readable_time("yesterday"), "yesterday");
     }
 }
