@@ -6,7 +6,7 @@ use leptos_router::components::{Route, Router, Routes, A};
 use leptos_router::{path, SsrMode};
 
 use crate::auth_links::sign_in_href;
-use crate::pages::{HomePage, MailPage, NotFoundPage, ProfilePage, SignInErrorPage};
+use crate::pages::{DiagnosticsPage, HomePage, MailPage, NotFoundPage, ProfilePage, SignInErrorPage};
 use crate::session_user::{current_user, use_current_user, CurrentUserResource};
 
 /// The HTML document around the app, rendered on the server.
@@ -51,6 +51,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("") view=HomePage ssr=SsrMode::Async/>
                         <Route path=path!("/profile") view=ProfilePage ssr=SsrMode::Async/>
                         <Route path=path!("/mail") view=MailPage ssr=SsrMode::Async/>
+                        <Route path=path!("/diagnostics") view=DiagnosticsPage ssr=SsrMode::Async/>
                         <Route path=path!("/auth/error") view=SignInErrorPage ssr=SsrMode::Async/>
                     </Routes>
                 </main>
@@ -80,6 +81,7 @@ fn Header() -> impl IntoView {
                         match user.await {
                             Ok(Some(user)) => view! {
                                 <span class="account-name" data-testid="account-name">{user.name}</span>
+                                <A href="/diagnostics" attr:class="account-link">"Diagnostics"</A>
                                 <SignOutButton/>
                             }.into_any(),
                             _ => view! { <SignInLink return_to="/"/> }.into_any(),

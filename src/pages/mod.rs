@@ -1,11 +1,13 @@
 //! One module per page; each holds the server functions it calls.
 
+mod diagnostics;
 mod home;
 mod mail;
 mod not_found;
 mod profile;
 mod sign_in_error;
 
+pub use diagnostics::{my_diagnostics, Diagnostics, DiagnosticsPage};
 pub use home::HomePage;
 pub use mail::{my_messages, MailPage, MailSummary};
 pub use not_found::NotFoundPage;

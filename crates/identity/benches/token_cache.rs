@@ -34,6 +34,7 @@ fn user(index: usize) -> SignedInUser {
         name: String::new(),
         username: String::new(),
         provider_session_id: None,
+        id_token: Default::default(),
     }
 }
 

@@ -34,4 +34,22 @@ pub struct SignedInUser {
     pub username: String,
     /// `sid`: the provider's session id, for front-channel logout.
     pub provider_session_id: Option<String>,
+    /// What the ID token said, for the diagnostics page (never the token itself).
+    #[serde(default)]
+    pub id_token: IdTokenSummary,
+}
+
+/// The checked ID token's registered claims, kept for diagnostics.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdTokenSummary {
+    /// `iss`.
+    pub issuer: String,
+    /// `aud`.
+    pub audiences: Vec<String>,
+    /// `sub` (pairwise per app).
+    pub subject: String,
+    /// `iat`, seconds since the epoch.
+    pub issued_at: i64,
+    /// `exp`, seconds since the epoch.
+    pub expires_at: i64,
 }

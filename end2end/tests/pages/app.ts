@@ -16,6 +16,10 @@ export class Header {
     await this.page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Profile" }).click();
   }
 
+  async openDiagnostics() {
+    await this.page.getByRole("banner").getByRole("link", { name: "Diagnostics" }).click();
+  }
+
   async openMail() {
     await this.page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Mail" }).click();
   }
@@ -73,6 +77,24 @@ export class MailPage {
 
   async open() {
     await this.page.goto("/mail");
+  }
+}
+
+export class DiagnosticsPage {
+  readonly claims: Locator;
+  readonly cachedScopes: Locator;
+  readonly lastSource: Locator;
+  readonly hasRefreshToken: Locator;
+
+  constructor(private readonly page: Page) {
+    this.claims = page.getByTestId("id-token-claims");
+    this.cachedScopes = page.getByTestId("cached-scopes");
+    this.lastSource = page.getByTestId("last-source");
+    this.hasRefreshToken = page.getByTestId("has-refresh-token");
+  }
+
+  async open() {
+    await this.page.goto("/diagnostics");
   }
 }
 

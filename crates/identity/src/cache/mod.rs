@@ -98,6 +98,52 @@ impl TokenPartition {
     }
 }
 
+/// What the diagnostics page may show of a partition: scopes and times,
+/// never token values.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartitionSummary {
+    /// One entry per cached access token.
+    pub access_tokens: Vec<AccessTokenSummary>,
+    /// Whether a refresh token is cached.
+    pub has_refresh_token: bool,
+    /// Where the last token came from.
+    pub last_source: Option<TokenSource>,
+}
+
+/// One cached access token, described.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessTokenSummary {
+    /// Its scopes, normalised.
+    pub scopes: Vec<String>,
+    /// Expiry, seconds since the epoch.
+    pub expires_at: u64,
+    /// When it is due for renewal (`refresh_in`), seconds since the epoch.
+    pub refresh_on: Option<u64>,
+}
+
+fn epoch_secs(at: SystemTime) -> u64 {
+    at.duration_since(SystemTime::UNIX_EPOCH).map(|elapsed| elapsed.as_secs()).unwrap_or(0)
+}
+
+impl TokenPartition {
+    /// The partition described without its secrets.
+    pub fn summary(&self) -> PartitionSummary {
+        PartitionSummary {
+            access_tokens: self
+                .access_tokens
+                .iter()
+                .map(|cached| AccessTokenSummary {
+                    scopes: cached.scopes.iter().cloned().collect(),
+                    expires_at: epoch_secs(cached.expires_at),
+                    refresh_on: cached.refresh_on.map(epoch_secs),
+                })
+                .collect(),
+            has_refresh_token: self.refresh_token.is_some(),
+            last_source: self.last_source,
+        }
+    }
+}
+
 /// A token cache store failed (a distributed store's connection, say).
 #[derive(Debug, thiserror::Error)]
 #[error("token cache unavailable: {0}")]

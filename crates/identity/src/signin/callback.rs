@@ -17,7 +17,7 @@ use crate::cache::{normalise_scopes, TokenSource};
 use crate::claims::check_authorized_party;
 use crate::error::{IdentityError, SignInRejection};
 use crate::provider::error_chain;
-use crate::user::{HomeAccountId, SignedInUser};
+use crate::user::{HomeAccountId, IdTokenSummary, SignedInUser};
 use crate::Identity;
 
 /// Errors of a silent (`prompt=none`) request that mean "ask the user".
@@ -116,6 +116,13 @@ async fn complete_sign_in(
             .unwrap_or_default(),
         username: claims.preferred_username().map(|name| name.as_str().to_owned()).unwrap_or_default(),
         provider_session_id: microsoft.sid.clone(),
+        id_token: IdTokenSummary {
+            issuer: claims.issuer().to_string(),
+            audiences: claims.audiences().iter().map(|audience| audience.to_string()).collect(),
+            subject: claims.subject().to_string(),
+            issued_at: claims.issue_time().timestamp(),
+            expires_at: claims.expiration().timestamp(),
+        },
         object_id,
         tenant_id,
     };

@@ -210,5 +210,6 @@ pub fn signed_in(display_name: &str, tenant_id: &str) -> idweb_identity::SignedI
         name: display_name.to_owned(),
         username: String::new(),
         provider_session_id: None,
+        id_token: Default::default(),
     }
 }
