@@ -51,6 +51,7 @@ pub struct TokenAcquisition {
     client_id: String,
     tenant_id: String,
     refresh_margin: Duration,
+    client_capabilities: Vec<String>,
     flights: Flights,
 }
 
@@ -71,6 +72,7 @@ impl TokenAcquisition {
             client_id: config.azure_ad.client_id.clone(),
             tenant_id: config.azure_ad.tenant_id.clone(),
             refresh_margin: config.token_cache.refresh_margin,
+            client_capabilities: config.azure_ad.client_capabilities.clone(),
             flights: Flights::default(),
         }
     }
@@ -113,8 +115,8 @@ impl TokenAcquisition {
             .exchange_refresh_token(&refresh_token)
             .map_err(|error| IdentityError::Internal(format!("token endpoint not configured: {error}")))?
             .add_scopes(options.scopes.iter().cloned().map(Scope::new));
-        if let Some(claims) = options.claims {
-            request = request.add_extra_param("claims", claims.to_owned());
+        if let Some(claims) = crate::claims::claims_request(options.claims, &self.client_capabilities) {
+            request = request.add_extra_param("claims", claims);
         }
         let request = self.authenticate(request, &provider.client)?;
         let response = match tokio::time::timeout(TOKEN_TIMEOUT, request.request_async(&self.http)).await {

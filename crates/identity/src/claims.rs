@@ -40,3 +40,41 @@ pub type MicrosoftIdToken = IdToken<
     core::CoreJweContentEncryptionAlgorithm,
     core::CoreJwsSigningAlgorithm,
 >;
+
+/// The `claims` request parameter: a claims challenge (if any) with the
+/// client capabilities (`xms_cc`) merged into its `access_token` member.
+/// `None` when there is nothing to ask.
+pub fn claims_request(challenge: Option<&str>, capabilities: &[String]) -> Option<String> {
+    if capabilities.is_empty() {
+        return challenge.map(str::to_owned);
+    }
+    let mut request = challenge
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(text).ok())
+        .filter(serde_json::Value::is_object)
+        .unwrap_or_else(|| serde_json::json!({}));
+    let access_token = request
+        .as_object_mut()?
+        .entry("access_token")
+        .or_insert_with(|| serde_json::json!({}));
+    if let Some(members) = access_token.as_object_mut() {
+        members.insert("xms_cc".into(), serde_json::json!({ "values": capabilities }));
+    }
+    Some(request.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::claims_request;
+
+    #[test]
+    fn capabilities_merge_into_a_challenge_or_stand_alone() {
+        let cp1 = vec!["cp1".to_owned()];
+        assert_eq!(claims_request(None, &[]), None);
+        assert_eq!(claims_request(Some("{}"), &[]).as_deref(), Some("{}"));
+        assert_eq!(claims_request(None, &cp1).as_deref(), Some(r#"{"access_token":{"xms_cc":{"values":["cp1"]}}}"#));
+        let merged: serde_json::Value =
+            serde_json::from_str(&claims_request(Some(r#"{"access_token":{"nbf":{"essential":true,"value":"1"}}}"#), &cp1).unwrap()).unwrap();
+        assert_eq!(merged["access_token"]["nbf"]["value"], "1");
+        assert_eq!(merged["access_token"]["xms_cc"]["values"][0], "cp1");
+    }
+}

@@ -171,3 +171,25 @@ async fn rt_02_a_refreshed_id_token_for_someone_else_is_refused_and_nothing_stor
     assert!(matches!(error, IdentityError::IdTokenRejected(_)), "{error}");
     assert_eq!(partition(&app, &adele).refresh_token.unwrap().secret(), &before, "the other user's tokens were not stored");
 }
+
+#[tokio::test]
+async fn declared_client_capabilities_reach_every_access_token() {
+    let app = TestApp::start_with(|_, settings| {
+        *settings = serde_json::json!({ "AzureAd": { "ClientCapabilities": ["cp1"] } });
+    })
+    .await;
+    app.browser().sign_in(ADELE).await;
+    let adele = signed_in(ADELE, app.emulator.tenant_id());
+    let xms_cc = |token: &str| {
+        use base64::Engine;
+        let payload = token.split('.').nth(1).unwrap();
+        let claims: serde_json::Value =
+            serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+        claims["xms_cc"].clone()
+    };
+    let signed_in_token = app.identity.tokens().for_user(&adele, &scopes(&[USER_READ])).await.unwrap();
+    assert_eq!(xms_cc(signed_in_token.secret()), serde_json::json!(["cp1"]), "from the authorization code");
+    expire_access_tokens(&app, &adele);
+    let refreshed = app.identity.tokens().for_user(&adele, &scopes(&[USER_READ])).await.unwrap();
+    assert_eq!(xms_cc(refreshed.secret()), serde_json::json!(["cp1"]), "from the refresh token");
+}

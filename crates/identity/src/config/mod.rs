@@ -90,6 +90,9 @@ pub struct AzureAdConfig {
     pub callback_path: String,
     /// `SignedOutCallbackPath`: where the provider returns after sign-out.
     pub signed_out_callback_path: String,
+    /// `ClientCapabilities`: what the app can handle, e.g. `cp1` (claims
+    /// challenges, for continuous access evaluation); declared on every request.
+    pub client_capabilities: Vec<String>,
 }
 
 impl AzureAdConfig {
@@ -165,6 +168,7 @@ impl IdentityConfig {
                 "AzureAd:SignedOutCallbackPath",
                 "/signout-callback-oidc",
             )?,
+            client_capabilities: optional_list(tree, "AzureAd:ClientCapabilities")?,
         };
         let graph = DownstreamApiConfig {
             base_url: required_url(tree, "Graph:BaseUrl")?,
@@ -295,6 +299,13 @@ fn required_scopes(tree: &Value, key: &str) -> Result<Vec<String>, ConfigError> 
         return Err(ConfigError::Invalid { key: key.into(), reason: "expected one or more non-empty scopes".into() });
     }
     Ok(scopes)
+}
+
+fn optional_list(tree: &Value, key: &str) -> Result<Vec<String>, ConfigError> {
+    match lookup(tree, key) {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(_) => required_scopes(tree, key),
+    }
 }
 
 fn optional_bool(tree: &Value, key: &str, default: bool) -> Result<bool, ConfigError> {

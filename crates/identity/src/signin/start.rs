@@ -110,8 +110,9 @@ pub(super) async fn sign_in(
     for scope in scopes {
         authorize = authorize.add_scope(Scope::new(scope.clone()));
     }
-    if let Some(claims) = &request.claims {
-        authorize = authorize.add_extra_param("claims", claims.clone());
+    let capabilities = &identity.config().azure_ad.client_capabilities;
+    if let Some(claims) = crate::claims::claims_request(request.claims.as_deref(), capabilities) {
+        authorize = authorize.add_extra_param("claims", claims);
     }
     // A signed-in user is re-authorized silently first, as the account the session knows.
     let silent = signed_in.is_some() && !request.interactive;
