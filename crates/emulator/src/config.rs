@@ -25,6 +25,9 @@ pub struct EmulatorConfig {
     pub messages_per_user: u32,
     /// Lifetime of access tokens.
     pub access_token_lifetime_secs: u64,
+    /// `refresh_in` sent with user access tokens (seconds after which the
+    /// client should renew them early); not sent when absent.
+    pub access_token_refresh_in_secs: Option<u64>,
     /// Lifetime of ID tokens.
     pub id_token_lifetime_secs: u64,
     /// How long an authorization code can be redeemed (Microsoft: 10 minutes).
@@ -228,6 +231,7 @@ impl Default for EmulatorConfig {
                 user("3c8d5f21-0e4a-4b9c-87d3-6f2e1a0b4c03", "Megan", "Bowen", "MeganB", "Marketing Manager", "12/1110"),
             ],
             access_token_lifetime_secs: 3600,
+            access_token_refresh_in_secs: None,
             id_token_lifetime_secs: 3600,
             code_lifetime_secs: 600,
             refresh_token_lifetime_secs: 90 * 24 * 3600,

@@ -109,10 +109,11 @@ async fn tok_01_a_signed_assertion_file_is_read_on_every_use() {
     std::fs::write(&file, format!("{token}\n")).unwrap();
 
     assert_eq!(location(&app.browser().sign_in(ADELE).await), "/after", "the code is redeemed with the file's assertion");
+    let graph = vec!["https://graph.microsoft.com/.default".to_owned()];
+    app.identity.tokens().for_app(&graph).await.expect("an app token with the same assertion");
     // The file is rotated (here: to an assertion for another workload); the next request reads it again.
     let other = minter.workload_identity_token(&issuer, "system:serviceaccount:other:app", "api://AzureADTokenExchange", 600);
     std::fs::write(&file, other).unwrap();
-    let graph = vec!["https://graph.microsoft.com/.default".to_owned()];
-    let refused = app.identity.tokens().for_app(&graph).await.unwrap_err();
+    let refused = app.identity.tokens().for_app(&["api://c1a9d3b7-6e2f-4d8a-9b5c-3f7e1d2a4b60/.default".to_owned()]).await.unwrap_err();
     assert!(refused.to_string().contains("invalid_client"), "{refused}");
 }

@@ -193,3 +193,14 @@ async fn declared_client_capabilities_reach_every_access_token() {
     let refreshed = app.identity.tokens().for_user(&adele, &scopes(&[USER_READ])).await.unwrap();
     assert_eq!(xms_cc(refreshed.secret()), serde_json::json!(["cp1"]), "from the refresh token");
 }
+
+#[tokio::test]
+async fn refresh_in_makes_a_still_valid_token_due_for_renewal() {
+    let app = TestApp::start_with(|emulator, _| emulator.access_token_refresh_in_secs = Some(0)).await;
+    app.browser().sign_in(ADELE).await;
+    let adele = signed_in(ADELE, app.emulator.tenant_id());
+    let cached = partition(&app, &adele);
+    assert!(cached.access_tokens[0].refresh_on.is_some(), "refresh_in was kept");
+    app.identity.tokens().for_user(&adele, &scopes(&[USER_READ])).await.unwrap();
+    assert_eq!(app.emulator.token_requests(), 2, "due at once, so renewed although an hour remains");
+}

@@ -123,6 +123,9 @@ fn user_token_response(state: &EmulatorState, app: &AppRegistration, request: Us
         "access_token": minter.user_access_token(app, user, &access_grant),
         "client_info": URL_SAFE_NO_PAD.encode(json!({ "uid": user.object_id, "utid": config.tenant_id }).to_string()),
     });
+    if let Some(refresh_in) = config.access_token_refresh_in_secs {
+        body["refresh_in"] = json!(refresh_in);
+    }
     let has = |scope: &str| request.oidc.iter().any(|asked| asked == scope);
     if has("openid") {
         let other_user = config.users.iter().find(|other| other.object_id != user.object_id);
