@@ -46,6 +46,7 @@ fn partition(index: usize) -> TokenPartition {
         token: AccessToken::new(format!("{index:0>1500}")),
         expires_at: SystemTime::now() + Duration::from_secs(3600),
         refresh_on: None,
+        tenant: None,
     });
     partition
 }

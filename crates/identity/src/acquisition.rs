@@ -8,13 +8,13 @@ use std::time::{Duration, SystemTime};
 
 use openidconnect::{
     AccessToken, ClientCredentialsTokenRequest, CodeTokenRequest, Nonce, OAuth2TokenResponse, RefreshTokenRequest,
-    RequestTokenError, Scope,
+    RequestTokenError, Scope, TokenUrl,
 };
 
 use crate::cache::{normalise_scopes, CachedAccessToken, PartitionKey, TokenCacheStore, TokenPartition, TokenSource};
 use crate::credentials::{ClientCredential, JWT_BEARER};
 use crate::error::IdentityError;
-use crate::provider::{error_chain, OidcClient, ProviderCache};
+use crate::provider::{error_chain, OidcClient, Provider, ProviderCache};
 use crate::token_response::{MicrosoftErrorResponse, MicrosoftTokenResponse, Refusal};
 use crate::user::SignedInUser;
 
@@ -33,12 +33,15 @@ pub struct UserTokenOptions<'a> {
     pub force_refresh: bool,
     /// A claims challenge to satisfy (from a downstream API's 401).
     pub claims: Option<&'a str>,
+    /// Ask another tenant than the configured one (a guest's resource tenant,
+    /// or the user's home tenant for a multi-tenant app).
+    pub tenant: Option<&'a str>,
 }
 
 impl<'a> UserTokenOptions<'a> {
     /// Just these scopes, from the cache when possible.
     pub fn new(scopes: &'a [String]) -> Self {
-        Self { scopes, force_refresh: false, claims: None }
+        Self { scopes, force_refresh: false, claims: None, tenant: None }
     }
 }
 
@@ -51,6 +54,7 @@ pub struct TokenAcquisition {
     client_id: String,
     tenant_id: String,
     refresh_margin: Duration,
+    instance: String,
     client_capabilities: Vec<String>,
     flights: Flights,
 }
@@ -73,6 +77,7 @@ impl TokenAcquisition {
             tenant_id: config.azure_ad.tenant_id.clone(),
             refresh_margin: config.token_cache.refresh_margin,
             client_capabilities: config.azure_ad.client_capabilities.clone(),
+            instance: config.azure_ad.instance.to_string(),
             flights: Flights::default(),
         }
     }
@@ -89,8 +94,11 @@ impl TokenAcquisition {
         let key = PartitionKey::User(user.home_account_id.clone());
         let wanted = normalise_scopes(options.scopes.iter().map(String::as_str));
         let use_cache = !options.force_refresh && options.claims.is_none();
+        if let Some(tenant) = options.tenant {
+            check_tenant(tenant)?;
+        }
         if use_cache {
-            if let Some(token) = self.cached(&key, &wanted).await? {
+            if let Some(token) = self.cached(&key, &wanted, options.tenant).await? {
                 return Ok(token);
             }
         }
@@ -98,7 +106,7 @@ impl TokenAcquisition {
         let partition = self.load(&key).await?.unwrap_or_default();
         // Whoever held the flight before us may have fetched what we need.
         if use_cache {
-            if let Some(hit) = partition.access_token_covering(&wanted, SystemTime::now(), self.refresh_margin) {
+            if let Some(hit) = partition.access_token_covering(&wanted, options.tenant, SystemTime::now(), self.refresh_margin) {
                 return Ok(hit.token.clone());
             }
         }
@@ -110,15 +118,29 @@ impl TokenAcquisition {
             });
         };
         let provider = self.provider.get().await?;
-        let mut request = provider
-            .client
-            .exchange_refresh_token(&refresh_token)
-            .map_err(|error| IdentityError::Internal(format!("token endpoint not configured: {error}")))?
-            .add_scopes(options.scopes.iter().cloned().map(Scope::new));
+        // A tenant override asks that tenant's token endpoint with the same client.
+        let tenant_client = match options.tenant {
+            Some(tenant) => Some(provider.client.clone().set_token_uri(
+                TokenUrl::new(self.tenant_token_endpoint(tenant))
+                    .map_err(|error| IdentityError::Internal(format!("bad token endpoint for tenant {tenant}: {error}")))?,
+            )),
+            None => None,
+        };
+        let (request, token_endpoint) = match &tenant_client {
+            Some(client) => (client.exchange_refresh_token(&refresh_token), client.token_uri().as_str().to_owned()),
+            None => (
+                provider
+                    .client
+                    .exchange_refresh_token(&refresh_token)
+                    .map_err(|error| IdentityError::Internal(format!("token endpoint not configured: {error}")))?,
+                token_endpoint(&provider.client),
+            ),
+        };
+        let mut request = request.add_scopes(options.scopes.iter().cloned().map(Scope::new));
         if let Some(claims) = crate::claims::claims_request(options.claims, &self.client_capabilities) {
             request = request.add_extra_param("claims", claims);
         }
-        let request = self.authenticate(request, &provider.client)?;
+        let request = self.authenticate(request, &token_endpoint)?;
         let response = match tokio::time::timeout(TOKEN_TIMEOUT, request.request_async(&self.http)).await {
             Err(_) => return Err(IdentityError::ProviderUnavailable("refresh timed out".into())),
             Ok(Ok(response)) => response,
@@ -127,8 +149,8 @@ impl TokenAcquisition {
             }
             Ok(Err(error)) => return Err(IdentityError::ProviderUnavailable(format!("refresh failed: {}", error_chain(&error)))),
         };
-        self.check_refreshed_identity(user, &response, &provider.client)?;
-        self.store_in(&key, partition, &response, &wanted, TokenSource::Refresh).await
+        self.check_refreshed_identity(user, &response, &provider)?;
+        self.store_in(&key, partition, &response, &wanted, options.tenant, TokenSource::Refresh).await
     }
 
     /// An app token (client credentials) for `scopes` (`{resource}/.default`),
@@ -136,12 +158,12 @@ impl TokenAcquisition {
     pub async fn for_app(&self, scopes: &[String]) -> Result<AccessToken, IdentityError> {
         let key = PartitionKey::App { tenant_id: self.tenant_id.clone() };
         let wanted = normalise_scopes(scopes.iter().map(String::as_str));
-        if let Some(token) = self.cached(&key, &wanted).await? {
+        if let Some(token) = self.cached(&key, &wanted, None).await? {
             return Ok(token);
         }
         let _flight = self.flights.join(&key).await;
         let partition = self.load(&key).await?.unwrap_or_default();
-        if let Some(hit) = partition.access_token_covering(&wanted, SystemTime::now(), self.refresh_margin) {
+        if let Some(hit) = partition.access_token_covering(&wanted, None, SystemTime::now(), self.refresh_margin) {
             return Ok(hit.token.clone());
         }
         let provider = self.provider.get().await?;
@@ -150,7 +172,7 @@ impl TokenAcquisition {
             .exchange_client_credentials()
             .map_err(|error| IdentityError::Internal(format!("token endpoint not configured: {error}")))?
             .add_scopes(scopes.iter().cloned().map(Scope::new));
-        let request = self.authenticate(request, &provider.client)?;
+        let request = self.authenticate(request, &token_endpoint(&provider.client))?;
         let response = match tokio::time::timeout(TOKEN_TIMEOUT, request.request_async(&self.http)).await {
             Err(_) => return Err(IdentityError::ProviderUnavailable("app token request timed out".into())),
             Ok(Ok(response)) => response,
@@ -159,7 +181,7 @@ impl TokenAcquisition {
             }
             Ok(Err(error)) => return Err(IdentityError::ProviderUnavailable(format!("app token request failed: {}", error_chain(&error)))),
         };
-        self.store_in(&key, partition, &response, &wanted, TokenSource::ClientCredentials).await
+        self.store_in(&key, partition, &response, &wanted, None, TokenSource::ClientCredentials).await
     }
 
     /// Drops `user`'s cached access tokens for `scopes` (a downstream API
@@ -185,10 +207,9 @@ impl TokenAcquisition {
         self.load(&PartitionKey::User(user.home_account_id.clone())).await
     }
 
-    /// Adds a client assertion to a token request when the credential uses one.
-    pub(crate) fn authenticate<R: ExtraParams>(&self, request: R, client: &OidcClient) -> Result<R, IdentityError> {
-        let token_endpoint = client.token_uri().map(|url| url.as_str().to_owned()).unwrap_or_default();
-        Ok(match self.credential.client_assertion(&self.client_id, &token_endpoint)? {
+    /// Adds a client assertion for `token_endpoint` to a token request when the credential uses one.
+    pub(crate) fn authenticate<R: ExtraParams>(&self, request: R, token_endpoint: &str) -> Result<R, IdentityError> {
+        Ok(match self.credential.client_assertion(&self.client_id, token_endpoint)? {
             Some(assertion) => request.extra("client_assertion_type", JWT_BEARER.to_owned()).extra("client_assertion", assertion),
             None => request,
         })
@@ -205,12 +226,18 @@ impl TokenAcquisition {
         let key = PartitionKey::User(user.home_account_id.clone());
         let _flight = self.flights.join(&key).await;
         let partition = self.load(&key).await?.unwrap_or_default();
-        self.store_in(&key, partition, response, requested, source).await
+        self.store_in(&key, partition, response, requested, None, source).await
     }
 
-    async fn cached(&self, key: &PartitionKey, wanted: &BTreeSet<String>) -> Result<Option<AccessToken>, IdentityError> {
+    fn tenant_token_endpoint(&self, tenant: &str) -> String {
+        format!("{}/{tenant}/oauth2/v2.0/token", self.instance.trim_end_matches('/'))
+    }
+
+    async fn cached(&self, key: &PartitionKey, wanted: &BTreeSet<String>, tenant: Option<&str>) -> Result<Option<AccessToken>, IdentityError> {
         let partition = self.load(key).await?;
-        let hit = partition.as_ref().and_then(|partition| partition.access_token_covering(wanted, SystemTime::now(), self.refresh_margin));
+        let hit = partition
+            .as_ref()
+            .and_then(|partition| partition.access_token_covering(wanted, tenant, SystemTime::now(), self.refresh_margin));
         Ok(hit.map(|hit| {
             tracing::debug!(source = ?TokenSource::Cache, "access token served");
             hit.token.clone()
@@ -223,6 +250,7 @@ impl TokenAcquisition {
         mut partition: TokenPartition,
         response: &MicrosoftTokenResponse,
         requested: &BTreeSet<String>,
+        tenant: Option<&str>,
         source: TokenSource,
     ) -> Result<AccessToken, IdentityError> {
         // Microsoft returns the granted scopes; fall back to what was asked.
@@ -240,6 +268,7 @@ impl TokenAcquisition {
             token: access_token.clone(),
             expires_at: now + lifetime,
             refresh_on: refresh_in.map(|after| now + after),
+            tenant: tenant.map(str::to_owned),
         });
         if let Some(rotated) = response.refresh_token() {
             partition.refresh_token = Some(rotated.clone());
@@ -289,12 +318,9 @@ impl TokenAcquisition {
 
     /// A refreshed ID token must describe the same user (RT-02); refreshed
     /// ID tokens carry no nonce, so none is required.
-    fn check_refreshed_identity(&self, user: &SignedInUser, response: &MicrosoftTokenResponse, client: &OidcClient) -> Result<(), IdentityError> {
+    fn check_refreshed_identity(&self, user: &SignedInUser, response: &MicrosoftTokenResponse, provider: &Provider) -> Result<(), IdentityError> {
         let Some(id_token) = response.extra_fields().id_token() else { return Ok(()) };
-        let claims = id_token
-            .claims(&client.id_token_verifier(), |_: Option<&Nonce>| Ok(()))
-            .map_err(|error| IdentityError::IdTokenRejected(error.to_string()))?;
-        crate::claims::check_authorized_party(claims, client.client_id())?;
+        let claims = provider.verify_id_token(id_token, |_: Option<&Nonce>| Ok(()))?;
         let same_user = claims.additional_claims().oid.as_deref() == Some(user.object_id.as_str())
             && claims.additional_claims().tid.as_deref() == Some(user.tenant_id.as_str());
         if same_user {
@@ -303,6 +329,21 @@ impl TokenAcquisition {
             tracing::warn!(target: "idweb::security", "refreshed ID token names another user; nothing stored");
             Err(IdentityError::IdTokenRejected("refreshed ID token is for a different user".into()))
         }
+    }
+}
+
+/// The client's token endpoint URL (what a client assertion's `aud` names).
+fn token_endpoint(client: &OidcClient) -> String {
+    client.token_uri().map(|url| url.as_str().to_owned()).unwrap_or_default()
+}
+
+/// A tenant named in a tenant override: a GUID or domain, nothing that could bend a URL.
+fn check_tenant(tenant: &str) -> Result<(), IdentityError> {
+    let acceptable = !tenant.is_empty() && tenant.len() <= 100 && tenant.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.'));
+    if acceptable {
+        Ok(())
+    } else {
+        Err(IdentityError::Internal(format!("{tenant:?} is not a tenant id or domain")))
     }
 }
 

@@ -11,13 +11,13 @@ use openidconnect::core::{
     CoreRevocableToken, CoreRevocationErrorResponse, CoreTokenIntrospectionResponse,
 };
 use openidconnect::{
-    Client, ClientId, EndpointMaybeSet, EndpointNotSet, EndpointSet, EndSessionUrl, IssuerUrl,
-    ProviderMetadataWithLogout, RedirectUrl,
+    Client, ClientId, EndpointMaybeSet, EndpointNotSet, EndpointSet, EndSessionUrl, IssuerUrl, JsonWebKeySet,
+    NonceVerifier, ProviderMetadataWithLogout, RedirectUrl,
 };
 use tokio::sync::RwLock;
 use url::Url;
 
-use crate::claims::MicrosoftClaims;
+use crate::claims::{check_authorized_party, MicrosoftClaims, MicrosoftIdToken, MicrosoftIdTokenClaims};
 use crate::token_response::{MicrosoftErrorResponse, MicrosoftTokenResponse};
 use crate::config::IdentityConfig;
 use crate::error::IdentityError;
@@ -53,6 +53,10 @@ pub struct Provider {
     pub issuer: IssuerUrl,
     /// `end_session_endpoint`, if the provider has one.
     pub end_session_endpoint: Option<EndSessionUrl>,
+    /// `TenantId` is `common` or `organizations`.
+    pub multi_tenant: bool,
+    /// Tenants allowed to sign in (empty: any).
+    pub allowed_tenants: Vec<String>,
 }
 
 /// Discovers the provider once and keeps the result; failures are not cached.
@@ -84,17 +88,29 @@ impl ProviderCache {
 
     async fn discover(&self) -> Result<Provider, IdentityError> {
         let azure_ad = &self.config.azure_ad;
-        let issuer = IssuerUrl::new(azure_ad.authority())
-            .map_err(|error| IdentityError::ProviderUnavailable(format!("authority is not a URL: {error}")))?;
-        let metadata = tokio::time::timeout(
-            DISCOVERY_TIMEOUT,
-            ProviderMetadataWithLogout::discover_async(issuer, &self.http),
-        )
+        let unavailable = |what: String| IdentityError::ProviderUnavailable(what);
+        let document = format!("{}/.well-known/openid-configuration", azure_ad.authority());
+        // Fetched by hand because openidconnect's discovery insists that the
+        // issuer equal the URL asked, which Microsoft's documents for a domain
+        // or for common/organizations do not (openidconnect issue 216). The
+        // issuer is checked here instead, and the JWKS fetched by the library.
+        let metadata: ProviderMetadataWithLogout = tokio::time::timeout(DISCOVERY_TIMEOUT, async {
+            let response = self.http.get(&document).send().await.map_err(|error| unavailable(format!("discovery failed: {}", error_chain(&error))))?;
+            if !response.status().is_success() {
+                return Err(unavailable(format!("discovery answered {}", response.status())));
+            }
+            let body = response.bytes().await.map_err(|error| unavailable(format!("discovery failed: {error}")))?;
+            serde_json::from_slice(&body).map_err(|error| unavailable(format!("the discovery document does not parse: {error}")))
+        })
         .await
-        .map_err(|_| IdentityError::ProviderUnavailable("discovery timed out".into()))?
-        .map_err(|error| {
-            IdentityError::ProviderUnavailable(format!("discovery failed: {}", error_chain(&error)))
-        })?;
+        .map_err(|_| unavailable("discovery timed out".into()))??;
+        let multi_tenant = azure_ad.is_multi_tenant();
+        check_declared_issuer(metadata.issuer(), &azure_ad.instance, multi_tenant)?;
+        let jwks = tokio::time::timeout(DISCOVERY_TIMEOUT, JsonWebKeySet::fetch_async(metadata.jwks_uri(), &self.http))
+            .await
+            .map_err(|_| unavailable("fetching the signing keys timed out".into()))?
+            .map_err(|error| unavailable(format!("fetching the signing keys failed: {}", error_chain(&error))))?;
+        let metadata = metadata.set_jwks(jwks);
         let end_session_endpoint = metadata.additional_metadata().end_session_endpoint.clone();
         let issuer = metadata.issuer().clone();
         let client = OidcClient::from_provider_metadata(
@@ -104,8 +120,61 @@ impl ProviderCache {
             azure_ad.credential.client_secret(),
         )
         .set_redirect_uri(redirect_url(&self.config.hosting.public_url, &azure_ad.callback_path)?);
-        tracing::info!(authority = %azure_ad.authority(), "identity provider discovered");
-        Ok(Provider { client, issuer, end_session_endpoint })
+        tracing::info!(authority = %azure_ad.authority(), multi_tenant, "identity provider discovered");
+        Ok(Provider { client, issuer, end_session_endpoint, multi_tenant, allowed_tenants: azure_ad.allowed_tenants.clone() })
+    }
+}
+
+/// The discovery document's issuer must be `{instance}/{tenant}/v2.0` at
+/// our instance, with a tenant GUID — or the `{tenantid}` template when the
+/// app is multi-tenant.
+fn check_declared_issuer(issuer: &IssuerUrl, instance: &Url, multi_tenant: bool) -> Result<(), IdentityError> {
+    let prefix = format!("{}/", instance.as_str().trim_end_matches('/'));
+    let tenant = issuer.as_str().strip_prefix(&prefix).and_then(|rest| rest.strip_suffix("/v2.0"));
+    let acceptable = match tenant {
+        Some("{tenantid}") => multi_tenant,
+        Some(guid) => !multi_tenant && is_guid(guid),
+        None => false,
+    };
+    if acceptable {
+        Ok(())
+    } else {
+        Err(IdentityError::ProviderUnavailable(format!(
+            "the discovery document declares the issuer {issuer}, which is not a v2.0 issuer of {instance}"
+        )))
+    }
+}
+
+fn is_guid(text: &str) -> bool {
+    let groups: Vec<&str> = text.split('-').collect();
+    groups.iter().map(|group| group.len()).eq([8, 4, 4, 4, 12]) && groups.iter().all(|group| group.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+impl Provider {
+    /// Verifies an ID token the way idweb must: signature, audience, expiry
+    /// and nonce by openidconnect; `azp` (IDT-10); the issuer, which for a
+    /// multi-tenant app is the `{tenantid}` template filled with the token's
+    /// own `tid` (IDT-12); and the tenant allow-list.
+    pub fn verify_id_token<'a, N: NonceVerifier>(
+        &self,
+        id_token: &'a MicrosoftIdToken,
+        nonce: N,
+    ) -> Result<&'a MicrosoftIdTokenClaims, IdentityError> {
+        let rejected = |reason: String| IdentityError::IdTokenRejected(reason);
+        let verifier = self.client.id_token_verifier().require_issuer_match(!self.multi_tenant);
+        let claims = id_token.claims(&verifier, nonce).map_err(|error| rejected(error.to_string()))?;
+        check_authorized_party(claims, self.client.client_id())?;
+        let tenant = claims.additional_claims().tid.as_deref().ok_or_else(|| rejected("the ID token has no tid claim".into()))?;
+        if self.multi_tenant {
+            let expected = self.issuer.as_str().replace("{tenantid}", tenant);
+            if claims.issuer().as_str() != expected {
+                return Err(rejected("the ID token's issuer is not its own tenant's".into()));
+            }
+        }
+        if !self.allowed_tenants.is_empty() && !self.allowed_tenants.iter().any(|allowed| allowed.eq_ignore_ascii_case(tenant)) {
+            return Err(rejected(format!("tenant {tenant} is not allowed to sign in")));
+        }
+        Ok(claims)
     }
 }
 

@@ -55,6 +55,9 @@ pub struct CachedAccessToken {
     pub expires_at: SystemTime,
     /// When the provider asks for it to be renewed (`refresh_in`), if earlier.
     pub refresh_on: Option<SystemTime>,
+    /// The tenant it was issued in, when not the configured one (tenant override).
+    #[serde(default)]
+    pub tenant: Option<String>,
 }
 
 impl CachedAccessToken {
@@ -79,15 +82,24 @@ pub struct TokenPartition {
 pub type UserTokens = TokenPartition;
 
 impl TokenPartition {
-    /// A fresh access token covering every scope in `wanted`.
-    pub fn access_token_covering(&self, wanted: &BTreeSet<String>, now: SystemTime, margin: std::time::Duration) -> Option<&CachedAccessToken> {
-        self.access_tokens.iter().find(|cached| cached.is_fresh(now, margin) && wanted.is_subset(&cached.scopes))
+    /// A fresh access token from `tenant` (`None`: the configured one) covering every scope in `wanted`.
+    pub fn access_token_covering(
+        &self,
+        wanted: &BTreeSet<String>,
+        tenant: Option<&str>,
+        now: SystemTime,
+        margin: std::time::Duration,
+    ) -> Option<&CachedAccessToken> {
+        self.access_tokens
+            .iter()
+            .find(|cached| cached.tenant.as_deref() == tenant && cached.is_fresh(now, margin) && wanted.is_subset(&cached.scopes))
     }
 
-    /// Stores `token`, replacing any token for the same scope set and dropping expired ones.
+    /// Stores `token`, replacing any token for the same scope set and tenant, and dropping expired ones.
     pub fn put_access_token(&mut self, token: CachedAccessToken) {
         let now = SystemTime::now();
-        self.access_tokens.retain(|cached| cached.scopes != token.scopes && cached.expires_at > now);
+        self.access_tokens
+            .retain(|cached| (cached.scopes != token.scopes || cached.tenant != token.tenant) && cached.expires_at > now);
         self.access_tokens.push(token);
     }
 

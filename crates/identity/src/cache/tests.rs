@@ -11,6 +11,7 @@ fn token(scopes: &[&str], lifetime: Duration) -> CachedAccessToken {
         token: AccessToken::new(format!("token-for-{}", scopes.join("+"))),
         expires_at: SystemTime::now() + lifetime,
         refresh_on: None,
+        tenant: None,
     }
 }
 
@@ -27,10 +28,10 @@ fn a_token_covers_a_subset_of_its_scopes_until_the_margin_before_expiry() {
     let mut tokens = TokenPartition::default();
     tokens.put_access_token(token(&["User.Read", "Mail.Read"], Duration::from_secs(3600)));
     let now = SystemTime::now();
-    assert!(tokens.access_token_covering(&normalise_scopes(["user.read"]), now, NO_MARGIN).is_some());
-    assert!(tokens.access_token_covering(&normalise_scopes(["Calendars.Read"]), now, NO_MARGIN).is_none());
+    assert!(tokens.access_token_covering(&normalise_scopes(["user.read"]), None, now, NO_MARGIN).is_some());
+    assert!(tokens.access_token_covering(&normalise_scopes(["Calendars.Read"]), None, now, NO_MARGIN).is_none());
     let within_margin = Duration::from_secs(3700);
-    assert!(tokens.access_token_covering(&normalise_scopes(["user.read"]), now, within_margin).is_none());
+    assert!(tokens.access_token_covering(&normalise_scopes(["user.read"]), None, now, within_margin).is_none());
 }
 
 #[test]
@@ -93,4 +94,16 @@ fn partitions_serialise_for_distributed_stores_and_debug_stays_redacted() {
     let back: TokenPartition = serde_json::from_str(&json).unwrap();
     assert_eq!(back.access_tokens[0].token.secret(), "token-for-User.Read");
     assert!(!format!("{partition:?}").contains("token-for"));
+}
+
+#[test]
+fn a_token_from_another_tenant_serves_only_that_tenant() {
+    let mut tokens = TokenPartition::default();
+    tokens.put_access_token(CachedAccessToken { tenant: Some("fabrikam".into()), ..token(&["User.Read"], Duration::from_secs(600)) });
+    let wanted = normalise_scopes(["user.read"]);
+    let now = SystemTime::now();
+    assert!(tokens.access_token_covering(&wanted, None, now, NO_MARGIN).is_none());
+    assert!(tokens.access_token_covering(&wanted, Some("fabrikam"), now, NO_MARGIN).is_some());
+    tokens.put_access_token(token(&["User.Read"], Duration::from_secs(600)));
+    assert_eq!(tokens.access_tokens.len(), 2, "one per tenant");
 }

@@ -90,12 +90,24 @@ pub struct AzureAdConfig {
     pub callback_path: String,
     /// `SignedOutCallbackPath`: where the provider returns after sign-out.
     pub signed_out_callback_path: String,
+    /// `AllowedTenants`: for a multi-tenant app, the tenants whose users may
+    /// sign in (empty: any).
+    pub allowed_tenants: Vec<String>,
     /// `ClientCapabilities`: what the app can handle, e.g. `cp1` (claims
     /// challenges, for continuous access evaluation); declared on every request.
     pub client_capabilities: Vec<String>,
 }
 
+/// Microsoft's tenant aliases for apps that accept users from any tenant.
+const MULTI_TENANT_ALIASES: [&str; 2] = ["common", "organizations"];
+
 impl AzureAdConfig {
+    /// Whether `TenantId` is `common` or `organizations`: ID tokens then come
+    /// from the users' own tenants (IDT-12).
+    pub fn is_multi_tenant(&self) -> bool {
+        MULTI_TENANT_ALIASES.iter().any(|alias| alias.eq_ignore_ascii_case(&self.tenant_id))
+    }
+
     /// The v2.0 authority (and expected issuer for a single-tenant app).
     pub fn authority(&self) -> String {
         format!(
@@ -169,6 +181,7 @@ impl IdentityConfig {
                 "/signout-callback-oidc",
             )?,
             client_capabilities: optional_list(tree, "AzureAd:ClientCapabilities")?,
+            allowed_tenants: optional_list(tree, "AzureAd:AllowedTenants")?,
         };
         let graph = DownstreamApiConfig {
             base_url: required_url(tree, "Graph:BaseUrl")?,

@@ -14,7 +14,6 @@ use super::response::AuthorizationResponse;
 use super::start::SignInRequest;
 use super::{no_store, transaction, TOKEN_TIMEOUT, USER_KEY};
 use crate::cache::{normalise_scopes, TokenSource};
-use crate::claims::check_authorized_party;
 use crate::error::{IdentityError, SignInRejection};
 use crate::provider::error_chain;
 use crate::user::{HomeAccountId, IdTokenSummary, SignedInUser};
@@ -76,7 +75,8 @@ async fn complete_sign_in(
         .exchange_code(AuthorizationCode::new(code))
         .map_err(|error| IdentityError::Internal(format!("token endpoint not configured: {error}")))?
         .set_pkce_verifier(PkceCodeVerifier::new(pending.pkce_verifier));
-    let exchange = identity.tokens().authenticate(exchange, &provider.client)?;
+    let token_endpoint = provider.client.token_uri().map(|url| url.as_str().to_owned()).unwrap_or_default();
+    let exchange = identity.tokens().authenticate(exchange, &token_endpoint)?;
     let response = match tokio::time::timeout(TOKEN_TIMEOUT, exchange.request_async(identity.http())).await {
         Err(_) => return Err(IdentityError::ProviderUnavailable("token request timed out".into())),
         Ok(Err(RequestTokenError::ServerResponse(error))) => {
@@ -99,10 +99,7 @@ async fn complete_sign_in(
         .id_token()
         .ok_or_else(|| IdentityError::IdTokenRejected("the token response carries no ID token".into()))?;
     let nonce = Nonce::new(pending.nonce);
-    let claims = id_token
-        .claims(&provider.client.id_token_verifier(), &nonce)
-        .map_err(|error| IdentityError::IdTokenRejected(error.to_string()))?;
-    check_authorized_party(claims, provider.client.client_id())?;
+    let claims = provider.verify_id_token(id_token, &nonce)?;
     let microsoft = claims.additional_claims();
     let (Some(object_id), Some(tenant_id)) = (microsoft.oid.clone(), microsoft.tid.clone()) else {
         return Err(IdentityError::IdTokenRejected("the ID token has no oid or tid claim".into()));
