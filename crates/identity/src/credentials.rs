@@ -11,13 +11,13 @@ use base64::Engine;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use openidconnect::ClientSecret;
 use rand::RngCore;
-use rsa::pkcs1::DecodeRsaPrivateKey;
+use rsa::pkcs1::{DecodeRsaPrivateKey, EncodeRsaPrivateKey};
 use rsa::pkcs8::{DecodePrivateKey, DecodePublicKey};
 use rsa::traits::PublicKeyParts;
 use rsa::{RsaPrivateKey, RsaPublicKey};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use x509_cert::der::{DecodePem, Encode};
+use x509_cert::der::{Decode, DecodePem, Encode};
 use x509_cert::Certificate;
 
 use crate::error::IdentityError;
@@ -73,7 +73,7 @@ struct AssertionClaims<'a> {
 
 impl CertificateCredential {
     /// Loads a PEM certificate and its RSA private key (both in `certificate_path`,
-    /// or the key in `key_path`), and checks that they belong together.
+    /// or the key in `key_path`).
     pub fn load_pem(certificate_path: &Path, key_path: Option<&Path>, send_x5c: bool) -> Result<Self, String> {
         let read = |path: &Path| std::fs::read_to_string(path).map_err(|error| format!("cannot read {}: {error}", path.display()));
         let certificate_pem = read(certificate_path)?;
@@ -85,18 +85,34 @@ impl CertificateCredential {
             .ok_or_else(|| format!("{} holds no PEM certificate", certificate_path.display()))?;
         let certificate = Certificate::from_pem(certificate_block.as_bytes()).map_err(|error| format!("certificate: {error}"))?;
         let der = certificate.to_der().map_err(|error| format!("certificate: {error}"))?;
+        let private = private_key(&key_pem).ok_or("no RSA private key (PKCS#1 or unencrypted PKCS#8 PEM) found")?;
+        Self::from_parts(&der, &private, send_x5c)
+    }
+
+    /// Loads a PKCS#12 (`.pfx`/`.p12`) file holding the certificate and its key.
+    pub fn load_pkcs12(path: &Path, password: &str, send_x5c: bool) -> Result<Self, String> {
+        let bytes = std::fs::read(path).map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+        let store = p12_keystore::KeyStore::from_pkcs12(&bytes, password, p12_keystore::Pkcs12ImportPolicy::Strict)
+            .map_err(|error| format!("cannot open the PKCS#12 file (wrong CertificatePassword?): {error}"))?;
+        let (_, chain) = store.private_key_chain().ok_or("the PKCS#12 file holds no private key with its certificate")?;
+        let certificate = chain.certs().first().ok_or("the PKCS#12 file holds no certificate for its key")?;
+        let private = RsaPrivateKey::from_pkcs8_der(chain.key().as_der()).map_err(|_| "the PKCS#12 key is not an RSA key".to_owned())?;
+        Self::from_parts(certificate.as_der(), &private, send_x5c)
+    }
+
+    /// A credential from a DER certificate and its key, checking that they belong together.
+    fn from_parts(certificate_der: &[u8], private: &RsaPrivateKey, send_x5c: bool) -> Result<Self, String> {
+        let certificate = Certificate::from_der(certificate_der).map_err(|error| format!("certificate: {error}"))?;
         let spki = certificate.tbs_certificate.subject_public_key_info.to_der().map_err(|error| error.to_string())?;
         let public = RsaPublicKey::from_public_key_der(&spki).map_err(|_| "the certificate's key is not RSA".to_owned())?;
-        let private = private_key(&key_pem).ok_or("no RSA private key (PKCS#1 or unencrypted PKCS#8 PEM) found")?;
         if private.n() != public.n() {
             return Err("the private key does not belong to the certificate".into());
         }
-        let key_block = pem_block(&key_pem, "RSA PRIVATE KEY").or_else(|| pem_block(&key_pem, "PRIVATE KEY")).unwrap_or_default();
-        let key = EncodingKey::from_rsa_pem(key_block.as_bytes()).map_err(|error| format!("private key: {error}"))?;
+        let pkcs1 = private.to_pkcs1_der().map_err(|error| format!("private key: {error}"))?;
         Ok(Self {
-            key,
-            thumbprint_s256: URL_SAFE_NO_PAD.encode(Sha256::digest(&der)),
-            der_base64: STANDARD.encode(&der),
+            key: EncodingKey::from_rsa_der(pkcs1.as_bytes()),
+            thumbprint_s256: URL_SAFE_NO_PAD.encode(Sha256::digest(certificate_der)),
+            der_base64: STANDARD.encode(certificate_der),
             send_x5c,
         })
     }

@@ -10,7 +10,10 @@ use rsa::pkcs8::{EncodePrivateKey, LineEnding};
 use serde_json::json;
 use support::{location, TestApp, ADELE};
 
+const PFX_PASSWORD: &str = "pfx-test-password";
+
 struct Files {
+    pkcs12: PathBuf,
     certificate_only: PathBuf,
     key_only: PathBuf,
     combined: PathBuf,
@@ -22,7 +25,16 @@ fn certificate_files() -> Files {
     let private = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048).unwrap();
     let key_pem = private.to_pkcs8_pem(LineEnding::LF).unwrap().to_string();
     let key_pair = rcgen::KeyPair::from_pkcs8_pem_and_sign_algo(&key_pem, &rcgen::PKCS_RSA_SHA256).unwrap();
-    let certificate_pem = rcgen::CertificateParams::new(vec!["idweb".to_owned()]).unwrap().self_signed(&key_pair).unwrap().pem();
+    let certificate = rcgen::CertificateParams::new(vec!["idweb".to_owned()]).unwrap().self_signed(&key_pair).unwrap();
+    let certificate_pem = certificate.pem();
+    let chain = p12_keystore::PrivateKeyChain::new(
+        vec![1u8],
+        p12_keystore::PrivateKey::from_der(private.to_pkcs8_der().unwrap().as_bytes()).unwrap(),
+        [p12_keystore::Certificate::from_der(certificate.der()).unwrap()],
+    );
+    let mut store = p12_keystore::KeyStore::new();
+    store.add_entry("idweb", p12_keystore::KeyStoreEntry::PrivateKeyChain(chain));
+    let pkcs12 = store.writer(PFX_PASSWORD).write().unwrap();
     let dir = std::env::temp_dir().join(format!("idweb-certificate-{}", rand::random::<u64>()));
     std::fs::create_dir_all(&dir).unwrap();
     let write = |name: &str, text: &str| {
@@ -30,7 +42,10 @@ fn certificate_files() -> Files {
         std::fs::write(&path, text).unwrap();
         path
     };
+    let pkcs12_path = dir.join("cert.pfx");
+    std::fs::write(&pkcs12_path, pkcs12).unwrap();
     Files {
+        pkcs12: pkcs12_path,
         certificate_only: write("cert.pem", &certificate_pem),
         key_only: write("key.pem", &key_pem),
         combined: write("combined.pem", &format!("{certificate_pem}{key_pem}")),
@@ -116,4 +131,22 @@ async fn tok_01_a_signed_assertion_file_is_read_on_every_use() {
     std::fs::write(&file, other).unwrap();
     let refused = app.identity.tokens().for_app(&["api://c1a9d3b7-6e2f-4d8a-9b5c-3f7e1d2a4b60/.default".to_owned()]).await.unwrap_err();
     assert!(refused.to_string().contains("invalid_client"), "{refused}");
+}
+
+#[tokio::test]
+async fn tok_01_a_pkcs12_file_with_its_password_works_and_a_wrong_password_is_named() {
+    let files = certificate_files();
+    let entry = json!({ "SourceType": "Path", "CertificateDiskPath": files.pkcs12, "CertificatePassword": PFX_PASSWORD });
+    let app = app_with_certificate(&files, entry).await;
+    assert_eq!(location(&app.browser().sign_in(ADELE).await), "/after");
+
+    let wrong = json!({
+        "AzureAd": { "Instance": "http://127.0.0.1:9/", "TenantId": "t", "ClientId": "c",
+                     "ClientCredentials": [{ "SourceType": "Path", "CertificateDiskPath": files.pkcs12, "CertificatePassword": "nope" }] },
+        "Graph": { "BaseUrl": "http://127.0.0.1:9/v1.0", "Scopes": "User.Read" },
+        "Hosting": { "PublicUrl": "http://127.0.0.1:9/" },
+    });
+    let error = idweb_identity::IdentityConfig::from_json(&wrong).unwrap_err().to_string();
+    assert!(error.contains("CertificateDiskPath") && error.contains("CertificatePassword"), "{error}");
+    assert!(!error.contains("nope"), "the password is not repeated");
 }

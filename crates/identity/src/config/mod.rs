@@ -381,14 +381,14 @@ fn credential_entry(tree: &Value, prefix: &str, dir: &Path, send_x5c: bool) -> R
         "Path" => {
             let certificate = path("CertificateDiskPath")?;
             let is_pkcs12 = certificate.extension().is_some_and(|ext| ext.eq_ignore_ascii_case("pfx") || ext.eq_ignore_ascii_case("p12"));
-            if is_pkcs12 {
-                return Err(ConfigError::Invalid {
-                    key: key("CertificateDiskPath"),
-                    reason: "PKCS#12 files are not read yet; give the certificate and key as PEM (openssl pkcs12 -in cert.pfx -out cert.pem -nodes)".into(),
-                });
-            }
-            let key_path = optional_string(tree, &key("KeyDiskPath")).map(|value| dir.join(value));
-            CertificateCredential::load_pem(&certificate, key_path.as_deref(), send_x5c)
+            let loaded = if is_pkcs12 {
+                let password = optional_string(tree, &key("CertificatePassword")).unwrap_or_default();
+                CertificateCredential::load_pkcs12(&certificate, &password, send_x5c)
+            } else {
+                let key_path = optional_string(tree, &key("KeyDiskPath")).map(|value| dir.join(value));
+                CertificateCredential::load_pem(&certificate, key_path.as_deref(), send_x5c)
+            };
+            loaded
                 .map(|loaded| ClientCredential::Certificate(Box::new(loaded)))
                 .map_err(|reason| ConfigError::Invalid { key: key("CertificateDiskPath"), reason })
         }
