@@ -65,6 +65,8 @@ pub struct EmulatorState {
     pub seen_assertions: endpoints::token::assertion::SeenAssertions,
     /// POSTs to the token endpoint so far (tests assert on it).
     pub token_requests: AtomicU64,
+    /// GETs of the JWKS so far (tests of key refetching assert on it).
+    pub jwks_requests: AtomicU64,
 }
 
 impl EmulatorState {
@@ -94,6 +96,7 @@ impl EmulatorState {
             sso: sso::SsoSessions::default(),
             todos: sample_api::TodoStore::default(),
             token_requests: AtomicU64::new(0),
+            jwks_requests: AtomicU64::new(0),
         })
     }
 
@@ -208,6 +211,11 @@ impl RunningEmulator {
     /// The bound address.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// How many times the JWKS was fetched.
+    pub fn jwks_requests(&self) -> u64 {
+        self.state.jwks_requests.load(Ordering::Relaxed)
     }
 
     /// How many requests reached the token endpoint.

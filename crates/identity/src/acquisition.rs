@@ -149,7 +149,7 @@ impl TokenAcquisition {
             }
             Ok(Err(error)) => return Err(IdentityError::ProviderUnavailable(format!("refresh failed: {}", error_chain(&error)))),
         };
-        self.check_refreshed_identity(user, &response, &provider)?;
+        self.check_refreshed_identity(user, &response, &provider).await?;
         self.store_in(&key, partition, &response, &wanted, options.tenant, TokenSource::Refresh).await
     }
 
@@ -318,9 +318,13 @@ impl TokenAcquisition {
 
     /// A refreshed ID token must describe the same user (RT-02); refreshed
     /// ID tokens carry no nonce, so none is required.
-    fn check_refreshed_identity(&self, user: &SignedInUser, response: &MicrosoftTokenResponse, provider: &Provider) -> Result<(), IdentityError> {
+    async fn check_refreshed_identity(&self, user: &SignedInUser, response: &MicrosoftTokenResponse, provider: &Arc<Provider>) -> Result<(), IdentityError> {
         let Some(id_token) = response.extra_fields().id_token() else { return Ok(()) };
-        let claims = provider.verify_id_token(id_token, |_: Option<&Nonce>| Ok(()))?;
+        let no_nonce = |_: Option<&Nonce>| Ok(());
+        let claims = match provider.verify_id_token(id_token, no_nonce) {
+            Err(IdentityError::UnknownSigningKey) => self.provider.refetch_keys(provider).await.verify_id_token(id_token, no_nonce)?,
+            verified => verified?,
+        };
         let same_user = claims.additional_claims().oid.as_deref() == Some(user.object_id.as_str())
             && claims.additional_claims().tid.as_deref() == Some(user.tenant_id.as_str());
         if same_user {

@@ -29,6 +29,10 @@ pub enum IdentityError {
     /// The token endpoint refused to redeem the authorization code (TOK-02).
     #[error("the identity provider refused the authorization code: {0}")]
     CodeRejected(String),
+    /// The ID token names a signing key the provider has not published
+    /// (JWKS-01: the keys are fetched again once, then it is rejected).
+    #[error("ID token rejected: its signing key is not published")]
+    UnknownSigningKey,
     /// The ID token failed validation (IDT-*).
     #[error("ID token rejected: {0}")]
     IdTokenRejected(String),
@@ -112,7 +116,7 @@ impl IdentityError {
             Self::ProviderError { .. } => "provider_error",
             Self::ConsentDeclined { .. } => "consent_declined",
             Self::CodeRejected(_) => "code_rejected",
-            Self::IdTokenRejected(_) => "id_token_rejected",
+            Self::IdTokenRejected(_) | Self::UnknownSigningKey => "id_token_rejected",
             Self::InteractionRequired { .. } => "interaction_required",
             Self::NotSignedIn => "not_signed_in",
             Self::Downstream { .. } | Self::DownstreamUnavailable(_) => "downstream",

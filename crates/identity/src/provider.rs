@@ -4,15 +4,15 @@
 //! pages) while the provider is down, and recovers when it comes back (FLT-01).
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use openidconnect::core::{
     CoreAuthDisplay, CoreAuthPrompt, CoreJsonWebKey, CoreJweContentEncryptionAlgorithm,
     CoreRevocableToken, CoreRevocationErrorResponse, CoreTokenIntrospectionResponse,
 };
 use openidconnect::{
-    Client, ClientId, EndpointMaybeSet, EndpointNotSet, EndpointSet, EndSessionUrl, IssuerUrl, JsonWebKeySet,
-    NonceVerifier, ProviderMetadataWithLogout, RedirectUrl,
+    ClaimsVerificationError, Client, ClientId, EndpointMaybeSet, EndpointNotSet, EndpointSet, EndSessionUrl, IssuerUrl, JsonWebKeySet,
+    NonceVerifier, ProviderMetadataWithLogout, RedirectUrl, SignatureVerificationError,
 };
 use tokio::sync::RwLock;
 use url::Url;
@@ -57,6 +57,10 @@ pub struct Provider {
     pub multi_tenant: bool,
     /// Tenants allowed to sign in (empty: any).
     pub allowed_tenants: Vec<String>,
+    /// The discovery document, kept to rebuild the client with new keys.
+    metadata: ProviderMetadataWithLogout,
+    /// When the keys were last fetched again because of an unknown `kid`.
+    keys_refetched_at: Option<Instant>,
 }
 
 /// Discovers the provider once and keeps the result; failures are not cached.
@@ -65,6 +69,10 @@ pub struct ProviderCache {
     http: reqwest::Client,
     discovered: RwLock<Option<Arc<Provider>>>,
 }
+
+/// JWKS-01: an unknown `kid` fetches the keys again at most this often, so
+/// forged tokens cannot make idweb hammer the provider.
+pub const KEY_REFETCH_INTERVAL: Duration = Duration::from_secs(5 * 60);
 
 impl ProviderCache {
     /// A cache that will discover `config`'s authority on first use.
@@ -110,18 +118,62 @@ impl ProviderCache {
             .await
             .map_err(|_| unavailable("fetching the signing keys timed out".into()))?
             .map_err(|error| unavailable(format!("fetching the signing keys failed: {}", error_chain(&error))))?;
-        let metadata = metadata.set_jwks(jwks);
-        let end_session_endpoint = metadata.additional_metadata().end_session_endpoint.clone();
-        let issuer = metadata.issuer().clone();
+        tracing::info!(authority = %azure_ad.authority(), multi_tenant, "identity provider discovered");
+        self.build(metadata.set_jwks(jwks), None)
+    }
+
+    fn build(&self, metadata: ProviderMetadataWithLogout, keys_refetched_at: Option<Instant>) -> Result<Provider, IdentityError> {
+        let azure_ad = &self.config.azure_ad;
         let client = OidcClient::from_provider_metadata(
-            metadata,
+            metadata.clone(),
             ClientId::new(azure_ad.client_id.clone()),
             // Only a secret is set on the client; assertions are added to each request.
             azure_ad.credential.client_secret(),
         )
         .set_redirect_uri(redirect_url(&self.config.hosting.public_url, &azure_ad.callback_path)?);
-        tracing::info!(authority = %azure_ad.authority(), multi_tenant, "identity provider discovered");
-        Ok(Provider { client, issuer, end_session_endpoint, multi_tenant, allowed_tenants: azure_ad.allowed_tenants.clone() })
+        Ok(Provider {
+            client,
+            issuer: metadata.issuer().clone(),
+            end_session_endpoint: metadata.additional_metadata().end_session_endpoint.clone(),
+            multi_tenant: azure_ad.is_multi_tenant(),
+            allowed_tenants: azure_ad.allowed_tenants.clone(),
+            metadata,
+            keys_refetched_at,
+        })
+    }
+
+    /// JWKS-01: fetches the signing keys again after a token named a `kid`
+    /// that `stale` does not know (the provider rotated its keys). At most
+    /// once per [`KEY_REFETCH_INTERVAL`]; a failed fetch keeps the last good
+    /// keys. Returns the provider to verify with.
+    pub async fn refetch_keys(&self, stale: &Arc<Provider>) -> Arc<Provider> {
+        let mut slot = self.discovered.write().await;
+        let current = slot.clone().unwrap_or_else(|| stale.clone());
+        if !Arc::ptr_eq(&current, stale) {
+            return current; // someone else refetched meanwhile
+        }
+        if stale.keys_refetched_at.is_some_and(|at| at.elapsed() < KEY_REFETCH_INTERVAL) {
+            tracing::warn!(target: "idweb::security", "unknown signing key again soon after a refetch; not fetching the keys again");
+            return current;
+        }
+        let fetched = tokio::time::timeout(DISCOVERY_TIMEOUT, JsonWebKeySet::fetch_async(stale.metadata.jwks_uri(), &self.http)).await;
+        let rebuilt = match fetched {
+            Ok(Ok(jwks)) => self.build(stale.metadata.clone().set_jwks(jwks), Some(Instant::now())),
+            Ok(Err(error)) => Err(IdentityError::ProviderUnavailable(error_chain(&error))),
+            Err(_) => Err(IdentityError::ProviderUnavailable("timed out".into())),
+        };
+        match rebuilt {
+            Ok(provider) => {
+                tracing::info!("signing keys fetched again after an unknown kid");
+                let provider = Arc::new(provider);
+                *slot = Some(provider.clone());
+                provider
+            }
+            Err(error) => {
+                tracing::warn!(%error, "refetching the signing keys failed; keeping the last good set");
+                current
+            }
+        }
     }
 }
 
@@ -155,14 +207,17 @@ impl Provider {
     /// and nonce by openidconnect; `azp` (IDT-10); the issuer, which for a
     /// multi-tenant app is the `{tenantid}` template filled with the token's
     /// own `tid` (IDT-12); and the tenant allow-list.
-    pub fn verify_id_token<'a, N: NonceVerifier>(
+    pub fn verify_id_token<'a, N: NonceVerifier + Copy>(
         &self,
         id_token: &'a MicrosoftIdToken,
         nonce: N,
     ) -> Result<&'a MicrosoftIdTokenClaims, IdentityError> {
         let rejected = |reason: String| IdentityError::IdTokenRejected(reason);
         let verifier = self.client.id_token_verifier().require_issuer_match(!self.multi_tenant);
-        let claims = id_token.claims(&verifier, nonce).map_err(|error| rejected(error.to_string()))?;
+        let claims = id_token.claims(&verifier, nonce).map_err(|error| match error {
+            ClaimsVerificationError::SignatureVerification(SignatureVerificationError::NoMatchingKey) => IdentityError::UnknownSigningKey,
+            other => rejected(other.to_string()),
+        })?;
         check_authorized_party(claims, self.client.client_id())?;
         let tenant = claims.additional_claims().tid.as_deref().ok_or_else(|| rejected("the ID token has no tid claim".into()))?;
         if self.multi_tenant {

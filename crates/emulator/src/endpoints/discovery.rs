@@ -45,5 +45,6 @@ pub async fn openid_configuration(
 /// `GET /{tenant}/discovery/v2.0/keys`
 pub async fn keys(State(state): State<Arc<EmulatorState>>, Path(tenant): Path<String>) -> Result<Json<Value>, OAuthError> {
     let scope = check_tenant(&state, &tenant)?;
+    state.jwks_requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     Ok(Json(state.keys.jwks(&state.discovery_issuer(scope))))
 }

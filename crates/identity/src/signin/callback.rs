@@ -99,7 +99,10 @@ async fn complete_sign_in(
         .id_token()
         .ok_or_else(|| IdentityError::IdTokenRejected("the token response carries no ID token".into()))?;
     let nonce = Nonce::new(pending.nonce);
-    let claims = provider.verify_id_token(id_token, &nonce)?;
+    let claims = match provider.verify_id_token(id_token, &nonce) {
+        Err(IdentityError::UnknownSigningKey) => identity.provider().refetch_keys(&provider).await.verify_id_token(id_token, &nonce)?,
+        verified => verified?,
+    };
     let microsoft = claims.additional_claims();
     let (Some(object_id), Some(tenant_id)) = (microsoft.oid.clone(), microsoft.tid.clone()) else {
         return Err(IdentityError::IdTokenRejected("the ID token has no oid or tid claim".into()));
