@@ -13,6 +13,7 @@ pub mod cache;
 pub mod claims;
 pub mod config;
 pub mod credentials;
+pub mod downstream;
 pub mod error;
 pub mod graph;
 pub mod provider;
@@ -30,6 +31,7 @@ pub use acquisition::TokenAcquisition;
 pub use acquisition::UserTokenOptions;
 pub use cache::{MemoryTokenCache, PartitionKey, TokenCacheStore};
 pub use config::{ConfigError, IdentityConfig};
+pub use downstream::{ApiCaller, Caller, DownstreamApis};
 pub use error::{IdentityError, SIGN_IN_ERROR_PATH, SIGN_IN_PATH};
 pub use graph::{GraphClient, GraphUser};
 pub use signin::SIGN_OUT_PATH;
@@ -48,6 +50,7 @@ pub struct Identity {
     memory_cache: Arc<MemoryTokenCache>,
     tokens: Arc<TokenAcquisition>,
     graph: GraphClient,
+    downstream: DownstreamApis,
 }
 
 impl Identity {
@@ -67,8 +70,10 @@ impl Identity {
             config.token_cache.sliding_expiration,
         ));
         let tokens = Arc::new(TokenAcquisition::new(provider.clone(), memory_cache.clone(), http.clone(), &config));
-        let graph = GraphClient::new(&config.graph, http.clone(), tokens.clone());
-        Ok(Arc::new(Self { config, http, provider, memory_cache, tokens, graph }))
+        let caller = Arc::new(ApiCaller::new(http.clone(), tokens.clone()));
+        let graph = GraphClient::new(&config.graph, caller.clone());
+        let downstream = DownstreamApis::new(config.downstream_apis.clone(), caller);
+        Ok(Arc::new(Self { config, http, provider, memory_cache, tokens, graph, downstream }))
     }
 
     /// Sign-in, callback and sign-out routes.
@@ -109,6 +114,11 @@ impl Identity {
     /// Microsoft Graph, acting for the user.
     pub fn graph(&self) -> &GraphClient {
         &self.graph
+    }
+
+    /// The web APIs named in configuration.
+    pub fn downstream(&self) -> &DownstreamApis {
+        &self.downstream
     }
 
     /// The in-memory token cache store (for diagnostics and tests).

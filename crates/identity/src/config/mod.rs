@@ -11,6 +11,7 @@ mod tests;
 
 use std::path::Path;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use openidconnect::ClientSecret;
@@ -55,6 +56,8 @@ pub struct IdentityConfig {
     pub azure_ad: AzureAdConfig,
     /// The `Graph` section: where Microsoft Graph lives and what we ask of it.
     pub graph: DownstreamApiConfig,
+    /// The `DownstreamApis` section: other web APIs, by name (`TodoList`).
+    pub downstream_apis: BTreeMap<String, DownstreamApiConfig>,
     /// The `Hosting` section: how the app is reached from the browser.
     pub hosting: HostingConfig,
     /// The `Session` section: session cookie and lifetimes.
@@ -118,13 +121,24 @@ impl AzureAdConfig {
     }
 }
 
-/// A downstream web API section (`BaseUrl`, `Scopes`).
+/// A downstream web API section (Microsoft.Identity.Web's names).
 #[derive(Debug, Clone)]
 pub struct DownstreamApiConfig {
-    /// `BaseUrl`, without a trailing slash.
+    /// `BaseUrl`.
     pub base_url: Url,
-    /// `Scopes` the API needs (array, or one space-separated string).
+    /// `Scopes` the API needs (array, or one space-separated string); for an
+    /// app token, the `{resource}/.default` scope.
     pub scopes: Vec<String>,
+    /// `RelativePath`: appended to `BaseUrl` when a call names no path.
+    pub relative_path: String,
+    /// `HttpMethod` of calls that name none (`GET` by default).
+    pub http_method: reqwest::Method,
+    /// `RequestAppToken`: call as the app (client credentials), not for the user.
+    pub request_app_token: bool,
+    /// `TimeoutSeconds` of one HTTP call.
+    pub timeout: std::time::Duration,
+    /// `MaxRetries` after a 429 or 503 with `Retry-After` (FLT-02).
+    pub max_retries: u32,
 }
 
 /// The `Hosting` section.
@@ -183,9 +197,14 @@ impl IdentityConfig {
             client_capabilities: optional_list(tree, "AzureAd:ClientCapabilities")?,
             allowed_tenants: optional_list(tree, "AzureAd:AllowedTenants")?,
         };
-        let graph = DownstreamApiConfig {
-            base_url: required_url(tree, "Graph:BaseUrl")?,
-            scopes: required_scopes(tree, "Graph:Scopes")?,
+        let graph = downstream_api(tree, "Graph")?;
+        let downstream_apis = match lookup(tree, "DownstreamApis") {
+            None | Some(Value::Null) => BTreeMap::new(),
+            Some(Value::Object(apis)) => apis
+                .keys()
+                .map(|name| Ok((name.clone(), downstream_api(tree, &format!("DownstreamApis:{name}"))?)))
+                .collect::<Result<_, ConfigError>>()?,
+            Some(_) => return Err(ConfigError::Invalid { key: "DownstreamApis".into(), reason: "expected an object of named APIs".into() }),
         };
         let hosting = HostingConfig {
             public_url: required_url(tree, "Hosting:PublicUrl")?,
@@ -212,7 +231,7 @@ impl IdentityConfig {
             ),
             refresh_margin: std::time::Duration::from_secs(u64::from(optional_u32(tree, "TokenCache:RefreshMarginSeconds", 300)?)),
         };
-        Ok(Self { azure_ad, graph, hosting, session, token_cache })
+        Ok(Self { azure_ad, graph, downstream_apis, hosting, session, token_cache })
     }
 }
 
@@ -312,6 +331,32 @@ fn required_scopes(tree: &Value, key: &str) -> Result<Vec<String>, ConfigError> 
         return Err(ConfigError::Invalid { key: key.into(), reason: "expected one or more non-empty scopes".into() });
     }
     Ok(scopes)
+}
+
+/// A downstream API section at `prefix` (`Graph`, `DownstreamApis:TodoList`).
+fn downstream_api(tree: &Value, prefix: &str) -> Result<DownstreamApiConfig, ConfigError> {
+    let key = |name: &str| format!("{prefix}:{name}");
+    let method_text = optional_string(tree, &key("HttpMethod")).unwrap_or_else(|| "GET".into());
+    let http_method = reqwest::Method::from_bytes(method_text.to_ascii_uppercase().as_bytes())
+        .map_err(|_| ConfigError::Invalid { key: key("HttpMethod"), reason: format!("{method_text:?} is not an HTTP method") })?;
+    Ok(DownstreamApiConfig {
+        base_url: required_url(tree, &key("BaseUrl"))?,
+        scopes: required_scopes(tree, &key("Scopes"))?,
+        relative_path: optional_string(tree, &key("RelativePath")).unwrap_or_default(),
+        http_method,
+        request_app_token: optional_bool(tree, &key("RequestAppToken"), false)?,
+        timeout: std::time::Duration::from_secs(u64::from(optional_u32(tree, &key("TimeoutSeconds"), 20)?)),
+        max_retries: optional_count(tree, &key("MaxRetries"), 2)?,
+    })
+}
+
+/// A whole number that may be zero.
+fn optional_count(tree: &Value, key: &str, default: u32) -> Result<u32, ConfigError> {
+    match lookup(tree, key) {
+        Some(Value::Number(number)) if number.as_u64() == Some(0) => Ok(0),
+        Some(Value::String(text)) if text.trim() == "0" => Ok(0),
+        _ => optional_u32(tree, key, default),
+    }
 }
 
 fn optional_list(tree: &Value, key: &str) -> Result<Vec<String>, ConfigError> {

@@ -116,3 +116,25 @@ fn client_secret_is_redacted_in_debug_output() {
     let config = IdentityConfig::from_json(&valid_settings()).unwrap();
     assert!(!format!("{config:?}").contains("from-the-test"));
 }
+
+#[test]
+fn downstream_apis_are_read_by_name_with_microsofts_keys() {
+    let mut tree = valid_settings();
+    tree["DownstreamApis"] = json!({
+        "TodoList": { "BaseUrl": "https://api.example/", "Scopes": "api://todo/access_as_user", "RelativePath": "todolist",
+                      "HttpMethod": "post", "TimeoutSeconds": 5, "MaxRetries": 0 },
+        "Daemon": { "BaseUrl": "https://api.example/", "Scopes": ["api://todo/.default"], "RequestAppToken": true },
+    });
+    let config = IdentityConfig::from_json(&tree).unwrap();
+    let todo = &config.downstream_apis["TodoList"];
+    assert_eq!(todo.http_method, reqwest::Method::POST);
+    assert_eq!((todo.relative_path.as_str(), todo.max_retries, todo.timeout.as_secs()), ("todolist", 0, 5));
+    assert!(config.downstream_apis["Daemon"].request_app_token);
+    assert_eq!(config.graph.max_retries, 2, "defaults");
+
+    tree["DownstreamApis"]["TodoList"]["HttpMethod"] = json!("FETCH ME");
+    let error = IdentityConfig::from_json(&tree).unwrap_err().to_string();
+    assert!(error.contains("DownstreamApis:TodoList:HttpMethod"), "{error}");
+    tree["DownstreamApis"] = json!({ "Broken": { "Scopes": "x" } });
+    assert_eq!(IdentityConfig::from_json(&tree).unwrap_err().to_string(), "configuration key DownstreamApis:Broken:BaseUrl is missing");
+}

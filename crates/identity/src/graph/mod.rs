@@ -1,14 +1,13 @@
-//! A typed Microsoft Graph client acting for the signed-in user.
-
-mod challenge;
+//! A typed Microsoft Graph client acting for the signed-in user or the app.
 
 use std::sync::Arc;
 
+use reqwest::Method;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use crate::acquisition::{TokenAcquisition, UserTokenOptions};
 use crate::config::DownstreamApiConfig;
+use crate::downstream::{ApiCaller, Caller};
 use crate::error::IdentityError;
 use crate::provider::error_chain;
 use crate::user::SignedInUser;
@@ -17,7 +16,8 @@ use crate::user::SignedInUser;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GraphUser {
-    /// Object id.
+    /// Object id (absent when `$select` leaves it out).
+    #[serde(default)]
     pub id: String,
     /// Display name.
     pub display_name: Option<String>,
@@ -91,111 +91,113 @@ pub struct MessagePage {
     pub next_link: Option<String>,
 }
 
-/// The claims of a `401` claims challenge, if the response is one.
-fn claims_challenge(response: &reqwest::Response) -> Option<String> {
-    if response.status() != reqwest::StatusCode::UNAUTHORIZED {
-        return None;
-    }
-    response
-        .headers()
-        .get_all(reqwest::header::WWW_AUTHENTICATE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .find_map(challenge::insufficient_claims)
+/// A page of Graph's `users` collection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserPage {
+    /// The users on this page.
+    #[serde(rename = "value")]
+    pub users: Vec<GraphUser>,
+    /// Where the next page is, if any.
+    #[serde(rename = "@odata.nextLink", default)]
+    pub next_link: Option<String>,
 }
 
-/// Graph's error body: `{"error": {"code": ..., "message": ...}}`.
-#[derive(Debug, Deserialize)]
-struct GraphErrorBody {
-    error: GraphErrorDetail,
+/// A profile photo.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Photo {
+    /// Its media type (`image/jpeg`, `image/png`).
+    pub content_type: String,
+    /// The image.
+    pub bytes: Vec<u8>,
 }
 
-#[derive(Debug, Deserialize)]
-struct GraphErrorDetail {
-    code: String,
-    message: String,
-}
+/// The scope of app tokens for Graph when `Graph:AppScopes` is not set.
+const GRAPH_APP_SCOPE: &str = "https://graph.microsoft.com/.default";
 
-/// Calls Microsoft Graph with tokens acquired for the user.
+/// Calls Microsoft Graph with tokens acquired for the user (or the app).
 pub struct GraphClient {
-    base_url: Url,
-    scopes: Vec<String>,
-    http: reqwest::Client,
-    tokens: Arc<TokenAcquisition>,
+    api: DownstreamApiConfig,
+    app_api: DownstreamApiConfig,
+    caller: Arc<ApiCaller>,
 }
 
 impl GraphClient {
     /// A client for the Graph described by `config`.
-    pub fn new(config: &DownstreamApiConfig, http: reqwest::Client, tokens: Arc<TokenAcquisition>) -> Self {
-        Self { base_url: config.base_url.clone(), scopes: config.scopes.clone(), http, tokens }
+    pub fn new(config: &DownstreamApiConfig, caller: Arc<ApiCaller>) -> Self {
+        let app_api = DownstreamApiConfig { scopes: vec![GRAPH_APP_SCOPE.into()], ..config.clone() };
+        Self { api: config.clone(), app_api, caller }
     }
 
     /// `GET /me`: the signed-in user's profile.
     pub async fn me(&self, user: &SignedInUser) -> Result<GraphUser, IdentityError> {
-        self.get_json(user, &self.scopes, "me").await
+        self.get(user, &self.api.scopes, "me").await
+    }
+
+    /// `GET /me?$select=...`: only the named fields are filled.
+    pub async fn me_select(&self, user: &SignedInUser, fields: &[&str]) -> Result<GraphUser, IdentityError> {
+        self.get(user, &self.api.scopes, &format!("me?$select={}", fields.join(","))).await
+    }
+
+    /// `GET /me/photo/$value`: the user's photo, `None` when they have none.
+    pub async fn me_photo(&self, user: &SignedInUser) -> Result<Option<Photo>, IdentityError> {
+        let url = ApiCaller::url(&self.api, Some("me/photo/$value"))?;
+        let response = self.caller.send(&self.api, Caller::User(user), Method::GET, url, None).await?;
+        if response.status() == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        let response = ApiCaller::success(response).await?;
+        let content_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or("application/octet-stream")
+            .to_owned();
+        let bytes = response.bytes().await.map_err(|error| IdentityError::DownstreamUnavailable(error_chain(&error)))?;
+        Ok(Some(Photo { content_type, bytes: bytes.to_vec() }))
     }
 
     /// `GET /me/messages`: the newest `top` messages and the link to the next page.
     pub async fn messages(&self, user: &SignedInUser, top: u32) -> Result<MessagePage, IdentityError> {
-        let scopes: Vec<String> = MAIL_SCOPES.iter().map(|scope| (*scope).to_owned()).collect();
         let relative = format!("me/messages?$top={}&$select=id,subject,receivedDateTime,bodyPreview,isRead,from", top.clamp(1, 999));
-        self.get_json(user, &scopes, &relative).await
+        self.get(user, &mail_scopes(), &relative).await
     }
 
-    /// GETs `relative` with a token for `scopes`. A claims challenge (CAE-01)
-    /// drops the cached token and retries once with a token that carries the
-    /// claims; a second challenge, or one only the user can answer, becomes
-    /// `InteractionRequired` with the claims.
-    async fn get_json<T: serde::de::DeserializeOwned>(&self, user: &SignedInUser, scopes: &[String], relative: &str) -> Result<T, IdentityError> {
-        let url = self.endpoint(relative)?;
-        let token = self.tokens.for_user(user, scopes).await?;
-        let response = self.send(&url, token.secret()).await?;
-        let response = match claims_challenge(&response) {
-            None => response,
-            Some(claims) => {
-                tracing::info!("Graph sent a claims challenge; renewing the token once");
-                self.tokens.forget_access_tokens(user, scopes).await?;
-                let options = UserTokenOptions { claims: Some(&claims), ..UserTokenOptions::new(scopes) };
-                let token = self.tokens.for_user_with(user, options).await?;
-                let retried = self.send(&url, token.secret()).await?;
-                if let Some(claims) = claims_challenge(&retried) {
-                    return Err(IdentityError::InteractionRequired {
-                        scopes: scopes.to_vec(),
-                        claims: Some(claims),
-                        reason: "Graph challenged a renewed token again".into(),
-                    });
-                }
-                retried
+    /// The page at a `@odata.nextLink` Graph gave (it must point into this Graph).
+    pub async fn messages_page(&self, user: &SignedInUser, next_link: &str) -> Result<MessagePage, IdentityError> {
+        let url = Url::parse(next_link).map_err(|error| IdentityError::Internal(format!("bad next link: {error}")))?;
+        let url = ApiCaller::check_under(&self.api, url)?;
+        let api = DownstreamApiConfig { scopes: mail_scopes(), ..self.api.clone() };
+        ApiCaller::json(self.caller.send(&api, Caller::User(user), Method::GET, url, None).await?).await
+    }
+
+    /// Up to `limit` newest messages, following `@odata.nextLink` page by page.
+    pub async fn messages_up_to(&self, user: &SignedInUser, limit: usize, page_size: u32) -> Result<Vec<GraphMessage>, IdentityError> {
+        let mut page = self.messages(user, page_size).await?;
+        let mut messages = Vec::new();
+        loop {
+            messages.extend(page.messages);
+            match page.next_link {
+                Some(next) if messages.len() < limit => page = self.messages_page(user, &next).await?,
+                _ => break,
             }
-        };
-        let status = response.status();
-        if status.is_success() {
-            return response
-                .json::<T>()
-                .await
-                .map_err(|error| IdentityError::DownstreamUnavailable(format!("unreadable Graph response: {error}")));
         }
-        let detail = response.json::<GraphErrorBody>().await.ok().map(|body| body.error);
-        Err(IdentityError::Downstream {
-            status: status.as_u16(),
-            code: detail.as_ref().map(|d| d.code.clone()).unwrap_or_else(|| status.to_string()),
-            message: detail.map(|d| d.message).unwrap_or_default(),
-        })
+        messages.truncate(limit);
+        Ok(messages)
     }
 
-    async fn send(&self, url: &Url, token: &str) -> Result<reqwest::Response, IdentityError> {
-        self.http
-            .get(url.clone())
-            .bearer_auth(token)
-            .send()
-            .await
-            .map_err(|error| IdentityError::DownstreamUnavailable(error_chain(&error)))
+    /// `GET /users` with an app token (`User.Read.All` granted to the app).
+    pub async fn users(&self, top: u32) -> Result<UserPage, IdentityError> {
+        let url = ApiCaller::url(&self.app_api, Some(&format!("users?$top={}", top.clamp(1, 999))))?;
+        ApiCaller::json(self.caller.send(&self.app_api, Caller::App, Method::GET, url, None).await?).await
     }
 
-    fn endpoint(&self, relative: &str) -> Result<Url, IdentityError> {
-        let base = format!("{}/", self.base_url.as_str().trim_end_matches('/'));
-        Url::parse(&base)
-            .and_then(|base| base.join(relative))
-            .map_err(|error| IdentityError::Internal(format!("bad Graph URL: {error}")))
+    async fn get<T: serde::de::DeserializeOwned>(&self, user: &SignedInUser, scopes: &[String], relative: &str) -> Result<T, IdentityError> {
+        let api = DownstreamApiConfig { scopes: scopes.to_vec(), ..self.api.clone() };
+        let url = ApiCaller::url(&api, Some(relative))?;
+        ApiCaller::json(self.caller.send(&api, Caller::User(user), Method::GET, url, None).await?).await
     }
+}
+
+fn mail_scopes() -> Vec<String> {
+    MAIL_SCOPES.iter().map(|scope| (*scope).to_owned()).collect()
 }

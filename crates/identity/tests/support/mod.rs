@@ -17,6 +17,8 @@ use tower_sessions::Session;
 use url::Url;
 
 pub const ADELE: &str = "Adele Vance";
+/// The sample API's delegated scope.
+pub const TODO_SCOPE: &str = "api://c1a9d3b7-6e2f-4d8a-9b5c-3f7e1d2a4b60/access_as_user";
 
 pub struct TestApp {
     pub identity: Arc<Identity>,
@@ -55,6 +57,15 @@ impl TestApp {
                 "ClientSecret": client_secret,
             },
             "Graph": { "BaseUrl": emulator.graph_base_url(), "Scopes": ["User.Read"] },
+            "DownstreamApis": {
+                "TodoList": { "BaseUrl": format!("{}api", emulator.base_url()), "Scopes": [TODO_SCOPE], "RelativePath": "todolist" },
+                "TodoListAsApp": {
+                    "BaseUrl": format!("{}api", emulator.base_url()),
+                    "Scopes": [format!("api://{}/.default", idweb_emulator::config::SAMPLE_API_APP_ID)],
+                    "RelativePath": "todolist",
+                    "RequestAppToken": true,
+                },
+            },
             "Hosting": { "PublicUrl": url.as_str() },
             "Session": { "SecureCookie": false },
         });
