@@ -59,6 +59,7 @@ export default defineConfig({
         AzureAd__Instance: `http://127.0.0.1:${emulatorPort}/`,
         AzureAd__ClientSecret: clientSecret,
         Graph__BaseUrl: `http://127.0.0.1:${emulatorPort}/v1.0`,
+        DownstreamApis__TodoList__BaseUrl: `http://127.0.0.1:${emulatorPort}/api`,
         Hosting__PublicUrl: `http://127.0.0.1:${appPort}`,
         RUST_LOG: "info",
       },

@@ -6,7 +6,7 @@ use leptos_router::components::{Route, Router, Routes, A};
 use leptos_router::{path, SsrMode};
 
 use crate::auth_links::sign_in_href;
-use crate::pages::{DiagnosticsPage, HomePage, MailPage, NotFoundPage, ProfilePage, SignInErrorPage};
+use crate::pages::{DiagnosticsPage, HomePage, MailPage, NotFoundPage, ProfilePage, SignInErrorPage, TodoPage};
 use crate::session_user::{current_user, use_current_user, CurrentUserResource};
 
 /// The HTML document around the app, rendered on the server.
@@ -52,6 +52,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/profile") view=ProfilePage ssr=SsrMode::Async/>
                         <Route path=path!("/mail") view=MailPage ssr=SsrMode::Async/>
                         <Route path=path!("/diagnostics") view=DiagnosticsPage ssr=SsrMode::Async/>
+                        <Route path=path!("/todo") view=TodoPage ssr=SsrMode::Async/>
                         <Route path=path!("/auth/error") view=SignInErrorPage ssr=SsrMode::Async/>
                     </Routes>
                 </main>
@@ -74,6 +75,7 @@ fn Header() -> impl IntoView {
                 <A href="/">"Home"</A>
                 <A href="/profile">"Profile"</A>
                 <A href="/mail">"Mail"</A>
+                <A href="/todo">"To-do"</A>
             </nav>
             <div class="account">
                 <Suspense fallback=|| ()>

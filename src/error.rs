@@ -22,6 +22,9 @@ pub enum AppError {
         /// A claims challenge to pass on, if a resource sent one.
         claims: Option<String>,
     },
+    /// What the user entered cannot be used; the text says why.
+    #[error("{0}")]
+    Invalid(String),
     /// The identity provider or a downstream API is unreachable or failing.
     #[error("{0}")]
     Unavailable(String),
@@ -47,7 +50,7 @@ impl From<idweb_identity::IdentityError> for AppError {
             E::InteractionRequired { scopes, claims, .. } => Self::InteractionRequired { scopes, claims },
             E::Downstream { status, code, .. } => {
                 tracing::warn!(status, code = %code, "downstream API refused the call");
-                Self::Unavailable(format!("Microsoft Graph answered {status} ({code})."))
+                Self::Unavailable(format!("The service answered {status} ({code}). Please try again."))
             }
             other => {
                 tracing::warn!(error = %other, "server function failed");

@@ -10,6 +10,7 @@ use crate::auth_links::GrantAccess;
 use crate::error::AppError;
 
 /// How many messages the page shows.
+#[cfg(feature = "ssr")]
 const PAGE_SIZE: u32 = 10;
 
 /// One message as the page shows it.

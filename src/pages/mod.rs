@@ -6,6 +6,7 @@ mod mail;
 mod not_found;
 mod profile;
 mod sign_in_error;
+mod todo;
 
 pub use diagnostics::{my_diagnostics, Diagnostics, DiagnosticsPage};
 pub use home::HomePage;
@@ -13,3 +14,4 @@ pub use mail::{my_messages, MailPage, MailSummary};
 pub use not_found::NotFoundPage;
 pub use profile::{my_profile, Profile, ProfilePage};
 pub use sign_in_error::SignInErrorPage;
+pub use todo::{add_todo, delete_todo, my_todos, TodoItem, TodoPage};

@@ -77,6 +77,8 @@ fn ProfileCard(profile: Profile) -> impl IntoView {
     let show_details = RwSignal::new(false);
     let not_set = || "—".to_owned();
     view! {
+        // Served by the app (a proxy of Graph's photo), so no token is ever in a URL.
+        <img class="avatar" src="/profile/photo" alt=format!("Photo of {}", profile.display_name) width="96" height="96" data-testid="profile-photo"/>
         <dl class="fields">
             <dt>"Name"</dt>
             <dd data-testid="profile-display-name">{profile.display_name}</dd>

@@ -8,6 +8,7 @@ use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 
 use super::headers::security_header_layers;
+use super::photo::{profile_photo, PHOTO_PATH};
 use crate::app::{shell, App};
 
 /// Leptos pages and server functions, the identity routes, the session
@@ -30,6 +31,7 @@ pub fn app_router(identity: Arc<Identity>, leptos_options: LeptosOptions) -> Rou
     let [nosniff, referrer, csp] = security_header_layers();
     Router::new()
         .route("/healthz", axum::routing::get(|| async { "ok" }))
+        .route(PHOTO_PATH, axum::routing::get(profile_photo).with_state(identity.clone()))
         .merge(identity.router())
         .merge(pages)
         .layer(identity.session_layer())

@@ -45,6 +45,7 @@ export class HomePage {
 }
 
 export class ProfilePage {
+  readonly photo: Locator;
   readonly displayName: Locator;
   readonly mail: Locator;
   readonly toggleDetails: Locator;
@@ -52,6 +53,7 @@ export class ProfilePage {
   readonly jobTitle: Locator;
 
   constructor(private readonly page: Page) {
+    this.photo = page.getByTestId("profile-photo");
     this.displayName = page.getByTestId("profile-display-name");
     this.mail = page.getByTestId("profile-mail");
     this.toggleDetails = page.getByTestId("toggle-details");
@@ -95,6 +97,35 @@ export class DiagnosticsPage {
 
   async open() {
     await this.page.goto("/diagnostics");
+  }
+}
+
+export class TodoPage {
+  readonly titles: Locator;
+  readonly empty: Locator;
+  readonly error: Locator;
+
+  constructor(private readonly page: Page) {
+    this.titles = page.getByTestId("todo-item-title");
+    this.empty = page.getByTestId("todos-empty");
+    this.error = page.getByTestId("todo-error");
+  }
+
+  async open() {
+    await this.page.goto("/todo");
+  }
+
+  async waitForHydration() {
+    await waitForHydration(this.page);
+  }
+
+  async add(title: string) {
+    await this.page.getByTestId("todo-title").fill(title);
+    await this.page.getByTestId("todo-add").click();
+  }
+
+  async deleteFirst() {
+    await this.page.getByTestId("todo-delete").first().click();
   }
 }
 

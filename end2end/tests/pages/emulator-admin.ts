@@ -9,6 +9,11 @@ export class EmulatorAdmin {
     await this.post("faults/id-token", { mutation });
   }
 
+  /** The next Graph or sample API call answers `status` (after its token passed). */
+  async failNextApiCall(status: number) {
+    await this.post("faults/api", { kind: "status", status });
+  }
+
   async clearFaults() {
     const response = await this.request.delete(`${this.emulatorUrl}/_emulator/faults`);
     expect(response.ok()).toBe(true);

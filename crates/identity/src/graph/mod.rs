@@ -10,7 +10,7 @@ use crate::config::DownstreamApiConfig;
 use crate::downstream::{ApiCaller, Caller};
 use crate::error::IdentityError;
 use crate::provider::error_chain;
-use crate::user::SignedInUser;
+use crate::user::{HomeAccountId, SignedInUser};
 
 /// The fields of Graph's `user` resource that idweb shows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -119,13 +119,21 @@ pub struct GraphClient {
     api: DownstreamApiConfig,
     app_api: DownstreamApiConfig,
     caller: Arc<ApiCaller>,
+    // Photos change rarely and pages ask often: kept briefly per user.
+    photos: moka::sync::Cache<HomeAccountId, Option<Arc<Photo>>>,
 }
+
+/// How long a user's photo is served from memory.
+pub const PHOTO_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(5 * 60);
+/// How many users' photos are kept.
+const PHOTO_CACHE_USERS: u64 = 10_000;
 
 impl GraphClient {
     /// A client for the Graph described by `config`.
     pub fn new(config: &DownstreamApiConfig, caller: Arc<ApiCaller>) -> Self {
         let app_api = DownstreamApiConfig { scopes: vec![GRAPH_APP_SCOPE.into()], ..config.clone() };
-        Self { api: config.clone(), app_api, caller }
+        let photos = moka::sync::Cache::builder().max_capacity(PHOTO_CACHE_USERS).time_to_live(PHOTO_CACHE_TTL).build();
+        Self { api: config.clone(), app_api, caller, photos }
     }
 
     /// `GET /me`: the signed-in user's profile.
@@ -136,6 +144,21 @@ impl GraphClient {
     /// `GET /me?$select=...`: only the named fields are filled.
     pub async fn me_select(&self, user: &SignedInUser, fields: &[&str]) -> Result<GraphUser, IdentityError> {
         self.get(user, &self.api.scopes, &format!("me?$select={}", fields.join(","))).await
+    }
+
+    /// The user's photo, from memory for [`PHOTO_CACHE_TTL`] after it was fetched.
+    pub async fn me_photo_cached(&self, user: &SignedInUser) -> Result<Option<Arc<Photo>>, IdentityError> {
+        if let Some(photo) = self.photos.get(&user.home_account_id) {
+            return Ok(photo);
+        }
+        let photo = self.me_photo(user).await?.map(Arc::new);
+        self.photos.insert(user.home_account_id.clone(), photo.clone());
+        Ok(photo)
+    }
+
+    /// Forgets the user's cached photo (sign-out).
+    pub fn forget_photo(&self, user: &SignedInUser) {
+        self.photos.invalidate(&user.home_account_id);
     }
 
     /// `GET /me/photo/$value`: the user's photo, `None` when they have none.

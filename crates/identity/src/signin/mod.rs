@@ -53,6 +53,7 @@ pub fn router(identity: Arc<Identity>) -> Router {
 async fn sign_out(State(identity): State<Arc<Identity>>, session: Session) -> Result<Response, IdentityError> {
     if let Some(user) = session.get::<SignedInUser>(USER_KEY).await? {
         identity.tokens().remove_user(&user).await?;
+        identity.graph().forget_photo(&user);
     }
     session.flush().await?;
     tracing::info!("user signed out");
