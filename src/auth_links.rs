@@ -6,6 +6,9 @@
 
 use leptos::prelude::*;
 
+use crate::app::SignInLink;
+use crate::error::AppError;
+
 /// `/auth/sign-in?returnUrl=...[&scopes=...][&claims=...]`.
 pub fn sign_in_href(return_to: &str, scopes: &[String], claims: Option<&str>) -> String {
     let mut href = format!("/auth/sign-in?returnUrl={}", urlencode(return_to));
@@ -43,6 +46,26 @@ pub fn GrantAccess(#[prop(into)] return_to: String, scopes: Vec<String>, claims:
             // rel="external": a real navigation to the identity provider, not client-side routing.
             <a class="button primary" href=href rel="external" data-testid="grant-access-button">"Grant access"</a>
         </div>
+    }
+}
+
+/// What a page shows when its server function failed: a way to sign in,
+/// a "grant access" prompt, or the error with a retry link. `what` names
+/// the page's data ("your mail").
+#[component]
+pub fn PageFailure(error: AppError, #[prop(into)] return_to: String, #[prop(into)] what: String) -> impl IntoView {
+    match error {
+        AppError::NotSignedIn => view! {
+            <p>"Sign in to see " {what} "."</p>
+            <p><SignInLink return_to/></p>
+        }
+        .into_any(),
+        AppError::InteractionRequired { scopes, claims } => view! { <GrantAccess return_to scopes claims/> }.into_any(),
+        other => view! {
+            <p role="alert" class="error" data-testid="page-error">{other.to_string()}</p>
+            <p><a href=return_to>"Try again"</a></p>
+        }
+        .into_any(),
     }
 }
 

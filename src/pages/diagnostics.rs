@@ -5,7 +5,7 @@
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::app::SignInLink;
+use crate::auth_links::PageFailure;
 use crate::error::AppError;
 
 /// One cached access token, described.
@@ -92,11 +92,7 @@ pub fn DiagnosticsPage() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match diagnostics.await {
                         Ok(diagnostics) => view! { <DiagnosticsTables diagnostics/> }.into_any(),
-                        Err(AppError::NotSignedIn) => view! {
-                            <p>"Sign in to see your diagnostics."</p>
-                            <p><SignInLink return_to="/diagnostics"/></p>
-                        }.into_any(),
-                        Err(error) => view! { <p role="alert" class="error">{error.to_string()}</p> }.into_any(),
+                        Err(error) => view! { <PageFailure error return_to="/diagnostics" what="your diagnostics"/> }.into_any(),
                     }
                 })}
             </Suspense>

@@ -5,8 +5,7 @@
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::app::SignInLink;
-use crate::auth_links::GrantAccess;
+use crate::auth_links::PageFailure;
 use crate::error::AppError;
 
 /// How many messages the page shows.
@@ -76,17 +75,7 @@ pub fn MailPage() -> impl IntoView {
                     match messages.await {
                         Ok(list) if list.is_empty() => view! { <p data-testid="mail-empty">"Your inbox is empty."</p> }.into_any(),
                         Ok(list) => view! { <MessageList messages=list/> }.into_any(),
-                        Err(AppError::NotSignedIn) => view! {
-                            <p>"Sign in to see your mail."</p>
-                            <p><SignInLink return_to="/mail"/></p>
-                        }.into_any(),
-                        Err(AppError::InteractionRequired { scopes, claims }) => view! {
-                            <GrantAccess return_to="/mail" scopes claims/>
-                        }.into_any(),
-                        Err(error) => view! {
-                            <p role="alert" class="error" data-testid="mail-error">{error.to_string()}</p>
-                            <p><a href="/mail">"Try again"</a></p>
-                        }.into_any(),
+                        Err(error) => view! { <PageFailure error return_to="/mail" what="your mail"/> }.into_any(),
                     }
                 })}
             </Suspense>

@@ -3,8 +3,7 @@
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::app::SignInLink;
-use crate::auth_links::GrantAccess;
+use crate::auth_links::PageFailure;
 use crate::error::AppError;
 
 /// What the profile page shows of Graph's user resource.
@@ -53,17 +52,7 @@ pub fn ProfilePage() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match profile.await {
                         Ok(profile) => view! { <ProfileCard profile/> }.into_any(),
-                        Err(AppError::NotSignedIn) => view! {
-                            <p>"Sign in to see your profile."</p>
-                            <p><SignInLink return_to="/profile"/></p>
-                        }.into_any(),
-                        Err(AppError::InteractionRequired { scopes, claims }) => view! {
-                            <GrantAccess return_to="/profile" scopes claims/>
-                        }.into_any(),
-                        Err(error) => view! {
-                            <p role="alert" class="error" data-testid="profile-error">{error.to_string()}</p>
-                            <p><a href="/profile">"Try again"</a></p>
-                        }.into_any(),
+                        Err(error) => view! { <PageFailure error return_to="/profile" what="your profile"/> }.into_any(),
                     }
                 })}
             </Suspense>

@@ -7,8 +7,7 @@ use leptos::form::ActionForm;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::app::SignInLink;
-use crate::auth_links::GrantAccess;
+use crate::auth_links::PageFailure;
 use crate::error::AppError;
 
 /// The configured name of the API (`DownstreamApis:TodoList`).
@@ -84,17 +83,7 @@ pub fn TodoPage() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match todos.await {
                         Ok(items) => view! { <TodoList items add delete/> }.into_any(),
-                        Err(AppError::NotSignedIn) => view! {
-                            <p>"Sign in to see your to-do list."</p>
-                            <p><SignInLink return_to="/todo"/></p>
-                        }.into_any(),
-                        Err(AppError::InteractionRequired { scopes, claims }) => view! {
-                            <GrantAccess return_to="/todo" scopes claims/>
-                        }.into_any(),
-                        Err(error) => view! {
-                            <p role="alert" class="error">{error.to_string()}</p>
-                            <p><a href="/todo">"Try again"</a></p>
-                        }.into_any(),
+                        Err(error) => view! { <PageFailure error return_to="/todo" what="your to-do list"/> }.into_any(),
                     }
                 })}
             </Transition>
