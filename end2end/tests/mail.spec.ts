@@ -30,6 +30,15 @@ test("a user grants Mail.Read on the consent page and sees their messages", asyn
   // Consent is remembered: a fresh load shows the messages straight away.
   await mail.open();
   await expect(mail.subjects.first()).toHaveText("Quarterly sales review");
+
+  // "Load more" follows Graph's paging: 25 messages in pages of 10.
+  await waitForHydration(page);
+  await mail.loadMore.click();
+  await expect(mail.subjects).toHaveCount(20);
+  await expect(mail.subjects.nth(10)).toHaveText("Updated travel policy");
+  await mail.loadMore.click();
+  await expect(mail.subjects).toHaveCount(25);
+  await expect(mail.loadMore).toHaveCount(0);
 });
 
 test("a user who declines sees what was declined and a retry, not a redirect loop", async ({ page }) => {

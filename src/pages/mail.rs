@@ -3,14 +3,17 @@
 //! the first visit asks for it (incremental consent).
 
 use leptos::prelude::*;
+use leptos_router::components::A;
+use leptos_router::hooks::use_query_map;
 use serde::{Deserialize, Serialize};
 
 use crate::auth_links::PageFailure;
 use crate::error::AppError;
 
-/// How many messages the page shows.
-#[cfg(feature = "ssr")]
+/// How many messages the page shows first, and each "load more" adds.
 const PAGE_SIZE: u32 = 10;
+/// The most messages the page shows.
+const MAX_MESSAGES: u32 = 200;
 
 /// One message as the page shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,13 +34,26 @@ pub struct MailSummary {
     pub is_read: bool,
 }
 
-/// The newest messages (data only: the token stays on the server).
+/// The newest `count` messages, and whether the mailbox holds more.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MailBatch {
+    /// The messages, newest first.
+    pub messages: Vec<MailSummary>,
+    /// Whether "load more" would find more.
+    pub has_more: bool,
+}
+
+/// The newest `count` messages (data only: the token stays on the server),
+/// following Graph's pages as far as needed.
 #[server(prefix = "/api", endpoint = "my_messages")]
-pub async fn my_messages() -> Result<Vec<MailSummary>, AppError> {
+pub async fn my_messages(count: u32) -> Result<MailBatch, AppError> {
     let (identity, user) = crate::server::context::signed_in_user().await?;
-    let page = identity.graph().messages(&user, PAGE_SIZE).await?;
-    Ok(page
-        .messages
+    let count = count.clamp(PAGE_SIZE, MAX_MESSAGES);
+    // One more than shown tells whether there is more.
+    let mut messages = identity.graph().messages_up_to(&user, count as usize + 1, PAGE_SIZE).await?;
+    let has_more = messages.len() > count as usize;
+    messages.truncate(count as usize);
+    let messages = messages
         .into_iter()
         .map(|message| {
             let from = message.from.map(|from| from.email_address);
@@ -51,7 +67,8 @@ pub async fn my_messages() -> Result<Vec<MailSummary>, AppError> {
                 is_read: message.is_read.unwrap_or(true),
             }
         })
-        .collect())
+        .collect();
+    Ok(MailBatch { messages, has_more })
 }
 
 /// `2026-01-15T09:00:00Z` as `2026-01-15 09:00 UTC`; anything else as it came.
@@ -63,22 +80,34 @@ fn readable_time(iso: &str) -> String {
     }
 }
 
-/// The mail page.
+/// The mail page. `?count=N` shows the newest N messages; "Load more" is a
+/// link to the next count, so it works without JavaScript and, hydrated,
+/// refetches in place while the list stays on screen.
 #[component]
 pub fn MailPage() -> impl IntoView {
-    let messages = Resource::new(|| (), |_| my_messages());
+    let query = use_query_map();
+    let count = move || {
+        query.read().get("count").and_then(|count| count.parse::<u32>().ok()).unwrap_or(PAGE_SIZE).clamp(PAGE_SIZE, MAX_MESSAGES)
+    };
+    let messages = Resource::new(count, my_messages);
     view! {
         <section class="card">
             <h1>"Your mail"</h1>
-            <Suspense fallback=|| view! { <p class="loading">"Loading your messages from Microsoft Graph…"</p> }>
+            <Transition fallback=|| view! { <p class="loading">"Loading your messages from Microsoft Graph…"</p> }>
                 {move || Suspend::new(async move {
                     match messages.await {
-                        Ok(list) if list.is_empty() => view! { <p data-testid="mail-empty">"Your inbox is empty."</p> }.into_any(),
-                        Ok(list) => view! { <MessageList messages=list/> }.into_any(),
+                        Ok(batch) if batch.messages.is_empty() => view! { <p data-testid="mail-empty">"Your inbox is empty."</p> }.into_any(),
+                        Ok(batch) => {
+                            let more = batch.has_more.then(|| {
+                                let href = format!("/mail?count={}", count() + PAGE_SIZE);
+                                view! { <p><A href=href attr:class="button" attr:data-testid="mail-more">"Load more"</A></p> }
+                            });
+                            view! { <MessageList messages=batch.messages/> {more} }.into_any()
+                        }
                         Err(error) => view! { <PageFailure error return_to="/mail" what="your mail"/> }.into_any(),
                     }
                 })}
-            </Suspense>
+            </Transition>
         </section>
     }
 }
