@@ -13,26 +13,11 @@ say "Rust tests (all crates)"
 cargo test --workspace --features idweb/ssr 2>&1 | tee "$logs/cargo.log"
 
 say "building the app (server + WASM) and the emulator"
-cargo leptos build
-cargo build -p idweb-emulator
+source scripts/e2e-env.sh
 
-# Free ports, chosen by the kernel, so parallel runs and a running dev server do not collide.
-read -r app_port emulator_port < <(python3 - <<'PY'
-import socket
-sockets = [socket.socket() for _ in range(2)]
-for s in sockets:
-    s.bind(("127.0.0.1", 0))
-print(*[s.getsockname()[1] for s in sockets])
-for s in sockets:
-    s.close()
-PY
-)
-client_secret=$(head -c 32 /dev/urandom | base64 | tr -d '/+=\n')
-
-say "end-to-end tests (app :$app_port, emulator :$emulator_port)"
+say "end-to-end tests (app :$E2E_APP_PORT, emulator :$E2E_EMULATOR_PORT)"
 cd end2end
-E2E_APP_PORT="$app_port" E2E_EMULATOR_PORT="$emulator_port" E2E_CLIENT_SECRET="$client_secret" \
-  PLAYWRIGHT_JSON_OUTPUT_NAME="$logs/playwright.json" npx playwright test --reporter=list,json
+PLAYWRIGHT_JSON_OUTPUT_NAME="$logs/playwright.json" npx playwright test --reporter=list,json
 cd ..
 
 # One closing line for everything that ran (the suite stops earlier on any failure).

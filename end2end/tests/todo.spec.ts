@@ -32,6 +32,7 @@ test("items are added and deleted through the sample API and survive a reload", 
 
   await todo.add("Book the offsite venue");
   await expect(todo.titles).toHaveText(["Book the offsite venue"]);
+  await expect(todo.titleInput).toHaveValue("", { timeout: 5_000 });
   await todo.add("Send the agenda");
   await expect(todo.titles).toHaveText(["Book the offsite venue", "Send the agenda"]);
 

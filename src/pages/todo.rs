@@ -64,6 +64,15 @@ pub fn TodoPage() -> impl IntoView {
     let delete = ServerAction::<DeleteTodo>::new();
     // Refetched after every add or delete, so a refused change rolls back.
     let todos = Resource::new(move || (add.version().get(), delete.version().get()), |_| my_todos());
+    // After a successful add the field is emptied for the next item (without JS the page reloads empty).
+    let title_input = NodeRef::<leptos::html::Input>::new();
+    Effect::new(move |_| {
+        if add.value().with(|result| matches!(result, Some(Ok(_)))) {
+            if let Some(input) = title_input.get() {
+                input.set_value("");
+            }
+        }
+    });
     let failure = move || {
         let failed_add = add.value().get().and_then(Result::err);
         let failed_delete = delete.value().get().and_then(Result::err);
@@ -75,7 +84,7 @@ pub fn TodoPage() -> impl IntoView {
             <p class="muted">"Kept by the sample web API, called with a token for its own scope."</p>
             <ActionForm action=add attr:class="todo-form">
                 <label for="todo-title">"New to-do"</label>
-                <input id="todo-title" name="title" type="text" required maxlength=MAX_TITLE_CHARS.to_string() autocomplete="off" data-testid="todo-title"/>
+                <input node_ref=title_input id="todo-title" name="title" type="text" required maxlength=MAX_TITLE_CHARS.to_string() autocomplete="off" data-testid="todo-title"/>
                 <button type="submit" class="button primary" data-testid="todo-add">"Add"</button>
             </ActionForm>
             {move || failure().map(|message| view! { <p role="alert" class="error" data-testid="todo-error">{message}</p> })}

@@ -106,11 +106,13 @@ export class TodoPage {
   readonly titles: Locator;
   readonly empty: Locator;
   readonly error: Locator;
+  readonly titleInput: Locator;
 
   constructor(private readonly page: Page) {
     this.titles = page.getByTestId("todo-item-title");
     this.empty = page.getByTestId("todos-empty");
     this.error = page.getByTestId("todo-error");
+    this.titleInput = page.getByTestId("todo-title");
   }
 
   async open() {
@@ -122,7 +124,7 @@ export class TodoPage {
   }
 
   async add(title: string) {
-    await this.page.getByTestId("todo-title").fill(title);
+    await this.titleInput.fill(title);
     await this.page.getByTestId("todo-add").click();
   }
 

@@ -139,6 +139,9 @@ pub struct DownstreamApiConfig {
     pub timeout: std::time::Duration,
     /// `MaxRetries` after a 429 or 503 with `Retry-After` (FLT-02).
     pub max_retries: u32,
+    /// `AppScopes`: the scope of app tokens for this API (`{resource}/.default`);
+    /// Graph defaults to the worldwide cloud's, national clouds set their own.
+    pub app_scopes: Vec<String>,
 }
 
 /// The `Hosting` section.
@@ -347,6 +350,7 @@ fn downstream_api(tree: &Value, prefix: &str) -> Result<DownstreamApiConfig, Con
         request_app_token: optional_bool(tree, &key("RequestAppToken"), false)?,
         timeout: std::time::Duration::from_secs(u64::from(optional_u32(tree, &key("TimeoutSeconds"), 20)?)),
         max_retries: optional_count(tree, &key("MaxRetries"), 2)?,
+        app_scopes: optional_list(tree, &key("AppScopes"))?,
     })
 }
 

@@ -160,3 +160,64 @@ fn claims_challenge(response: &Response) -> Option<String> {
         .filter_map(|value| value.to_str().ok())
         .find_map(challenge::insufficient_claims)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api(base: &str, relative_path: &str) -> DownstreamApiConfig {
+        DownstreamApiConfig {
+            base_url: Url::parse(base).unwrap(),
+            scopes: vec!["api://x/access_as_user".into()],
+            relative_path: relative_path.into(),
+            http_method: Method::GET,
+            request_app_token: false,
+            timeout: std::time::Duration::from_secs(5),
+            max_retries: 2,
+            app_scopes: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn urls_join_the_base_and_the_relative_path() {
+        let todo = api("https://api.example/v1", "todolist");
+        assert_eq!(ApiCaller::url(&todo, None).unwrap().as_str(), "https://api.example/v1/todolist");
+        assert_eq!(ApiCaller::url(&todo, Some("/todolist/7")).unwrap().as_str(), "https://api.example/v1/todolist/7");
+        assert_eq!(ApiCaller::url(&todo, Some("items?$top=5")).unwrap().as_str(), "https://api.example/v1/items?$top=5");
+    }
+
+    #[test]
+    fn urls_never_leave_the_api() {
+        let todo = api("https://api.example/v1/", "");
+        for escape in ["https://evil.example/", "../admin", "..%2F..%2Fadmin/../../x/../.."] {
+            if let Ok(url) = ApiCaller::url(&todo, Some(escape)) {
+                assert!(url.as_str().starts_with("https://api.example/v1/"), "{escape} -> {url}");
+            }
+        }
+        assert!(ApiCaller::url(&todo, Some("https://evil.example/")).is_err());
+        assert!(ApiCaller::url(&todo, Some("../admin")).is_err());
+    }
+
+    fn response(status: u16, body: &str) -> Response {
+        Response::from(axum::http::Response::builder().status(status).body(body.to_owned()).unwrap())
+    }
+
+    #[tokio::test]
+    async fn graph_shaped_errors_map_to_their_code_and_message() {
+        let error = ApiCaller::success(response(403, r#"{"error":{"code":"Authorization_RequestDenied","message":"Insufficient privileges"}}"#))
+            .await
+            .unwrap_err();
+        let IdentityError::Downstream { status, code, message } = error else { panic!("{error}") };
+        assert_eq!((status, code.as_str(), message.as_str()), (403, "Authorization_RequestDenied", "Insufficient privileges"));
+    }
+
+    #[tokio::test]
+    async fn other_errors_map_to_the_status_and_bodies_to_types() {
+        let error = ApiCaller::success(response(502, "<html>bad gateway</html>")).await.unwrap_err();
+        assert!(matches!(error, IdentityError::Downstream { status: 502, ref code, .. } if code == "Bad Gateway"), "{error}");
+        let value: serde_json::Value = ApiCaller::json(response(200, r#"{"ok":true}"#)).await.unwrap();
+        assert_eq!(value["ok"], true);
+        let unreadable = ApiCaller::json::<serde_json::Value>(response(200, "not json")).await.unwrap_err();
+        assert!(matches!(unreadable, IdentityError::DownstreamUnavailable(_)));
+    }
+}

@@ -111,7 +111,7 @@ pub struct Photo {
     pub bytes: Vec<u8>,
 }
 
-/// The scope of app tokens for Graph when `Graph:AppScopes` is not set.
+/// The scope of app tokens for Graph when `Graph:AppScopes` is not set (the worldwide cloud).
 const GRAPH_APP_SCOPE: &str = "https://graph.microsoft.com/.default";
 
 /// Calls Microsoft Graph with tokens acquired for the user (or the app).
@@ -131,7 +131,8 @@ const PHOTO_CACHE_USERS: u64 = 10_000;
 impl GraphClient {
     /// A client for the Graph described by `config`.
     pub fn new(config: &DownstreamApiConfig, caller: Arc<ApiCaller>) -> Self {
-        let app_api = DownstreamApiConfig { scopes: vec![GRAPH_APP_SCOPE.into()], ..config.clone() };
+        let app_scopes = if config.app_scopes.is_empty() { vec![GRAPH_APP_SCOPE.into()] } else { config.app_scopes.clone() };
+        let app_api = DownstreamApiConfig { scopes: app_scopes, ..config.clone() };
         let photos = moka::sync::Cache::builder().max_capacity(PHOTO_CACHE_USERS).time_to_live(PHOTO_CACHE_TTL).build();
         Self { api: config.clone(), app_api, caller, photos }
     }
