@@ -21,6 +21,8 @@ use crate::user::SignedInUser;
 /// Tokens are refreshed this long before they expire, so a call never
 /// starts with a token that dies in flight.
 pub const DEFAULT_REFRESH_MARGIN: Duration = Duration::from_secs(5 * 60);
+/// The longest lifetime believed from a token response.
+const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 /// Longest we wait for the token endpoint.
 const TOKEN_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -149,7 +151,11 @@ impl TokenAcquisition {
             }
             Ok(Err(error)) => return Err(IdentityError::ProviderUnavailable(format!("refresh failed: {}", error_chain(&error)))),
         };
-        self.check_refreshed_identity(user, &response, &provider).await?;
+        // A tenant override's ID token comes from another issuer and describes the
+        // user's account there; idweb keeps only the home tenant's identity.
+        if options.tenant.is_none() {
+            self.check_refreshed_identity(user, &response, &provider).await?;
+        }
         self.store_in(&key, partition, &response, &wanted, options.tenant, TokenSource::Refresh).await
     }
 
@@ -199,6 +205,8 @@ impl TokenAcquisition {
     /// Removes everything cached for `user` (sign-out, OUT-01).
     pub async fn remove_user(&self, user: &SignedInUser) -> Result<bool, IdentityError> {
         let key = PartitionKey::User(user.home_account_id.clone());
+        // Inside the flight: a refresh finishing now must not save the partition back.
+        let _flight = self.flights.join(&key).await;
         self.store.remove(&key).await.map_err(|error| IdentityError::Internal(error.to_string()))
     }
 
@@ -260,8 +268,9 @@ impl TokenAcquisition {
             .filter(|granted| !granted.is_empty())
             .unwrap_or_else(|| requested.clone());
         let now = SystemTime::now();
-        let lifetime = response.expires_in().unwrap_or(Duration::from_secs(3600));
-        let refresh_in = response.extra_fields().extra_fields().refresh_in.map(Duration::from_secs);
+        // Provider numbers are bounded before any arithmetic: a day is longer than any access token lives.
+        let lifetime = response.expires_in().unwrap_or(Duration::from_secs(3600)).min(MAX_TOKEN_LIFETIME);
+        let refresh_in = response.extra_fields().extra_fields().refresh_in.map(|secs| Duration::from_secs(secs).min(MAX_TOKEN_LIFETIME));
         let access_token = response.access_token().clone();
         partition.put_access_token(CachedAccessToken {
             scopes: granted,
@@ -290,11 +299,15 @@ impl TokenAcquisition {
     ) -> IdentityError {
         let refusal = refused.refusal();
         tracing::warn!(error = %refused, ?refusal, "silent token request refused");
+        // A refusal from another tenant, or one that asks for claims, says nothing
+        // about the home grant: only a plain refusal at home kills the refresh token.
+        let home_grant_dead = refusal == Refusal::GrantDead && options.tenant.is_none() && refused.claims.is_none();
         match refusal {
-            Refusal::GrantDead => {
+            Refusal::GrantDead if home_grant_dead => {
                 partition.refresh_token = None;
                 partition.forget_access_tokens(wanted);
             }
+            Refusal::GrantDead => partition.forget_access_tokens(wanted),
             Refusal::ScopesNeedUser => partition.forget_access_tokens(wanted),
             Refusal::Other => return refused.into_error("the refresh"),
         }
@@ -343,7 +356,8 @@ fn token_endpoint(client: &OidcClient) -> String {
 
 /// A tenant named in a tenant override: a GUID or domain, nothing that could bend a URL.
 fn check_tenant(tenant: &str) -> Result<(), IdentityError> {
-    let acceptable = !tenant.is_empty() && tenant.len() <= 100 && tenant.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.'));
+    let label = |part: &str| !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    let acceptable = tenant.len() <= 100 && tenant.split('.').all(label);
     if acceptable {
         Ok(())
     } else {

@@ -131,8 +131,16 @@ const MAX_DESCRIPTION_CHARS: usize = 400;
 impl IntoResponse for IdentityError {
     fn into_response(self) -> Response {
         match &self {
-            Self::NotSignedIn | Self::InteractionRequired { .. } => {
-                return Redirect::to(SIGN_IN_PATH).into_response();
+            Self::NotSignedIn => return Redirect::to(SIGN_IN_PATH).into_response(),
+            Self::InteractionRequired { scopes, claims, .. } => {
+                // Ask for exactly what is missing, with the claims, not a plain sign-in.
+                let request = crate::signin::SignInRequest {
+                    return_to: "/".into(),
+                    scopes: scopes.clone(),
+                    claims: claims.clone(),
+                    interactive: false,
+                };
+                return Redirect::to(&request.url()).into_response();
             }
             Self::Internal(_) | Self::Session(_) => tracing::error!(error = %self, "sign-in flow failed"),
             _ => tracing::warn!(target: "idweb::security", reason = self.reason_code(), error = %self, "sign-in refused"),

@@ -59,6 +59,37 @@ async fn a_tenant_override_asks_that_tenants_token_endpoint_and_caches_apart() {
     let again = app.identity.tokens().for_user_with(&adele, options).await.unwrap();
     assert_eq!(in_home.secret(), again.secret(), "then cached for that tenant");
 
-    let bad = UserTokenOptions { tenant: Some("../evil"), ..UserTokenOptions::new(&scopes) };
-    assert!(app.identity.tokens().for_user_with(&adele, bad).await.is_err());
+    for bent in ["../evil", "..", ".", "contoso..example", "a/b"] {
+        let bad = UserTokenOptions { tenant: Some(bent), ..UserTokenOptions::new(&scopes) };
+        assert!(app.identity.tokens().for_user_with(&adele, bad).await.is_err(), "{bent} refused");
+    }
+}
+
+#[tokio::test]
+async fn a_refusal_from_an_override_tenant_keeps_the_home_refresh_token() {
+    let app = app_with(json!({ "TenantId": "organizations" })).await;
+    app.browser().sign_in(ADELE).await;
+    let adele = signed_in(ADELE, app.emulator.tenant_id());
+    let scopes = vec!["User.Read".to_owned()];
+    app.emulator
+        .faults()
+        .arm_token(idweb_emulator::faults::TokenFault {
+            grant_type: Some("refresh_token".into()),
+            delay_ms: 0,
+            error: Some(idweb_emulator::faults::InjectedError {
+                error: "invalid_grant".into(),
+                status: None,
+                aadsts: None,
+                description: None,
+                suberror: None,
+                claims: None,
+            }),
+            count: 1,
+        })
+        .unwrap();
+    let home = app.emulator.tenant_id().to_owned();
+    let options = UserTokenOptions { tenant: Some(&home), ..UserTokenOptions::new(&scopes) };
+    assert!(app.identity.tokens().for_user_with(&adele, options).await.is_err());
+    let partition = app.identity.tokens().partition(&adele).await.unwrap().unwrap();
+    assert!(partition.refresh_token.is_some(), "the home grant is untouched");
 }

@@ -85,7 +85,8 @@ impl ApiCaller {
         let mut retries_left = api.max_retries;
         loop {
             let token = match caller {
-                Caller::App => self.tokens.for_app(&api.scopes).await?,
+                // `AppScopes` when set (`{resource}/.default`), else the API's scopes.
+                Caller::App => self.tokens.for_app(if api.app_scopes.is_empty() { &api.scopes } else { &api.app_scopes }).await?,
                 Caller::User(user) => {
                     let options = UserTokenOptions { claims: claims.as_deref(), ..UserTokenOptions::new(&api.scopes) };
                     self.tokens.for_user_with(user, options).await?

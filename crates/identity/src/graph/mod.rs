@@ -125,15 +125,20 @@ pub struct GraphClient {
 
 /// How long a user's photo is served from memory.
 pub const PHOTO_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(5 * 60);
-/// How many users' photos are kept.
-const PHOTO_CACHE_USERS: u64 = 10_000;
+/// How many bytes of photos are kept in memory.
+const PHOTO_CACHE_BYTES: u64 = 64 * 1024 * 1024;
 
 impl GraphClient {
     /// A client for the Graph described by `config`.
     pub fn new(config: &DownstreamApiConfig, caller: Arc<ApiCaller>) -> Self {
         let app_scopes = if config.app_scopes.is_empty() { vec![GRAPH_APP_SCOPE.into()] } else { config.app_scopes.clone() };
         let app_api = DownstreamApiConfig { scopes: app_scopes, ..config.clone() };
-        let photos = moka::sync::Cache::builder().max_capacity(PHOTO_CACHE_USERS).time_to_live(PHOTO_CACHE_TTL).build();
+        let photos = moka::sync::Cache::builder()
+            .max_capacity(PHOTO_CACHE_BYTES)
+            // Weighed by size: a few large photos must not hold gigabytes.
+            .weigher(|_, photo: &Option<Arc<Photo>>| photo.as_ref().map_or(64, |photo| photo.bytes.len().min(u32::MAX as usize) as u32))
+            .time_to_live(PHOTO_CACHE_TTL)
+            .build();
         Self { api: config.clone(), app_api, caller, photos }
     }
 
@@ -198,7 +203,9 @@ impl GraphClient {
     pub async fn messages_up_to(&self, user: &SignedInUser, limit: usize, page_size: u32) -> Result<Vec<GraphMessage>, IdentityError> {
         let mut page = self.messages(user, page_size).await?;
         let mut messages = Vec::new();
-        loop {
+        // Bounded even if Graph kept sending empty pages with a next link.
+        let max_pages = limit / page_size.max(1) as usize + 2;
+        for _ in 0..max_pages {
             messages.extend(page.messages);
             match page.next_link {
                 Some(next) if messages.len() < limit => page = self.messages_page(user, &next).await?,

@@ -61,7 +61,8 @@ impl TestApp {
                 "TodoList": { "BaseUrl": format!("{}api", emulator.base_url()), "Scopes": [TODO_SCOPE], "RelativePath": "todolist" },
                 "TodoListAsApp": {
                     "BaseUrl": format!("{}api", emulator.base_url()),
-                    "Scopes": [format!("api://{}/.default", idweb_emulator::config::SAMPLE_API_APP_ID)],
+                    "Scopes": [TODO_SCOPE],
+                    "AppScopes": [format!("api://{}/.default", idweb_emulator::config::SAMPLE_API_APP_ID)],
                     "RelativePath": "todolist",
                     "RequestAppToken": true,
                 },
