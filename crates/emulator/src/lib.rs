@@ -67,6 +67,8 @@ pub struct EmulatorState {
     pub token_requests: AtomicU64,
     /// GETs of the JWKS so far (tests of key refetching assert on it).
     pub jwks_requests: AtomicU64,
+    /// GETs of a discovery document so far.
+    pub discovery_requests: AtomicU64,
 }
 
 impl EmulatorState {
@@ -97,6 +99,7 @@ impl EmulatorState {
             todos: sample_api::TodoStore::default(),
             token_requests: AtomicU64::new(0),
             jwks_requests: AtomicU64::new(0),
+            discovery_requests: AtomicU64::new(0),
         })
     }
 
@@ -211,6 +214,11 @@ impl RunningEmulator {
     /// The bound address.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// How many discovery documents were asked for (answered or refused).
+    pub fn discovery_requests(&self) -> u64 {
+        self.state.discovery_requests.load(Ordering::Relaxed)
     }
 
     /// How many times the JWKS was fetched.

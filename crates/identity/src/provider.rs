@@ -14,7 +14,7 @@ use openidconnect::{
     ClaimsVerificationError, Client, ClientId, EndpointMaybeSet, EndpointNotSet, EndpointSet, EndSessionUrl, IssuerUrl, JsonWebKeySet,
     NonceVerifier, ProviderMetadataWithLogout, RedirectUrl, SignatureVerificationError,
 };
-use tokio::sync::RwLock;
+use tokio::sync::{Mutex, RwLock};
 use url::Url;
 
 use crate::claims::{check_authorized_party, MicrosoftClaims, MicrosoftIdToken, MicrosoftIdTokenClaims};
@@ -63,12 +63,24 @@ pub struct Provider {
     keys_refetched_at: Option<Instant>,
 }
 
-/// Discovers the provider once and keeps the result; failures are not cached.
+/// Discovers the provider once and keeps the result. A failure is not
+/// kept, but for [`FAILURE_BACKOFF`] callers are answered at once instead of
+/// each waiting for the unreachable provider in turn (FLT-01).
 pub struct ProviderCache {
     config: Arc<IdentityConfig>,
     http: reqwest::Client,
     discovered: RwLock<Option<Arc<Provider>>>,
+    // Held while talking to the provider, so readers of `discovered` never wait on the network.
+    fetching: Mutex<FetchState>,
 }
+
+#[derive(Default)]
+struct FetchState {
+    last_failure: Option<Instant>,
+}
+
+/// After a failed discovery, how long callers get the failure without a new attempt.
+pub const FAILURE_BACKOFF: Duration = Duration::from_secs(5);
 
 /// JWKS-01: an unknown `kid` fetches the keys again at most this often, so
 /// forged tokens cannot make idweb hammer the provider.
@@ -77,7 +89,7 @@ pub const KEY_REFETCH_INTERVAL: Duration = Duration::from_secs(5 * 60);
 impl ProviderCache {
     /// A cache that will discover `config`'s authority on first use.
     pub fn new(config: Arc<IdentityConfig>, http: reqwest::Client) -> Self {
-        Self { config, http, discovered: RwLock::new(None) }
+        Self { config, http, discovered: RwLock::new(None), fetching: Mutex::new(FetchState::default()) }
     }
 
     /// The discovered provider, fetching the metadata and keys if not yet known.
@@ -85,13 +97,26 @@ impl ProviderCache {
         if let Some(provider) = self.discovered.read().await.as_ref() {
             return Ok(provider.clone());
         }
-        let mut slot = self.discovered.write().await;
-        if let Some(provider) = slot.as_ref() {
+        let mut fetching = self.fetching.lock().await;
+        // Another caller may have discovered it while we waited.
+        if let Some(provider) = self.discovered.read().await.as_ref() {
             return Ok(provider.clone());
         }
-        let provider = Arc::new(self.discover().await?);
-        *slot = Some(provider.clone());
-        Ok(provider)
+        if fetching.last_failure.is_some_and(|failed| failed.elapsed() < FAILURE_BACKOFF) {
+            return Err(IdentityError::ProviderUnavailable("the identity provider was unreachable moments ago; not asking again yet".into()));
+        }
+        match self.discover().await {
+            Ok(provider) => {
+                let provider = Arc::new(provider);
+                *self.discovered.write().await = Some(provider.clone());
+                fetching.last_failure = None;
+                Ok(provider)
+            }
+            Err(error) => {
+                fetching.last_failure = Some(Instant::now());
+                Err(error)
+            }
+        }
     }
 
     async fn discover(&self) -> Result<Provider, IdentityError> {
@@ -147,8 +172,8 @@ impl ProviderCache {
     /// once per [`KEY_REFETCH_INTERVAL`]; a failed fetch keeps the last good
     /// keys. Returns the provider to verify with.
     pub async fn refetch_keys(&self, stale: &Arc<Provider>) -> Arc<Provider> {
-        let mut slot = self.discovered.write().await;
-        let current = slot.clone().unwrap_or_else(|| stale.clone());
+        let _fetching = self.fetching.lock().await;
+        let current = self.discovered.read().await.clone().unwrap_or_else(|| stale.clone());
         if !Arc::ptr_eq(&current, stale) {
             return current; // someone else refetched meanwhile
         }
@@ -166,7 +191,7 @@ impl ProviderCache {
             Ok(provider) => {
                 tracing::info!("signing keys fetched again after an unknown kid");
                 let provider = Arc::new(provider);
-                *slot = Some(provider.clone());
+                *self.discovered.write().await = Some(provider.clone());
                 provider
             }
             Err(error) => {

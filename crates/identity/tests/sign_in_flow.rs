@@ -276,3 +276,14 @@ async fn flt_01_an_unreachable_provider_gives_the_error_page() {
     let response = Browser::new(url).get("/auth/sign-in").await;
     assert_eq!(location(&response), "/auth/error?reason=provider_unavailable");
 }
+
+#[tokio::test]
+async fn flt_01_after_a_failed_discovery_callers_are_answered_at_once_for_a_moment() {
+    // A tenant the provider does not know: discovery is refused.
+    let app = TestApp::start_with(|_, settings| *settings = serde_json::json!({ "AzureAd": { "TenantId": "not-our-tenant" } })).await;
+    let browser = app.browser();
+    for _ in 0..3 {
+        assert_eq!(location(&browser.get("/auth/sign-in").await), "/auth/error?reason=provider_unavailable");
+    }
+    assert_eq!(app.emulator.discovery_requests(), 1, "one attempt, then the failure is answered without asking again");
+}

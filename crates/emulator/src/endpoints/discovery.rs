@@ -15,6 +15,7 @@ pub async fn openid_configuration(
     State(state): State<Arc<EmulatorState>>,
     Path(tenant): Path<String>,
 ) -> Result<Json<Value>, OAuthError> {
+    state.discovery_requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let scope = check_tenant(&state, &tenant)?;
     let base = &state.base_url;
     Ok(Json(json!({
