@@ -71,22 +71,7 @@ async fn a_refusal_from_an_override_tenant_keeps_the_home_refresh_token() {
     app.browser().sign_in(ADELE).await;
     let adele = signed_in(ADELE, app.emulator.tenant_id());
     let scopes = vec!["User.Read".to_owned()];
-    app.emulator
-        .faults()
-        .arm_token(idweb_emulator::faults::TokenFault {
-            grant_type: Some("refresh_token".into()),
-            delay_ms: 0,
-            error: Some(idweb_emulator::faults::InjectedError {
-                error: "invalid_grant".into(),
-                status: None,
-                aadsts: None,
-                description: None,
-                suberror: None,
-                claims: None,
-            }),
-            count: 1,
-        })
-        .unwrap();
+    support::refuse_next_refresh(&app, "invalid_grant", None);
     let home = app.emulator.tenant_id().to_owned();
     let options = UserTokenOptions { tenant: Some(&home), ..UserTokenOptions::new(&scopes) };
     assert!(app.identity.tokens().for_user_with(&adele, options).await.is_err());

@@ -108,22 +108,7 @@ async fn rt_03_a_scope_that_needs_consent_keeps_the_refresh_token() {
 async fn rt_03_an_interaction_required_refusal_carries_the_claims_challenge() {
     let (app, adele) = signed_in_app().await;
     let claims = r#"{"access_token":{"acrs":{"essential":true,"value":"c1"}}}"#;
-    app.emulator
-        .faults()
-        .arm_token(idweb_emulator::faults::TokenFault {
-            grant_type: Some("refresh_token".into()),
-            delay_ms: 0,
-            error: Some(idweb_emulator::faults::InjectedError {
-                error: "interaction_required".into(),
-                status: None,
-                aadsts: None,
-                description: None,
-                suberror: None,
-                claims: Some(claims.into()),
-            }),
-            count: 1,
-        })
-        .unwrap();
+    support::refuse_next_refresh(&app, "interaction_required", Some(claims));
     let user_read = scopes(&[USER_READ]);
     let options = UserTokenOptions { force_refresh: true, ..UserTokenOptions::new(&user_read) };
     let error = app.identity.tokens().for_user_with(&adele, options).await.unwrap_err();

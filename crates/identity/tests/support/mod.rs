@@ -225,3 +225,17 @@ pub fn signed_in(display_name: &str, tenant_id: &str) -> idweb_identity::SignedI
         id_token: Default::default(),
     }
 }
+
+/// The emulator answers the next refresh token request with `error` (and a claims challenge, if given).
+pub fn refuse_next_refresh(app: &TestApp, error: &str, claims: Option<&str>) {
+    let injected = idweb_emulator::faults::InjectedError {
+        error: error.to_owned(),
+        status: None,
+        aadsts: None,
+        description: None,
+        suberror: None,
+        claims: claims.map(str::to_owned),
+    };
+    let fault = idweb_emulator::faults::TokenFault { grant_type: Some("refresh_token".into()), delay_ms: 0, error: Some(injected), count: 1 };
+    app.emulator.faults().arm_token(fault).unwrap();
+}
