@@ -23,8 +23,8 @@ use crate::user::SignedInUser;
 pub const DEFAULT_REFRESH_MARGIN: Duration = Duration::from_secs(5 * 60);
 /// The longest lifetime believed from a token response.
 const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 3600);
-/// Longest we wait for the token endpoint.
-const TOKEN_TIMEOUT: Duration = Duration::from_secs(15);
+/// Longest we wait for the token endpoint (sign-in's code redemption too).
+pub(crate) const TOKEN_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// What a caller asks of [`TokenAcquisition::for_user_with`].
 #[derive(Debug, Clone, Copy)]
@@ -350,7 +350,7 @@ impl TokenAcquisition {
 }
 
 /// The client's token endpoint URL (what a client assertion's `aud` names).
-fn token_endpoint(client: &OidcClient) -> String {
+pub(crate) fn token_endpoint(client: &OidcClient) -> String {
     client.token_uri().map(|url| url.as_str().to_owned()).unwrap_or_default()
 }
 

@@ -78,9 +78,6 @@ pub struct TokenPartition {
     pub last_source: Option<TokenSource>,
 }
 
-/// The partition type under its older name, for code that reads a user's tokens.
-pub type UserTokens = TokenPartition;
-
 impl TokenPartition {
     /// A fresh access token from `tenant` (`None`: the configured one) covering every scope in `wanted`.
     pub fn access_token_covering(

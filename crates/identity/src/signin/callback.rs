@@ -12,7 +12,8 @@ use tower_sessions::Session;
 
 use super::response::AuthorizationResponse;
 use super::start::SignInRequest;
-use super::{no_store, transaction, TOKEN_TIMEOUT, USER_KEY};
+use super::{no_store, transaction, USER_KEY};
+use crate::acquisition::{token_endpoint, TOKEN_TIMEOUT};
 use crate::cache::{normalise_scopes, TokenSource};
 use crate::error::{IdentityError, SignInRejection};
 use crate::provider::error_chain;
@@ -75,8 +76,7 @@ async fn complete_sign_in(
         .exchange_code(AuthorizationCode::new(code))
         .map_err(|error| IdentityError::Internal(format!("token endpoint not configured: {error}")))?
         .set_pkce_verifier(PkceCodeVerifier::new(pending.pkce_verifier));
-    let token_endpoint = provider.client.token_uri().map(|url| url.as_str().to_owned()).unwrap_or_default();
-    let exchange = identity.tokens().authenticate(exchange, &token_endpoint)?;
+    let exchange = identity.tokens().authenticate(exchange, &token_endpoint(&provider.client))?;
     let response = match tokio::time::timeout(TOKEN_TIMEOUT, exchange.request_async(identity.http())).await {
         Err(_) => return Err(IdentityError::ProviderUnavailable("token request timed out".into())),
         Ok(Err(RequestTokenError::ServerResponse(error))) => {

@@ -8,7 +8,6 @@ mod start;
 mod transaction;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::{header, HeaderValue};
@@ -32,8 +31,6 @@ use crate::Identity;
 pub(crate) const USER_KEY: &str = "idweb.user";
 /// Bytes of randomness in `state` and `nonce` (AUTHZ-01 asks for at least 16).
 const RANDOM_BYTES: u32 = 32;
-/// Longest we wait for the token endpoint before showing an error page.
-const TOKEN_TIMEOUT: Duration = Duration::from_secs(15);
 /// Path that signs the user out (POST).
 pub const SIGN_OUT_PATH: &str = "/auth/sign-out";
 
