@@ -52,8 +52,13 @@ impl From<idweb_identity::IdentityError> for AppError {
                 tracing::warn!(status, code = %code, "downstream API refused the call");
                 Self::Unavailable(format!("The service answered {status} ({code}). Please try again."))
             }
+            E::TokenCache(_) | E::Session(_) => {
+                // An outage of a shared store, logged once by the engine; the user retries.
+                tracing::debug!(error = %idweb_identity::telemetry::error_chain(&error), "a store is unavailable");
+                Self::Unavailable("idweb cannot reach its session or token store right now. Please try again in a moment.".into())
+            }
             other => {
-                tracing::warn!(error = %other, "server function failed");
+                tracing::warn!(error = %idweb_identity::telemetry::error_chain(&other), "server function failed");
                 Self::Unavailable("A service this page needs is not available right now. Please try again.".into())
             }
         }

@@ -1,5 +1,6 @@
 //! Starts idweb: reads configuration, builds the identity engine and the
-//! router, serves until Ctrl-C.
+//! router, serves until Ctrl-C or SIGTERM (what container runtimes send),
+//! finishing the requests in flight.
 //!
 //! Configuration: `appsettings.json` (+ `appsettings.{IDWEB_ENVIRONMENT}.json`)
 //! from `IDWEB_CONFIG_DIR` (default: the working directory), overridden by
@@ -35,7 +36,7 @@ async fn main() -> std::process::ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let identity = match Identity::new(config) {
+    let identity = match Identity::builder(config).build().await {
         Ok(identity) => identity,
         Err(error) => {
             eprintln!("idweb cannot start: {error}");
@@ -53,7 +54,26 @@ async fn main() -> std::process::ExitCode {
     };
     tracing::info!("idweb listening on http://{address}");
     let shutdown = async {
-        let _ = tokio::signal::ctrl_c().await;
+        let interrupt = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        let terminate = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut terminate) => {
+                    terminate.recv().await;
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "cannot listen for SIGTERM; Ctrl-C still stops idweb");
+                    std::future::pending::<()>().await;
+                }
+            }
+        };
+        #[cfg(not(unix))]
+        let terminate = std::future::pending::<()>();
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate => {}
+        }
+        tracing::info!("shutting down: finishing requests in flight");
     };
     if let Err(error) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
         eprintln!("idweb stopped: {error}");

@@ -25,6 +25,6 @@ pub fn identity() -> Result<Arc<Identity>, AppError> {
 pub async fn signed_in_user() -> Result<(Arc<Identity>, SignedInUser), AppError> {
     let identity = identity()?;
     let session = session().await?;
-    let user = Identity::user(&session).await?.ok_or(IdentityError::NotSignedIn)?;
+    let user = identity.user(&session).await?.ok_or(IdentityError::NotSignedIn)?;
     Ok((identity, user))
 }

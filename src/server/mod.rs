@@ -3,6 +3,7 @@
 
 pub mod context;
 mod headers;
+mod health;
 mod photo;
 mod router;
 mod site;

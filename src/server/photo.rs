@@ -14,7 +14,7 @@ pub const PHOTO_PATH: &str = "/profile/photo";
 
 /// The photo's bytes, 404 without one, 401 when signed out.
 pub async fn profile_photo(State(identity): State<Arc<Identity>>, session: Session) -> Response {
-    let user = match Identity::user(&session).await {
+    let user = match identity.user(&session).await {
         Ok(Some(user)) => user,
         Ok(None) => return StatusCode::UNAUTHORIZED.into_response(),
         Err(error) => {

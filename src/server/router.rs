@@ -8,6 +8,7 @@ use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 
 use super::headers::security_header_layers;
+use super::health::{healthz, readyz, HEALTH_PATH, READY_PATH};
 use super::photo::{profile_photo, PHOTO_PATH};
 use crate::app::{shell, App};
 
@@ -30,7 +31,8 @@ pub fn app_router(identity: Arc<Identity>, leptos_options: LeptosOptions) -> Rou
         .with_state(leptos_options);
     let [nosniff, referrer, csp] = security_header_layers();
     Router::new()
-        .route("/healthz", axum::routing::get(|| async { "ok" }))
+        .route(HEALTH_PATH, axum::routing::get(healthz))
+        .route(READY_PATH, axum::routing::get(readyz).with_state(identity.clone()))
         .route(PHOTO_PATH, axum::routing::get(profile_photo).with_state(identity.clone()))
         .merge(identity.router())
         .merge(pages)

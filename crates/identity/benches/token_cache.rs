@@ -14,7 +14,7 @@ use openidconnect::{AccessToken, RefreshToken};
 
 const POPULATIONS: [usize; 3] = [1, 10_000, 1_000_000];
 
-fn identity() -> Arc<Identity> {
+fn identity(runtime: &tokio::runtime::Runtime) -> Arc<Identity> {
     // Nothing is fetched until a token request is needed, and a cache hit needs none.
     let settings = serde_json::json!({
         "AzureAd": { "Instance": "http://127.0.0.1:9/", "TenantId": "tenant", "ClientId": "client", "ClientSecret": "unused" },
@@ -22,7 +22,7 @@ fn identity() -> Arc<Identity> {
         "Hosting": { "PublicUrl": "http://127.0.0.1:3000/" },
         "TokenCache": { "MaxPartitions": 2_000_000 },
     });
-    Identity::new(IdentityConfig::from_json(&settings).expect("settings")).expect("identity")
+    runtime.block_on(Identity::builder(IdentityConfig::from_json(&settings).expect("settings")).build()).expect("identity")
 }
 
 fn user(index: usize) -> SignedInUser {
@@ -35,6 +35,7 @@ fn user(index: usize) -> SignedInUser {
         username: String::new(),
         provider_session_id: None,
         id_token: Default::default(),
+        signed_in_at: 0,
     }
 }
 
@@ -62,10 +63,11 @@ fn cache_hits(c: &mut Criterion) {
     let scopes = vec!["User.Read".to_owned()];
     let mut group = c.benchmark_group("token_cache_hit");
     for population in POPULATIONS {
-        let identity = identity();
+        let identity = identity(&runtime);
         let before = resident_bytes();
         for index in 0..population {
-            identity.cache().insert(PartitionKey::User(user(index).home_account_id), partition(index));
+            let key = PartitionKey::User(user(index).home_account_id);
+            runtime.block_on(identity.cache().save(&key, &partition(index), None)).expect("stored");
         }
         if let (Some(before), Some(after)) = (before, resident_bytes()) {
             let per_user = after.saturating_sub(before) as f64 / population as f64;

@@ -4,17 +4,20 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use openidconnect::{
     AccessToken, ClientCredentialsTokenRequest, CodeTokenRequest, Nonce, OAuth2TokenResponse, RefreshTokenRequest,
     RequestTokenError, Scope, TokenUrl,
 };
 
-use crate::cache::{normalise_scopes, CachedAccessToken, PartitionKey, TokenCacheStore, TokenPartition, TokenSource};
+use crate::cache::{
+    merge::merge, normalise_scopes, CachedAccessToken, PartitionKey, SaveOutcome, TokenCacheStore, TokenPartition, TokenSource, Versioned,
+};
 use crate::credentials::{ClientCredential, JWT_BEARER};
 use crate::error::IdentityError;
-use crate::provider::{error_chain, OidcClient, Provider, ProviderCache};
+use crate::provider::{OidcClient, Provider, ProviderCache};
+use crate::telemetry::{self, error_chain};
 use crate::token_response::{MicrosoftErrorResponse, MicrosoftTokenResponse, Refusal};
 use crate::user::SignedInUser;
 
@@ -25,6 +28,11 @@ pub const DEFAULT_REFRESH_MARGIN: Duration = Duration::from_secs(5 * 60);
 const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 /// Longest we wait for the token endpoint (sign-in's code redemption too).
 pub(crate) const TOKEN_TIMEOUT: Duration = Duration::from_secs(15);
+/// Longest a caller waits for another instance renewing the same user's tokens.
+const LOCK_WAIT: Duration = Duration::from_secs(20);
+/// Compare-and-set attempts before a write that keeps losing is given up
+/// (the tokens are still handed to the caller).
+const MAX_WRITE_ATTEMPTS: usize = 4;
 
 /// What a caller asks of [`TokenAcquisition::for_user_with`].
 #[derive(Debug, Clone, Copy)]
@@ -91,7 +99,8 @@ impl TokenAcquisition {
 
     /// An access token for `user`: from the cache when a fresh one covers the
     /// scopes (and no refresh or claims were asked), else by redeeming the
-    /// refresh token; concurrent callers for one user share one token request.
+    /// refresh token; concurrent callers for one user share one token
+    /// request, in this process and (with a shared store) across instances.
     pub async fn for_user_with(&self, user: &SignedInUser, options: UserTokenOptions<'_>) -> Result<AccessToken, IdentityError> {
         let key = PartitionKey::User(user.home_account_id.clone());
         let wanted = normalise_scopes(options.scopes.iter().map(String::as_str));
@@ -105,26 +114,40 @@ impl TokenAcquisition {
             }
         }
         let _flight = self.flights.join(&key).await;
-        let partition = self.load(&key).await?.unwrap_or_default();
         // Whoever held the flight before us may have fetched what we need.
+        let mut current = self.store.load_latest(&key).await?;
         if use_cache {
-            if let Some(hit) = partition.access_token_covering(&wanted, options.tenant, SystemTime::now(), self.refresh_margin) {
-                return Ok(hit.token.clone());
+            if let Some(token) = self.covering(current.as_ref(), &wanted, options.tenant) {
+                return Ok(token);
             }
         }
-        let Some(refresh_token) = partition.refresh_token.clone() else {
-            return Err(IdentityError::InteractionRequired {
-                scopes: options.scopes.to_vec(),
-                claims: options.claims.map(str::to_owned),
-                reason: "no refresh token is cached for this user".into(),
-            });
+        if current.as_ref().is_none_or(|stored| stored.partition.refresh_token.is_none()) {
+            return Err(no_refresh_token(options));
+        }
+        // Across instances: one of them renews, the others use what it stored.
+        let _lock = match self.store.lock(&key, LOCK_WAIT).await? {
+            Some(lock) if lock.waited_for_another => {
+                let before = current.as_ref().map(|stored| stored.etag);
+                current = self.store.load_latest(&key).await?;
+                let renewed_meanwhile = current.as_ref().map(|stored| stored.etag) != before;
+                if options.claims.is_none() && (use_cache || renewed_meanwhile) {
+                    if let Some(token) = self.covering(current.as_ref(), &wanted, options.tenant) {
+                        return Ok(token);
+                    }
+                }
+                Some(lock)
+            }
+            lock => lock,
+        };
+        let Some(refresh_token) = current.as_ref().and_then(|stored| stored.partition.refresh_token.clone()) else {
+            return Err(no_refresh_token(options));
         };
         let provider = self.provider.get().await?;
         // A tenant override asks that tenant's token endpoint with the same client.
         let tenant_client = match options.tenant {
             Some(tenant) => Some(provider.client.clone().set_token_uri(
                 TokenUrl::new(self.tenant_token_endpoint(tenant))
-                    .map_err(|error| IdentityError::Internal(format!("bad token endpoint for tenant {tenant}: {error}")))?,
+                    .map_err(|error| IdentityError::InvalidRequest(format!("bad token endpoint for tenant {tenant}: {error}")))?,
             )),
             None => None,
         };
@@ -134,7 +157,7 @@ impl TokenAcquisition {
                 provider
                     .client
                     .exchange_refresh_token(&refresh_token)
-                    .map_err(|error| IdentityError::Internal(format!("token endpoint not configured: {error}")))?,
+                    .map_err(|error| IdentityError::Misconfigured(format!("token endpoint not configured: {error}")))?,
                 token_endpoint(&provider.client),
             ),
         };
@@ -143,11 +166,14 @@ impl TokenAcquisition {
             request = request.add_extra_param("claims", claims);
         }
         let request = self.authenticate(request, &token_endpoint)?;
-        let response = match tokio::time::timeout(TOKEN_TIMEOUT, request.request_async(&self.http)).await {
+        let started = Instant::now();
+        let outcome = tokio::time::timeout(TOKEN_TIMEOUT, request.request_async(&self.http)).await;
+        telemetry::token_endpoint("refresh_token", started.elapsed());
+        let response = match outcome {
             Err(_) => return Err(IdentityError::ProviderUnavailable("refresh timed out".into())),
             Ok(Ok(response)) => response,
             Ok(Err(RequestTokenError::ServerResponse(refused))) => {
-                return Err(self.refused(&key, partition, &wanted, options, &refused).await);
+                return Err(self.refused(&key, current, &wanted, options, &refused).await);
             }
             Ok(Err(error)) => return Err(IdentityError::ProviderUnavailable(format!("refresh failed: {}", error_chain(&error)))),
         };
@@ -156,7 +182,8 @@ impl TokenAcquisition {
         if options.tenant.is_none() {
             self.check_refreshed_identity(user, &response, &provider).await?;
         }
-        self.store_in(&key, partition, &response, &wanted, options.tenant, TokenSource::Refresh).await
+        let grant = Grant::Rotated;
+        self.store_in(&key, current, &response, &wanted, options.tenant, TokenSource::Refresh, grant).await
     }
 
     /// An app token (client credentials) for `scopes` (`{resource}/.default`),
@@ -168,26 +195,37 @@ impl TokenAcquisition {
             return Ok(token);
         }
         let _flight = self.flights.join(&key).await;
-        let partition = self.load(&key).await?.unwrap_or_default();
-        if let Some(hit) = partition.access_token_covering(&wanted, None, SystemTime::now(), self.refresh_margin) {
-            return Ok(hit.token.clone());
+        let mut current = self.store.load_latest(&key).await?;
+        if let Some(token) = self.covering(current.as_ref(), &wanted, None) {
+            return Ok(token);
+        }
+        let _lock = self.store.lock(&key, LOCK_WAIT).await?;
+        if _lock.as_ref().is_some_and(|lock| lock.waited_for_another) {
+            current = self.store.load_latest(&key).await?;
+            if let Some(token) = self.covering(current.as_ref(), &wanted, None) {
+                return Ok(token);
+            }
         }
         let provider = self.provider.get().await?;
         let request = provider
             .client
             .exchange_client_credentials()
-            .map_err(|error| IdentityError::Internal(format!("token endpoint not configured: {error}")))?
+            .map_err(|error| IdentityError::Misconfigured(format!("token endpoint not configured: {error}")))?
             .add_scopes(scopes.iter().cloned().map(Scope::new));
         let request = self.authenticate(request, &token_endpoint(&provider.client))?;
-        let response = match tokio::time::timeout(TOKEN_TIMEOUT, request.request_async(&self.http)).await {
+        let started = Instant::now();
+        let outcome = tokio::time::timeout(TOKEN_TIMEOUT, request.request_async(&self.http)).await;
+        telemetry::token_endpoint("client_credentials", started.elapsed());
+        let response = match outcome {
             Err(_) => return Err(IdentityError::ProviderUnavailable("app token request timed out".into())),
             Ok(Ok(response)) => response,
             Ok(Err(RequestTokenError::ServerResponse(refused))) => {
+                telemetry::provider_error(&refused.error);
                 return Err(refused.into_error("the app token request"));
             }
             Ok(Err(error)) => return Err(IdentityError::ProviderUnavailable(format!("app token request failed: {}", error_chain(&error)))),
         };
-        self.store_in(&key, partition, &response, &wanted, None, TokenSource::ClientCredentials).await
+        self.store_in(&key, current, &response, &wanted, None, TokenSource::ClientCredentials, Grant::Rotated).await
     }
 
     /// Drops `user`'s cached access tokens for `scopes` (a downstream API
@@ -195,9 +233,11 @@ impl TokenAcquisition {
     pub async fn forget_access_tokens(&self, user: &SignedInUser, scopes: &[String]) -> Result<(), IdentityError> {
         let key = PartitionKey::User(user.home_account_id.clone());
         let _flight = self.flights.join(&key).await;
-        if let Some(mut partition) = self.load(&key).await? {
+        let current = self.store.load_latest(&key).await?;
+        if let Some(stored) = &current {
+            let mut partition = stored.partition.clone();
             partition.forget_access_tokens(&normalise_scopes(scopes.iter().map(String::as_str)));
-            self.save(&key, partition).await?;
+            self.update(&key, current, partition).await?;
         }
         Ok(())
     }
@@ -207,12 +247,18 @@ impl TokenAcquisition {
         let key = PartitionKey::User(user.home_account_id.clone());
         // Inside the flight: a refresh finishing now must not save the partition back.
         let _flight = self.flights.join(&key).await;
-        self.store.remove(&key).await.map_err(|error| IdentityError::Internal(error.to_string()))
+        Ok(self.store.remove(&key).await?)
     }
 
     /// What is cached for `user` (diagnostics: scopes and expiry, never shown as token values).
     pub async fn partition(&self, user: &SignedInUser) -> Result<Option<TokenPartition>, IdentityError> {
-        self.load(&PartitionKey::User(user.home_account_id.clone())).await
+        let stored = self.store.load(&PartitionKey::User(user.home_account_id.clone())).await?;
+        Ok(stored.map(|stored| stored.partition))
+    }
+
+    /// The token cache store.
+    pub fn store(&self) -> &Arc<dyn TokenCacheStore> {
+        &self.store
     }
 
     /// Adds a client assertion for `token_endpoint` to a token request when the credential uses one.
@@ -223,44 +269,48 @@ impl TokenAcquisition {
         })
     }
 
-    /// Caches the tokens of a token response for `user` (sign-in) and returns the access token.
+    /// Caches the tokens of a code redemption for `user` (sign-in) and returns the access token.
     pub(crate) async fn store_response(
         &self,
         user: &SignedInUser,
         response: &MicrosoftTokenResponse,
         requested: &BTreeSet<String>,
-        source: TokenSource,
     ) -> Result<AccessToken, IdentityError> {
         let key = PartitionKey::User(user.home_account_id.clone());
         let _flight = self.flights.join(&key).await;
-        let partition = self.load(&key).await?.unwrap_or_default();
-        self.store_in(&key, partition, response, requested, None, source).await
+        let current = self.store.load_latest(&key).await?;
+        self.store_in(&key, current, response, requested, None, TokenSource::AuthorizationCode, Grant::New).await
     }
 
     fn tenant_token_endpoint(&self, tenant: &str) -> String {
         format!("{}/{tenant}/oauth2/v2.0/token", self.instance.trim_end_matches('/'))
     }
 
+    /// A fresh access token from whichever tier answers first.
     async fn cached(&self, key: &PartitionKey, wanted: &BTreeSet<String>, tenant: Option<&str>) -> Result<Option<AccessToken>, IdentityError> {
-        let partition = self.load(key).await?;
-        let hit = partition
-            .as_ref()
-            .and_then(|partition| partition.access_token_covering(wanted, tenant, SystemTime::now(), self.refresh_margin));
-        Ok(hit.map(|hit| {
-            tracing::debug!(source = ?TokenSource::Cache, "access token served");
-            hit.token.clone()
-        }))
+        let stored = self.store.load(key).await?;
+        Ok(self.covering(stored.as_ref(), wanted, tenant))
     }
 
+    fn covering(&self, stored: Option<&Versioned>, wanted: &BTreeSet<String>, tenant: Option<&str>) -> Option<AccessToken> {
+        let stored = stored?;
+        let hit = stored.partition.access_token_covering(wanted, tenant, SystemTime::now(), self.refresh_margin)?;
+        telemetry::token_served(stored.tier.label());
+        Some(hit.token.clone())
+    }
+
+    #[allow(clippy::too_many_arguments)]
     async fn store_in(
         &self,
         key: &PartitionKey,
-        mut partition: TokenPartition,
+        current: Option<Versioned>,
         response: &MicrosoftTokenResponse,
         requested: &BTreeSet<String>,
         tenant: Option<&str>,
         source: TokenSource,
+        grant: Grant,
     ) -> Result<AccessToken, IdentityError> {
+        let mut partition = current.as_ref().map(|stored| stored.partition.clone()).unwrap_or_default();
         // Microsoft returns the granted scopes; fall back to what was asked.
         let granted = response
             .scopes()
@@ -281,27 +331,56 @@ impl TokenAcquisition {
         });
         if let Some(rotated) = response.refresh_token() {
             partition.refresh_token = Some(rotated.clone());
+            if grant == Grant::New {
+                partition.grant_issued_at = Some(now);
+            }
         }
         partition.last_source = Some(source);
-        self.save(key, partition).await?;
+        self.update(key, current, partition).await?;
+        telemetry::token_served(source.metric_label());
         tracing::info!(source = ?source, "tokens cached");
         Ok(access_token)
+    }
+
+    /// Writes `ours`, computed from `base`; when another writer got there
+    /// first, folds our changes into what it wrote and tries again.
+    async fn update(&self, key: &PartitionKey, mut base: Option<Versioned>, mut ours: TokenPartition) -> Result<(), IdentityError> {
+        for _ in 0..MAX_WRITE_ATTEMPTS {
+            let expected = base.as_ref().map(|stored| stored.etag);
+            if let SaveOutcome::Saved(_) = self.store.save(key, &ours, expected).await? {
+                return Ok(());
+            }
+            let latest = self.store.load_latest(key).await?;
+            let base_partition = base.as_ref().map(|stored| &stored.partition);
+            match merge(base_partition, &ours, latest.as_ref().map(|stored| &stored.partition)) {
+                Some(merged) => ours = merged,
+                None => {
+                    tracing::info!("the partition was removed while tokens were being renewed; not stored again");
+                    return Ok(());
+                }
+            }
+            base = latest;
+        }
+        tracing::warn!("the token cache partition kept changing under this write; it was not stored");
+        Ok(())
     }
 
     /// RT-03: what a refused refresh removes, and the error the caller gets.
     async fn refused(
         &self,
         key: &PartitionKey,
-        mut partition: TokenPartition,
+        current: Option<Versioned>,
         wanted: &BTreeSet<String>,
         options: UserTokenOptions<'_>,
         refused: &MicrosoftErrorResponse,
     ) -> IdentityError {
         let refusal = refused.refusal();
+        telemetry::provider_error(&refused.error);
         tracing::warn!(error = %refused, ?refusal, "silent token request refused");
         // A refusal from another tenant, or one that asks for claims, says nothing
         // about the home grant: only a plain refusal at home kills the refresh token.
         let home_grant_dead = refusal == Refusal::GrantDead && options.tenant.is_none() && refused.claims.is_none();
+        let mut partition = current.as_ref().map(|stored| stored.partition.clone()).unwrap_or_default();
         match refusal {
             Refusal::GrantDead if home_grant_dead => {
                 partition.refresh_token = None;
@@ -311,22 +390,14 @@ impl TokenAcquisition {
             Refusal::ScopesNeedUser => partition.forget_access_tokens(wanted),
             Refusal::Other => return refused.into_error("the refresh"),
         }
-        if let Err(error) = self.save(key, partition).await {
-            tracing::warn!(%error, "could not evict refused tokens");
+        if let Err(error) = self.update(key, current, partition).await {
+            tracing::warn!(error = %error_chain(&error), "could not evict refused tokens");
         }
         IdentityError::InteractionRequired {
             scopes: options.scopes.to_vec(),
             claims: refused.claims.clone().or_else(|| options.claims.map(str::to_owned)),
             reason: format!("the provider refused the refresh ({refused})"),
         }
-    }
-
-    async fn load(&self, key: &PartitionKey) -> Result<Option<TokenPartition>, IdentityError> {
-        self.store.load(key).await.map_err(|error| IdentityError::Internal(error.to_string()))
-    }
-
-    async fn save(&self, key: &PartitionKey, partition: TokenPartition) -> Result<(), IdentityError> {
-        self.store.save(key, partition).await.map_err(|error| IdentityError::Internal(error.to_string()))
     }
 
     /// A refreshed ID token must describe the same user (RT-02); refreshed
@@ -349,6 +420,21 @@ impl TokenAcquisition {
     }
 }
 
+/// Whether a token response starts a new grant (code redemption) or continues one (refresh).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Grant {
+    New,
+    Rotated,
+}
+
+fn no_refresh_token(options: UserTokenOptions<'_>) -> IdentityError {
+    IdentityError::InteractionRequired {
+        scopes: options.scopes.to_vec(),
+        claims: options.claims.map(str::to_owned),
+        reason: "no refresh token is cached for this user".into(),
+    }
+}
+
 /// The client's token endpoint URL (what a client assertion's `aud` names).
 pub(crate) fn token_endpoint(client: &OidcClient) -> String {
     client.token_uri().map(|url| url.as_str().to_owned()).unwrap_or_default()
@@ -361,7 +447,7 @@ fn check_tenant(tenant: &str) -> Result<(), IdentityError> {
     if acceptable {
         Ok(())
     } else {
-        Err(IdentityError::Internal(format!("{tenant:?} is not a tenant id or domain")))
+        Err(IdentityError::InvalidRequest(format!("{tenant:?} is not a tenant id or domain")))
     }
 }
 

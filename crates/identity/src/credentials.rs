@@ -136,8 +136,7 @@ impl CertificateCredential {
         if self.send_x5c {
             header.x5c = Some(vec![self.der_base64.clone()]);
         }
-        jsonwebtoken::encode(&header, &claims, &self.key)
-            .map_err(|error| IdentityError::Internal(format!("cannot sign the client assertion: {error}")))
+        jsonwebtoken::encode(&header, &claims, &self.key).map_err(|error| CredentialError::Sign(error).into())
     }
 }
 
@@ -157,9 +156,26 @@ impl ClientCredential {
             Self::Certificate(certificate) => certificate.assertion(client_id, token_endpoint).map(Some),
             Self::SignedAssertionFile(path) => std::fs::read_to_string(path)
                 .map(|text| Some(text.trim().to_owned()))
-                .map_err(|error| IdentityError::Internal(format!("cannot read the signed assertion file {}: {error}", path.display()))),
+                .map_err(|error| CredentialError::ReadAssertion { path: path.clone(), source: error }.into()),
         }
     }
+}
+
+/// Why the credential could not produce what a token request needs.
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialError {
+    /// Signing the client assertion with the certificate's key failed.
+    #[error("cannot sign the client assertion")]
+    Sign(#[source] jsonwebtoken::errors::Error),
+    /// The signed assertion file could not be read.
+    #[error("cannot read the signed assertion file {}", path.display())]
+    ReadAssertion {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What the file system said.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// The first PEM block labelled `label`.

@@ -70,12 +70,30 @@ pub enum IdentityError {
     /// A downstream API could not be reached.
     #[error("downstream API unavailable: {0}")]
     DownstreamUnavailable(String),
+    /// The token cache store failed (Redis or PostgreSQL down, an entry
+    /// sealed with a key this instance lacks): try again shortly.
+    #[error("the token cache is unavailable")]
+    TokenCache(#[from] crate::cache::CacheError),
     /// The session store failed.
-    #[error("session error: {0}")]
-    Session(String),
-    /// A bug or misconfiguration on our side.
-    #[error("internal error: {0}")]
-    Internal(String),
+    #[error("the session store is unavailable")]
+    Session(#[from] tower_sessions::session::Error),
+    /// The app's credential could not be used (certificate signing, assertion file).
+    #[error("the app's credential cannot be used")]
+    Credential(#[from] crate::credentials::CredentialError),
+    /// The provider refused a request of the app itself (`invalid_client`,
+    /// `unauthorized_client`, ...): the registration or credential is wrong.
+    #[error("the identity provider refused the app's request: {0}")]
+    AppRequestRefused(String),
+    /// The configuration does not allow what was asked (no such API, no token endpoint).
+    #[error("misconfigured: {0}")]
+    Misconfigured(String),
+    /// A caller asked for something malformed (a tenant override, a paging
+    /// link to another host, a path outside an API's base URL).
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+    /// The HTTP client could not be built (TLS set-up).
+    #[error("the HTTP client cannot be built")]
+    HttpClient(#[source] reqwest::Error),
 }
 
 /// Why an authorization response was refused before redeeming its code.
@@ -120,7 +138,10 @@ impl IdentityError {
             Self::InteractionRequired { .. } => "interaction_required",
             Self::NotSignedIn => "not_signed_in",
             Self::Downstream { .. } | Self::DownstreamUnavailable(_) => "downstream",
-            Self::Session(_) | Self::Internal(_) => "internal",
+            Self::TokenCache(_) | Self::Session(_) => "store_unavailable",
+            Self::Credential(_) | Self::AppRequestRefused(_) | Self::Misconfigured(_) | Self::InvalidRequest(_) | Self::HttpClient(_) => {
+                "internal"
+            }
         }
     }
 }
@@ -142,7 +163,12 @@ impl IntoResponse for IdentityError {
                 };
                 return Redirect::to(&request.url()).into_response();
             }
-            Self::Internal(_) | Self::Session(_) => tracing::error!(error = %self, "sign-in flow failed"),
+            Self::TokenCache(_) | Self::Session(_) => {
+                tracing::warn!(error = %crate::telemetry::error_chain(&self), "sign-in flow: a store is unavailable")
+            }
+            Self::Credential(_) | Self::AppRequestRefused(_) | Self::Misconfigured(_) | Self::InvalidRequest(_) | Self::HttpClient(_) => {
+                tracing::error!(error = %crate::telemetry::error_chain(&self), "sign-in flow failed")
+            }
             _ => tracing::warn!(target: "idweb::security", reason = self.reason_code(), error = %self, "sign-in refused"),
         }
         let mut target = url::form_urlencoded::Serializer::new(String::new());
@@ -166,11 +192,5 @@ impl IntoResponse for IdentityError {
         let mut response = Redirect::to(&format!("{SIGN_IN_ERROR_PATH}?{}", target.finish())).into_response();
         response.headers_mut().insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
         response
-    }
-}
-
-impl From<tower_sessions::session::Error> for IdentityError {
-    fn from(error: tower_sessions::session::Error) -> Self {
-        Self::Session(error.to_string())
     }
 }

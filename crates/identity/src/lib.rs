@@ -17,7 +17,10 @@ pub mod downstream;
 pub mod error;
 pub mod graph;
 pub mod provider;
+pub mod session;
 pub mod signin;
+mod stores;
+pub mod telemetry;
 pub mod token_response;
 pub mod user;
 
@@ -25,15 +28,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tower_sessions::cookie::SameSite;
-use tower_sessions::{Expiry, MemoryStore, Session, SessionManagerLayer};
+use tower_sessions::{Expiry, Session, SessionManagerLayer};
 
 pub use acquisition::TokenAcquisition;
 pub use acquisition::UserTokenOptions;
-pub use cache::{MemoryTokenCache, PartitionKey, TokenCacheStore};
+pub use cache::{CacheError, LayeredTokenCache, MemoryTokenCache, PartitionKey, TokenCacheStore};
 pub use config::{ConfigError, IdentityConfig};
 pub use downstream::{ApiCaller, Caller, DownstreamApis};
 pub use error::{IdentityError, SIGN_IN_ERROR_PATH, SIGN_IN_PATH};
 pub use graph::{GraphClient, GraphUser};
+pub use session::SessionBackend;
 pub use signin::SIGN_OUT_PATH;
 pub use user::{HomeAccountId, SignedInUser};
 
@@ -47,33 +51,65 @@ pub struct Identity {
     config: Arc<IdentityConfig>,
     http: reqwest::Client,
     provider: Arc<ProviderCache>,
-    memory_cache: Arc<MemoryTokenCache>,
     tokens: Arc<TokenAcquisition>,
+    sessions: SessionBackend,
     graph: GraphClient,
     downstream: DownstreamApis,
 }
 
-impl Identity {
+/// Builds an [`Identity`]: the stores come from configuration
+/// (`TokenCache:Store`, `Session:Store`) unless one is given.
+pub struct IdentityBuilder {
+    config: IdentityConfig,
+    token_cache: Option<Arc<dyn TokenCacheStore>>,
+    sessions: Option<SessionBackend>,
+}
+
+impl IdentityBuilder {
+    /// Uses `store` for tokens instead of the one configuration names.
+    pub fn token_cache(mut self, store: Arc<dyn TokenCacheStore>) -> Self {
+        self.token_cache = Some(store);
+        self
+    }
+
+    /// Uses `store` for sessions instead of the one configuration names.
+    pub fn session_store(mut self, store: SessionBackend) -> Self {
+        self.sessions = Some(store);
+        self
+    }
+
     /// Builds the engine. Nothing is fetched yet: the provider is discovered
-    /// on first use, so the app starts even while the provider is down.
-    pub fn new(config: IdentityConfig) -> Result<Arc<Self>, IdentityError> {
-        let config = Arc::new(config);
+    /// on first use, and a shared store that is down is retried on use, so
+    /// the app starts while either is down (`/readyz` says so).
+    pub async fn build(self) -> Result<Arc<Identity>, IdentityError> {
+        let config = Arc::new(self.config);
         // No redirects: token and discovery calls must not be bounced to another host (SSRF).
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(HTTP_TIMEOUT)
             .build()
-            .map_err(|error| IdentityError::Internal(format!("cannot build HTTP client: {error}")))?;
+            .map_err(IdentityError::HttpClient)?;
         let provider = Arc::new(ProviderCache::new(config.clone(), http.clone()));
-        let memory_cache = Arc::new(MemoryTokenCache::new(
-            config.token_cache.max_partitions,
-            config.token_cache.sliding_expiration,
-        ));
-        let tokens = Arc::new(TokenAcquisition::new(provider.clone(), memory_cache.clone(), http.clone(), &config));
+        let store = match self.token_cache {
+            Some(store) => store,
+            None => stores::token_cache(&config.token_cache).await?,
+        };
+        let sessions = match self.sessions {
+            Some(sessions) => sessions,
+            None => stores::session_store(&config.session).await?,
+        };
+        let tokens = Arc::new(TokenAcquisition::new(provider.clone(), store, http.clone(), &config));
         let caller = Arc::new(ApiCaller::new(http.clone(), tokens.clone()));
         let graph = GraphClient::new(&config.graph, caller.clone());
         let downstream = DownstreamApis::new(config.downstream_apis.clone(), caller);
-        Ok(Arc::new(Self { config, http, provider, memory_cache, tokens, graph, downstream }))
+        Ok(Arc::new(Identity { config, http, provider, tokens, sessions, graph, downstream }))
+    }
+}
+
+impl Identity {
+    /// A builder over `config`.
+    pub fn builder(config: IdentityConfig) -> IdentityBuilder {
+        IdentityBuilder { config, token_cache: None, sessions: None }
     }
 
     /// Sign-in, callback and sign-out routes.
@@ -81,10 +117,11 @@ impl Identity {
         signin::router(self.clone())
     }
 
-    /// The session layer, configured from the `Session` section (SES-01).
-    pub fn session_layer(&self) -> SessionManagerLayer<MemoryStore> {
+    /// The session layer over the configured store, its cookie configured
+    /// from the `Session` section (SES-01).
+    pub fn session_layer(&self) -> SessionManagerLayer<SessionBackend> {
         let session = &self.config.session;
-        SessionManagerLayer::new(MemoryStore::default())
+        SessionManagerLayer::new(self.sessions.clone())
             .with_name(session.cookie_name.clone())
             .with_secure(session.secure_cookie)
             .with_http_only(true)
@@ -96,9 +133,26 @@ impl Identity {
             )))
     }
 
-    /// The signed-in user of this session, if any.
-    pub async fn user(session: &Session) -> Result<Option<SignedInUser>, IdentityError> {
-        Ok(session.get::<SignedInUser>(signin::USER_KEY).await?)
+    /// The signed-in user of this session, if any. A session older than
+    /// `Session:AbsoluteTimeoutMinutes` since sign-in is ended here (SES-02).
+    pub async fn user(&self, session: &Session) -> Result<Option<SignedInUser>, IdentityError> {
+        let Some(user) = session.get::<SignedInUser>(signin::USER_KEY).await? else {
+            return Ok(None);
+        };
+        if user.signed_in_for() > self.config.session.absolute_timeout {
+            session.flush().await?;
+            tracing::info!("session ended: absolute lifetime reached");
+            return Ok(None);
+        }
+        Ok(Some(user))
+    }
+
+    /// Whether the stores this engine needs answer (`/readyz`): the token
+    /// cache and the session store, with the reason when one does not.
+    pub async fn check_ready(&self) -> Result<(), IdentityError> {
+        self.tokens.store().check_ready().await?;
+        self.sessions.check_ready().await?;
+        Ok(())
     }
 
     /// The configuration the engine was built from.
@@ -121,9 +175,9 @@ impl Identity {
         &self.downstream
     }
 
-    /// The in-memory token cache store (for diagnostics and tests).
-    pub fn cache(&self) -> &MemoryTokenCache {
-        &self.memory_cache
+    /// The token cache store (diagnostics, readiness, tests).
+    pub fn cache(&self) -> &Arc<dyn TokenCacheStore> {
+        self.tokens.store()
     }
 
     pub(crate) fn provider(&self) -> &ProviderCache {

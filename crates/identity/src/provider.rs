@@ -3,6 +3,7 @@
 //! Discovery is lazy and retried: the app starts (and serves signed-out
 //! pages) while the provider is down, and recovers when it comes back (FLT-01).
 
+pub use crate::telemetry::error_chain;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -264,18 +265,7 @@ const DISCOVERY_TIMEOUT: Duration = Duration::from_secs(10);
 pub fn redirect_url(public_url: &Url, path: &str) -> Result<RedirectUrl, IdentityError> {
     let url = public_url
         .join(path)
-        .map_err(|error| IdentityError::Internal(format!("cannot build redirect URI: {error}")))?;
+        .map_err(|error| IdentityError::Misconfigured(format!("cannot build redirect URI: {error}")))?;
     Ok(RedirectUrl::from_url(url))
 }
 
-/// Renders an error with its sources, for logs (never contains secrets: these are transport errors).
-pub fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}

@@ -81,7 +81,7 @@ impl MicrosoftErrorResponse {
         if matches!(self.error.as_str(), "temporarily_unavailable" | "server_error") {
             IdentityError::ProviderUnavailable(format!("{what}: {self}"))
         } else {
-            IdentityError::Internal(format!("{what} was refused: {self}"))
+            IdentityError::AppRequestRefused(format!("{what} was refused: {self}"))
         }
     }
 

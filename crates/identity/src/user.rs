@@ -13,6 +13,11 @@ impl HomeAccountId {
         Self(format!("{object_id}.{tenant_id}"))
     }
 
+    /// The id from its `{oid}.{tid}` text (as a shared cache names it).
+    pub(crate) fn from_text(text: &str) -> Self {
+        Self(text.to_owned())
+    }
+
     /// The `{oid}.{tid}` text.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -37,6 +42,18 @@ pub struct SignedInUser {
     /// What the ID token said, for the diagnostics page (never the token itself).
     #[serde(default)]
     pub id_token: IdTokenSummary,
+    /// When the user signed in to this session, seconds since the epoch
+    /// (the absolute session lifetime counts from here; 0 reads as long ago).
+    #[serde(default)]
+    pub signed_in_at: u64,
+}
+
+impl SignedInUser {
+    /// How long ago the user signed in to this session.
+    pub fn signed_in_for(&self) -> std::time::Duration {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|since| since.as_secs()).unwrap_or(0);
+        std::time::Duration::from_secs(now.saturating_sub(self.signed_in_at))
+    }
 }
 
 /// The checked ID token's registered claims, kept for diagnostics.

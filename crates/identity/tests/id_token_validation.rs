@@ -36,7 +36,7 @@ async fn idt_01_to_10_every_spoiled_id_token_is_rejected_and_nothing_is_kept() {
     ] {
         let (app, target) = sign_in_with(mutation).await;
         assert_eq!(target, "/auth/error?reason=id_token_rejected", "{mutation:?}");
-        assert_eq!(app.identity.cache().partition_count(), 0, "IDT-11: {mutation:?} left tokens in the cache");
+        assert_eq!(app.identity.cache().partition_count().await.unwrap(), 0, "IDT-11: {mutation:?} left tokens in the cache");
     }
 }
 

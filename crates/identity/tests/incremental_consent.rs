@@ -92,7 +92,7 @@ async fn cache_01_a_lost_cache_entry_is_recovered_silently() {
     assert!(params(&code).contains_key("code"), "the emulator's session signs in silently");
     let back = browser.follow(location(&code)).await;
     assert_eq!(location(&back), "/profile");
-    assert!(app.identity.cache().get(&PartitionKey::User(adele.home_account_id.clone())).is_some());
+    assert!(app.identity.cache().load(&PartitionKey::User(adele.home_account_id.clone())).await.unwrap().is_some());
     app.identity.tokens().for_user(&adele, &["User.Read".to_owned()]).await.expect("recovered");
 }
 

@@ -48,7 +48,8 @@ async fn log_01_a_full_flow_logs_no_code_token_or_secret() {
     assert_eq!(browser.get("/graph/me").await.text().await.unwrap(), ADELE);
     assert_eq!(browser.whoami().await, ADELE);
     let adele = idweb_identity::HomeAccountId::new(&support::user_object_id(ADELE), app.emulator.tenant_id());
-    let tokens = app.identity.cache().get(&idweb_identity::PartitionKey::User(adele)).expect("Adele's tokens are cached");
+    let key = idweb_identity::PartitionKey::User(adele);
+    let tokens = app.identity.cache().load(&key).await.unwrap().expect("Adele's tokens are cached").partition;
     browser.callback(&callback).await; // a refused replay logs a security event
     browser.client.post(app.url.join("/auth/sign-out").unwrap()).send().await.unwrap();
 

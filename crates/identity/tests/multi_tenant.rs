@@ -36,7 +36,7 @@ async fn idt_12_a_tenant_outside_the_allow_list_cannot_sign_in() {
     let app = app_with(json!({ "TenantId": "organizations", "AllowedTenants": ["00000000-0000-0000-0000-0000000fab00"] })).await;
     let browser = app.browser();
     assert_eq!(location(&browser.sign_in(ADELE).await), "/auth/error?reason=id_token_rejected");
-    assert_eq!(app.identity.cache().partition_count(), 0, "IDT-11: nothing cached");
+    assert_eq!(app.identity.cache().partition_count().await.unwrap(), 0, "IDT-11: nothing cached");
 }
 
 #[tokio::test]

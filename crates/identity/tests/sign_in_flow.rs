@@ -58,7 +58,7 @@ async fn cb_01_a_wrong_state_is_rejected_before_any_token_request() {
     assert_eq!(location(&response), "/auth/error?reason=invalid_response");
     assert_eq!(app.emulator.token_requests(), 0);
     assert_eq!(browser.whoami().await, "nobody");
-    assert_eq!(app.identity.cache().partition_count(), 0);
+    assert_eq!(app.identity.cache().partition_count().await.unwrap(), 0);
 }
 
 #[tokio::test]
@@ -112,7 +112,7 @@ async fn idt_06_an_id_token_with_another_nonce_is_rejected_and_nothing_is_cached
     let response = browser.callback(&callback).await;
     assert_eq!(location(&response), "/auth/error?reason=id_token_rejected");
     assert_eq!(browser.whoami().await, "nobody", "IDT-11: no session");
-    assert_eq!(app.identity.cache().partition_count(), 0, "IDT-11: nothing cached");
+    assert_eq!(app.identity.cache().partition_count().await.unwrap(), 0, "IDT-11: nothing cached");
 }
 
 #[tokio::test]
@@ -225,7 +225,7 @@ async fn out_01_sign_out_clears_session_and_cache_then_ends_the_provider_session
     let app = TestApp::start().await;
     let browser = app.browser();
     browser.sign_in(ADELE).await;
-    assert_eq!(app.identity.cache().partition_count(), 1);
+    assert_eq!(app.identity.cache().partition_count().await.unwrap(), 1);
 
     let response = browser.client.post(app.url.join("/auth/sign-out").unwrap()).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
@@ -233,7 +233,7 @@ async fn out_01_sign_out_clears_session_and_cache_then_ends_the_provider_session
     assert!(end_session.path().ends_with("/oauth2/v2.0/logout"));
     let params: std::collections::HashMap<_, _> = end_session.query_pairs().into_owned().collect();
     assert_eq!(params["post_logout_redirect_uri"], app.url.join("signout-callback-oidc").unwrap().as_str());
-    assert_eq!(app.identity.cache().partition_count(), 0, "the user's tokens are gone");
+    assert_eq!(app.identity.cache().partition_count().await.unwrap(), 0, "the user's tokens are gone");
     assert_eq!(browser.whoami().await, "nobody");
 
     let back = browser.client.get(end_session).send().await.unwrap();
@@ -268,7 +268,7 @@ async fn flt_01_an_unreachable_provider_gives_the_error_page() {
         "Hosting": { "PublicUrl": "http://127.0.0.1:9/" },
         "Session": { "SecureCookie": false },
     });
-    let identity = idweb_identity::Identity::new(idweb_identity::IdentityConfig::from_json(&settings).unwrap()).unwrap();
+    let identity = idweb_identity::Identity::builder(idweb_identity::IdentityConfig::from_json(&settings).unwrap()).build().await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = url::Url::parse(&format!("http://{}/", listener.local_addr().unwrap())).unwrap();
     let router = identity.router().layer(identity.session_layer());

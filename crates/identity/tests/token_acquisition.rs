@@ -4,7 +4,6 @@
 mod support;
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
 
 use idweb_identity::{IdentityError, PartitionKey, SignedInUser, UserTokenOptions};
 use support::{signed_in, TestApp, ADELE};
@@ -23,17 +22,12 @@ fn scopes(names: &[&str]) -> Vec<String> {
 }
 
 /// Makes every cached access token of the user look expired (as time passing would).
-fn expire_access_tokens(app: &TestApp, user: &SignedInUser) {
-    let key = PartitionKey::User(user.home_account_id.clone());
-    let mut partition = app.identity.cache().get(&key).expect("a partition");
-    for token in &mut partition.access_tokens {
-        token.expires_at = SystemTime::now() - Duration::from_secs(1);
-    }
-    app.identity.cache().insert(key, partition);
+async fn expire_access_tokens(app: &TestApp, user: &SignedInUser) {
+    support::expire_access_tokens(&app.identity, user).await;
 }
 
-fn partition(app: &TestApp, user: &SignedInUser) -> idweb_identity::cache::TokenPartition {
-    app.identity.cache().get(&PartitionKey::User(user.home_account_id.clone())).expect("a partition")
+async fn partition(app: &TestApp, user: &SignedInUser) -> idweb_identity::cache::TokenPartition {
+    support::partition(&app.identity, user).await
 }
 
 #[tokio::test]
@@ -49,13 +43,13 @@ async fn a_cache_hit_makes_no_token_request() {
 #[tokio::test]
 async fn rt_01_an_expired_access_token_is_refreshed_once_and_the_rotated_refresh_token_kept() {
     let (app, adele) = signed_in_app().await;
-    let first_refresh_token = partition(&app, &adele).refresh_token.unwrap().secret().clone();
-    expire_access_tokens(&app, &adele);
+    let first_refresh_token = partition(&app, &adele).await.refresh_token.unwrap().secret().clone();
+    expire_access_tokens(&app, &adele).await;
     let renewed = app.identity.tokens().for_user(&adele, &scopes(&[USER_READ])).await.unwrap();
     let again = app.identity.tokens().for_user(&adele, &scopes(&[USER_READ])).await.unwrap();
     assert_eq!(renewed.secret(), again.secret(), "the second call is served from the cache");
     assert_eq!(app.emulator.token_requests(), 2);
-    let stored = partition(&app, &adele);
+    let stored = partition(&app, &adele).await;
     assert_ne!(stored.refresh_token.unwrap().secret(), &first_refresh_token, "the rotated refresh token replaced the old one");
     assert_eq!(stored.last_source, Some(idweb_identity::cache::TokenSource::Refresh));
 }
@@ -63,7 +57,7 @@ async fn rt_01_an_expired_access_token_is_refreshed_once_and_the_rotated_refresh
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rt_01_fifty_concurrent_calls_for_one_user_make_one_token_request() {
     let (app, adele) = signed_in_app().await;
-    expire_access_tokens(&app, &adele);
+    expire_access_tokens(&app, &adele).await;
     let tokens = Arc::new(app.identity.clone());
     let calls: Vec<_> = (0..50)
         .map(|_| {
@@ -84,10 +78,10 @@ async fn rt_01_fifty_concurrent_calls_for_one_user_make_one_token_request() {
 async fn rt_03_a_revoked_refresh_token_gives_interaction_required_and_is_evicted() {
     let (app, adele) = signed_in_app().await;
     app.emulator.state().grants.revoke_user(&adele.object_id);
-    expire_access_tokens(&app, &adele);
+    expire_access_tokens(&app, &adele).await;
     let error = app.identity.tokens().for_user(&adele, &scopes(&[USER_READ])).await.unwrap_err();
     assert!(matches!(error, IdentityError::InteractionRequired { .. }), "{error}");
-    assert!(partition(&app, &adele).refresh_token.is_none(), "the dead refresh token is gone");
+    assert!(partition(&app, &adele).await.refresh_token.is_none(), "the dead refresh token is gone");
     let requests = app.emulator.token_requests();
     let again = app.identity.tokens().for_user(&adele, &scopes(&[USER_READ])).await.unwrap_err();
     assert!(matches!(again, IdentityError::InteractionRequired { .. }));
@@ -100,7 +94,7 @@ async fn rt_03_a_scope_that_needs_consent_keeps_the_refresh_token() {
     let error = app.identity.tokens().for_user(&adele, &scopes(&["Mail.Read"])).await.unwrap_err();
     let IdentityError::InteractionRequired { scopes: asked, .. } = &error else { panic!("{error}") };
     assert_eq!(asked, &vec!["Mail.Read".to_owned()]);
-    assert!(partition(&app, &adele).refresh_token.is_some(), "consent is missing, the grant is not dead");
+    assert!(partition(&app, &adele).await.refresh_token.is_some(), "consent is missing, the grant is not dead");
     app.identity.tokens().for_user(&adele, &scopes(&[USER_READ])).await.expect("other scopes still work");
 }
 
@@ -140,21 +134,22 @@ async fn app_tokens_come_from_client_credentials_and_are_cached_per_tenant() {
     assert_eq!(first.secret(), second.secret());
     assert_eq!(app.emulator.token_requests(), 1);
     let key = PartitionKey::App { tenant_id: app.emulator.tenant_id().to_owned() };
-    assert_eq!(app.identity.cache().get(&key).unwrap().last_source, Some(idweb_identity::cache::TokenSource::ClientCredentials));
+    let stored = app.identity.cache().load(&key).await.unwrap().unwrap();
+    assert_eq!(stored.partition.last_source, Some(idweb_identity::cache::TokenSource::ClientCredentials));
 }
 
 #[tokio::test]
 async fn rt_02_a_refreshed_id_token_for_someone_else_is_refused_and_nothing_stored() {
     let (app, adele) = signed_in_app().await;
-    let before = partition(&app, &adele).refresh_token.unwrap().secret().clone();
+    let before = partition(&app, &adele).await.refresh_token.unwrap().secret().clone();
     app.emulator
         .faults()
         .arm_id_token(idweb_emulator::faults::IdTokenFault { mutation: idweb_emulator::faults::IdTokenMutation::OtherUser, count: 1 })
         .unwrap();
-    expire_access_tokens(&app, &adele);
+    expire_access_tokens(&app, &adele).await;
     let error = app.identity.tokens().for_user(&adele, &scopes(&[USER_READ])).await.unwrap_err();
     assert!(matches!(error, IdentityError::IdTokenRejected(_)), "{error}");
-    assert_eq!(partition(&app, &adele).refresh_token.unwrap().secret(), &before, "the other user's tokens were not stored");
+    assert_eq!(partition(&app, &adele).await.refresh_token.unwrap().secret(), &before, "the other user's tokens were not stored");
 }
 
 #[tokio::test]
@@ -174,7 +169,7 @@ async fn declared_client_capabilities_reach_every_access_token() {
     };
     let signed_in_token = app.identity.tokens().for_user(&adele, &scopes(&[USER_READ])).await.unwrap();
     assert_eq!(xms_cc(signed_in_token.secret()), serde_json::json!(["cp1"]), "from the authorization code");
-    expire_access_tokens(&app, &adele);
+    expire_access_tokens(&app, &adele).await;
     let refreshed = app.identity.tokens().for_user(&adele, &scopes(&[USER_READ])).await.unwrap();
     assert_eq!(xms_cc(refreshed.secret()), serde_json::json!(["cp1"]), "from the refresh token");
 }
@@ -184,7 +179,7 @@ async fn refresh_in_makes_a_still_valid_token_due_for_renewal() {
     let app = TestApp::start_with(|emulator, _| emulator.access_token_refresh_in_secs = Some(0)).await;
     app.browser().sign_in(ADELE).await;
     let adele = signed_in(ADELE, app.emulator.tenant_id());
-    let cached = partition(&app, &adele);
+    let cached = partition(&app, &adele).await;
     assert!(cached.access_tokens[0].refresh_on.is_some(), "refresh_in was kept");
     app.identity.tokens().for_user(&adele, &scopes(&[USER_READ])).await.unwrap();
     assert_eq!(app.emulator.token_requests(), 2, "due at once, so renewed although an hour remains");

@@ -1,12 +1,15 @@
 //! The in-memory token cache store: bounded (least recently used
-//! partitions go first) with a sliding expiry, O(1) lookups.
+//! partitions go first), O(1) lookups. Alone it is the store of a single
+//! instance (sliding expiry); in front of a shared store it is the L1 (a
+//! fixed time to live bounds how long a copy can be stale).
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use moka::ops::compute::Op;
 use moka::sync::Cache;
 
-use super::{CacheError, PartitionKey, TokenCacheStore, TokenPartition};
+use super::{CacheError, CacheTier, Etag, PartitionKey, SaveOutcome, TokenCacheStore, TokenPartition, Versioned};
 
 /// Defaults: room for this many partitions, each dropped after this long unused.
 pub const DEFAULT_MAX_PARTITIONS: u64 = 100_000;
@@ -15,7 +18,7 @@ pub const DEFAULT_SLIDING_EXPIRY: Duration = Duration::from_secs(24 * 3600);
 
 /// Token cache held in this process.
 pub struct MemoryTokenCache {
-    partitions: Cache<PartitionKey, Arc<TokenPartition>>,
+    partitions: Cache<PartitionKey, Arc<Versioned>>,
 }
 
 impl Default for MemoryTokenCache {
@@ -30,14 +33,20 @@ impl MemoryTokenCache {
         Self { partitions: Cache::builder().max_capacity(max_partitions).time_to_idle(sliding_expiry).build() }
     }
 
-    /// A copy of the partition, if cached.
-    pub fn get(&self, key: &PartitionKey) -> Option<TokenPartition> {
-        self.partitions.get(key).map(|partition| partition.as_ref().clone())
+    /// An L1: at most `max_partitions`, each copy kept at most `time_to_live`
+    /// after it was read from or written to the shared store.
+    pub fn l1(max_partitions: u64, time_to_live: Duration) -> Self {
+        Self { partitions: Cache::builder().max_capacity(max_partitions).time_to_live(time_to_live).build() }
     }
 
-    /// Replaces the partition.
-    pub fn insert(&self, key: PartitionKey, partition: TokenPartition) {
-        self.partitions.insert(key, Arc::new(partition));
+    /// The partition and its version, if cached.
+    pub fn get(&self, key: &PartitionKey) -> Option<Arc<Versioned>> {
+        self.partitions.get(key)
+    }
+
+    /// Replaces the partition unconditionally (an L1 copying the shared store).
+    pub fn put(&self, key: PartitionKey, versioned: Versioned) {
+        self.partitions.insert(key, Arc::new(versioned));
     }
 
     /// Removes the partition; whether there was one.
@@ -45,25 +54,51 @@ impl MemoryTokenCache {
         self.partitions.remove(key).is_some()
     }
 
+    /// Drops every partition (an L1 that may have missed invalidations).
+    pub fn clear(&self) {
+        self.partitions.invalidate_all();
+    }
+
     /// How many partitions are cached (after pending evictions are applied).
-    pub fn partition_count(&self) -> u64 {
+    pub fn len(&self) -> u64 {
         self.partitions.run_pending_tasks();
         self.partitions.entry_count()
+    }
+
+    /// Whether nothing is cached.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
 #[async_trait::async_trait]
 impl TokenCacheStore for MemoryTokenCache {
-    async fn load(&self, key: &PartitionKey) -> Result<Option<TokenPartition>, CacheError> {
-        Ok(self.get(key))
+    async fn load(&self, key: &PartitionKey) -> Result<Option<Versioned>, CacheError> {
+        Ok(self.get(key).map(|versioned| versioned.as_ref().clone()))
     }
 
-    async fn save(&self, key: &PartitionKey, partition: TokenPartition) -> Result<(), CacheError> {
-        self.insert(key.clone(), partition);
-        Ok(())
+    async fn save(&self, key: &PartitionKey, partition: &TokenPartition, expected: Option<Etag>) -> Result<SaveOutcome, CacheError> {
+        let written = Etag::random();
+        // The compare and the write happen under moka's per-key lock.
+        let result = self.partitions.entry(key.clone()).and_compute_with(|current| {
+            let current_etag = current.map(|entry| entry.value().etag);
+            if current_etag == expected {
+                Op::Put(Arc::new(Versioned { partition: partition.clone(), etag: written, tier: CacheTier::Local }))
+            } else {
+                Op::Nop
+            }
+        });
+        Ok(match result {
+            moka::ops::compute::CompResult::Inserted(_) | moka::ops::compute::CompResult::ReplacedWith(_) => SaveOutcome::Saved(written),
+            _ => SaveOutcome::Conflict,
+        })
     }
 
     async fn remove(&self, key: &PartitionKey) -> Result<bool, CacheError> {
         Ok(self.remove_partition(key))
+    }
+
+    async fn partition_count(&self) -> Result<u64, CacheError> {
+        Ok(self.len())
     }
 }

@@ -3,9 +3,21 @@
 //! distributed store can replace the in-memory one without touching
 //! acquisition.
 //!
+//! Stores: [`MemoryTokenCache`] for one instance; [`LayeredTokenCache`] (a
+//! bounded memory L1 in front of an encrypted shared L2 on Redis or
+//! PostgreSQL) for several. Every write names the version it read
+//! ([`Etag`]), so a stale writer never overwrites a newer partition.
+//!
 //! Tokens live only on the server; nothing here reaches the browser.
 
+mod backend;
+pub mod encryption;
+mod error;
+mod layered;
 mod memory;
+pub mod postgres;
+pub mod redis;
+pub(crate) mod merge;
 #[cfg(test)]
 mod tests;
 
@@ -15,6 +27,9 @@ use std::time::SystemTime;
 use openidconnect::{AccessToken, RefreshToken};
 use serde::{Deserialize, Serialize};
 
+pub use backend::{ChangeEvent, SealedEntry, SharedCacheBackend};
+pub use error::CacheError;
+pub use layered::{L2Health, LayeredSettings, LayeredTokenCache};
 pub use memory::MemoryTokenCache;
 
 use crate::user::HomeAccountId;
@@ -32,6 +47,18 @@ pub enum TokenSource {
     ClientCredentials,
 }
 
+impl TokenSource {
+    /// The `source` label of the tokens-served metric.
+    pub fn metric_label(self) -> &'static str {
+        match self {
+            Self::AuthorizationCode => "code",
+            Self::Cache => "cache",
+            Self::Refresh => "refresh",
+            Self::ClientCredentials => "client_credentials",
+        }
+    }
+}
+
 /// Which partition: a user's, or the app's in a tenant.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum PartitionKey {
@@ -42,6 +69,26 @@ pub enum PartitionKey {
         /// The tenant the tokens are for.
         tenant_id: String,
     },
+}
+
+impl PartitionKey {
+    /// Reads back a [`Self::storage_name`] (from another instance's change notice).
+    pub fn from_storage_name(name: &str) -> Option<Self> {
+        if let Some(home_account_id) = name.strip_prefix("u:") {
+            return Some(Self::User(HomeAccountId::from_text(home_account_id)));
+        }
+        name.strip_prefix("a:").map(|tenant_id| Self::App { tenant_id: tenant_id.to_owned() })
+    }
+
+    /// The partition's name in a shared store (`u:{oid}.{tid}`, `a:{tenant}`);
+    /// also bound into each encrypted entry, so an entry copied under another
+    /// name does not decrypt.
+    pub fn storage_name(&self) -> String {
+        match self {
+            Self::User(home_account_id) => format!("u:{}", home_account_id.as_str()),
+            Self::App { tenant_id } => format!("a:{tenant_id}"),
+        }
+    }
 }
 
 /// One access token and what it is good for.
@@ -76,6 +123,11 @@ pub struct TokenPartition {
     pub refresh_token: Option<RefreshToken>,
     /// Where the last token came from.
     pub last_source: Option<TokenSource>,
+    /// When the authorization code behind the refresh token was redeemed; a
+    /// rotated refresh token keeps it. Two writers racing keep the refresh
+    /// token of the newer grant (an older grant's token is never put back).
+    #[serde(default)]
+    pub grant_issued_at: Option<SystemTime>,
 }
 
 impl TokenPartition {
@@ -153,21 +205,123 @@ impl TokenPartition {
     }
 }
 
-/// A token cache store failed (a distributed store's connection, say).
-#[derive(Debug, thiserror::Error)]
-#[error("token cache unavailable: {0}")]
-pub struct CacheError(pub String);
+/// A stored partition's version: any write changes it, and a write names
+/// the one it read (compare-and-set). Random, so a partition removed and
+/// created again never repeats an old version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Etag(pub u64);
+
+impl Etag {
+    /// A new, unpredictable version.
+    pub fn random() -> Self {
+        Self(rand::random::<u64>() | 1)
+    }
+}
+
+/// A partition and the version it was read at.
+#[derive(Debug, Clone)]
+pub struct Versioned {
+    /// The tokens.
+    pub partition: TokenPartition,
+    /// The version to name when writing it back.
+    pub etag: Etag,
+    /// Which tier answered.
+    pub tier: CacheTier,
+}
+
+/// Which tier of the cache answered a read (metrics, diagnostics).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheTier {
+    /// This process's memory (the only tier of the memory store, or the L1).
+    Local,
+    /// The shared store (L2).
+    Shared,
+}
+
+impl CacheTier {
+    /// The label used in metrics.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Local => "l1",
+            Self::Shared => "l2",
+        }
+    }
+}
+
+/// What a compare-and-set write did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SaveOutcome {
+    /// Written; this is the new version.
+    Saved(Etag),
+    /// Someone else wrote (or removed) the partition since it was read: nothing written.
+    Conflict,
+}
 
 /// Where partitions live. Implementations must be safe to share across
-/// requests; acquisition serialises writes to one partition itself.
+/// requests; acquisition serialises writes to one partition in this process
+/// itself, and [`TokenCacheStore::lock`] across processes.
 #[async_trait::async_trait]
 pub trait TokenCacheStore: Send + Sync + 'static {
-    /// The partition, if cached.
-    async fn load(&self, key: &PartitionKey) -> Result<Option<TokenPartition>, CacheError>;
-    /// Replaces the partition.
-    async fn save(&self, key: &PartitionKey, partition: TokenPartition) -> Result<(), CacheError>;
+    /// The partition, possibly from a copy held by this process.
+    async fn load(&self, key: &PartitionKey) -> Result<Option<Versioned>, CacheError>;
+
+    /// The partition as the shared store holds it now: what a read-modify-write
+    /// must start from. A store with no shared part answers as [`Self::load`].
+    async fn load_latest(&self, key: &PartitionKey) -> Result<Option<Versioned>, CacheError> {
+        self.load(key).await
+    }
+
+    /// Writes `partition` if the stored version is still `expected` (`None`:
+    /// there was none).
+    async fn save(&self, key: &PartitionKey, partition: &TokenPartition, expected: Option<Etag>) -> Result<SaveOutcome, CacheError>;
+
     /// Deletes the partition; whether there was one.
     async fn remove(&self, key: &PartitionKey) -> Result<bool, CacheError>;
+
+    /// The right to renew `key`'s tokens across every instance sharing the
+    /// store, waiting up to `wait` for another holder; `None` when none was
+    /// needed or the wait ran out (compare-and-set still guards the write).
+    async fn lock(&self, _key: &PartitionKey, _wait: std::time::Duration) -> Result<Option<PartitionLock>, CacheError> {
+        Ok(None)
+    }
+
+    /// How many partitions are stored (shared stores count their shared part).
+    async fn partition_count(&self) -> Result<u64, CacheError>;
+
+    /// Whether the store can be used now (`/readyz`).
+    async fn check_ready(&self) -> Result<(), CacheError> {
+        Ok(())
+    }
+}
+
+/// A held cross-instance lock on one partition; released on drop (and by
+/// its time limit if this process dies).
+pub struct PartitionLock {
+    release: Option<Box<dyn FnOnce() + Send>>,
+    /// Whether another instance held the lock while we waited: the partition
+    /// may have changed, so read it again before using the network.
+    pub waited_for_another: bool,
+}
+
+impl PartitionLock {
+    /// A lock that runs `release` when dropped.
+    pub fn new(waited_for_another: bool, release: impl FnOnce() + Send + 'static) -> Self {
+        Self { release: Some(Box::new(release)), waited_for_another }
+    }
+}
+
+impl Drop for PartitionLock {
+    fn drop(&mut self) {
+        if let Some(release) = self.release.take() {
+            release();
+        }
+    }
+}
+
+impl std::fmt::Debug for PartitionLock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PartitionLock").field("waited_for_another", &self.waited_for_another).finish()
+    }
 }
 
 /// OpenID Connect scopes never appear in an access token's grant.

@@ -60,6 +60,10 @@ fn forgetting_scopes_drops_only_the_tokens_that_cover_them() {
     assert!(tokens.access_tokens[0].scopes.contains("user.read"));
 }
 
+fn versioned(partition: TokenPartition) -> Versioned {
+    Versioned { partition, etag: Etag::random(), tier: CacheTier::Local }
+}
+
 #[test]
 fn partitions_are_separate_and_removed_whole() {
     let cache = MemoryTokenCache::default();
@@ -69,21 +73,43 @@ fn partitions_are_separate_and_removed_whole() {
     for (key, scope) in [(&adele, "User.Read"), (&alex, "Mail.Read"), (&app, ".default")] {
         let mut partition = TokenPartition::default();
         partition.put_access_token(token(&[scope], Duration::from_secs(60)));
-        cache.insert(key.clone(), partition);
+        cache.put(key.clone(), versioned(partition));
     }
-    assert_eq!(cache.partition_count(), 3);
+    assert_eq!(cache.len(), 3);
     assert!(cache.remove_partition(&adele));
     assert!(cache.get(&adele).is_none());
-    assert_eq!(cache.get(&alex).unwrap().access_tokens.len(), 1);
+    assert_eq!(cache.get(&alex).unwrap().partition.access_tokens.len(), 1);
 }
 
 #[test]
 fn the_memory_store_is_bounded() {
     let cache = MemoryTokenCache::new(10, Duration::from_secs(3600));
     for index in 0..100 {
-        cache.insert(PartitionKey::User(HomeAccountId::new(&format!("oid-{index}"), "tid")), TokenPartition::default());
+        cache.put(PartitionKey::User(HomeAccountId::new(&format!("oid-{index}"), "tid")), versioned(TokenPartition::default()));
     }
-    assert!(cache.partition_count() <= 10, "bounded at 10, holds {}", cache.partition_count());
+    assert!(cache.len() <= 10, "bounded at 10, holds {}", cache.len());
+}
+
+#[tokio::test]
+async fn a_write_over_a_version_someone_replaced_is_refused() {
+    let cache = MemoryTokenCache::default();
+    let key = PartitionKey::User(HomeAccountId::new("oid-a", "tid"));
+    let SaveOutcome::Saved(first) = cache.save(&key, &TokenPartition::default(), None).await.unwrap() else { panic!("created") };
+    assert_eq!(cache.save(&key, &TokenPartition::default(), None).await.unwrap(), SaveOutcome::Conflict, "it exists now");
+    let SaveOutcome::Saved(second) = cache.save(&key, &TokenPartition::default(), Some(first)).await.unwrap() else { panic!("replaced") };
+    assert_ne!(first, second);
+    assert_eq!(cache.save(&key, &TokenPartition::default(), Some(first)).await.unwrap(), SaveOutcome::Conflict, "stale writer");
+    assert_eq!(cache.load(&key).await.unwrap().unwrap().etag, second);
+    assert!(cache.remove(&key).await.unwrap());
+    assert_eq!(cache.save(&key, &TokenPartition::default(), Some(second)).await.unwrap(), SaveOutcome::Conflict, "removed meanwhile");
+}
+
+#[test]
+fn storage_names_read_back_to_the_same_partition() {
+    for key in [PartitionKey::User(HomeAccountId::new("oid-a", "tid")), PartitionKey::App { tenant_id: "contoso.example".into() }] {
+        assert_eq!(PartitionKey::from_storage_name(&key.storage_name()), Some(key));
+    }
+    assert_eq!(PartitionKey::from_storage_name("x:whatever"), None);
 }
 
 #[test]

@@ -6,6 +6,7 @@
 //! Every missing or malformed key stops start-up with an error naming it.
 
 mod layers;
+mod stores;
 #[cfg(test)]
 mod tests;
 
@@ -21,6 +22,7 @@ use serde_json::Value;
 use url::Url;
 
 pub use layers::{apply_env_overrides, merge_json};
+pub use stores::{ConnectionString, SessionConfig, SharedStoreConfig, StoreKind, TokenCacheConfig};
 
 /// Why configuration could not be loaded; every variant names the key or file.
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +40,14 @@ pub enum ConfigError {
     Missing {
         /// The key, in `Section:Key` form.
         key: String,
+    },
+    /// A key other settings make necessary is absent.
+    #[error("configuration key {key} is missing: {because}")]
+    Required {
+        /// The key, in `Section:Key` form.
+        key: String,
+        /// Which setting needs it, and how to fill it.
+        because: String,
     },
     /// A key is present but its value is not acceptable.
     #[error("configuration key {key} is invalid: {reason}")]
@@ -60,21 +70,10 @@ pub struct IdentityConfig {
     pub downstream_apis: BTreeMap<String, DownstreamApiConfig>,
     /// The `Hosting` section: how the app is reached from the browser.
     pub hosting: HostingConfig,
-    /// The `Session` section: session cookie and lifetimes.
+    /// The `Session` section: session cookie, lifetimes, store.
     pub session: SessionConfig,
-    /// The `TokenCache` section: size, sliding expiry, refresh margin.
+    /// The `TokenCache` section: store, size, expiry, refresh margin, encryption keys.
     pub token_cache: TokenCacheConfig,
-}
-
-/// The `TokenCache` section.
-#[derive(Debug, Clone)]
-pub struct TokenCacheConfig {
-    /// `MaxPartitions`: users (and tenants, for app tokens) kept in memory; least recently used go first.
-    pub max_partitions: u64,
-    /// `SlidingExpirationMinutes`: a partition unused this long is dropped.
-    pub sliding_expiration: std::time::Duration,
-    /// `RefreshMarginSeconds`: access tokens are renewed this long before they expire.
-    pub refresh_margin: std::time::Duration,
 }
 
 /// The `AzureAd` section (Microsoft.Identity.Web's names).
@@ -151,17 +150,6 @@ pub struct HostingConfig {
     pub public_url: Url,
 }
 
-/// The `Session` section.
-#[derive(Debug, Clone)]
-pub struct SessionConfig {
-    /// `CookieName`; `__Host-` prefixed by default (requires `Secure`).
-    pub cookie_name: String,
-    /// `SecureCookie`: false only for plain-http development on loopback.
-    pub secure_cookie: bool,
-    /// `IdleTimeoutMinutes`: the session ends after this long without a request.
-    pub idle_timeout_minutes: u32,
-}
-
 impl IdentityConfig {
     /// Loads `appsettings.json` (required), `appsettings.{environment}.json`
     /// (optional) from `dir`, then applies the process environment.
@@ -212,28 +200,8 @@ impl IdentityConfig {
         let hosting = HostingConfig {
             public_url: required_url(tree, "Hosting:PublicUrl")?,
         };
-        let secure_cookie = optional_bool(tree, "Session:SecureCookie", true)?;
-        let default_cookie_name = if secure_cookie { "__Host-idweb" } else { "idweb" };
-        let cookie_name = optional_string(tree, "Session:CookieName")
-            .unwrap_or_else(|| default_cookie_name.to_owned());
-        if cookie_name.starts_with("__Host-") && !secure_cookie {
-            return Err(ConfigError::Invalid {
-                key: "Session:CookieName".into(),
-                reason: "a __Host- cookie must be Secure; set Session:SecureCookie to true or drop the prefix".into(),
-            });
-        }
-        let session = SessionConfig {
-            cookie_name,
-            secure_cookie,
-            idle_timeout_minutes: optional_u32(tree, "Session:IdleTimeoutMinutes", 60)?,
-        };
-        let token_cache = TokenCacheConfig {
-            max_partitions: u64::from(optional_u32(tree, "TokenCache:MaxPartitions", 100_000)?),
-            sliding_expiration: std::time::Duration::from_secs(
-                60 * u64::from(optional_u32(tree, "TokenCache:SlidingExpirationMinutes", 24 * 60)?),
-            ),
-            refresh_margin: std::time::Duration::from_secs(u64::from(optional_u32(tree, "TokenCache:RefreshMarginSeconds", 300)?)),
-        };
+        let token_cache = TokenCacheConfig::from_tree(tree)?;
+        let session = SessionConfig::from_tree(tree, &token_cache)?;
         Ok(Self { azure_ad, graph, downstream_apis, hosting, session, token_cache })
     }
 }

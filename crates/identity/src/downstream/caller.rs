@@ -58,7 +58,7 @@ impl ApiCaller {
         let relative = relative.unwrap_or(&api.relative_path).trim_start_matches('/');
         let url = Url::parse(&base)
             .and_then(|base| base.join(relative))
-            .map_err(|error| IdentityError::Internal(format!("bad downstream URL: {error}")))?;
+            .map_err(|error| IdentityError::InvalidRequest(format!("bad downstream URL: {error}")))?;
         Self::check_under(api, url)
     }
 
@@ -68,7 +68,7 @@ impl ApiCaller {
         if url.as_str().starts_with(&base) {
             Ok(url)
         } else {
-            Err(IdentityError::Internal(format!("{url} is not under the API's base URL")))
+            Err(IdentityError::InvalidRequest(format!("{url} is not under the API's base URL")))
         }
     }
 

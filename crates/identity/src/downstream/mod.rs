@@ -33,7 +33,7 @@ impl DownstreamApis {
     pub fn api(&self, name: &str) -> Result<&DownstreamApiConfig, IdentityError> {
         self.apis
             .get(name)
-            .ok_or_else(|| IdentityError::Internal(format!("no downstream API named {name:?} in configuration (DownstreamApis:{name})")))
+            .ok_or_else(|| IdentityError::Misconfigured(format!("no downstream API named {name:?} in configuration (DownstreamApis:{name})")))
     }
 
     /// `GET` `relative` (or the API's `RelativePath`) for `user`, as `T`.
@@ -49,7 +49,7 @@ impl DownstreamApis {
         relative: Option<&str>,
         body: &B,
     ) -> Result<T, IdentityError> {
-        let body = serde_json::to_value(body).map_err(|error| IdentityError::Internal(format!("cannot encode the request body: {error}")))?;
+        let body = serde_json::to_value(body).map_err(|error| IdentityError::InvalidRequest(format!("cannot encode the request body: {error}")))?;
         ApiCaller::json(self.call(name, Caller::User(user), Some(Method::POST), relative, Some(body)).await?).await
     }
 

@@ -193,7 +193,7 @@ impl GraphClient {
 
     /// The page at a `@odata.nextLink` Graph gave (it must point into this Graph).
     pub async fn messages_page(&self, user: &SignedInUser, next_link: &str) -> Result<MessagePage, IdentityError> {
-        let url = Url::parse(next_link).map_err(|error| IdentityError::Internal(format!("bad next link: {error}")))?;
+        let url = Url::parse(next_link).map_err(|error| IdentityError::InvalidRequest(format!("bad next link: {error}")))?;
         let url = ApiCaller::check_under(&self.api, url)?;
         let api = DownstreamApiConfig { scopes: mail_scopes(), ..self.api.clone() };
         ApiCaller::json(self.caller.send(&api, Caller::User(user), Method::GET, url, None).await?).await

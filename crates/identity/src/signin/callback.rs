@@ -14,7 +14,7 @@ use super::response::AuthorizationResponse;
 use super::start::SignInRequest;
 use super::{no_store, transaction, USER_KEY};
 use crate::acquisition::{token_endpoint, TOKEN_TIMEOUT};
-use crate::cache::{normalise_scopes, TokenSource};
+use crate::cache::normalise_scopes;
 use crate::error::{IdentityError, SignInRejection};
 use crate::provider::error_chain;
 use crate::user::{HomeAccountId, IdTokenSummary, SignedInUser};
@@ -74,13 +74,17 @@ async fn complete_sign_in(
     let exchange = provider
         .client
         .exchange_code(AuthorizationCode::new(code))
-        .map_err(|error| IdentityError::Internal(format!("token endpoint not configured: {error}")))?
+        .map_err(|error| IdentityError::Misconfigured(format!("token endpoint not configured: {error}")))?
         .set_pkce_verifier(PkceCodeVerifier::new(pending.pkce_verifier));
     let exchange = identity.tokens().authenticate(exchange, &token_endpoint(&provider.client))?;
-    let response = match tokio::time::timeout(TOKEN_TIMEOUT, exchange.request_async(identity.http())).await {
+    let started = std::time::Instant::now();
+    let outcome = tokio::time::timeout(TOKEN_TIMEOUT, exchange.request_async(identity.http())).await;
+    crate::telemetry::token_endpoint("authorization_code", started.elapsed());
+    let response = match outcome {
         Err(_) => return Err(IdentityError::ProviderUnavailable("token request timed out".into())),
         Ok(Err(RequestTokenError::ServerResponse(error))) => {
             // TOK-02: a replayed or stolen code surfaces here as invalid_grant.
+            crate::telemetry::provider_error(&error.error);
             tracing::warn!(target: "idweb::security", error = %error, "token endpoint refused the authorization code");
             return Err(IdentityError::CodeRejected(error.to_string()));
         }
@@ -123,12 +127,20 @@ async fn complete_sign_in(
             issued_at: claims.issue_time().timestamp(),
             expires_at: claims.expiration().timestamp(),
         },
+        signed_in_at: now_secs(),
         object_id,
         tenant_id,
     };
+    // Re-authorizing (incremental consent) does not extend the session's absolute lifetime.
+    let mut user = user;
+    if let Some(before) = session.get::<SignedInUser>(USER_KEY).await? {
+        if before.home_account_id == user.home_account_id {
+            user.signed_in_at = before.signed_in_at;
+        }
+    }
     let asked = if pending.scopes.is_empty() { &identity.config().graph.scopes } else { &pending.scopes };
     let requested = normalise_scopes(asked.iter().map(String::as_str));
-    identity.tokens().store_response(&user, &response, &requested, TokenSource::AuthorizationCode).await?;
+    identity.tokens().store_response(&user, &response, &requested).await?;
     // Session fixation: the pre-sign-in id must not survive into the signed-in session.
     session.cycle_id().await?;
     session.insert(USER_KEY, &user).await?;
@@ -136,3 +148,7 @@ async fn complete_sign_in(
     Ok(pending.return_to)
 }
 
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|since| since.as_secs()).unwrap_or(0)
+}

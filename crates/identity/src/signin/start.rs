@@ -92,7 +92,7 @@ pub(super) async fn sign_in(
     Query(query): Query<SignInQuery>,
 ) -> Result<Response, IdentityError> {
     let request = SignInRequest::from_query(query)?;
-    let signed_in = Identity::user(&session).await?;
+    let signed_in = identity.user(&session).await?;
     let provider = identity.provider().get().await?;
     let (pkce_challenge, pkce_verifier) = PkceCodeChallenge::new_random_sha256();
     let mut authorize = provider

@@ -71,7 +71,7 @@ impl TestApp {
             "Session": { "SecureCookie": false },
         });
         idweb_identity::config::merge_json(&mut base, settings);
-        let identity = Identity::new(IdentityConfig::from_json(&base).unwrap()).unwrap();
+        let identity = Identity::builder(IdentityConfig::from_json(&base).unwrap()).build().await.unwrap();
         let router = Router::new()
             .route("/whoami", get(whoami))
             .route("/graph/me", get(graph_me))
@@ -87,15 +87,15 @@ impl TestApp {
     }
 }
 
-async fn whoami(session: Session) -> String {
-    match Identity::user(&session).await.unwrap() {
+async fn whoami(axum::extract::State(identity): axum::extract::State<Arc<Identity>>, session: Session) -> String {
+    match identity.user(&session).await.unwrap() {
         Some(user) => user.name,
         None => "nobody".into(),
     }
 }
 
 async fn graph_me(axum::extract::State(identity): axum::extract::State<Arc<Identity>>, session: Session) -> Result<String, String> {
-    let user = Identity::user(&session).await.unwrap().ok_or("nobody")?;
+    let user = identity.user(&session).await.unwrap().ok_or("nobody")?;
     identity.graph().me(&user).await.map(|me| me.display_name.unwrap_or_default()).map_err(|e| e.to_string())
 }
 
@@ -223,7 +223,26 @@ pub fn signed_in(display_name: &str, tenant_id: &str) -> idweb_identity::SignedI
         username: String::new(),
         provider_session_id: None,
         id_token: Default::default(),
+        signed_in_at: 0,
     }
+}
+
+/// What the token cache holds for `user` now (from the shared store when there is one).
+pub async fn partition(identity: &Identity, user: &idweb_identity::SignedInUser) -> idweb_identity::cache::TokenPartition {
+    let key = idweb_identity::PartitionKey::User(user.home_account_id.clone());
+    identity.cache().load_latest(&key).await.unwrap().expect("a partition").partition
+}
+
+/// Makes every cached access token of the user look expired (as time passing would).
+pub async fn expire_access_tokens(identity: &Identity, user: &idweb_identity::SignedInUser) {
+    let key = idweb_identity::PartitionKey::User(user.home_account_id.clone());
+    let stored = identity.cache().load_latest(&key).await.unwrap().expect("a partition");
+    let mut partition = stored.partition;
+    for token in &mut partition.access_tokens {
+        token.expires_at = std::time::SystemTime::now() - std::time::Duration::from_secs(1);
+    }
+    let outcome = identity.cache().save(&key, &partition, Some(stored.etag)).await.unwrap();
+    assert!(matches!(outcome, idweb_identity::cache::SaveOutcome::Saved(_)), "nobody else writes in this test");
 }
 
 /// The emulator answers the next refresh token request with `error` (and a claims challenge, if given).

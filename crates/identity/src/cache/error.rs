@@ -1,0 +1,55 @@
+//! Why the token cache could not answer. A store that is down and an entry
+//! that cannot be read are different problems with different cures.
+
+/// Boxed cause of a store failure (the client library's own error).
+pub type StoreFailure = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// A token cache failure; the app tells "the store is down, try again
+/// shortly" from a bug by the variant.
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    /// The shared store (Redis, PostgreSQL) did not answer, or answered with an error.
+    #[error("the token cache store ({store}) is unavailable")]
+    Unavailable {
+        /// Which store: `redis`, `postgres`.
+        store: &'static str,
+        /// What the client library said.
+        #[source]
+        source: StoreFailure,
+    },
+    /// The shared store did not answer in time.
+    #[error("the token cache store ({store}) did not answer within {timeout:?}")]
+    TimedOut {
+        /// Which store.
+        store: &'static str,
+        /// The limit that ran out.
+        timeout: std::time::Duration,
+    },
+    /// An entry was encrypted with a key this instance does not hold: the
+    /// key ring differs between instances (see docs/OPERATIONS.md, rotation).
+    #[error("a token cache entry is encrypted with key {key_id:?}, which TokenCache:EncryptionKeys on this instance does not hold")]
+    UnknownKey {
+        /// The key id the entry names.
+        key_id: String,
+    },
+    /// A partition could not be turned into bytes or back (a defect, never input).
+    #[error("a token cache partition could not be encoded")]
+    Encoding(#[source] serde_json::Error),
+    /// The store answered something this code does not expect (a defect or a
+    /// foreign writer under our key prefix).
+    #[error("the token cache store ({store}) answered unexpectedly: {detail}")]
+    Protocol {
+        /// Which store.
+        store: &'static str,
+        /// What was unexpected.
+        detail: String,
+    },
+}
+
+impl CacheError {
+    /// Whether this is the shared store being down or slow (an outage, worth
+    /// serving from L1 and retrying later), rather than a problem with data or code.
+    pub fn is_outage(&self) -> bool {
+        matches!(self, Self::Unavailable { .. } | Self::TimedOut { .. })
+    }
+}

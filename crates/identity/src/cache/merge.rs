@@ -1,0 +1,152 @@
+//! Folding a write that lost a race into the partition that won it.
+//!
+//! A writer read `base`, computed `ours`, and found `latest` stored when it
+//! wrote back. Its own changes (new access tokens, forgotten ones, a new or
+//! dropped refresh token) are applied to `latest`; everything else another
+//! instance did stays. A refresh token only replaces one from an older grant
+//! (a less powerful token never overwrites a more powerful one), and a
+//! partition removed meanwhile (sign-out) is not brought back unless the
+//! writer holds a newer grant (a new sign-in).
+
+use super::{CachedAccessToken, TokenPartition};
+
+/// What to store instead of `ours`; `None`: store nothing.
+pub(crate) fn merge(base: Option<&TokenPartition>, ours: &TokenPartition, latest: Option<&TokenPartition>) -> Option<TokenPartition> {
+    let Some(latest) = latest else {
+        let newer_grant_than_base = ours.grant_issued_at > base.and_then(|base| base.grant_issued_at);
+        return (base.is_none() || newer_grant_than_base).then(|| ours.clone());
+    };
+    let empty = TokenPartition::default();
+    let base = base.unwrap_or(&empty);
+    let mut merged = latest.clone();
+
+    for token in &ours.access_tokens {
+        if !holds_token(base, token) {
+            put_if_newer(&mut merged, token.clone());
+        }
+    }
+    for token in &base.access_tokens {
+        if !holds_token(ours, token) {
+            merged.access_tokens.retain(|kept| kept.token.secret() != token.token.secret());
+        }
+    }
+
+    let secret = |partition: &TokenPartition| partition.refresh_token.as_ref().map(|token| token.secret().clone());
+    if secret(ours) != secret(base) {
+        let latest_still_has_base = secret(latest) == secret(base);
+        match &ours.refresh_token {
+            // The grant died: drop the dead token, not one another instance got since.
+            None if latest_still_has_base => merged.refresh_token = None,
+            None => {}
+            Some(rotated) if latest_still_has_base || ours.grant_issued_at > latest.grant_issued_at => {
+                merged.refresh_token = Some(rotated.clone());
+                merged.grant_issued_at = ours.grant_issued_at;
+            }
+            Some(_) => {}
+        }
+    }
+    merged.last_source = ours.last_source.or(latest.last_source);
+    Some(merged)
+}
+
+fn holds_token(partition: &TokenPartition, token: &CachedAccessToken) -> bool {
+    partition.access_tokens.iter().any(|held| held.token.secret() == token.token.secret())
+}
+
+/// Adds `token` unless a token for the same scopes and tenant lives longer.
+fn put_if_newer(partition: &mut TokenPartition, token: CachedAccessToken) {
+    let outlived = partition
+        .access_tokens
+        .iter()
+        .any(|held| held.scopes == token.scopes && held.tenant == token.tenant && held.expires_at >= token.expires_at);
+    if !outlived {
+        partition.put_access_token(token);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, SystemTime};
+
+    use openidconnect::{AccessToken, RefreshToken};
+
+    use super::*;
+    use crate::cache::normalise_scopes;
+
+    fn access(value: &str, scope: &str, lifetime_secs: u64) -> CachedAccessToken {
+        CachedAccessToken {
+            scopes: normalise_scopes([scope]),
+            token: AccessToken::new(value.into()),
+            expires_at: SystemTime::now() + Duration::from_secs(lifetime_secs),
+            refresh_on: None,
+            tenant: None,
+        }
+    }
+
+    fn partition(refresh: &str, grant_secs: u64, tokens: &[CachedAccessToken]) -> TokenPartition {
+        TokenPartition {
+            access_tokens: tokens.to_vec(),
+            refresh_token: Some(RefreshToken::new(refresh.into())),
+            last_source: None,
+            grant_issued_at: Some(SystemTime::UNIX_EPOCH + Duration::from_secs(grant_secs)),
+        }
+    }
+
+    fn refresh_of(partition: &TokenPartition) -> &str {
+        partition.refresh_token.as_ref().map(|token| token.secret().as_str()).unwrap_or("")
+    }
+
+    #[test]
+    fn a_refresh_that_lost_the_race_keeps_the_winners_refresh_token_and_adds_its_access_token() {
+        let base = partition("rt-1", 100, &[]);
+        let theirs = partition("rt-2", 100, &[access("at-graph", "User.Read", 3600)]);
+        let ours = partition("rt-2b", 100, &[access("at-mail", "Mail.Read", 3600)]);
+        let merged = merge(Some(&base), &ours, Some(&theirs)).unwrap();
+        assert_eq!(refresh_of(&merged), "rt-2", "same grant: the stored rotation stays");
+        assert_eq!(merged.access_tokens.len(), 2);
+    }
+
+    #[test]
+    fn a_refresh_token_from_an_older_grant_never_replaces_a_newer_grants() {
+        let base = partition("rt-old", 100, &[]);
+        let consented = partition("rt-consented", 200, &[]);
+        let ours = partition("rt-old-rotated", 100, &[]);
+        assert_eq!(refresh_of(&merge(Some(&base), &ours, Some(&consented)).unwrap()), "rt-consented");
+        // The other way round: a new sign-in's token wins over a rotation of the old grant.
+        let rotated = partition("rt-old-rotated", 100, &[]);
+        let signed_in = partition("rt-new-grant", 300, &[]);
+        assert_eq!(refresh_of(&merge(Some(&base), &signed_in, Some(&rotated)).unwrap()), "rt-new-grant");
+    }
+
+    #[test]
+    fn a_removed_partition_is_not_brought_back_by_a_late_refresh_but_is_by_a_new_sign_in() {
+        let base = partition("rt-1", 100, &[]);
+        assert!(merge(Some(&base), &partition("rt-2", 100, &[]), None).is_none());
+        assert!(merge(Some(&base), &partition("rt-new", 200, &[]), None).is_some());
+    }
+
+    #[test]
+    fn a_dead_grant_drops_only_the_dead_refresh_token() {
+        let base = partition("rt-1", 100, &[]);
+        let mut ours = base.clone();
+        ours.refresh_token = None;
+        assert!(merge(Some(&base), &ours, Some(&partition("rt-1", 100, &[]))).unwrap().refresh_token.is_none());
+        assert_eq!(refresh_of(&merge(Some(&base), &ours, Some(&partition("rt-2", 100, &[]))).unwrap()), "rt-2");
+    }
+
+    #[test]
+    fn forgotten_access_tokens_stay_forgotten_and_longer_lived_ones_are_kept() {
+        let graph = access("at-graph", "User.Read", 3600);
+        let base = partition("rt", 100, &[graph.clone()]);
+        let ours = partition("rt", 100, &[]);
+        let theirs = partition("rt", 100, &[graph, access("at-mail", "Mail.Read", 3600)]);
+        let merged = merge(Some(&base), &ours, Some(&theirs)).unwrap();
+        assert_eq!(merged.access_tokens.len(), 1);
+        assert_eq!(merged.access_tokens[0].token.secret(), "at-mail");
+
+        let longer = partition("rt", 100, &[access("at-long", "User.Read", 3600)]);
+        let shorter = partition("rt", 100, &[access("at-short", "User.Read", 60)]);
+        let merged = merge(Some(&partition("rt", 100, &[])), &shorter, Some(&longer)).unwrap();
+        assert_eq!(merged.access_tokens[0].token.secret(), "at-long");
+    }
+}

@@ -1,0 +1,323 @@
+//! The PostgreSQL token cache backend: one row per partition in this app's
+//! own schema (embedded migrations run at start-up, or on first use when
+//! the database was down then), compare-and-set on the row's version,
+//! expired rows swept, locks as rows with a time limit, and change notices
+//! over `LISTEN`/`NOTIFY`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
+use tokio::sync::{broadcast, OnceCell};
+
+use super::{CacheError, ChangeEvent, Etag, SealedEntry, SharedCacheBackend};
+use crate::config::SharedStoreConfig;
+
+const STORE: &str = "postgres";
+/// How often rows past their time limit are deleted.
+const SWEEP_EVERY: Duration = Duration::from_secs(60);
+/// How long to wait before listening again after the notice connection failed.
+const RELISTEN_AFTER: Duration = Duration::from_secs(1);
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
+
+/// Token cache rows in PostgreSQL.
+pub struct PostgresBackend {
+    pool: PgPool,
+    schema: String,
+    channel: String,
+    instance: String,
+    timeout: Duration,
+    migrated: Arc<OnceCell<()>>,
+    changes: broadcast::Sender<ChangeEvent>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for PostgresBackend {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+/// The pool every PostgreSQL store of the app uses for `config`: lazy (the
+/// app starts while the database is down), bounded waits, UTC.
+pub fn pool(config: &SharedStoreConfig, search_path: &str) -> Result<PgPool, CacheError> {
+    let options: PgConnectOptions = config.connection_string.expose().parse().map_err(|error| unavailable(error))?;
+    let statement_timeout = format!("{}ms", config.timeout.as_millis());
+    let options = options.options([("search_path", search_path), ("statement_timeout", statement_timeout.as_str()), ("TimeZone", "UTC")]);
+    Ok(PgPoolOptions::new().max_connections(10).acquire_timeout(config.timeout).connect_lazy_with(options))
+}
+
+impl PostgresBackend {
+    /// Connects (lazily), runs the migrations if the database answers, and
+    /// starts the sweeper and the change listener.
+    pub async fn connect(config: &SharedStoreConfig) -> Result<Self, CacheError> {
+        let schema = config.namespace.clone();
+        let pool = pool(config, &schema)?;
+        let (changes, _) = broadcast::channel(1024);
+        let instance = format!("{:016x}", rand::random::<u64>());
+        let channel = format!("{schema}_token_cache");
+        let mut backend = Self {
+            pool,
+            schema,
+            channel,
+            instance,
+            timeout: config.timeout,
+            migrated: Arc::new(OnceCell::new()),
+            changes,
+            tasks: Vec::new(),
+        };
+        if let Err(error) = backend.migrated().await {
+            tracing::warn!(error = %crate::telemetry::error_chain(&error), "token cache database not ready; retried on first use");
+        }
+        backend.tasks.push(tokio::spawn(sweep(backend.pool.clone())));
+        backend.tasks.push(tokio::spawn(listen(
+            backend.pool.clone(),
+            backend.channel.clone(),
+            backend.instance.clone(),
+            backend.changes.clone(),
+        )));
+        Ok(backend)
+    }
+
+    /// The schema exists and the migrations ran (once per process).
+    async fn migrated(&self) -> Result<(), CacheError> {
+        let pool = self.pool.clone();
+        let schema = self.schema.clone();
+        let run = async move {
+            // The schema first: the migrations' bookkeeping table is created in it.
+            let create = format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\"");
+            if let Err(error) = sqlx::raw_sql(&create).execute(&pool).await {
+                // Another instance creating it at the same moment is fine.
+                let raced = error.as_database_error().is_some_and(|db| db.code().as_deref() == Some("23505"));
+                if !raced {
+                    return Err(error.into());
+                }
+            }
+            MIGRATOR.run(&pool).await
+        };
+        self.migrated
+            .get_or_try_init(|| async {
+                match tokio::time::timeout(self.timeout * 10, run).await {
+                    Ok(result) => result.map_err(|error: sqlx::migrate::MigrateError| CacheError::Unavailable { store: STORE, source: Box::new(error) }),
+                    Err(_) => Err(CacheError::TimedOut { store: STORE, timeout: self.timeout * 10 }),
+                }
+            })
+            .await
+            .map(|_| ())
+    }
+
+    async fn bounded<T>(&self, work: impl std::future::Future<Output = Result<T, sqlx::Error>>) -> Result<T, CacheError> {
+        self.migrated().await?;
+        match tokio::time::timeout(self.timeout, work).await {
+            Ok(result) => result.map_err(|error| classify(error, self.timeout)),
+            Err(_) => Err(CacheError::TimedOut { store: STORE, timeout: self.timeout }),
+        }
+    }
+}
+
+fn unavailable(error: impl std::error::Error + Send + Sync + 'static) -> CacheError {
+    CacheError::Unavailable { store: STORE, source: Box::new(error) }
+}
+
+fn classify(error: sqlx::Error, timeout: Duration) -> CacheError {
+    let statement_timed_out = error.as_database_error().is_some_and(|db| db.code().as_deref() == Some("57014"));
+    if statement_timed_out || matches!(error, sqlx::Error::PoolTimedOut) {
+        CacheError::TimedOut { store: STORE, timeout }
+    } else {
+        unavailable(error)
+    }
+}
+
+fn seconds(ttl: Duration) -> f64 {
+    ttl.as_secs_f64()
+}
+
+#[async_trait::async_trait]
+impl SharedCacheBackend for PostgresBackend {
+    fn kind(&self) -> &'static str {
+        STORE
+    }
+
+    async fn get(&self, name: &str, ttl: Duration) -> Result<Option<SealedEntry>, CacheError> {
+        // One statement reads and slides the time limit.
+        let row: Option<(i64, Vec<u8>)> = self
+            .bounded(
+                sqlx::query_as(
+                    "UPDATE token_cache SET expires_at = now() + make_interval(secs => $2)
+                     WHERE name = $1 AND expires_at > now() RETURNING etag, payload",
+                )
+                .bind(name)
+                .bind(seconds(ttl))
+                .fetch_optional(&self.pool),
+            )
+            .await?;
+        Ok(row.map(|(etag, bytes)| SealedEntry { etag: Etag(etag as u64), bytes }))
+    }
+
+    async fn put(&self, name: &str, expected: Option<Etag>, entry: &SealedEntry, ttl: Duration) -> Result<bool, CacheError> {
+        let written: Option<(i32,)> = match expected {
+            // Absent, or present only past its time limit.
+            None => {
+                self.bounded(
+                    sqlx::query_as(
+                        "INSERT INTO token_cache (name, etag, payload, expires_at)
+                         VALUES ($1, $2, $3, now() + make_interval(secs => $4))
+                         ON CONFLICT (name) DO UPDATE
+                           SET etag = EXCLUDED.etag, payload = EXCLUDED.payload, expires_at = EXCLUDED.expires_at
+                           WHERE token_cache.expires_at <= now()
+                         RETURNING 1",
+                    )
+                    .bind(name)
+                    .bind(entry.etag.0 as i64)
+                    .bind(&entry.bytes)
+                    .bind(seconds(ttl))
+                    .fetch_optional(&self.pool),
+                )
+                .await?
+            }
+            Some(expected) => {
+                self.bounded(
+                    sqlx::query_as(
+                        "UPDATE token_cache SET etag = $2, payload = $3, expires_at = now() + make_interval(secs => $4)
+                         WHERE name = $1 AND etag = $5 AND expires_at > now() RETURNING 1",
+                    )
+                    .bind(name)
+                    .bind(entry.etag.0 as i64)
+                    .bind(&entry.bytes)
+                    .bind(seconds(ttl))
+                    .bind(expected.0 as i64)
+                    .fetch_optional(&self.pool),
+                )
+                .await?
+            }
+        };
+        Ok(written.is_some())
+    }
+
+    async fn delete(&self, name: &str) -> Result<bool, CacheError> {
+        let deleted = self
+            .bounded(sqlx::query("DELETE FROM token_cache WHERE name = $1").bind(name).execute(&self.pool))
+            .await?;
+        Ok(deleted.rows_affected() > 0)
+    }
+
+    async fn delete_if(&self, name: &str, etag: Etag) -> Result<bool, CacheError> {
+        let deleted = self
+            .bounded(
+                sqlx::query("DELETE FROM token_cache WHERE name = $1 AND etag = $2")
+                    .bind(name)
+                    .bind(etag.0 as i64)
+                    .execute(&self.pool),
+            )
+            .await?;
+        Ok(deleted.rows_affected() > 0)
+    }
+
+    async fn try_lock(&self, name: &str, owner: &str, ttl: Duration) -> Result<bool, CacheError> {
+        let taken: Option<(i32,)> = self
+            .bounded(
+                sqlx::query_as(
+                    "INSERT INTO token_cache_locks (name, owner, expires_at) VALUES ($1, $2, now() + make_interval(secs => $3))
+                     ON CONFLICT (name) DO UPDATE SET owner = EXCLUDED.owner, expires_at = EXCLUDED.expires_at
+                       WHERE token_cache_locks.expires_at <= now()
+                     RETURNING 1",
+                )
+                .bind(name)
+                .bind(owner)
+                .bind(seconds(ttl))
+                .fetch_optional(&self.pool),
+            )
+            .await?;
+        Ok(taken.is_some())
+    }
+
+    async fn unlock(&self, name: &str, owner: &str) -> Result<(), CacheError> {
+        self.bounded(
+            sqlx::query("DELETE FROM token_cache_locks WHERE name = $1 AND owner = $2")
+                .bind(name)
+                .bind(owner)
+                .execute(&self.pool),
+        )
+        .await?;
+        // Waiters on other instances learn of the release through the change feed.
+        self.publish_change(name).await
+    }
+
+    async fn publish_change(&self, name: &str) -> Result<(), CacheError> {
+        let payload = format!("{}|{name}", self.instance);
+        self.bounded(sqlx::query("SELECT pg_notify($1, $2)").bind(&self.channel).bind(payload).execute(&self.pool))
+            .await?;
+        Ok(())
+    }
+
+    fn changes(&self) -> broadcast::Receiver<ChangeEvent> {
+        self.changes.subscribe()
+    }
+
+    async fn count(&self) -> Result<u64, CacheError> {
+        let (count,): (i64,) = self
+            .bounded(sqlx::query_as("SELECT count(*) FROM token_cache WHERE expires_at > now()").fetch_one(&self.pool))
+            .await?;
+        Ok(count.max(0) as u64)
+    }
+
+    async fn ping(&self) -> Result<(), CacheError> {
+        self.bounded(sqlx::query("SELECT 1").execute(&self.pool)).await?;
+        Ok(())
+    }
+}
+
+/// Deletes rows and locks past their time limit, forever.
+async fn sweep(pool: PgPool) {
+    let mut every = tokio::time::interval(SWEEP_EVERY);
+    every.tick().await;
+    loop {
+        every.tick().await;
+        let swept = sqlx::raw_sql("DELETE FROM token_cache WHERE expires_at <= now(); DELETE FROM token_cache_locks WHERE expires_at <= now()")
+            .execute(&pool)
+            .await;
+        if let Err(error) = swept {
+            tracing::debug!(error = %error, "token cache sweep skipped");
+        }
+    }
+}
+
+/// Forwards other instances' notices; a lost connection means missed
+/// notices, so it is reported as [`ChangeEvent::Resync`].
+async fn listen(pool: PgPool, channel: String, instance: String, changes: broadcast::Sender<ChangeEvent>) {
+    let own_prefix = format!("{instance}|");
+    loop {
+        let mut listener = match PgListener::connect_with(&pool).await {
+            Ok(listener) => listener,
+            Err(_) => {
+                tokio::time::sleep(RELISTEN_AFTER).await;
+                continue;
+            }
+        };
+        if listener.listen(&channel).await.is_err() {
+            tokio::time::sleep(RELISTEN_AFTER).await;
+            continue;
+        }
+        // Anything written before we listened may have been missed.
+        let _ = changes.send(ChangeEvent::Resync);
+        loop {
+            match listener.try_recv().await {
+                Ok(Some(notice)) => {
+                    let payload = notice.payload();
+                    if payload.starts_with(&own_prefix) {
+                        continue;
+                    }
+                    if let Some((_, name)) = payload.split_once('|') {
+                        let _ = changes.send(ChangeEvent::Changed(name.to_owned()));
+                    }
+                }
+                // The connection dropped: notices may be lost; listen again.
+                Ok(None) | Err(_) => break,
+            }
+        }
+        tokio::time::sleep(RELISTEN_AFTER).await;
+    }
+}

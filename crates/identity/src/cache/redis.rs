@@ -1,0 +1,326 @@
+//! The Redis token cache backend (single node or Cluster, through fred):
+//! one key per partition, always with a time limit (Redis never grows
+//! without bound), the version in the value's first 8 bytes so a Lua
+//! script can compare-and-set, `SET NX PX` locks, and change notices over
+//! pub/sub. Every command fails fast while Redis is unreachable and has a
+//! time limit, so an outage is an error at once, never a hang.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use fred::prelude::*;
+use fred::clients::SubscriberClient;
+use fred::types::{ClusterHash, CustomCommand};
+use futures_util::TryStreamExt;
+use tokio::sync::broadcast;
+
+use super::{CacheError, ChangeEvent, Etag, SealedEntry, SharedCacheBackend};
+use crate::config::SharedStoreConfig;
+
+const STORE: &str = "redis";
+/// Connections in the pool (each one per node in a Cluster).
+const POOL_SIZE: usize = 4;
+/// Change notices buffered per receiver; a slower receiver resyncs.
+const FEED_CAPACITY: usize = 1024;
+/// Tries at subscribing to change notices after each (re)connection.
+const SUBSCRIBE_ATTEMPTS: u32 = 5;
+
+/// Writes the entry (`ARGV[2]`, time limit `ARGV[3]` ms) only if the stored
+/// version (its first 8 bytes) is `ARGV[1]` (empty: no entry).
+const PUT_IF_VERSION: &str = r"
+local current = redis.call('GET', KEYS[1])
+local version = ''
+if current then version = string.sub(current, 1, 8) end
+if version ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return 1";
+
+/// Deletes the entry only if its version is `ARGV[1]`.
+const DELETE_IF_VERSION: &str = r"
+local current = redis.call('GET', KEYS[1])
+if current and string.sub(current, 1, 8) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0";
+
+/// Deletes the lock only if `ARGV[1]` still owns it.
+const UNLOCK_IF_OWNER: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0";
+
+/// Token cache entries in Redis.
+pub struct RedisBackend {
+    pool: Pool,
+    subscriber: SubscriberClient,
+    options: Options,
+    prefix: String,
+    channel: String,
+    instance: String,
+    timeout: Duration,
+    changes: broadcast::Sender<ChangeEvent>,
+    commands_sent: Arc<AtomicU64>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for RedisBackend {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+/// A fred builder for `config`: reconnects forever with backoff, starts
+/// while Redis is down, bounded waits.
+pub fn builder(config: &SharedStoreConfig) -> Result<Builder, CacheError> {
+    let mut redis_config = Config::from_url(config.connection_string.expose()).map_err(unavailable)?;
+    // Start even while Redis is down; the reconnect policy then keeps trying.
+    redis_config.fail_fast = false;
+    let timeout = config.timeout;
+    let mut builder = Builder::from_config(redis_config);
+    builder
+        .with_connection_config(|connection| {
+            connection.connection_timeout = timeout.max(Duration::from_secs(1));
+            connection.internal_command_timeout = timeout.max(Duration::from_secs(1));
+            connection.max_command_attempts = 1;
+        })
+        .with_performance_config(|performance| {
+            performance.default_command_timeout = timeout;
+            performance.broadcast_channel_capacity = FEED_CAPACITY;
+        })
+        .set_policy(ReconnectPolicy::new_exponential(0, 100, 5_000, 2));
+    Ok(builder)
+}
+
+/// A pool over `config`, connecting in the background.
+pub fn pool(config: &SharedStoreConfig) -> Result<Pool, CacheError> {
+    let pool = builder(config)?.build_pool(POOL_SIZE).map_err(unavailable)?;
+    // The connection task runs for the pool's life; dropping its handle does not stop it.
+    let _ = pool.connect();
+    Ok(pool)
+}
+
+impl RedisBackend {
+    /// Connects in the background (the app starts while Redis is down) and
+    /// starts following the other instances' change notices.
+    pub async fn connect(config: &SharedStoreConfig) -> Result<Self, CacheError> {
+        let pool = pool(config)?;
+        let subscriber = builder(config)?.build_subscriber_client().map_err(unavailable)?;
+        let prefix = format!("{}tokens:", config.namespace);
+        let channel = format!("{prefix}changes");
+        let instance = format!("{:016x}", rand::random::<u64>());
+        let (changes, _) = broadcast::channel(FEED_CAPACITY);
+        let follower = tokio::spawn(follow(subscriber.clone(), channel.clone(), instance.clone(), changes.clone()));
+        let _ = subscriber.connect();
+        let backend = Self {
+            options: Options { fail_fast: true, timeout: Some(config.timeout), ..Default::default() },
+            pool,
+            subscriber,
+            prefix,
+            channel,
+            instance,
+            timeout: config.timeout,
+            changes,
+            commands_sent: Arc::new(AtomicU64::new(0)),
+            tasks: vec![follower],
+        };
+        // A short wait lets a healthy Redis be ready for the first request; a down one is retried in the background.
+        if tokio::time::timeout(config.timeout, backend.pool.wait_for_connect()).await.is_err() {
+            tracing::warn!("token cache Redis not reachable yet; it is retried in the background");
+        }
+        Ok(backend)
+    }
+
+    /// Commands this backend has sent (tests and benchmarks count them).
+    pub fn commands_sent(&self) -> u64 {
+        self.commands_sent.load(Ordering::Relaxed)
+    }
+
+    fn entry_key(&self, name: &str) -> String {
+        format!("{}{name}", self.prefix)
+    }
+
+    fn lock_key(&self, name: &str) -> String {
+        format!("{}lock:{name}", self.prefix)
+    }
+
+    fn client(&self) -> fred::clients::WithOptions<Pool> {
+        self.commands_sent.fetch_add(1, Ordering::Relaxed);
+        self.pool.with_options(&self.options)
+    }
+
+    /// EVAL through `custom`, the one way fred applies the fail-fast and timeout options to a script.
+    async fn script(&self, script: &'static str, key: String, args: Vec<Value>) -> Result<i64, CacheError> {
+        let mut command = vec![Value::from(script), Value::from(1i64), Value::from(key)];
+        command.extend(args);
+        let eval = CustomCommand::new_static("EVAL", ClusterHash::Offset(2), false);
+        self.client().custom::<i64, Value>(eval, command).await.map_err(|error| classify(error, self.timeout))
+    }
+}
+
+fn unavailable(error: impl std::error::Error + Send + Sync + 'static) -> CacheError {
+    CacheError::Unavailable { store: STORE, source: Box::new(error) }
+}
+
+fn classify(error: Error, timeout: Duration) -> CacheError {
+    if *error.kind() == ErrorKind::Timeout {
+        CacheError::TimedOut { store: STORE, timeout }
+    } else {
+        unavailable(error)
+    }
+}
+
+fn millis(ttl: Duration) -> i64 {
+    i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX).max(1)
+}
+
+#[async_trait::async_trait]
+impl SharedCacheBackend for RedisBackend {
+    fn kind(&self) -> &'static str {
+        STORE
+    }
+
+    async fn get(&self, name: &str, ttl: Duration) -> Result<Option<SealedEntry>, CacheError> {
+        // GETEX reads and slides the time limit in one command.
+        let getex = CustomCommand::new_static("GETEX", ClusterHash::FirstKey, false);
+        let args = vec![Value::from(self.entry_key(name)), Value::from("PX"), Value::from(millis(ttl))];
+        let stored: Option<Vec<u8>> = self.client().custom(getex, args).await.map_err(|error| classify(error, self.timeout))?;
+        let Some(stored) = stored else { return Ok(None) };
+        if stored.len() < 8 {
+            return Err(CacheError::Protocol { store: STORE, detail: format!("an entry of {} bytes has no version", stored.len()) });
+        }
+        let (version, bytes) = stored.split_at(8);
+        let etag = Etag(u64::from_be_bytes(version.try_into().unwrap_or_default()));
+        Ok(Some(SealedEntry { etag, bytes: bytes.to_vec() }))
+    }
+
+    async fn put(&self, name: &str, expected: Option<Etag>, entry: &SealedEntry, ttl: Duration) -> Result<bool, CacheError> {
+        let expected = expected.map(|etag| etag.0.to_be_bytes().to_vec()).unwrap_or_default();
+        let mut value = Vec::with_capacity(8 + entry.bytes.len());
+        value.extend_from_slice(&entry.etag.0.to_be_bytes());
+        value.extend_from_slice(&entry.bytes);
+        let args = vec![Value::Bytes(expected.into()), Value::Bytes(value.into()), Value::from(millis(ttl))];
+        Ok(self.script(PUT_IF_VERSION, self.entry_key(name), args).await? == 1)
+    }
+
+    async fn delete(&self, name: &str) -> Result<bool, CacheError> {
+        let deleted: i64 = self.client().del(self.entry_key(name)).await.map_err(|error| classify(error, self.timeout))?;
+        Ok(deleted > 0)
+    }
+
+    async fn delete_if(&self, name: &str, etag: Etag) -> Result<bool, CacheError> {
+        let args = vec![Value::Bytes(etag.0.to_be_bytes().to_vec().into())];
+        Ok(self.script(DELETE_IF_VERSION, self.entry_key(name), args).await? == 1)
+    }
+
+    async fn try_lock(&self, name: &str, owner: &str, ttl: Duration) -> Result<bool, CacheError> {
+        let taken: Option<String> = self
+            .client()
+            .set(self.lock_key(name), owner, Some(Expiration::PX(millis(ttl))), Some(SetOptions::NX), false)
+            .await
+            .map_err(|error| classify(error, self.timeout))?;
+        Ok(taken.is_some())
+    }
+
+    async fn unlock(&self, name: &str, owner: &str) -> Result<(), CacheError> {
+        self.script(UNLOCK_IF_OWNER, self.lock_key(name), vec![Value::from(owner)]).await?;
+        // Waiters on other instances learn of the release through the change feed.
+        self.publish_change(name).await
+    }
+
+    async fn publish_change(&self, name: &str) -> Result<(), CacheError> {
+        self.commands_sent.fetch_add(1, Ordering::Relaxed);
+        let message = format!("{}|{name}", self.instance);
+        let _: i64 = self
+            .pool
+            .next_connected()
+            .with_options(&self.options)
+            .publish(self.channel.as_str(), message)
+            .await
+            .map_err(|error| classify(error, self.timeout))?;
+        Ok(())
+    }
+
+    fn changes(&self) -> broadcast::Receiver<ChangeEvent> {
+        self.changes.subscribe()
+    }
+
+    async fn count(&self) -> Result<u64, CacheError> {
+        let pattern = format!("{}u:*", self.prefix);
+        let client = self.pool.next_connected();
+        let keys: Vec<Key> = if client.is_clustered() {
+            client.scan_cluster_buffered(pattern, Some(1000), None).try_collect().await
+        } else {
+            client.scan_buffered(pattern, Some(1000), None).try_collect().await
+        }
+        .map_err(|error| classify(error, self.timeout))?;
+        let app_pattern = format!("{}a:*", self.prefix);
+        let app_keys: Vec<Key> = if client.is_clustered() {
+            client.scan_cluster_buffered(app_pattern, Some(1000), None).try_collect().await
+        } else {
+            client.scan_buffered(app_pattern, Some(1000), None).try_collect().await
+        }
+        .map_err(|error| classify(error, self.timeout))?;
+        Ok((keys.len() + app_keys.len()) as u64)
+    }
+
+    async fn ping(&self) -> Result<(), CacheError> {
+        let _: String = self.client().ping(None).await.map_err(|error| classify(error, self.timeout))?;
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for RedisBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisBackend").field("prefix", &self.prefix).field("connected", &self.subscriber.is_connected()).finish()
+    }
+}
+
+/// Forwards the other instances' notices. On every (re)connection it
+/// subscribes again and reports [`ChangeEvent::Resync`]: notices sent while
+/// it was away are lost.
+async fn follow(subscriber: SubscriberClient, channel: String, instance: String, changes: broadcast::Sender<ChangeEvent>) {
+    let own_prefix = format!("{instance}|");
+    let mut messages = subscriber.message_rx();
+    let mut reconnections = subscriber.reconnect_rx();
+    loop {
+        tokio::select! {
+            message = messages.recv() => match message {
+                Ok(message) if &*message.channel == channel.as_str() => {
+                    let Some(text) = message.value.as_str() else { continue };
+                    if text.starts_with(&own_prefix) {
+                        continue;
+                    }
+                    if let Some((_, name)) = text.split_once('|') {
+                        let _ = changes.send(ChangeEvent::Changed(name.to_owned()));
+                    }
+                }
+                Ok(_) => {}
+                Err(broadcast::error::RecvError::Lagged(_)) => {
+                    let _ = changes.send(ChangeEvent::Resync);
+                }
+                Err(broadcast::error::RecvError::Closed) => return,
+            },
+            reconnected = reconnections.recv() => match reconnected {
+                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {
+                    subscribe(&subscriber, &channel).await;
+                    let _ = changes.send(ChangeEvent::Resync);
+                }
+                Err(broadcast::error::RecvError::Closed) => return,
+            },
+        }
+    }
+}
+
+/// Subscribes to the change channel, trying a few times (a subscription
+/// that timed out is not one fred renews by itself).
+async fn subscribe(subscriber: &SubscriberClient, channel: &str) {
+    for attempt in 1..=SUBSCRIBE_ATTEMPTS {
+        match subscriber.subscribe(channel).await {
+            Ok(()) => return,
+            Err(error) if attempt == SUBSCRIBE_ATTEMPTS => {
+                tracing::warn!(error = %error, "cannot subscribe to token cache change notices; retried on the next reconnection");
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await,
+        }
+    }
+}

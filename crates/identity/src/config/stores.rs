@@ -1,0 +1,219 @@
+//! The `TokenCache` and `Session` sections: which store keeps tokens and
+//! sessions, how to reach it, and how entries are encrypted.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::{lookup, optional_string, optional_u32, required_string, ConfigError};
+use crate::cache::encryption::{EncryptionKey, KeyRing};
+
+/// Where tokens or sessions live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreKind {
+    /// This process's memory (one instance).
+    Memory,
+    /// Redis, single node or Cluster.
+    Redis,
+    /// PostgreSQL.
+    Postgres,
+}
+
+impl StoreKind {
+    fn parse(tree: &Value, key: &str) -> Result<Self, ConfigError> {
+        match optional_string(tree, key).map(|text| text.to_ascii_lowercase()).as_deref() {
+            None | Some("memory") => Ok(Self::Memory),
+            Some("redis") => Ok(Self::Redis),
+            Some("postgres" | "postgresql") => Ok(Self::Postgres),
+            Some(_) => Err(ConfigError::Invalid { key: key.into(), reason: "expected Memory, Redis or Postgres".into() }),
+        }
+    }
+
+    /// Whether several instances share it.
+    pub fn is_shared(self) -> bool {
+        self != Self::Memory
+    }
+}
+
+/// A connection string; it may hold a password, so `Debug` never prints it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ConnectionString(String);
+
+impl ConnectionString {
+    /// The text, for the client library only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for ConnectionString {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ConnectionString([redacted])")
+    }
+}
+
+/// How to reach a shared store.
+#[derive(Debug, Clone)]
+pub struct SharedStoreConfig {
+    /// Redis or Postgres.
+    pub kind: StoreKind,
+    /// `ConnectionString`.
+    pub connection_string: ConnectionString,
+    /// `KeyPrefix` (Redis) or `Schema` (PostgreSQL): where this app's entries live.
+    pub namespace: String,
+    /// `TimeoutMilliseconds`: longest one store call may take.
+    pub timeout: Duration,
+}
+
+/// The `TokenCache` section.
+#[derive(Debug, Clone)]
+pub struct TokenCacheConfig {
+    /// `MaxPartitions`: users (and tenants, for app tokens) kept in memory by
+    /// the memory store; least recently used go first.
+    pub max_partitions: u64,
+    /// `SlidingExpirationMinutes`: a partition unused this long is dropped
+    /// (memory store), or its shared entry expires (Redis, PostgreSQL).
+    pub sliding_expiration: Duration,
+    /// `RefreshMarginSeconds`: access tokens are renewed this long before they expire.
+    pub refresh_margin: Duration,
+    /// `Store` and where it is; `None`: memory only.
+    pub shared: Option<SharedStoreConfig>,
+    /// `L1MaxPartitions`: partitions the in-memory L1 in front of a shared store holds.
+    pub l1_max_partitions: u64,
+    /// `L1ExpirationSeconds`: longest an L1 copy is used without asking the shared store.
+    pub l1_expiration: Duration,
+    /// `EncryptionKeys`: the first encrypts shared entries, all decrypt.
+    pub encryption_keys: Option<Arc<KeyRing>>,
+}
+
+/// Defaults of the shared stores.
+const DEFAULT_REDIS_PREFIX: &str = "idweb:";
+const DEFAULT_SCHEMA: &str = "idweb";
+const DEFAULT_TIMEOUT_MS: u32 = 1000;
+
+impl TokenCacheConfig {
+    pub(super) fn from_tree(tree: &Value) -> Result<Self, ConfigError> {
+        let shared = shared_store(tree, "TokenCache", None)?;
+        let encryption_keys = key_ring(tree)?;
+        if shared.is_some() && encryption_keys.is_none() {
+            return Err(ConfigError::Required {
+                key: "TokenCache:EncryptionKeys".into(),
+                because: "a Redis or Postgres token cache keeps only encrypted entries; add { \"Id\": \"1\", \"Key\": \"<base64 of 32 random bytes, e.g. openssl rand -base64 32>\" }".into(),
+            });
+        }
+        Ok(Self {
+            max_partitions: u64::from(optional_u32(tree, "TokenCache:MaxPartitions", 100_000)?),
+            sliding_expiration: Duration::from_secs(60 * u64::from(optional_u32(tree, "TokenCache:SlidingExpirationMinutes", 24 * 60)?)),
+            refresh_margin: Duration::from_secs(u64::from(optional_u32(tree, "TokenCache:RefreshMarginSeconds", 300)?)),
+            shared,
+            l1_max_partitions: u64::from(optional_u32(tree, "TokenCache:L1MaxPartitions", 10_000)?),
+            l1_expiration: Duration::from_secs(u64::from(optional_u32(tree, "TokenCache:L1ExpirationSeconds", 120)?)),
+            encryption_keys,
+        })
+    }
+}
+
+/// The `Session` section.
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    /// `CookieName`; `__Host-` prefixed by default (requires `Secure`).
+    pub cookie_name: String,
+    /// `SecureCookie`: false only for plain-http development on loopback.
+    pub secure_cookie: bool,
+    /// `IdleTimeoutMinutes`: the session ends after this long without a request.
+    pub idle_timeout_minutes: u32,
+    /// `AbsoluteTimeoutMinutes`: a signed-in session ends this long after
+    /// sign-in, however active (SES-02).
+    pub absolute_timeout: Duration,
+    /// `MaxSessions`: sessions the memory store holds at most (oldest unused go first).
+    pub max_sessions: u64,
+    /// `Store` and where it is; `None`: memory.
+    pub shared: Option<SharedStoreConfig>,
+}
+
+impl SessionConfig {
+    pub(super) fn from_tree(tree: &Value, token_cache: &TokenCacheConfig) -> Result<Self, ConfigError> {
+        let secure_cookie = super::optional_bool(tree, "Session:SecureCookie", true)?;
+        let default_cookie_name = if secure_cookie { "__Host-idweb" } else { "idweb" };
+        let cookie_name = optional_string(tree, "Session:CookieName").unwrap_or_else(|| default_cookie_name.to_owned());
+        if cookie_name.starts_with("__Host-") && !secure_cookie {
+            return Err(ConfigError::Invalid {
+                key: "Session:CookieName".into(),
+                reason: "a __Host- cookie must be Secure; set Session:SecureCookie to true or drop the prefix".into(),
+            });
+        }
+        Ok(Self {
+            cookie_name,
+            secure_cookie,
+            idle_timeout_minutes: optional_u32(tree, "Session:IdleTimeoutMinutes", 60)?,
+            absolute_timeout: Duration::from_secs(60 * u64::from(optional_u32(tree, "Session:AbsoluteTimeoutMinutes", 12 * 60)?)),
+            max_sessions: u64::from(optional_u32(tree, "Session:MaxSessions", 100_000)?),
+            // The same engine as the token cache needs no second connection string.
+            shared: shared_store(tree, "Session", token_cache.shared.as_ref())?,
+        })
+    }
+}
+
+/// `{section}:Store` and its connection; `fallback` lends a connection
+/// string to a section that names the same engine without one.
+fn shared_store(tree: &Value, section: &str, fallback: Option<&SharedStoreConfig>) -> Result<Option<SharedStoreConfig>, ConfigError> {
+    let key = |name: &str| format!("{section}:{name}");
+    let kind = StoreKind::parse(tree, &key("Store"))?;
+    if !kind.is_shared() {
+        return Ok(None);
+    }
+    let connection_string = match optional_string(tree, &key("ConnectionString")) {
+        Some(text) => text,
+        None => match fallback.filter(|other| other.kind == kind) {
+            Some(other) => other.connection_string.expose().to_owned(),
+            None => required_string(tree, &key("ConnectionString"))?,
+        },
+    };
+    let schemes: &[&str] = match kind {
+        StoreKind::Redis => &["redis://", "rediss://", "redis-cluster://", "rediss-cluster://", "redis-sentinel://", "rediss-sentinel://"],
+        _ => &["postgres://", "postgresql://"],
+    };
+    if !schemes.iter().any(|scheme| connection_string.starts_with(scheme)) {
+        return Err(ConfigError::Invalid { key: key("ConnectionString"), reason: format!("expected a URL starting with {}", schemes.join(" or ")) });
+    }
+    let namespace = match kind {
+        StoreKind::Redis => optional_string(tree, &key("KeyPrefix")).unwrap_or_else(|| DEFAULT_REDIS_PREFIX.into()),
+        _ => {
+            let schema = optional_string(tree, &key("Schema")).unwrap_or_else(|| DEFAULT_SCHEMA.into());
+            let identifier = schema.len() <= 63
+                && schema.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+                && schema.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+            if !identifier {
+                return Err(ConfigError::Invalid { key: key("Schema"), reason: "expected a lower-case SQL identifier such as idweb".into() });
+            }
+            schema
+        }
+    };
+    Ok(Some(SharedStoreConfig {
+        kind,
+        connection_string: ConnectionString(connection_string),
+        namespace,
+        timeout: Duration::from_millis(u64::from(optional_u32(tree, &key("TimeoutMilliseconds"), DEFAULT_TIMEOUT_MS)?)),
+    }))
+}
+
+/// `TokenCache:EncryptionKeys`: `[{ "Id": "...", "Key": "<base64>" }, ...]`.
+fn key_ring(tree: &Value) -> Result<Option<Arc<KeyRing>>, ConfigError> {
+    const KEYS: &str = "TokenCache:EncryptionKeys";
+    let entries = match lookup(tree, KEYS) {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Array(entries)) if entries.is_empty() => return Ok(None),
+        Some(Value::Array(entries)) => entries.len(),
+        Some(_) => return Err(ConfigError::Invalid { key: KEYS.into(), reason: "expected an array of { Id, Key }".into() }),
+    };
+    let keys = (0..entries)
+        .map(|index| {
+            let id = required_string(tree, &format!("{KEYS}:{index}:Id"))?;
+            let key = required_string(tree, &format!("{KEYS}:{index}:Key"))?;
+            EncryptionKey::from_base64(&id, &key)
+                .map_err(|error| ConfigError::Invalid { key: format!("{KEYS}:{index}"), reason: error.to_string() })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    KeyRing::new(keys).map(|ring| Some(Arc::new(ring))).map_err(|error| ConfigError::Invalid { key: KEYS.into(), reason: error.to_string() })
+}

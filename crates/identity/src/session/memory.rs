@@ -1,0 +1,130 @@
+//! The session store of a single instance: bounded, and every session
+//! leaves memory when it expires. (tower-sessions' own memory store keeps
+//! every session ever created, including each anonymous sign-in attempt:
+//! memory anyone could fill.)
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use moka::sync::Cache;
+use time::OffsetDateTime;
+use tower_sessions::session::{Id, Record};
+use tower_sessions::session_store::{self, SessionStore};
+
+/// Sessions held in this process, at most a configured number (least
+/// recently used dropped first), each dropped at its expiry.
+#[derive(Clone)]
+pub struct BoundedMemorySessionStore {
+    sessions: Cache<Id, Arc<Record>>,
+}
+
+impl std::fmt::Debug for BoundedMemorySessionStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BoundedMemorySessionStore").field("sessions", &self.sessions.entry_count()).finish()
+    }
+}
+
+/// Each session lives until its record's expiry date.
+struct UntilExpiryDate;
+
+impl moka::Expiry<Id, Arc<Record>> for UntilExpiryDate {
+    fn expire_after_create(&self, _id: &Id, record: &Arc<Record>, _created_at: Instant) -> Option<Duration> {
+        Some(time_left(record))
+    }
+
+    fn expire_after_update(&self, _id: &Id, record: &Arc<Record>, _updated_at: Instant, _left: Option<Duration>) -> Option<Duration> {
+        Some(time_left(record))
+    }
+}
+
+fn time_left(record: &Record) -> Duration {
+    let left = record.expiry_date - OffsetDateTime::now_utc();
+    Duration::try_from(left).unwrap_or(Duration::ZERO)
+}
+
+impl BoundedMemorySessionStore {
+    /// A store of at most `max_sessions`.
+    pub fn new(max_sessions: u64) -> Self {
+        Self { sessions: Cache::builder().max_capacity(max_sessions).expire_after(UntilExpiryDate).build() }
+    }
+
+    /// Sessions held now (after pending expiries and evictions are applied).
+    pub fn len(&self) -> u64 {
+        self.sessions.run_pending_tasks();
+        self.sessions.entry_count()
+    }
+
+    /// Whether no session is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[async_trait::async_trait]
+impl SessionStore for BoundedMemorySessionStore {
+    async fn create(&self, record: &mut Record) -> session_store::Result<()> {
+        // Ids are 128 random bits; a collision is near impossible, but never reuse one.
+        while self.sessions.contains_key(&record.id) {
+            record.id = Id::default();
+        }
+        self.sessions.insert(record.id, Arc::new(record.clone()));
+        Ok(())
+    }
+
+    async fn save(&self, record: &Record) -> session_store::Result<()> {
+        self.sessions.insert(record.id, Arc::new(record.clone()));
+        Ok(())
+    }
+
+    async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
+        let record = self.sessions.get(id).filter(|record| record.expiry_date > OffsetDateTime::now_utc());
+        Ok(record.map(|record| record.as_ref().clone()))
+    }
+
+    async fn delete(&self, id: &Id) -> session_store::Result<()> {
+        self.sessions.invalidate(id);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn record(lifetime: time::Duration) -> Record {
+        Record { id: Id::default(), data: HashMap::new(), expiry_date: OffsetDateTime::now_utc() + lifetime }
+    }
+
+    #[tokio::test]
+    async fn the_store_holds_at_most_its_bound() {
+        let store = BoundedMemorySessionStore::new(100);
+        for _ in 0..5_000 {
+            store.create(&mut record(time::Duration::hours(1))).await.unwrap();
+        }
+        assert!(store.len() <= 100, "bounded at 100, holds {}", store.len());
+    }
+
+    #[tokio::test]
+    async fn expired_sessions_leave_memory() {
+        let store = BoundedMemorySessionStore::new(100);
+        let mut short = record(time::Duration::milliseconds(50));
+        store.create(&mut short).await.unwrap();
+        let mut long = record(time::Duration::hours(1));
+        store.create(&mut long).await.unwrap();
+        assert!(store.load(&short.id).await.unwrap().is_some());
+        tokio::time::sleep(Duration::from_millis(120)).await;
+        assert!(store.load(&short.id).await.unwrap().is_none());
+        // moka's timer wheel turns about once a second; wait (boundedly) for it to drop the entry.
+        for _ in 0..50 {
+            if store.len() == 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(store.len(), 1, "the expired session is gone, the live one stays");
+        store.delete(&long.id).await.unwrap();
+        assert!(store.is_empty());
+    }
+}

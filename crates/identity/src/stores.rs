@@ -1,0 +1,87 @@
+//! Builds the stores configuration names: the token cache (memory, or a
+//! memory L1 over Redis or PostgreSQL) and the session store.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use fred::interfaces::ClientLike;
+use tower_sessions::ExpiredDeletion;
+use tower_sessions_redis_store::RedisStore;
+use tower_sessions_sqlx_store::PostgresStore;
+
+use crate::cache::{LayeredSettings, LayeredTokenCache, MemoryTokenCache, SharedCacheBackend, TokenCacheStore};
+use crate::config::{SessionConfig, StoreKind, TokenCacheConfig};
+use crate::error::IdentityError;
+use crate::session::{BoundedMemorySessionStore, SessionBackend};
+
+/// The token cache `TokenCache` describes.
+pub(crate) async fn token_cache(config: &TokenCacheConfig) -> Result<Arc<dyn TokenCacheStore>, IdentityError> {
+    let Some(shared) = &config.shared else {
+        return Ok(Arc::new(MemoryTokenCache::new(config.max_partitions, config.sliding_expiration)));
+    };
+    let keys = config
+        .encryption_keys
+        .clone()
+        .ok_or_else(|| IdentityError::Misconfigured("TokenCache:EncryptionKeys is required for a shared token cache".into()))?;
+    let backend: Arc<dyn SharedCacheBackend> = match shared.kind {
+        StoreKind::Redis => Arc::new(crate::cache::redis::RedisBackend::connect(shared).await?),
+        StoreKind::Postgres | StoreKind::Memory => Arc::new(crate::cache::postgres::PostgresBackend::connect(shared).await?),
+    };
+    let settings = LayeredSettings {
+        l1_max_partitions: config.l1_max_partitions,
+        l1_time_to_live: config.l1_expiration,
+        l2_time_to_live: config.sliding_expiration,
+    };
+    Ok(Arc::new(LayeredTokenCache::new(backend, keys, settings)))
+}
+
+/// The session store `Session` describes.
+pub(crate) async fn session_store(config: &SessionConfig) -> Result<SessionBackend, IdentityError> {
+    let Some(shared) = &config.shared else {
+        return Ok(SessionBackend::Memory(BoundedMemorySessionStore::new(config.max_sessions)));
+    };
+    match shared.kind {
+        StoreKind::Redis => {
+            let pool = crate::cache::redis::pool(shared)?;
+            if tokio::time::timeout(shared.timeout, pool.wait_for_connect()).await.is_err() {
+                tracing::warn!("session Redis not reachable yet; it is retried in the background");
+            }
+            Ok(SessionBackend::Redis(RedisStore::new(pool)))
+        }
+        StoreKind::Postgres | StoreKind::Memory => {
+            let pool = crate::cache::postgres::pool(shared, &shared.namespace)?;
+            let store = PostgresStore::new(pool)
+                .with_schema_name(&shared.namespace)
+                .and_then(|store| store.with_table_name("sessions"))
+                .map_err(IdentityError::Misconfigured)?;
+            // The table is created now if the database answers, else as soon as it does.
+            tokio::spawn(keep_postgres_sessions(store.clone(), shared.timeout));
+            Ok(SessionBackend::Postgres(store))
+        }
+    }
+}
+
+/// How often expired PostgreSQL sessions are deleted.
+const SESSION_SWEEP_EVERY: Duration = Duration::from_secs(300);
+
+/// Creates the sessions table (retrying while the database is down), then
+/// deletes expired sessions now and then, for the life of the process.
+async fn keep_postgres_sessions(store: PostgresStore, timeout: Duration) {
+    let mut delay = Duration::from_millis(200);
+    loop {
+        match tokio::time::timeout(timeout * 10, store.migrate()).await {
+            Ok(Ok(())) => break,
+            Ok(Err(error)) => tracing::warn!(error = %error, "session table not ready; retrying"),
+            Err(_) => tracing::warn!("session table creation timed out; retrying"),
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(10));
+    }
+    let mut every = tokio::time::interval(SESSION_SWEEP_EVERY);
+    loop {
+        every.tick().await;
+        if let Err(error) = store.delete_expired().await {
+            tracing::debug!(error = %error, "expired session sweep skipped");
+        }
+    }
+}
