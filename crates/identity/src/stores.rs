@@ -50,12 +50,16 @@ pub(crate) async fn session_store(config: &SessionConfig) -> Result<SessionBacke
         }
         StoreKind::Postgres | StoreKind::Memory => {
             let pool = crate::cache::postgres::pool(shared, &shared.namespace)?;
-            let store = PostgresStore::new(pool)
+            let store = PostgresStore::new(pool.clone())
                 .with_schema_name(&shared.namespace)
                 .and_then(|store| store.with_table_name("sessions"))
                 .map_err(IdentityError::Misconfigured)?;
             // The table is created now if the database answers, else as soon as it does.
-            tokio::spawn(keep_postgres_sessions(store.clone(), shared.timeout));
+            let ready = create_session_table(&pool, &store, &shared.namespace, shared.timeout).await;
+            if let Err(reason) = &ready {
+                tracing::warn!(%reason, "session table not ready; retried in the background");
+            }
+            tokio::spawn(keep_postgres_sessions(pool, store.clone(), shared.namespace.clone(), shared.timeout, ready.is_ok()));
             Ok(SessionBackend::Postgres(store))
         }
     }
@@ -64,19 +68,32 @@ pub(crate) async fn session_store(config: &SessionConfig) -> Result<SessionBacke
 /// How often expired PostgreSQL sessions are deleted.
 const SESSION_SWEEP_EVERY: Duration = Duration::from_secs(300);
 
-/// Creates the sessions table (retrying while the database is down), then
-/// deletes expired sessions now and then, for the life of the process.
-async fn keep_postgres_sessions(store: PostgresStore, timeout: Duration) {
+/// The schema (created first, so two instances starting together do not
+/// trip the store's own schema creation) and the sessions table.
+async fn create_session_table(pool: &sqlx::PgPool, store: &PostgresStore, schema: &str, timeout: Duration) -> Result<(), String> {
+    let create = async {
+        crate::cache::postgres::create_schema(pool, schema).await?;
+        store.migrate().await
+    };
+    match tokio::time::timeout(timeout * 10, create).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(error)) => Err(error.to_string()),
+        Err(_) => Err("timed out".into()),
+    }
+}
+
+/// Creates the sessions table if start-up could not (retrying while the
+/// database is down), then deletes expired sessions now and then, for the
+/// life of the process.
+async fn keep_postgres_sessions(pool: sqlx::PgPool, store: PostgresStore, schema: String, timeout: Duration, ready: bool) {
     let mut delay = Duration::from_millis(200);
-    loop {
-        match tokio::time::timeout(timeout * 10, store.migrate()).await {
-            Ok(Ok(())) => break,
-            Ok(Err(error)) => tracing::warn!(error = %error, "session table not ready; retrying"),
-            Err(_) => tracing::warn!("session table creation timed out; retrying"),
-        }
+    let mut ready = ready;
+    while !ready {
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(Duration::from_secs(10));
+        ready = create_session_table(&pool, &store, &schema, timeout).await.is_ok();
     }
+    tracing::debug!("session table ready");
     let mut every = tokio::time::interval(SESSION_SWEEP_EVERY);
     loop {
         every.tick().await;

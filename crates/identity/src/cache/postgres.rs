@@ -88,14 +88,7 @@ impl PostgresBackend {
         let schema = self.schema.clone();
         let run = async move {
             // The schema first: the migrations' bookkeeping table is created in it.
-            let create = format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\"");
-            if let Err(error) = sqlx::raw_sql(&create).execute(&pool).await {
-                // Another instance creating it at the same moment is fine.
-                let raced = error.as_database_error().is_some_and(|db| db.code().as_deref() == Some("23505"));
-                if !raced {
-                    return Err(error.into());
-                }
-            }
+            create_schema(&pool, &schema).await?;
             MIGRATOR.run(&pool).await
         };
         self.migrated
@@ -109,12 +102,29 @@ impl PostgresBackend {
             .map(|_| ())
     }
 
+    /// Deletes the entries past their time limit now (the sweeper does it
+    /// every minute); how many were deleted.
+    pub async fn sweep_expired(&self) -> Result<u64, CacheError> {
+        let pool = self.pool.clone();
+        self.bounded(async move { sweep_expired(&pool).await }).await
+    }
+
     async fn bounded<T>(&self, work: impl std::future::Future<Output = Result<T, sqlx::Error>>) -> Result<T, CacheError> {
         self.migrated().await?;
         match tokio::time::timeout(self.timeout, work).await {
             Ok(result) => result.map_err(|error| classify(error, self.timeout)),
             Err(_) => Err(CacheError::TimedOut { store: STORE, timeout: self.timeout }),
         }
+    }
+}
+
+/// Creates `schema` unless it exists; another instance creating it at the same moment is fine.
+pub(crate) async fn create_schema(pool: &PgPool, schema: &str) -> Result<(), sqlx::Error> {
+    let create = format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\"");
+    match sqlx::raw_sql(&create).execute(pool).await {
+        Ok(_) => Ok(()),
+        Err(error) if error.as_database_error().is_some_and(|db| db.code().as_deref() == Some("23505")) => Ok(()),
+        Err(error) => Err(error),
     }
 }
 
@@ -276,13 +286,16 @@ async fn sweep(pool: PgPool) {
     every.tick().await;
     loop {
         every.tick().await;
-        let swept = sqlx::raw_sql("DELETE FROM token_cache WHERE expires_at <= now(); DELETE FROM token_cache_locks WHERE expires_at <= now()")
-            .execute(&pool)
-            .await;
-        if let Err(error) = swept {
+        if let Err(error) = sweep_expired(&pool).await {
             tracing::debug!(error = %error, "token cache sweep skipped");
         }
     }
+}
+
+async fn sweep_expired(pool: &PgPool) -> Result<u64, sqlx::Error> {
+    let rows = sqlx::query("DELETE FROM token_cache WHERE expires_at <= now()").execute(pool).await?.rows_affected();
+    sqlx::query("DELETE FROM token_cache_locks WHERE expires_at <= now()").execute(pool).await?;
+    Ok(rows)
 }
 
 /// Forwards other instances' notices; a lost connection means missed

@@ -5,8 +5,6 @@
 //! pub/sub. Every command fails fast while Redis is unreachable and has a
 //! time limit, so an outage is an error at once, never a hang.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use fred::prelude::*;
@@ -57,7 +55,6 @@ pub struct RedisBackend {
     instance: String,
     timeout: Duration,
     changes: broadcast::Sender<ChangeEvent>,
-    commands_sent: Arc<AtomicU64>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -120,7 +117,6 @@ impl RedisBackend {
             instance,
             timeout: config.timeout,
             changes,
-            commands_sent: Arc::new(AtomicU64::new(0)),
             tasks: vec![follower],
         };
         // A short wait lets a healthy Redis be ready for the first request; a down one is retried in the background.
@@ -128,11 +124,6 @@ impl RedisBackend {
             tracing::warn!("token cache Redis not reachable yet; it is retried in the background");
         }
         Ok(backend)
-    }
-
-    /// Commands this backend has sent (tests and benchmarks count them).
-    pub fn commands_sent(&self) -> u64 {
-        self.commands_sent.load(Ordering::Relaxed)
     }
 
     fn entry_key(&self, name: &str) -> String {
@@ -144,7 +135,6 @@ impl RedisBackend {
     }
 
     fn client(&self) -> fred::clients::WithOptions<Pool> {
-        self.commands_sent.fetch_add(1, Ordering::Relaxed);
         self.pool.with_options(&self.options)
     }
 
@@ -228,7 +218,6 @@ impl SharedCacheBackend for RedisBackend {
     }
 
     async fn publish_change(&self, name: &str) -> Result<(), CacheError> {
-        self.commands_sent.fetch_add(1, Ordering::Relaxed);
         let message = format!("{}|{name}", self.instance);
         let _: i64 = self
             .pool

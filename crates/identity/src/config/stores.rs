@@ -41,6 +41,11 @@ impl StoreKind {
 pub struct ConnectionString(String);
 
 impl ConnectionString {
+    /// Wraps a connection string (configuration does this for `ConnectionString` keys).
+    pub fn new(text: String) -> Self {
+        Self(text)
+    }
+
     /// The text, for the client library only.
     pub fn expose(&self) -> &str {
         &self.0

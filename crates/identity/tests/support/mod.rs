@@ -17,14 +17,25 @@ use tower_sessions::Session;
 use url::Url;
 
 pub const ADELE: &str = "Adele Vance";
+pub const ALEX: &str = "Alex Wilber";
 /// The sample API's delegated scope.
 pub const TODO_SCOPE: &str = "api://c1a9d3b7-6e2f-4d8a-9b5c-3f7e1d2a4b60/access_as_user";
+
+pub mod shared;
 
 pub struct TestApp {
     pub identity: Arc<Identity>,
     pub url: Url,
     pub emulator: RunningEmulator,
     pub client_secret: String,
+    /// The app's settings, for more instances of the same app.
+    pub settings: serde_json::Value,
+}
+
+/// Another instance of the same app (same settings, provider and stores), on its own port.
+pub struct Instance {
+    pub identity: Arc<Identity>,
+    pub url: Url,
 }
 
 impl TestApp {
@@ -34,6 +45,14 @@ impl TestApp {
 
     /// Starts with the emulator's configuration and the app's settings changed by `customise`.
     pub async fn start_with(customise: impl FnOnce(&mut EmulatorConfig, &mut serde_json::Value)) -> Self {
+        Self::start_with_store(customise, None).await
+    }
+
+    /// As [`Self::start_with`], with a token cache store built by the test.
+    pub async fn start_with_store(
+        customise: impl FnOnce(&mut EmulatorConfig, &mut serde_json::Value),
+        token_cache: Option<Arc<dyn idweb_identity::TokenCacheStore>>,
+    ) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = Url::parse(&format!("http://{}/", listener.local_addr().unwrap())).unwrap();
         let client_secret = format!("test-secret-{}", rand::random::<u64>());
@@ -71,20 +90,52 @@ impl TestApp {
             "Session": { "SecureCookie": false },
         });
         idweb_identity::config::merge_json(&mut base, settings);
-        let identity = Identity::builder(IdentityConfig::from_json(&base).unwrap()).build().await.unwrap();
-        let router = Router::new()
-            .route("/whoami", get(whoami))
-            .route("/graph/me", get(graph_me))
-            .with_state(identity.clone())
-            .merge(identity.router())
-            .layer(identity.session_layer());
-        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-        Self { identity, url, emulator, client_secret }
+        let identity = build_identity(&base, token_cache).await;
+        serve(listener, identity.clone());
+        Self { identity, url, emulator, client_secret, settings: base }
+    }
+
+    /// A second instance of this app sharing its settings (and so its shared stores).
+    pub async fn another_instance(&self, token_cache: Option<Arc<dyn idweb_identity::TokenCacheStore>>) -> Instance {
+        self.another_instance_with(|_| {}, token_cache).await
+    }
+
+    /// Another instance whose settings differ by `customise` (a key ring, say).
+    pub async fn another_instance_with(
+        &self,
+        customise: impl FnOnce(&mut serde_json::Value),
+        token_cache: Option<Arc<dyn idweb_identity::TokenCacheStore>>,
+    ) -> Instance {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = Url::parse(&format!("http://{}/", listener.local_addr().unwrap())).unwrap();
+        let mut settings = self.settings.clone();
+        customise(&mut settings);
+        let identity = build_identity(&settings, token_cache).await;
+        serve(listener, identity.clone());
+        Instance { identity, url }
     }
 
     pub fn browser(&self) -> Browser {
         Browser::new(self.url.clone())
     }
+}
+
+async fn build_identity(settings: &serde_json::Value, token_cache: Option<Arc<dyn idweb_identity::TokenCacheStore>>) -> Arc<Identity> {
+    let mut builder = Identity::builder(IdentityConfig::from_json(settings).unwrap());
+    if let Some(store) = token_cache {
+        builder = builder.token_cache(store);
+    }
+    builder.build().await.unwrap()
+}
+
+fn serve(listener: tokio::net::TcpListener, identity: Arc<Identity>) {
+    let router = Router::new()
+        .route("/whoami", get(whoami))
+        .route("/graph/me", get(graph_me))
+        .with_state(identity.clone())
+        .merge(identity.router())
+        .layer(identity.session_layer());
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
 }
 
 async fn whoami(axum::extract::State(identity): axum::extract::State<Arc<Identity>>, session: Session) -> String {
