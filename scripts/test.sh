@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --with-browser
+scripts/services.sh
 
 say() { printf '\033[1m[test]\033[0m %s\n' "$*"; }
 logs=$(mktemp -d)
