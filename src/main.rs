@@ -43,6 +43,17 @@ async fn main() -> std::process::ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Some(metrics_address) = identity.config().hosting.metrics_address {
+        if let Some(handle) = idweb::server::metrics::install() {
+            match tokio::net::TcpListener::bind(metrics_address).await {
+                Ok(listener) => idweb::server::metrics::serve(listener, handle, identity.clone()),
+                Err(error) => {
+                    eprintln!("idweb cannot serve metrics on {metrics_address}: {error}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+    }
     let address = leptos_options.site_addr;
     let app = idweb::server::app_router(identity, leptos_options);
     let listener = match tokio::net::TcpListener::bind(address).await {

@@ -4,6 +4,7 @@
 pub mod context;
 mod headers;
 mod health;
+pub mod metrics;
 mod photo;
 mod router;
 mod site;

@@ -147,6 +147,14 @@ impl Identity {
         Ok(Some(user))
     }
 
+    /// Sets the gauges a scrape reads: sessions held by the memory store
+    /// (a shared store's sessions are counted by its engine).
+    pub async fn record_gauges(&self) {
+        if let SessionBackend::Memory(sessions) = &self.sessions {
+            metrics::gauge!(telemetry::ACTIVE_SESSIONS).set(sessions.len() as f64);
+        }
+    }
+
     /// Whether the stores this engine needs answer (`/readyz`): the token
     /// cache and the session store, with the reason when one does not.
     pub async fn check_ready(&self) -> Result<(), IdentityError> {

@@ -148,6 +148,9 @@ pub struct DownstreamApiConfig {
 pub struct HostingConfig {
     /// `PublicUrl`: the origin browsers use to reach the app; redirect URIs are built from it.
     pub public_url: Url,
+    /// `MetricsAddress`: where `/metrics` is served, on a listener of its own
+    /// so a load balancer forwarding the app's port never exposes it; unset: not served.
+    pub metrics_address: Option<std::net::SocketAddr>,
 }
 
 impl IdentityConfig {
@@ -199,6 +202,14 @@ impl IdentityConfig {
         };
         let hosting = HostingConfig {
             public_url: required_url(tree, "Hosting:PublicUrl")?,
+            metrics_address: optional_string(tree, "Hosting:MetricsAddress")
+                .map(|text| {
+                    text.parse().map_err(|_| ConfigError::Invalid {
+                        key: "Hosting:MetricsAddress".into(),
+                        reason: "expected an address and port such as 127.0.0.1:9464".into(),
+                    })
+                })
+                .transpose()?,
         };
         let token_cache = TokenCacheConfig::from_tree(tree)?;
         let session = SessionConfig::from_tree(tree, &token_cache)?;

@@ -1,0 +1,37 @@
+//! `/metrics` answers in Prometheus text format on its own listener, with
+//! the engine's metrics (what docs/OPERATIONS.md lists).
+#![cfg(feature = "ssr")]
+
+#[tokio::test]
+async fn metrics_are_served_in_prometheus_text_on_their_own_listener() {
+    let settings = serde_json::json!({
+        "AzureAd": { "Instance": "http://127.0.0.1:9/", "TenantId": "tenant", "ClientId": "client", "ClientSecret": "unused" },
+        "Graph": { "BaseUrl": "http://127.0.0.1:9/v1.0", "Scopes": "User.Read" },
+        "Hosting": { "PublicUrl": "http://127.0.0.1:3000/", "MetricsAddress": "127.0.0.1:0" },
+        "Session": { "SecureCookie": false },
+    });
+    let config = idweb_identity::IdentityConfig::from_json(&settings).unwrap();
+    assert!(config.hosting.metrics_address.is_some());
+    let identity = idweb_identity::Identity::builder(config).build().await.unwrap();
+    let handle = idweb::server::metrics::install().expect("the first recorder of this process");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    idweb::server::metrics::serve(listener, handle, identity);
+
+    let response = http_get(&format!("http://{address}/metrics")).await;
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.contains("text/plain; version=0.0.4"));
+    assert!(response.contains(idweb_identity::telemetry::ACTIVE_SESSIONS), "{response}");
+}
+
+/// A bare HTTP/1.1 GET (the app crate has no HTTP client dependency).
+async fn http_get(url: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let url = url::Url::parse(url).unwrap();
+    let mut stream = tokio::net::TcpStream::connect((url.host_str().unwrap(), url.port().unwrap())).await.unwrap();
+    let request = format!("GET {} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", url.path(), url.host_str().unwrap());
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    response
+}
