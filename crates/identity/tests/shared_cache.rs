@@ -1,5 +1,5 @@
-//! The shared token cache on real Redis and real PostgreSQL: every test
-//! runs against both. Several instances of the app share the store and the
+//! The shared token cache on real Redis (a single node and a 3-master
+//! Cluster) and real PostgreSQL: every scenario runs on each. Several instances of the app share the store and the
 //! emulator with no session affinity; entries are encrypted, versioned and
 //! time-limited; an L1 hit never reaches the store.
 
@@ -249,9 +249,22 @@ async fn twenty_concurrent_requests_over_two_instances_refresh_once(engine: Engi
     assert!(tokens.iter().all(|token| *token == tokens[0]), "everyone got the renewed token");
 }
 
-/// Instantiates each scenario once per engine.
-macro_rules! on_both_engines {
+/// Instantiates each scenario once per engine: Redis, a Redis Cluster (when
+/// scripts/test.sh started one), PostgreSQL.
+macro_rules! on_every_engine {
     ($($scenario:ident),* $(,)?) => {
+        mod redis_cluster {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    if super::support::shared::redis_cluster_url().is_none() {
+                        eprintln!("skipped: IDWEB_TEST_REDIS_CLUSTER_URL is not set (scripts/test.sh starts a cluster and sets it)");
+                        return;
+                    }
+                    super::$scenario(super::Engine::RedisCluster).await
+                }
+            )*
+        }
         mod redis {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -271,7 +284,7 @@ macro_rules! on_both_engines {
     };
 }
 
-on_both_engines!(
+on_every_engine!(
     round_trip_across_instances_with_shared_sessions,
     every_entry_is_time_limited_ciphertext,
     a_tampered_entry_is_dropped_never_used,

@@ -39,8 +39,9 @@ export class HomePage {
     this.greeting = page.getByTestId("greeting");
   }
 
-  async open() {
-    await this.page.goto("/");
+  /** Opens the page, on another instance when `origin` is given. */
+  async open(origin = "") {
+    await this.page.goto(`${origin}/`);
   }
 }
 
@@ -61,8 +62,8 @@ export class ProfilePage {
     this.jobTitle = page.getByTestId("profile-job-title");
   }
 
-  async open() {
-    await this.page.goto("/profile");
+  async open(origin = "") {
+    await this.page.goto(`${origin}/profile`);
   }
 }
 
@@ -115,8 +116,8 @@ export class TodoPage {
     this.titleInput = page.getByTestId("todo-title");
   }
 
-  async open() {
-    await this.page.goto("/todo");
+  async open(origin = "") {
+    await this.page.goto(`${origin}/todo`);
   }
 
   async waitForHydration() {

@@ -140,9 +140,11 @@ impl RedisBackend {
 
     /// EVAL through `custom`, the one way fred applies the fail-fast and timeout options to a script.
     async fn script(&self, script: &'static str, key: String, args: Vec<Value>) -> Result<i64, CacheError> {
+        // The key's slot, given explicitly: a Cluster must run the script on the node that owns the key.
+        let slot = ClusterHash::from(key.as_str());
         let mut command = vec![Value::from(script), Value::from(1i64), Value::from(key)];
         command.extend(args);
-        let eval = CustomCommand::new_static("EVAL", ClusterHash::Offset(2), false);
+        let eval = CustomCommand::new_static("EVAL", slot, false);
         self.client().custom::<i64, Value>(eval, command).await.map_err(|error| classify(error, self.timeout))
     }
 }
@@ -171,8 +173,9 @@ impl SharedCacheBackend for RedisBackend {
 
     async fn get(&self, name: &str, ttl: Duration) -> Result<Option<SealedEntry>, CacheError> {
         // GETEX reads and slides the time limit in one command.
-        let getex = CustomCommand::new_static("GETEX", ClusterHash::FirstKey, false);
-        let args = vec![Value::from(self.entry_key(name)), Value::from("PX"), Value::from(millis(ttl))];
+        let key = self.entry_key(name);
+        let getex = CustomCommand::new_static("GETEX", ClusterHash::from(key.as_str()), false);
+        let args = vec![Value::from(key), Value::from("PX"), Value::from(millis(ttl))];
         let stored: Option<Vec<u8>> = self.client().custom(getex, args).await.map_err(|error| classify(error, self.timeout))?;
         let Some(stored) = stored else { return Ok(None) };
         if stored.len() < 8 {

@@ -18,11 +18,18 @@ use tokio::sync::broadcast;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Engine {
     Redis,
+    /// A Redis Cluster that scripts/test.sh starts on loopback ports.
+    RedisCluster,
     Postgres,
 }
 
 pub fn redis_url() -> String {
     std::env::var("IDWEB_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/".into())
+}
+
+/// The cluster scripts/test.sh started (`IDWEB_TEST_REDIS_CLUSTER_URL`), if any.
+pub fn redis_cluster_url() -> Option<String> {
+    std::env::var("IDWEB_TEST_REDIS_CLUSTER_URL").ok().filter(|url| !url.is_empty())
 }
 
 pub fn postgres_url() -> String {
@@ -45,7 +52,7 @@ impl SharedStore {
     pub fn new(engine: Engine) -> Self {
         let tag = format!("{:012x}", rand::random::<u64>() & 0xffff_ffff_ffff);
         let namespace = match engine {
-            Engine::Redis => format!("idweb-test-{tag}:"),
+            Engine::Redis | Engine::RedisCluster => format!("idweb-test-{tag}:"),
             Engine::Postgres => format!("idweb_test_{tag}"),
         };
         Self { engine, namespace }
@@ -54,6 +61,7 @@ impl SharedStore {
     pub fn connection_string(&self) -> String {
         match self.engine {
             Engine::Redis => redis_url(),
+            Engine::RedisCluster => redis_cluster_url().expect("IDWEB_TEST_REDIS_CLUSTER_URL"),
             Engine::Postgres => postgres_url(),
         }
     }
@@ -61,7 +69,7 @@ impl SharedStore {
     /// The `TokenCache` section for this store, encrypting with `keys` (`[(id, base64)]`).
     pub fn token_cache_settings(&self, keys: &[(&str, &str)]) -> Value {
         let (store, namespace_key) = match self.engine {
-            Engine::Redis => ("Redis", "KeyPrefix"),
+            Engine::Redis | Engine::RedisCluster => ("Redis", "KeyPrefix"),
             Engine::Postgres => ("Postgres", "Schema"),
         };
         let keys: Vec<Value> = keys.iter().map(|(id, key)| json!({ "Id": id, "Key": key })).collect();
@@ -76,7 +84,7 @@ impl SharedStore {
     /// The same store's settings for sessions too (`Session:Store`).
     pub fn session_settings(&self) -> Value {
         match self.engine {
-            Engine::Redis => json!({ "Store": "Redis", "ConnectionString": redis_url() }),
+            Engine::Redis | Engine::RedisCluster => json!({ "Store": "Redis", "ConnectionString": self.connection_string() }),
             Engine::Postgres => json!({ "Store": "Postgres", "ConnectionString": postgres_url(), "Schema": self.namespace }),
         }
     }
@@ -84,8 +92,8 @@ impl SharedStore {
     /// Every raw token cache entry: (name, stored bytes, seconds to live).
     pub async fn raw_entries(&self) -> Vec<(String, Vec<u8>, i64)> {
         match self.engine {
-            Engine::Redis => {
-                let client = redis_client().await;
+            Engine::Redis | Engine::RedisCluster => {
+                let client = redis_client(&self.connection_string()).await;
                 let keys = redis_keys(&client, &format!("{}tokens:*", self.namespace)).await;
                 let mut entries = Vec::new();
                 for key in keys {
@@ -114,8 +122,8 @@ impl SharedStore {
     /// Overwrites the raw bytes of the entry named `name` (as [`Self::raw_entries`] names it), keeping its time limit.
     pub async fn overwrite_raw(&self, name: &str, bytes: Vec<u8>) {
         match self.engine {
-            Engine::Redis => {
-                let client = redis_client().await;
+            Engine::Redis | Engine::RedisCluster => {
+                let client = redis_client(&self.connection_string()).await;
                 let _: () = client.set(name, bytes.as_slice(), None, Some(fred::types::SetOptions::XX), false).await.unwrap();
                 let _: i64 = client.pexpire(name, 600_000, None).await.unwrap();
             }
@@ -130,8 +138,8 @@ impl SharedStore {
     /// Copies the raw entry `from` under the name `to`.
     pub async fn copy_raw(&self, from: &str, to: &str) {
         match self.engine {
-            Engine::Redis => {
-                let client = redis_client().await;
+            Engine::Redis | Engine::RedisCluster => {
+                let client = redis_client(&self.connection_string()).await;
                 let bytes: Vec<u8> = client.get(from).await.unwrap();
                 let _: () = client.set(to, bytes.as_slice(), Some(fred::types::Expiration::PX(600_000)), None, false).await.unwrap();
             }
@@ -149,7 +157,7 @@ impl SharedStore {
     /// The raw name of a partition's entry.
     pub fn raw_name(&self, partition: &idweb_identity::PartitionKey) -> String {
         match self.engine {
-            Engine::Redis => format!("{}tokens:{}", self.namespace, partition.storage_name()),
+            Engine::Redis | Engine::RedisCluster => format!("{}tokens:{}", self.namespace, partition.storage_name()),
             Engine::Postgres => partition.storage_name(),
         }
     }
@@ -158,7 +166,7 @@ impl SharedStore {
     pub async fn backend(&self) -> Arc<dyn SharedCacheBackend> {
         let config = self.config();
         match self.engine {
-            Engine::Redis => Arc::new(idweb_identity::cache::redis::RedisBackend::connect(&config).await.unwrap()),
+            Engine::Redis | Engine::RedisCluster => Arc::new(idweb_identity::cache::redis::RedisBackend::connect(&config).await.unwrap()),
             Engine::Postgres => Arc::new(idweb_identity::cache::postgres::PostgresBackend::connect(&config).await.unwrap()),
         }
     }
@@ -167,7 +175,7 @@ impl SharedStore {
     pub fn config(&self) -> idweb_identity::config::SharedStoreConfig {
         idweb_identity::config::SharedStoreConfig {
             kind: match self.engine {
-                Engine::Redis => idweb_identity::config::StoreKind::Redis,
+                Engine::Redis | Engine::RedisCluster => idweb_identity::config::StoreKind::Redis,
                 Engine::Postgres => idweb_identity::config::StoreKind::Postgres,
             },
             connection_string: idweb_identity::config::ConnectionString::new(self.connection_string()),
@@ -181,13 +189,17 @@ impl Drop for SharedStore {
     fn drop(&mut self) {
         let engine = self.engine;
         let namespace = self.namespace.clone();
+        let url = match engine {
+            Engine::Postgres => String::new(),
+            _ => self.connection_string(),
+        };
         // Drop cannot await; a short-lived runtime on its own thread does the clean-up.
         let cleanup = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
             runtime.block_on(async move {
                 match engine {
-                    Engine::Redis => {
-                        let client = redis_client().await;
+                    Engine::Redis | Engine::RedisCluster => {
+                        let client = redis_client(&url).await;
                         for key in redis_keys(&client, &format!("{namespace}*")).await {
                             let _: i64 = client.del(key.as_str()).await.unwrap_or(0);
                         }
@@ -203,8 +215,8 @@ impl Drop for SharedStore {
     }
 }
 
-pub async fn redis_client() -> fred::clients::Client {
-    let config = Config::from_url(&redis_url()).unwrap();
+pub async fn redis_client(url: &str) -> fred::clients::Client {
+    let config = Config::from_url(url).unwrap();
     let client = fred::clients::Client::new(config, None, None, None);
     client.init().await.expect("Redis must run for these tests (scripts/test.sh starts it)");
     client
@@ -212,7 +224,11 @@ pub async fn redis_client() -> fred::clients::Client {
 
 async fn redis_keys(client: &fred::clients::Client, pattern: &str) -> Vec<String> {
     use futures_util::TryStreamExt;
-    let keys: Vec<fred::types::Key> = client.scan_buffered(pattern, Some(1000), None).try_collect().await.unwrap();
+    let keys: Vec<fred::types::Key> = if client.is_clustered() {
+        client.scan_cluster_buffered(pattern, Some(1000), None).try_collect().await.unwrap()
+    } else {
+        client.scan_buffered(pattern, Some(1000), None).try_collect().await.unwrap()
+    };
     keys.into_iter().filter_map(|key| key.into_string()).collect()
 }
 

@@ -1,0 +1,130 @@
+//! `shared_cache`: `TokenAcquisition::for_user` served from the L1 in front
+//! of a shared store, and from the shared store itself (the L1 holding
+//! nothing: one round trip, decryption, decoding), on real Redis and real
+//! PostgreSQL, with the memory store as the baseline. Results:
+//! docs/BENCHMARKS.md.
+//!
+//! `cargo bench -p idweb-identity --bench shared_cache` (Redis on
+//! 127.0.0.1:6379 and PostgreSQL on 127.0.0.1:5432, as scripts/services.sh
+//! starts them; IDWEB_TEST_REDIS_URL / IDWEB_TEST_POSTGRES_URL point elsewhere).
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use base64::Engine as _;
+use criterion::{criterion_group, criterion_main, Criterion};
+use idweb_identity::cache::encryption::{EncryptionKey, KeyRing};
+use idweb_identity::cache::{normalise_scopes, CachedAccessToken, LayeredSettings, LayeredTokenCache, SharedCacheBackend, TokenPartition};
+use idweb_identity::config::{ConnectionString, SharedStoreConfig, StoreKind};
+use idweb_identity::{HomeAccountId, Identity, IdentityConfig, PartitionKey, SignedInUser, TokenCacheStore};
+use openidconnect::{AccessToken, RefreshToken};
+
+fn settings() -> IdentityConfig {
+    // Nothing is fetched until a token request is needed, and a cache hit needs none.
+    let settings = serde_json::json!({
+        "AzureAd": { "Instance": "http://127.0.0.1:9/", "TenantId": "tenant", "ClientId": "client", "ClientSecret": "unused" },
+        "Graph": { "BaseUrl": "http://127.0.0.1:9/v1.0", "Scopes": "User.Read" },
+        "Hosting": { "PublicUrl": "http://127.0.0.1:3000/" },
+    });
+    IdentityConfig::from_json(&settings).expect("settings")
+}
+
+fn adele() -> SignedInUser {
+    let object_id = "00000000-0000-4000-8000-00000000ade1".to_owned();
+    SignedInUser {
+        home_account_id: HomeAccountId::new(&object_id, "tenant"),
+        object_id,
+        tenant_id: "tenant".into(),
+        name: String::new(),
+        username: String::new(),
+        provider_session_id: None,
+        id_token: Default::default(),
+        signed_in_at: 0,
+    }
+}
+
+/// A partition like one after sign-in: a JWT-sized access token and a refresh token.
+fn partition() -> TokenPartition {
+    let mut partition = TokenPartition { refresh_token: Some(RefreshToken::new("r".repeat(760))), ..Default::default() };
+    partition.put_access_token(CachedAccessToken {
+        scopes: normalise_scopes(["User.Read"]),
+        token: AccessToken::new("a".repeat(1500)),
+        expires_at: SystemTime::now() + Duration::from_secs(3600),
+        refresh_on: None,
+        tenant: None,
+    });
+    partition
+}
+
+fn store_config(kind: StoreKind, namespace: &str) -> SharedStoreConfig {
+    let url = match kind {
+        StoreKind::Redis => std::env::var("IDWEB_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/".into()),
+        _ => std::env::var("IDWEB_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into()),
+    };
+    SharedStoreConfig { kind, connection_string: ConnectionString::new(url), namespace: namespace.into(), timeout: Duration::from_secs(2) }
+}
+
+async fn backend(kind: StoreKind, namespace: &str) -> Arc<dyn SharedCacheBackend> {
+    let config = store_config(kind, namespace);
+    match kind {
+        StoreKind::Redis => Arc::new(idweb_identity::cache::redis::RedisBackend::connect(&config).await.expect("Redis")),
+        _ => Arc::new(idweb_identity::cache::postgres::PostgresBackend::connect(&config).await.expect("PostgreSQL")),
+    }
+}
+
+/// An engine over a layered store whose L1 keeps copies for `l1_time_to_live`
+/// (a nanosecond: every read goes to the shared store).
+async fn layered_identity(kind: StoreKind, namespace: &str, l1_time_to_live: Duration) -> Arc<Identity> {
+    let key = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
+    let ring = KeyRing::new(vec![EncryptionKey::from_base64("bench", &key).expect("key")]).expect("ring");
+    let settings = LayeredSettings { l1_max_partitions: 10_000, l1_time_to_live, l2_time_to_live: Duration::from_secs(600) };
+    let store: Arc<dyn TokenCacheStore> = Arc::new(LayeredTokenCache::new(backend(kind, namespace).await, Arc::new(ring), settings));
+    Identity::builder(settings()).token_cache(store).build().await.expect("identity")
+}
+
+fn tiers(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
+    let scopes = vec!["User.Read".to_owned()];
+    let user = adele();
+    let key = PartitionKey::User(user.home_account_id.clone());
+    let namespace_tag = format!("{:08x}", rand::random::<u32>());
+    let mut group = c.benchmark_group("for_user_by_tier");
+
+    let memory = runtime.block_on(Identity::builder(settings()).build()).expect("identity");
+    runtime.block_on(memory.cache().save(&key, &partition(), None)).expect("stored");
+    group.bench_function("memory_store", |bench| bench.iter(|| runtime.block_on(memory.tokens().for_user(&user, &scopes)).expect("hit")));
+
+    for (label, kind, namespace) in [
+        ("redis", StoreKind::Redis, format!("idweb-bench-{namespace_tag}:")),
+        ("postgres", StoreKind::Postgres, format!("idweb_bench_{namespace_tag}")),
+    ] {
+        let with_l1 = runtime.block_on(layered_identity(kind, &namespace, Duration::from_secs(600)));
+        runtime.block_on(with_l1.cache().save(&key, &partition(), None)).expect("stored");
+        group.bench_function(format!("{label}_l1_hit"), |bench| {
+            bench.iter(|| runtime.block_on(with_l1.tokens().for_user(&user, &scopes)).expect("hit"))
+        });
+        let without_l1 = runtime.block_on(layered_identity(kind, &namespace, Duration::from_nanos(1)));
+        group.bench_function(format!("{label}_l2_hit"), |bench| {
+            bench.iter(|| runtime.block_on(without_l1.tokens().for_user(&user, &scopes)).expect("hit"))
+        });
+        runtime.block_on(with_l1.cache().remove(&key)).expect("cleaned up");
+        if kind == StoreKind::Postgres {
+            runtime.block_on(drop_schema(&namespace));
+        }
+    }
+    group.finish();
+}
+
+async fn drop_schema(schema: &str) {
+    let url = std::env::var("IDWEB_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    if let Ok(pool) = sqlx::PgPool::connect(&url).await {
+        let _ = sqlx::raw_sql(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE")).execute(&pool).await;
+    }
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(30).measurement_time(Duration::from_secs(4));
+    targets = tiers
+}
+criterion_main!(benches);
