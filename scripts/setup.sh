@@ -1,13 +1,22 @@
 #!/usr/bin/env bash
 # Installs what building and testing idweb needs, skipping what is already there.
-# Usage: scripts/setup.sh [--with-browser]
+# Usage: scripts/setup.sh [--with-browser] [--with-wasm-opt]
 #   --with-browser  also installs Chromium and the end-to-end test packages
+#   --with-wasm-opt also installs wasm-opt (npm binaryen) in .idweb/tools, for release builds
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 CARGO_LEPTOS_VERSION="0.3.10"   # 0.3.11 needs a newer rustc than this machine's stable
+BINARYEN_VERSION="132"          # Debian's binaryen is too old for current rustc output
 with_browser=false
-[ "${1:-}" = "--with-browser" ] && with_browser=true
+with_wasm_opt=false
+for option in "$@"; do
+  case "$option" in
+    --with-browser) with_browser=true ;;
+    --with-wasm-opt) with_wasm_opt=true ;;
+    *) echo "unknown option $option" >&2; exit 2 ;;
+  esac
+done
 
 say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 
@@ -39,5 +48,10 @@ if [ "$with_browser" = true ]; then
     say "installing the end-to-end test packages"
     (cd end2end && npm ci --no-audit --no-fund)
   fi
+fi
+if [ "$with_wasm_opt" = true ] && [ ! -x .idweb/tools/node_modules/.bin/wasm-opt ]; then
+  say "installing wasm-opt (npm binaryen $BINARYEN_VERSION) in .idweb/tools"
+  mkdir -p .idweb/tools
+  npm install --prefix .idweb/tools --no-audit --no-fund --no-save "binaryen@$BINARYEN_VERSION" >/dev/null
 fi
 say "ready"

@@ -77,8 +77,8 @@ async fn backend(kind: StoreKind, namespace: &str) -> Arc<dyn SharedCacheBackend
 async fn layered_identity(kind: StoreKind, namespace: &str, l1_time_to_live: Duration) -> Arc<Identity> {
     let key = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
     let ring = KeyRing::new(vec![EncryptionKey::from_base64("bench", &key).expect("key")]).expect("ring");
-    let settings = LayeredSettings { l1_max_partitions: 10_000, l1_time_to_live, l2_time_to_live: Duration::from_secs(600) };
-    let store: Arc<dyn TokenCacheStore> = Arc::new(LayeredTokenCache::new(backend(kind, namespace).await, Arc::new(ring), settings));
+    let tiers = LayeredSettings { l1_max_partitions: 10_000, l1_time_to_live, l2_time_to_live: Duration::from_secs(600) };
+    let store: Arc<dyn TokenCacheStore> = Arc::new(LayeredTokenCache::new(backend(kind, namespace).await, Arc::new(ring), tiers));
     Identity::builder(settings()).token_cache(store).build().await.expect("identity")
 }
 

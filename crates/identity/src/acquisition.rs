@@ -237,7 +237,10 @@ impl TokenAcquisition {
         if let Some(stored) = &current {
             let mut partition = stored.partition.clone();
             partition.forget_access_tokens(&normalise_scopes(scopes.iter().map(String::as_str)));
-            self.update(&key, current, partition).await?;
+            // Writes only when something was dropped: an unchanged partition costs no store write.
+            if partition.access_tokens.len() != stored.partition.access_tokens.len() {
+                self.update(&key, current, partition).await?;
+            }
         }
         Ok(())
     }
