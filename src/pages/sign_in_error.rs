@@ -56,6 +56,7 @@ fn describe_reason(reason_code: &str) -> &'static str {
         "id_token_rejected" => "The identity provider's answer failed validation, so you were not signed in.",
         "consent_declined" => "You did not grant the permission the page asked for.",
         "bad_request" => "The sign-in link was malformed, so it was not followed.",
+        "store_unavailable" => "idweb cannot reach its session or token store right now. Please try again in a moment.",
         _ => "Something went wrong while signing you in.",
     }
 }

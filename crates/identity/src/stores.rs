@@ -25,6 +25,7 @@ pub(crate) async fn token_cache(config: &TokenCacheConfig) -> Result<Arc<dyn Tok
         .ok_or_else(|| IdentityError::Misconfigured("TokenCache:EncryptionKeys is required for a shared token cache".into()))?;
     let backend: Arc<dyn SharedCacheBackend> = match shared.kind {
         StoreKind::Redis => Arc::new(crate::cache::redis::RedisBackend::connect(shared).await?),
+        // A shared store is never Memory (configuration builds none for it).
         StoreKind::Postgres | StoreKind::Memory => Arc::new(crate::cache::postgres::PostgresBackend::connect(shared).await?),
     };
     let settings = LayeredSettings {

@@ -322,3 +322,184 @@ impl L2Health {
         result
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::sync::atomic::AtomicBool;
+
+    use base64::Engine as _;
+
+    use super::*;
+    use crate::cache::encryption::EncryptionKey;
+    use crate::user::HomeAccountId;
+
+    /// An L2 in memory that can be switched off like a Redis that stopped.
+    #[derive(Default)]
+    struct SwitchableBackend {
+        entries: Mutex<HashMap<String, SealedEntry>>,
+        down: AtomicBool,
+        changes: Mutex<Option<broadcast::Sender<ChangeEvent>>>,
+    }
+
+    impl SwitchableBackend {
+        fn check(&self) -> Result<(), CacheError> {
+            if self.down.load(Ordering::SeqCst) {
+                Err(CacheError::TimedOut { store: "fake", timeout: Duration::from_millis(1) })
+            } else {
+                Ok(())
+            }
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl SharedCacheBackend for SwitchableBackend {
+        fn kind(&self) -> &'static str {
+            "fake"
+        }
+        async fn get(&self, name: &str, _ttl: Duration) -> Result<Option<SealedEntry>, CacheError> {
+            self.check()?;
+            Ok(self.entries.lock().unwrap().get(name).cloned())
+        }
+        async fn put(&self, name: &str, expected: Option<Etag>, entry: &SealedEntry, _ttl: Duration) -> Result<bool, CacheError> {
+            self.check()?;
+            let mut entries = self.entries.lock().unwrap();
+            if entries.get(name).map(|stored| stored.etag) != expected {
+                return Ok(false);
+            }
+            entries.insert(name.to_owned(), entry.clone());
+            Ok(true)
+        }
+        async fn delete(&self, name: &str) -> Result<bool, CacheError> {
+            self.check()?;
+            Ok(self.entries.lock().unwrap().remove(name).is_some())
+        }
+        async fn delete_if(&self, name: &str, etag: Etag) -> Result<bool, CacheError> {
+            self.check()?;
+            let mut entries = self.entries.lock().unwrap();
+            let matches = entries.get(name).is_some_and(|stored| stored.etag == etag);
+            if matches {
+                entries.remove(name);
+            }
+            Ok(matches)
+        }
+        async fn try_lock(&self, _name: &str, _owner: &str, _ttl: Duration) -> Result<bool, CacheError> {
+            self.check().map(|()| true)
+        }
+        async fn unlock(&self, _name: &str, _owner: &str) -> Result<(), CacheError> {
+            self.check()
+        }
+        async fn publish_change(&self, _name: &str) -> Result<(), CacheError> {
+            self.check()
+        }
+        fn changes(&self) -> broadcast::Receiver<ChangeEvent> {
+            let mut sender = self.changes.lock().unwrap();
+            sender.get_or_insert_with(|| broadcast::channel(16).0).subscribe()
+        }
+        async fn count(&self) -> Result<u64, CacheError> {
+            self.check()?;
+            Ok(self.entries.lock().unwrap().len() as u64)
+        }
+        async fn ping(&self) -> Result<(), CacheError> {
+            self.check()
+        }
+    }
+
+    fn layered(backend: Arc<SwitchableBackend>) -> LayeredTokenCache {
+        let key = base64::engine::general_purpose::STANDARD.encode([9u8; 32]);
+        let ring = KeyRing::new(vec![EncryptionKey::from_base64("k", &key).unwrap()]).unwrap();
+        let settings = LayeredSettings {
+            l1_max_partitions: 100,
+            l1_time_to_live: Duration::from_secs(60),
+            l2_time_to_live: Duration::from_secs(60),
+        };
+        LayeredTokenCache::new(backend, Arc::new(ring), settings)
+    }
+
+    fn user(name: &str) -> PartitionKey {
+        PartitionKey::User(HomeAccountId::new(name, "tid"))
+    }
+
+    /// Log lines written while `work` runs (this thread's subscriber only).
+    async fn logged<F: std::future::Future<Output = ()>>(work: F) -> String {
+        #[derive(Clone, Default)]
+        struct Lines(Arc<Mutex<Vec<u8>>>);
+        impl std::io::Write for Lines {
+            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(bytes);
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let lines = Lines::default();
+        let writer = lines.clone();
+        let subscriber = tracing_subscriber::fmt().with_writer(move || writer.clone()).with_ansi(false).finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        work.await;
+        let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+        text
+    }
+
+    #[tokio::test]
+    async fn flt_03_an_outage_serves_l1_copies_fails_misses_at_once_and_is_logged_once() {
+        let backend = Arc::new(SwitchableBackend::default());
+        let cache = layered(backend.clone());
+        let (adele, alex) = (user("adele"), user("alex"));
+        let SaveOutcome::Saved(etag) = cache.save(&adele, &TokenPartition::default(), None).await.unwrap() else { panic!("saved") };
+        backend.down.store(true, Ordering::SeqCst);
+
+        let log = logged(async {
+            for _ in 0..10 {
+                assert_eq!(cache.load(&adele).await.unwrap().unwrap().etag, etag, "the L1 copy serves");
+                assert_eq!(cache.load_latest(&adele).await.unwrap().unwrap().etag, etag, "a renewal can start from it");
+                assert!(cache.load(&alex).await.unwrap_err().is_outage(), "a miss is an outage error");
+            }
+            assert!(cache.health().is_down());
+            backend.down.store(false, Ordering::SeqCst);
+            assert!(cache.load(&alex).await.unwrap().is_none());
+            assert!(!cache.health().is_down());
+        })
+        .await;
+        assert_eq!(log.matches("token cache store unavailable").count(), 1, "one warning per outage: {log}");
+        assert_eq!(log.matches("answering again").count(), 1, "one line when it ends: {log}");
+    }
+
+    #[tokio::test]
+    async fn a_write_during_an_outage_keeps_serving_from_l1_and_a_removal_is_retried_later() {
+        let backend = Arc::new(SwitchableBackend::default());
+        let cache = layered(backend.clone());
+        let adele = user("adele");
+        cache.save(&adele, &TokenPartition::default(), None).await.unwrap();
+        backend.down.store(true, Ordering::SeqCst);
+        let mut renewed = TokenPartition::default();
+        renewed.last_source = Some(crate::cache::TokenSource::Refresh);
+        let expected = cache.load(&adele).await.unwrap().map(|stored| stored.etag);
+        assert!(matches!(cache.save(&adele, &renewed, expected).await.unwrap(), SaveOutcome::Saved(_)));
+        assert_eq!(cache.load(&adele).await.unwrap().unwrap().partition.last_source, renewed.last_source);
+
+        assert!(cache.remove(&adele).await.unwrap(), "sign-out succeeds during the outage");
+        assert!(cache.load(&adele).await.is_err(), "and this instance no longer serves the copy");
+        assert_eq!(backend.entries.lock().unwrap().len(), 1, "L2 still holds it until the retry");
+    }
+
+    #[tokio::test]
+    async fn an_entry_that_fails_authentication_is_dropped_but_one_under_an_unknown_key_is_kept() {
+        let backend = Arc::new(SwitchableBackend::default());
+        let writer = layered(backend.clone());
+        let adele = user("adele");
+        writer.save(&adele, &TokenPartition::default(), None).await.unwrap();
+        let name = adele.storage_name();
+        backend.entries.lock().unwrap().get_mut(&name).unwrap().bytes.last_mut().map(|byte| *byte ^= 1);
+        let reader = layered(backend.clone());
+        assert!(reader.load(&adele).await.unwrap().is_none(), "never trusted");
+        assert!(backend.entries.lock().unwrap().is_empty(), "dropped");
+
+        writer.save(&adele, &TokenPartition::default(), None).await.unwrap();
+        let other_ring = KeyRing::new(vec![EncryptionKey::from_base64("other", &base64::engine::general_purpose::STANDARD.encode([1u8; 32])).unwrap()]).unwrap();
+        let stranger = LayeredTokenCache::new(backend.clone(), Arc::new(other_ring), writer.settings);
+        assert!(matches!(stranger.load(&adele).await, Err(CacheError::UnknownKey { .. })));
+        assert_eq!(backend.entries.lock().unwrap().len(), 1, "kept for the instances that hold the key");
+    }
+}
