@@ -138,3 +138,59 @@ fn downstream_apis_are_read_by_name_with_microsofts_keys() {
     tree["DownstreamApis"] = json!({ "Broken": { "Scopes": "x" } });
     assert_eq!(IdentityConfig::from_json(&tree).unwrap_err().to_string(), "configuration key DownstreamApis:Broken:BaseUrl is missing");
 }
+
+fn with_token_cache(token_cache: Value) -> Value {
+    let mut tree = valid_settings();
+    tree["TokenCache"] = token_cache;
+    tree
+}
+
+const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+#[test]
+fn the_memory_stores_are_the_default() {
+    let config = IdentityConfig::from_json(&valid_settings()).unwrap();
+    assert!(config.token_cache.shared.is_none());
+    assert!(config.session.shared.is_none());
+    assert_eq!(config.session.absolute_timeout, std::time::Duration::from_secs(12 * 3600));
+}
+
+#[test]
+fn cfg_01_a_shared_token_cache_without_encryption_keys_stops_start_up_naming_the_key() {
+    let tree = with_token_cache(json!({ "Store": "Redis", "ConnectionString": "redis://127.0.0.1:6379/" }));
+    let error = IdentityConfig::from_json(&tree).unwrap_err().to_string();
+    assert!(error.starts_with("configuration key TokenCache:EncryptionKeys is missing: a Redis or Postgres token cache"), "{error}");
+}
+
+#[test]
+fn cfg_01_store_settings_are_checked_and_named() {
+    let cases = [
+        (json!({ "Store": "Memcached" }), "TokenCache:Store is invalid"),
+        (json!({ "Store": "Redis", "EncryptionKeys": [{ "Id": "1", "Key": KEY }] }), "TokenCache:ConnectionString is missing"),
+        (json!({ "Store": "Redis", "ConnectionString": "postgres://x", "EncryptionKeys": [{ "Id": "1", "Key": KEY }] }), "TokenCache:ConnectionString is invalid"),
+        (json!({ "Store": "Postgres", "ConnectionString": "postgres://x", "Schema": "Bad-Name", "EncryptionKeys": [{ "Id": "1", "Key": KEY }] }), "TokenCache:Schema is invalid"),
+        (json!({ "Store": "Redis", "ConnectionString": "redis://x", "EncryptionKeys": [{ "Id": "1", "Key": "c2hvcnQ=" }] }), "TokenCache:EncryptionKeys:0 is invalid: the key must be 32 bytes"),
+        (json!({ "Store": "Redis", "ConnectionString": "redis://x", "EncryptionKeys": [{ "Id": "1" }] }), "TokenCache:EncryptionKeys:0:Key is missing"),
+        (json!({ "Store": "Redis", "ConnectionString": "redis://x", "EncryptionKeys": [{ "Id": "1", "Key": KEY }, { "Id": "1", "Key": KEY }] }), "two keys have the id"),
+    ];
+    for (token_cache, expected) in cases {
+        let error = IdentityConfig::from_json(&with_token_cache(token_cache.clone())).unwrap_err().to_string();
+        assert!(error.contains(expected), "{token_cache}: {error}");
+    }
+}
+
+#[test]
+fn sessions_on_the_same_engine_reuse_the_token_cache_connection_string_which_is_never_printed() {
+    let mut tree = with_token_cache(json!({
+        "Store": "Redis",
+        "ConnectionString": "redis://:s3cret@cache.internal:6379/2",
+        "EncryptionKeys": [{ "Id": "2026-11", "Key": KEY }],
+    }));
+    tree["Session"]["Store"] = json!("Redis");
+    let config = IdentityConfig::from_json(&tree).unwrap();
+    let sessions = config.session.shared.as_ref().unwrap();
+    assert_eq!(sessions.connection_string.expose(), "redis://:s3cret@cache.internal:6379/2");
+    assert_eq!(config.token_cache.encryption_keys.as_ref().unwrap().current_key_id(), "2026-11");
+    assert!(!format!("{config:?}").contains("s3cret"), "Debug never prints a connection string");
+    assert!(!format!("{config:?}").contains(KEY), "nor a key");
+}
