@@ -125,20 +125,19 @@ impl TokenAcquisition {
             return Err(no_refresh_token(options));
         }
         // Across instances: one of them renews, the others use what it stored.
-        let _lock = match self.store.lock(&key, LOCK_WAIT).await? {
-            Some(lock) if lock.waited_for_another => {
-                let before = current.as_ref().map(|stored| stored.etag);
-                current = self.store.load_latest(&key).await?;
-                let renewed_meanwhile = current.as_ref().map(|stored| stored.etag) != before;
-                if options.claims.is_none() && (use_cache || renewed_meanwhile) {
-                    if let Some(token) = self.covering(current.as_ref(), &wanted, options.tenant) {
-                        return Ok(token);
-                    }
+        // Read again under the lock: another instance may have renewed (and
+        // rotated the refresh token) between our read and our lock.
+        let lock = self.store.lock(&key, LOCK_WAIT).await?;
+        if lock.is_some() {
+            let before = current.as_ref().map(|stored| stored.etag);
+            current = self.store.load_latest(&key).await?;
+            let renewed_meanwhile = current.as_ref().map(|stored| stored.etag) != before;
+            if options.claims.is_none() && (use_cache || renewed_meanwhile) {
+                if let Some(token) = self.covering(current.as_ref(), &wanted, options.tenant) {
+                    return Ok(token);
                 }
-                Some(lock)
             }
-            lock => lock,
-        };
+        }
         let Some(refresh_token) = current.as_ref().and_then(|stored| stored.partition.refresh_token.clone()) else {
             return Err(no_refresh_token(options));
         };
@@ -199,8 +198,8 @@ impl TokenAcquisition {
         if let Some(token) = self.covering(current.as_ref(), &wanted, None) {
             return Ok(token);
         }
-        let _lock = self.store.lock(&key, LOCK_WAIT).await?;
-        if _lock.as_ref().is_some_and(|lock| lock.waited_for_another) {
+        let lock = self.store.lock(&key, LOCK_WAIT).await?;
+        if lock.is_some() {
             current = self.store.load_latest(&key).await?;
             if let Some(token) = self.covering(current.as_ref(), &wanted, None) {
                 return Ok(token);

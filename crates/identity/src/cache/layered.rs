@@ -207,20 +207,19 @@ impl TokenCacheStore for LayeredTokenCache {
         let name = key.storage_name();
         let owner = format!("{:032x}", rand::random::<u128>());
         let deadline = Instant::now() + wait;
-        let mut waited_for_another = false;
         loop {
             // Registered before trying, so a release between the try and the wait is not missed.
             let notified = self.changed.notified();
             match self.health.observe(self.l2.try_lock(&name, &owner, LOCK_LIFETIME).await) {
                 Ok(true) => {
                     let l2 = self.l2.clone();
-                    return Ok(Some(PartitionLock::new(waited_for_another, move || {
+                    return Ok(Some(PartitionLock::new(move || {
                         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
                             runtime.spawn(async move { l2.unlock(&name, &owner).await });
                         }
                     })));
                 }
-                Ok(false) => waited_for_another = true,
+                Ok(false) => {}
                 // No lock to be had: go on; compare-and-set still guards the write.
                 Err(error) if error.is_outage() => return Ok(None),
                 Err(error) => return Err(error),

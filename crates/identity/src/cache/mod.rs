@@ -298,15 +298,12 @@ pub trait TokenCacheStore: Send + Sync + 'static {
 /// its time limit if this process dies).
 pub struct PartitionLock {
     release: Option<Box<dyn FnOnce() + Send>>,
-    /// Whether another instance held the lock while we waited: the partition
-    /// may have changed, so read it again before using the network.
-    pub waited_for_another: bool,
 }
 
 impl PartitionLock {
     /// A lock that runs `release` when dropped.
-    pub fn new(waited_for_another: bool, release: impl FnOnce() + Send + 'static) -> Self {
-        Self { release: Some(Box::new(release)), waited_for_another }
+    pub fn new(release: impl FnOnce() + Send + 'static) -> Self {
+        Self { release: Some(Box::new(release)) }
     }
 }
 
@@ -320,7 +317,7 @@ impl Drop for PartitionLock {
 
 impl std::fmt::Debug for PartitionLock {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PartitionLock").field("waited_for_another", &self.waited_for_another).finish()
+        f.debug_struct("PartitionLock").finish_non_exhaustive()
     }
 }
 
