@@ -472,8 +472,7 @@ mod tests {
         let adele = user("adele");
         cache.save(&adele, &TokenPartition::default(), None).await.unwrap();
         backend.down.store(true, Ordering::SeqCst);
-        let mut renewed = TokenPartition::default();
-        renewed.last_source = Some(crate::cache::TokenSource::Refresh);
+        let renewed = TokenPartition { last_source: Some(crate::cache::TokenSource::Refresh), ..Default::default() };
         let expected = cache.load(&adele).await.unwrap().map(|stored| stored.etag);
         assert!(matches!(cache.save(&adele, &renewed, expected).await.unwrap(), SaveOutcome::Saved(_)));
         assert_eq!(cache.load(&adele).await.unwrap().unwrap().partition.last_source, renewed.last_source);
@@ -490,7 +489,9 @@ mod tests {
         let adele = user("adele");
         writer.save(&adele, &TokenPartition::default(), None).await.unwrap();
         let name = adele.storage_name();
-        backend.entries.lock().unwrap().get_mut(&name).unwrap().bytes.last_mut().map(|byte| *byte ^= 1);
+        if let Some(byte) = backend.entries.lock().unwrap().get_mut(&name).unwrap().bytes.last_mut() {
+            *byte ^= 1;
+        }
         let reader = layered(backend.clone());
         assert!(reader.load(&adele).await.unwrap().is_none(), "never trusted");
         assert!(backend.entries.lock().unwrap().is_empty(), "dropped");

@@ -137,7 +137,7 @@ mod tests {
     #[test]
     fn forgotten_access_tokens_stay_forgotten_and_longer_lived_ones_are_kept() {
         let graph = access("at-graph", "User.Read", 3600);
-        let base = partition("rt", 100, &[graph.clone()]);
+        let base = partition("rt", 100, std::slice::from_ref(&graph));
         let ours = partition("rt", 100, &[]);
         let theirs = partition("rt", 100, &[graph, access("at-mail", "Mail.Read", 3600)]);
         let merged = merge(Some(&base), &ours, Some(&theirs)).unwrap();

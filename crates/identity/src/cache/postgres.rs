@@ -44,7 +44,7 @@ impl Drop for PostgresBackend {
 /// The pool every PostgreSQL store of the app uses for `config`: lazy (the
 /// app starts while the database is down), bounded waits, UTC.
 pub fn pool(config: &SharedStoreConfig, search_path: &str) -> Result<PgPool, CacheError> {
-    let options: PgConnectOptions = config.connection_string.expose().parse().map_err(|error| unavailable(error))?;
+    let options: PgConnectOptions = config.connection_string.expose().parse().map_err(unavailable)?;
     let statement_timeout = format!("{}ms", config.timeout.as_millis());
     let options = options.options([("search_path", search_path), ("statement_timeout", statement_timeout.as_str()), ("TimeZone", "UTC")]);
     Ok(PgPoolOptions::new().max_connections(10).acquire_timeout(config.timeout).connect_lazy_with(options))
@@ -316,19 +316,14 @@ async fn listen(pool: PgPool, channel: String, instance: String, changes: broadc
         }
         // Anything written before we listened may have been missed.
         let _ = changes.send(ChangeEvent::Resync);
-        loop {
-            match listener.try_recv().await {
-                Ok(Some(notice)) => {
-                    let payload = notice.payload();
-                    if payload.starts_with(&own_prefix) {
-                        continue;
-                    }
-                    if let Some((_, name)) = payload.split_once('|') {
-                        let _ = changes.send(ChangeEvent::Changed(name.to_owned()));
-                    }
-                }
-                // The connection dropped: notices may be lost; listen again.
-                Ok(None) | Err(_) => break,
+        // Ok(None) or an error: the connection dropped, notices may be lost; listen again.
+        while let Ok(Some(notice)) = listener.try_recv().await {
+            let payload = notice.payload();
+            if payload.starts_with(&own_prefix) {
+                continue;
+            }
+            if let Some((_, name)) = payload.split_once('|') {
+                let _ = changes.send(ChangeEvent::Changed(name.to_owned()));
             }
         }
         tokio::time::sleep(RELISTEN_AFTER).await;

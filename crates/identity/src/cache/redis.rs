@@ -92,7 +92,7 @@ pub fn builder(config: &SharedStoreConfig) -> Result<Builder, CacheError> {
 pub fn pool(config: &SharedStoreConfig) -> Result<Pool, CacheError> {
     let pool = builder(config)?.build_pool(POOL_SIZE).map_err(unavailable)?;
     // The connection task runs for the pool's life; dropping its handle does not stop it.
-    let _ = pool.connect();
+    drop(pool.connect());
     Ok(pool)
 }
 
@@ -107,7 +107,7 @@ impl RedisBackend {
         let instance = format!("{:016x}", rand::random::<u64>());
         let (changes, _) = broadcast::channel(FEED_CAPACITY);
         let follower = tokio::spawn(follow(subscriber.clone(), channel.clone(), instance.clone(), changes.clone()));
-        let _ = subscriber.connect();
+        drop(subscriber.connect());
         let backend = Self {
             options: Options { fail_fast: true, timeout: Some(config.timeout), ..Default::default() },
             pool,
