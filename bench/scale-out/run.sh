@@ -78,7 +78,9 @@ load_a=$!
 b=$(load "http://127.0.0.1:$app_b/profile" "$cookie" "$half")
 wait $load_a
 a=$(cat "$work/a.rps")
-commands=$(redis-cli -p "$redis_port" info commandstats | awk -F'[:=,]' '/^cmdstat_/ && $1 != "cmdstat_config" && $1 != "cmdstat_info" { sum += $3 } END { print sum + 0 }')
+stats=$(redis-cli -p "$redis_port" info commandstats | tr -d '\r')
+commands=$(awk -F'[:=,]' '/^cmdstat_/ && $1 !~ /^cmdstat_(config|info)/ { sum += $3 } END { print sum + 0 }' <<<"$stats")
+by_command=$(awk -F'[:=,]' '/^cmdstat_/ && $1 !~ /^cmdstat_(config|info)/ { sub("cmdstat_", "", $1); printf "%s%s %s", sep, toupper($1), $3; sep = ", " }' <<<"$stats")
 two=$(python3 -c "print(f'{$a + $b:.1f}')")
 requests=$(python3 -c "print(round(($a + $b) * $seconds))")
 per_request=$(python3 -c "print(f'{$commands / max(1, ($a + $b) * $seconds):.2f}')")
@@ -90,5 +92,5 @@ cat <<TABLE
 | one instance, memory stores ($connections connections) | $one | 1.00x |
 | two instances, shared Redis ($half + $half connections) | $two (A $a, B $b) | ${ratio}x |
 
-Redis commands per Profile request at steady state: $per_request ($commands commands for about $requests requests; sessions and tokens together).
+Redis commands per Profile request at steady state: $per_request ($commands commands for about $requests requests; sessions and tokens together: $by_command).
 TABLE
