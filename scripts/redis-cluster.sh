@@ -20,6 +20,15 @@ for s in sockets:
 PY
 }
 
+node_answers() { [ "$(redis-cli -p "$1" ping 2>/dev/null)" = PONG ]; }
+cluster_ok() { case "$(redis-cli -p "$1" cluster info 2>/dev/null)" in *cluster_state:ok*) return 0 ;; esac; return 1; }
+wait_until() { # what it waits for (for the error message), then the check
+  local what=$1; shift
+  for _ in $(seq 100); do "$@" && return 0; sleep 0.1; done
+  echo "redis-cluster: $what did not happen within 10 s" >&2
+  return 1
+}
+
 case "$action" in
   start)
     mkdir -p "$dir"
@@ -31,16 +40,16 @@ case "$action" in
       echo "$port" >> "$dir/ports"
     done
     for port in $p1 $p2 $p3; do
-      for _ in $(seq 50); do redis-cli -p "$port" ping 2>/dev/null | grep -q PONG && break; sleep 0.1; done
+      wait_until "node $port answering" node_answers "$port"
     done
-    echo yes | timeout 60 redis-cli --cluster create "127.0.0.1:$p1" "127.0.0.1:$p2" "127.0.0.1:$p3" \
-      --cluster-replicas 0 >"$dir/create.log" 2>&1
+    if ! timeout 60 redis-cli --cluster create "127.0.0.1:$p1" "127.0.0.1:$p2" "127.0.0.1:$p3" \
+        --cluster-replicas 0 --cluster-yes >"$dir/create.log" 2>&1; then
+      echo "redis-cluster: creating the cluster failed:" >&2
+      cat "$dir/create.log" >&2
+      exit 1
+    fi
     # The cluster is usable once every slot is served.
-    for _ in $(seq 100); do
-      redis-cli -p "$p1" cluster info 2>/dev/null | grep -q 'cluster_state:ok' && break
-      sleep 0.1
-    done
-    redis-cli -p "$p1" cluster info | grep -q 'cluster_state:ok' || { cat "$dir/create.log" >&2; exit 1; }
+    wait_until "cluster_state:ok" cluster_ok "$p1"
     echo "redis-cluster://127.0.0.1:$p1?node=127.0.0.1:$p2&node=127.0.0.1:$p3"
     ;;
   stop)
