@@ -9,14 +9,24 @@ action=${1:?start or stop}
 dir=${2:?a directory for the nodes}
 
 free_ports() {
+  # Each node also listens on its port + 10000 (the cluster bus): both must be
+  # free, and the port must stay below 55536. The kernel's ephemeral range can
+  # hand out ports above that, so pick from a lower range and check.
   python3 - <<'PY'
-import socket
-sockets = [socket.socket() for _ in range(3)]
-for s in sockets:
-    s.bind(("127.0.0.1", 0))
-print(*[s.getsockname()[1] for s in sockets])
-for s in sockets:
-    s.close()
+import random, socket
+def free(port):
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+chosen = []
+while len(chosen) < 3:
+    port = random.randrange(20000, 45000)
+    if port not in chosen and free(port) and free(port + 10000):
+        chosen.append(port)
+print(*chosen)
 PY
 }
 
