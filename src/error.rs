@@ -53,8 +53,13 @@ impl From<idweb_identity::IdentityError> for AppError {
                 Self::Unavailable(format!("The service answered {status} ({code}). Please try again."))
             }
             E::TokenCache(_) | E::Session(_) => {
-                // An outage of a shared store, logged once by the engine; the user retries.
-                tracing::debug!(error = %idweb_identity::telemetry::error_chain(&error), "a store is unavailable");
+                let outage = matches!(&error, E::TokenCache(store) if store.is_outage());
+                if outage {
+                    // Logged once per outage by the engine; the user retries.
+                    tracing::debug!(error = %idweb_identity::telemetry::error_chain(&error), "a store is unavailable");
+                } else {
+                    tracing::error!(error = %idweb_identity::telemetry::error_chain(&error), "a store failed");
+                }
                 Self::Unavailable("idweb cannot reach its session or token store right now. Please try again in a moment.".into())
             }
             other => {

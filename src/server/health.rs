@@ -6,7 +6,7 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use idweb_identity::Identity;
+use idweb_identity::{Identity, IdentityError};
 
 /// Liveness: the process serves requests.
 pub const HEALTH_PATH: &str = "/healthz";
@@ -18,13 +18,19 @@ pub async fn healthz() -> &'static str {
     "ok"
 }
 
-/// 200 when the stores answer; 503 naming the one that does not.
+/// 200 when the stores answer; 503 naming the store that does not. The
+/// body names it only (`the token cache store (redis) is unavailable`): the
+/// cause, which can name hosts and users, goes to the log.
 pub async fn readyz(State(identity): State<Arc<Identity>>) -> Response {
     match identity.check_ready().await {
         Ok(()) => (StatusCode::OK, "ready").into_response(),
         Err(error) => {
-            let reason = idweb_identity::telemetry::error_chain(&error);
-            (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {reason}")).into_response()
+            tracing::debug!(error = %idweb_identity::telemetry::error_chain(&error), "not ready");
+            let which = match &error {
+                IdentityError::TokenCache(store) => store.to_string(),
+                other => other.to_string(),
+            };
+            (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {which}")).into_response()
         }
     }
 }

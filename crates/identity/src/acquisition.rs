@@ -125,17 +125,15 @@ impl TokenAcquisition {
             return Err(no_refresh_token(options));
         }
         // Across instances: one of them renews, the others use what it stored.
-        // Read again under the lock: another instance may have renewed (and
-        // rotated the refresh token) between our read and our lock.
-        let lock = self.store.lock(&key, LOCK_WAIT).await?;
-        if lock.is_some() {
-            let before = current.as_ref().map(|stored| stored.etag);
-            current = self.store.load_latest(&key).await?;
-            let renewed_meanwhile = current.as_ref().map(|stored| stored.etag) != before;
-            if options.claims.is_none() && (use_cache || renewed_meanwhile) {
-                if let Some(token) = self.covering(current.as_ref(), &wanted, options.tenant) {
-                    return Ok(token);
-                }
+        // Read again after the lock (held, or waited for in vain): another
+        // instance may have renewed, and rotated the refresh token, meanwhile.
+        let _lock = self.store.lock(&key, LOCK_WAIT).await?;
+        let before = current.as_ref().map(|stored| stored.etag);
+        current = self.store.load_latest(&key).await?;
+        let renewed_meanwhile = current.as_ref().map(|stored| stored.etag) != before;
+        if options.claims.is_none() && (use_cache || renewed_meanwhile) {
+            if let Some(token) = self.covering(current.as_ref(), &wanted, options.tenant) {
+                return Ok(token);
             }
         }
         let Some(refresh_token) = current.as_ref().and_then(|stored| stored.partition.refresh_token.clone()) else {
@@ -198,12 +196,10 @@ impl TokenAcquisition {
         if let Some(token) = self.covering(current.as_ref(), &wanted, None) {
             return Ok(token);
         }
-        let lock = self.store.lock(&key, LOCK_WAIT).await?;
-        if lock.is_some() {
-            current = self.store.load_latest(&key).await?;
-            if let Some(token) = self.covering(current.as_ref(), &wanted, None) {
-                return Ok(token);
-            }
+        let _lock = self.store.lock(&key, LOCK_WAIT).await?;
+        current = self.store.load_latest(&key).await?;
+        if let Some(token) = self.covering(current.as_ref(), &wanted, None) {
+            return Ok(token);
         }
         let provider = self.provider.get().await?;
         let request = provider
@@ -280,7 +276,18 @@ impl TokenAcquisition {
     ) -> Result<AccessToken, IdentityError> {
         let key = PartitionKey::User(user.home_account_id.clone());
         let _flight = self.flights.join(&key).await;
-        let current = self.store.load_latest(&key).await?;
+        let current = match self.store.load_latest(&key).await {
+            Ok(current) => current,
+            // A new grant replaces an entry this instance cannot read (sealed with a
+            // key it lacks, or written by another version): the user just signed in here.
+            Err(error) => match error.unreadable_entry() {
+                Some(etag) => {
+                    tracing::warn!(error = %error_chain(&error), "replacing an unreadable token cache entry with a new sign-in");
+                    Some(Versioned { partition: TokenPartition::default(), etag, tier: crate::cache::CacheTier::Shared })
+                }
+                None => return Err(error.into()),
+            },
+        };
         self.store_in(&key, current, response, requested, None, TokenSource::AuthorizationCode, Grant::New).await
     }
 
@@ -334,7 +341,7 @@ impl TokenAcquisition {
         if let Some(rotated) = response.refresh_token() {
             partition.refresh_token = Some(rotated.clone());
             if grant == Grant::New {
-                partition.grant_issued_at = Some(now);
+                partition.grant_generation += 1;
             }
         }
         partition.last_source = Some(source);

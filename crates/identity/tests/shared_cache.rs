@@ -152,7 +152,7 @@ async fn key_rotation_reads_old_entries_and_writes_with_the_new_key(engine: Engi
     // An instance that never got the new key says so, and leaves the entry for those that can read it.
     let behind = app.another_instance_with(|settings| settings["TokenCache"]["EncryptionKeys"] = json!([{ "Id": "k1", "Key": old_key }]), None).await;
     match behind.identity.cache().load(&key).await {
-        Err(CacheError::UnknownKey { key_id }) => assert_eq!(key_id, "k2"),
+        Err(CacheError::UnknownKey { key_id, .. }) => assert_eq!(key_id, "k2"),
         other => panic!("expected an unknown key error, got {other:?}"),
     }
     assert!(store.raw_entries().await.iter().any(|(entry, ..)| *entry == store.raw_name(&key)), "not dropped");

@@ -76,6 +76,11 @@ impl EncryptionKey {
     }
 }
 
+/// AES-GCM refused to seal (only a plaintext beyond its size limit does that).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the entry is too large to encrypt")]
+pub struct SealError;
+
 /// Why an entry could not be opened.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum OpenError {
@@ -117,24 +122,22 @@ impl KeyRing {
         &self.keys[0].id
     }
 
-    /// Encrypts `plaintext` for the partition `name` at `version`.
-    pub fn seal(&self, name: &str, version: u64, plaintext: &[u8]) -> Vec<u8> {
+    /// Encrypts `plaintext` for the partition `name` at `version`. A random
+    /// 96-bit nonce per entry: rotate keys well before 2^32 entries are
+    /// sealed with one key (docs/OPERATIONS.md).
+    pub fn seal(&self, name: &str, version: u64, plaintext: &[u8]) -> Result<Vec<u8>, SealError> {
         let key = &self.keys[0];
         let mut nonce = [0u8; NONCE_BYTES];
         rand::rngs::OsRng.fill_bytes(&mut nonce);
         let aad = associated_data(name, version);
-        // Encryption with a valid key and nonce cannot fail for inputs of this size.
-        let ciphertext = key
-            .cipher
-            .encrypt(Nonce::from_slice(&nonce), Payload { msg: plaintext, aad: &aad })
-            .unwrap_or_default();
+        let ciphertext = key.cipher.encrypt(Nonce::from_slice(&nonce), Payload { msg: plaintext, aad: &aad }).map_err(|_| SealError)?;
         let mut sealed = Vec::with_capacity(2 + key.id.len() + NONCE_BYTES + ciphertext.len());
         sealed.push(FORMAT_V1);
         sealed.push(key.id.len() as u8);
         sealed.extend_from_slice(key.id.as_bytes());
         sealed.extend_from_slice(&nonce);
         sealed.extend_from_slice(&ciphertext);
-        sealed
+        Ok(sealed)
     }
 
     /// Decrypts an entry stored for the partition `name` at `version`.
@@ -181,7 +184,7 @@ mod tests {
     #[test]
     fn an_entry_opens_only_for_its_partition_and_version() {
         let ring = KeyRing::new(vec![key("k1", 1)]).unwrap();
-        let sealed = ring.seal("u:adele", 7, b"tokens");
+        let sealed = ring.seal("u:adele", 7, b"tokens").unwrap();
         assert_eq!(ring.open("u:adele", 7, &sealed).unwrap(), b"tokens");
         assert_eq!(ring.open("u:alex", 7, &sealed), Err(OpenError::Tampered), "copied to another user");
         assert_eq!(ring.open("u:adele", 8, &sealed), Err(OpenError::Tampered), "replayed under another version");
@@ -190,7 +193,7 @@ mod tests {
     #[test]
     fn a_flipped_bit_anywhere_in_the_ciphertext_is_tampering() {
         let ring = KeyRing::new(vec![key("k1", 1)]).unwrap();
-        let sealed = ring.seal("u:adele", 1, b"tokens");
+        let sealed = ring.seal("u:adele", 1, b"tokens").unwrap();
         for index in (2 + 2 + NONCE_BYTES)..sealed.len() {
             let mut altered = sealed.clone();
             altered[index] ^= 0x01;
@@ -203,10 +206,10 @@ mod tests {
     #[test]
     fn rotation_reads_old_entries_and_writes_with_the_first_key() {
         let old = KeyRing::new(vec![key("2026-01", 1)]).unwrap();
-        let sealed_by_old = old.seal("u:adele", 1, b"old");
+        let sealed_by_old = old.seal("u:adele", 1, b"old").unwrap();
         let rotated = KeyRing::new(vec![key("2026-06", 2), key("2026-01", 1)]).unwrap();
         assert_eq!(rotated.open("u:adele", 1, &sealed_by_old).unwrap(), b"old");
-        let sealed_by_new = rotated.seal("u:adele", 2, b"new");
+        let sealed_by_new = rotated.seal("u:adele", 2, b"new").unwrap();
         assert_eq!(sealed_by_new[2..2 + 7], *b"2026-06");
         assert_eq!(old.open("u:adele", 2, &sealed_by_new), Err(OpenError::UnknownKey("2026-06".into())));
     }
@@ -225,6 +228,6 @@ mod tests {
     #[test]
     fn the_same_plaintext_never_seals_to_the_same_bytes() {
         let ring = KeyRing::new(vec![key("k1", 1)]).unwrap();
-        assert_ne!(ring.seal("u:adele", 1, b"tokens"), ring.seal("u:adele", 1, b"tokens"));
+        assert_ne!(ring.seal("u:adele", 1, b"tokens").unwrap(), ring.seal("u:adele", 1, b"tokens").unwrap());
     }
 }

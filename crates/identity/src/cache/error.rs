@@ -31,7 +31,26 @@ pub enum CacheError {
     UnknownKey {
         /// The key id the entry names.
         key_id: String,
+        /// The entry's version (a new sign-in may replace the entry).
+        etag: super::Etag,
     },
+    /// An entry decrypted but is not a partition this version of idweb reads
+    /// (written by a newer or older version during a rolling deploy); kept
+    /// for the instances that can read it.
+    #[error("a token cache entry could not be decoded ({category} error at line {line}, column {column})")]
+    Undecodable {
+        /// serde's error category (never the text, which can quote values).
+        category: &'static str,
+        /// Where in the entry.
+        line: usize,
+        /// Where in the entry.
+        column: usize,
+        /// The entry's version (a new sign-in may replace the entry).
+        etag: super::Etag,
+    },
+    /// Encryption refused the entry (too large to seal): a defect.
+    #[error("a token cache entry could not be encrypted")]
+    Seal,
     /// A partition could not be turned into bytes or back (a defect, never input).
     #[error("a token cache partition could not be encoded")]
     Encoding(#[source] serde_json::Error),
@@ -51,5 +70,14 @@ impl CacheError {
     /// serving from L1 and retrying later), rather than a problem with data or code.
     pub fn is_outage(&self) -> bool {
         matches!(self, Self::Unavailable { .. } | Self::TimedOut { .. })
+    }
+
+    /// The version of an entry that exists but this instance cannot read: a
+    /// new grant may overwrite it (compare-and-set on this version).
+    pub fn unreadable_entry(&self) -> Option<super::Etag> {
+        match self {
+            Self::UnknownKey { etag, .. } | Self::Undecodable { etag, .. } => Some(*etag),
+            _ => None,
+        }
     }
 }

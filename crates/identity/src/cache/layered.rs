@@ -6,16 +6,19 @@
 //!   the L1 copy serves if there is one, else [`CacheError`] (the app shows
 //!   "try again shortly" or re-authorizes silently).
 //! - write: compare-and-set in L2, then L1, then a change notice so other
-//!   instances drop their L1 copy. L2 down: L1 only (this instance keeps
-//!   working; the write reaches L2 on the next change after recovery).
-//! - remove: L1 at once; L2 retried in the background while it is down (the
-//!   entry's time limit ends it otherwise).
+//!   instances drop their L1 copy. L2 down: L1 only, and the write is kept
+//!   as pending; when the L2 answers again it is written back, folded into
+//!   whatever other instances wrote meanwhile (the same merge as a lost race).
+//! - remove: L1 at once; while the L2 is down, a pending removal written back
+//!   on recovery (only the version this instance knew, so a newer sign-in
+//!   elsewhere survives); the entry's time limit ends it otherwise.
 //! - an entry that fails authentication is dropped and counted, never used;
-//!   one sealed with a key this instance lacks is an error, never dropped
-//!   (another instance with the right key ring can still read it).
+//!   one sealed with a key this instance lacks, or written by another version
+//!   of idweb, is an error, never dropped (other instances can still read it).
 //!
 //! An outage is logged once when it starts and once when it ends.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -24,6 +27,7 @@ use tokio::sync::{broadcast, Notify};
 
 use super::encryption::{KeyRing, OpenError};
 use super::memory::MemoryTokenCache;
+use super::merge::merge;
 use super::{
     CacheError, CacheTier, ChangeEvent, Etag, PartitionKey, PartitionLock, SaveOutcome, SealedEntry, SharedCacheBackend,
     TokenCacheStore, TokenPartition, Versioned,
@@ -31,13 +35,17 @@ use super::{
 use crate::telemetry;
 
 /// How long a partition lock lasts if its holder never releases it (a
-/// crashed instance): longer than one token request may take.
-const LOCK_LIFETIME: Duration = Duration::from_secs(30);
+/// crashed instance): longer than a renewal may take (discovery, the token
+/// request, a key refetch, the write), so it never lapses under a live holder.
+const LOCK_LIFETIME: Duration = Duration::from_secs(90);
 /// How often a waiter tries a held lock again when no change notice wakes it.
 const LOCK_POLL: Duration = Duration::from_millis(50);
-/// A removal that failed during an outage is retried this often, this many times.
-const PURGE_RETRY_EVERY: Duration = Duration::from_secs(5);
-const PURGE_RETRIES: u32 = 120;
+/// While writes are pending, the L2 is tried this often, for at most this long
+/// (after that the pending writes are dropped: L2 entries' time limits end them).
+const WRITE_BACK_EVERY: Duration = Duration::from_secs(1);
+const WRITE_BACK_FOR: Duration = Duration::from_secs(3600);
+/// Compare-and-set attempts of one write-back.
+const WRITE_BACK_ATTEMPTS: usize = 4;
 
 /// Sizes and lifetimes of the layered store.
 #[derive(Debug, Clone, Copy)]
@@ -53,13 +61,29 @@ pub struct LayeredSettings {
 
 /// L1 + L2 token cache.
 pub struct LayeredTokenCache {
-    l1: Arc<MemoryTokenCache>,
+    inner: Arc<Inner>,
+    feed: tokio::task::JoinHandle<()>,
+}
+
+/// What the store and its background tasks share.
+struct Inner {
+    l1: MemoryTokenCache,
     l2: Arc<dyn SharedCacheBackend>,
     keys: Arc<KeyRing>,
     settings: LayeredSettings,
-    health: Arc<L2Health>,
-    changed: Arc<Notify>,
-    feed: tokio::task::JoinHandle<()>,
+    health: L2Health,
+    changed: Notify,
+    /// Writes and removals the L2 has not seen (made while it was down).
+    pending: Mutex<HashMap<PartitionKey, Pending>>,
+    writing_back: AtomicBool,
+}
+
+/// A change made while the L2 was down.
+struct Pending {
+    /// The L2's version this instance last knew (what the change was made from).
+    base: Option<Versioned>,
+    /// The partition now; `None`: removed.
+    ours: Option<TokenPartition>,
 }
 
 impl Drop for LayeredTokenCache {
@@ -72,23 +96,38 @@ impl LayeredTokenCache {
     /// The store over `l2`, sealing with `keys`. Starts listening to the
     /// other instances' change notices (needs a Tokio runtime).
     pub fn new(l2: Arc<dyn SharedCacheBackend>, keys: Arc<KeyRing>, settings: LayeredSettings) -> Self {
-        let l1 = Arc::new(MemoryTokenCache::l1(settings.l1_max_partitions, settings.l1_time_to_live));
-        let changed = Arc::new(Notify::new());
-        let feed = tokio::spawn(follow_changes(l2.changes(), l1.clone(), changed.clone()));
-        let health = Arc::new(L2Health::new(l2.kind()));
-        Self { l1, l2, keys, settings, health, changed, feed }
+        let changes = l2.changes();
+        let inner = Arc::new(Inner {
+            l1: MemoryTokenCache::l1(settings.l1_max_partitions, settings.l1_time_to_live),
+            health: L2Health::new(l2.kind()),
+            l2,
+            keys,
+            settings,
+            changed: Notify::new(),
+            pending: Mutex::new(HashMap::new()),
+            writing_back: AtomicBool::new(false),
+        });
+        let feed = tokio::spawn(follow_changes(changes, Arc::downgrade(&inner)));
+        Self { inner, feed }
     }
 
     /// The L2's outage state.
     pub fn health(&self) -> &L2Health {
-        &self.health
+        &self.inner.health
     }
 
     /// How many partitions the L1 holds now.
     pub fn l1_len(&self) -> u64 {
-        self.l1.len()
+        self.inner.l1.len()
     }
 
+    /// How many changes made during an outage still wait for the L2.
+    pub fn pending_writes(&self) -> usize {
+        self.inner.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).len()
+    }
+}
+
+impl Inner {
     /// Reads `key` from L2 and refreshes the L1 copy.
     async fn read_l2(&self, key: &PartitionKey) -> Result<Option<Versioned>, CacheError> {
         let name = key.storage_name();
@@ -105,7 +144,18 @@ impl LayeredTokenCache {
                 self.l1.put(key.clone(), Versioned { tier: CacheTier::Local, ..versioned.clone() });
                 Ok(Some(versioned))
             }
-            Err(OpenFailure::UnknownKey(key_id)) => Err(CacheError::UnknownKey { key_id }),
+            Err(OpenFailure::UnknownKey(key_id)) => Err(CacheError::UnknownKey { key_id, etag: entry.etag }),
+            Err(OpenFailure::Undecodable(error)) => Err(CacheError::Undecodable {
+                category: match error.classify() {
+                    serde_json::error::Category::Io => "io",
+                    serde_json::error::Category::Syntax => "syntax",
+                    serde_json::error::Category::Data => "data",
+                    serde_json::error::Category::Eof => "eof",
+                },
+                line: error.line(),
+                column: error.column(),
+                etag: entry.etag,
+            }),
             Err(OpenFailure::Unusable(reason)) => {
                 // Never trusted; dropped only if nobody replaced it meanwhile.
                 telemetry::decrypt_failure();
@@ -124,7 +174,28 @@ impl LayeredTokenCache {
             OpenError::UnknownKey(key_id) => OpenFailure::UnknownKey(key_id),
             other => OpenFailure::Unusable(other.to_string()),
         })?;
-        serde_json::from_slice(&plaintext).map_err(|error| OpenFailure::Unusable(format!("does not parse: {error}")))
+        // Authentic but unreadable: another version of idweb wrote it. Kept, and
+        // serde's message never logged (it can quote a token).
+        serde_json::from_slice(&plaintext).map_err(OpenFailure::Undecodable)
+    }
+
+    /// Seals and writes `partition` over version `expected`; the new version if written.
+    async fn write(&self, key: &PartitionKey, partition: &TokenPartition, expected: Option<Etag>) -> Result<Option<Etag>, CacheError> {
+        let name = key.storage_name();
+        let etag = Etag::random();
+        let plaintext = serde_json::to_vec(partition).map_err(CacheError::Encoding)?;
+        let entry = SealedEntry { etag, bytes: self.keys.seal(&name, etag.0, &plaintext).map_err(|_| CacheError::Seal)? };
+        let started = Instant::now();
+        let written = self.l2.put(&name, expected, &entry, self.settings.l2_time_to_live).await;
+        telemetry::l2_latency("put", started.elapsed());
+        if self.health.observe(written)? {
+            self.l1.put(key.clone(), Versioned { partition: partition.clone(), etag, tier: CacheTier::Local });
+            self.publish(&name).await;
+            Ok(Some(etag))
+        } else {
+            self.l1.remove_partition(key);
+            Ok(None)
+        }
     }
 
     async fn publish(&self, name: &str) {
@@ -133,25 +204,72 @@ impl LayeredTokenCache {
             self.health.observe::<()>(Err(error)).ok();
         }
     }
+
+    /// Remembers a change the L2 could not take; `ours` `None` is a removal.
+    fn keep_pending(self: &Arc<Self>, key: &PartitionKey, base_copy: Option<Arc<Versioned>>, ours: Option<TokenPartition>) {
+        {
+            let mut pending = self.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            // The first change of an outage starts from the L2 version this instance last read.
+            let entry = pending.entry(key.clone()).or_insert_with(|| Pending { base: base_copy.map(|copy| copy.as_ref().clone()), ours: None });
+            entry.ours = ours;
+        }
+        if !self.writing_back.swap(true, Ordering::SeqCst) {
+            tokio::spawn(write_back(self.clone()));
+        }
+    }
+
+    /// Writes one pending change back; `Err` (an outage) keeps it pending.
+    async fn write_back_one(&self, key: &PartitionKey, pending: Pending) -> Result<(), CacheError> {
+        let name = key.storage_name();
+        let Some(mut ours) = pending.ours else {
+            let deleted = match &pending.base {
+                Some(base) => self.l2.delete_if(&name, base.etag).await,
+                None => self.l2.delete(&name).await,
+            };
+            self.health.observe(deleted)?;
+            self.publish(&name).await;
+            return Ok(());
+        };
+        let mut base = pending.base.map(|base| base.partition);
+        for _ in 0..WRITE_BACK_ATTEMPTS {
+            let latest = match self.read_l2(key).await {
+                Ok(latest) => latest,
+                Err(error) if error.is_outage() => return Err(error),
+                // Unreadable here: the instances that can read it own it now.
+                Err(_) => return Ok(()),
+            };
+            let Some(merged) = merge(base.as_ref(), &ours, latest.as_ref().map(|stored| &stored.partition)) else {
+                return Ok(());
+            };
+            if self.write(key, &merged, latest.as_ref().map(|stored| stored.etag)).await?.is_some() {
+                return Ok(());
+            }
+            base = latest.map(|stored| stored.partition);
+            ours = merged;
+        }
+        tracing::warn!(partition = %name, "a change made during the outage kept losing races; the others' version stays");
+        Ok(())
+    }
 }
 
 enum OpenFailure {
     UnknownKey(String),
+    Undecodable(serde_json::Error),
     Unusable(String),
 }
 
 #[async_trait::async_trait]
 impl TokenCacheStore for LayeredTokenCache {
     async fn load(&self, key: &PartitionKey) -> Result<Option<Versioned>, CacheError> {
-        if let Some(local) = self.l1.get(key) {
+        if let Some(local) = self.inner.l1.get(key) {
             return Ok(Some(local.as_ref().clone()));
         }
-        self.read_l2(key).await
+        self.inner.read_l2(key).await
     }
 
     async fn load_latest(&self, key: &PartitionKey) -> Result<Option<Versioned>, CacheError> {
-        match self.read_l2(key).await {
-            Err(error) if error.is_outage() => match self.l1.get(key) {
+        match self.inner.read_l2(key).await {
+            Err(error) if error.is_outage() => match self.inner.l1.get(key) {
                 // Degraded: this instance's copy is the best there is.
                 Some(local) => Ok(Some(local.as_ref().clone())),
                 None => Err(error),
@@ -161,25 +279,14 @@ impl TokenCacheStore for LayeredTokenCache {
     }
 
     async fn save(&self, key: &PartitionKey, partition: &TokenPartition, expected: Option<Etag>) -> Result<SaveOutcome, CacheError> {
-        let name = key.storage_name();
-        let etag = Etag::random();
-        let plaintext = serde_json::to_vec(partition).map_err(CacheError::Encoding)?;
-        let entry = SealedEntry { etag, bytes: self.keys.seal(&name, etag.0, &plaintext) };
-        let started = Instant::now();
-        let written = self.l2.put(&name, expected, &entry, self.settings.l2_time_to_live).await;
-        telemetry::l2_latency("put", started.elapsed());
-        match self.health.observe(written) {
-            Ok(true) => {
-                self.l1.put(key.clone(), Versioned { partition: partition.clone(), etag, tier: CacheTier::Local });
-                self.publish(&name).await;
-                Ok(SaveOutcome::Saved(etag))
-            }
-            Ok(false) => {
-                self.l1.remove_partition(key);
-                Ok(SaveOutcome::Conflict)
-            }
+        match self.inner.write(key, partition, expected).await {
+            Ok(Some(etag)) => Ok(SaveOutcome::Saved(etag)),
+            Ok(None) => Ok(SaveOutcome::Conflict),
             Err(error) if error.is_outage() => {
-                self.l1.put(key.clone(), Versioned { partition: partition.clone(), etag, tier: CacheTier::Local });
+                let before = self.inner.l1.get(key);
+                let etag = Etag::random();
+                self.inner.l1.put(key.clone(), Versioned { partition: partition.clone(), etag, tier: CacheTier::Local });
+                self.inner.keep_pending(key, before, Some(partition.clone()));
                 Ok(SaveOutcome::Saved(etag))
             }
             Err(error) => Err(error),
@@ -188,15 +295,16 @@ impl TokenCacheStore for LayeredTokenCache {
 
     async fn remove(&self, key: &PartitionKey) -> Result<bool, CacheError> {
         let name = key.storage_name();
-        let in_l1 = self.l1.remove_partition(key);
-        match self.health.observe(self.l2.delete(&name).await) {
+        let before = self.inner.l1.get(key);
+        let in_l1 = self.inner.l1.remove_partition(key);
+        match self.inner.health.observe(self.inner.l2.delete(&name).await) {
             Ok(in_l2) => {
-                self.publish(&name).await;
+                self.inner.publish(&name).await;
                 Ok(in_l1 || in_l2)
             }
             Err(error) if error.is_outage() => {
-                tracing::warn!(partition = %name, "token cache store unavailable: removal will be retried");
-                tokio::spawn(retry_removal(self.l2.clone(), self.health.clone(), name));
+                tracing::warn!(partition = %name, "token cache store unavailable: the removal is written back when it answers");
+                self.inner.keep_pending(key, before, None);
                 Ok(in_l1)
             }
             Err(error) => Err(error),
@@ -209,10 +317,10 @@ impl TokenCacheStore for LayeredTokenCache {
         let deadline = Instant::now() + wait;
         loop {
             // Registered before trying, so a release between the try and the wait is not missed.
-            let notified = self.changed.notified();
-            match self.health.observe(self.l2.try_lock(&name, &owner, LOCK_LIFETIME).await) {
+            let notified = self.inner.changed.notified();
+            match self.inner.health.observe(self.inner.l2.try_lock(&name, &owner, LOCK_LIFETIME).await) {
                 Ok(true) => {
-                    let l2 = self.l2.clone();
+                    let l2 = self.inner.l2.clone();
                     return Ok(Some(PartitionLock::new(move || {
                         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
                             runtime.spawn(async move { l2.unlock(&name, &owner).await });
@@ -234,46 +342,83 @@ impl TokenCacheStore for LayeredTokenCache {
     }
 
     async fn partition_count(&self) -> Result<u64, CacheError> {
-        self.l2.count().await
+        self.inner.l2.count().await
     }
 
     async fn check_ready(&self) -> Result<(), CacheError> {
-        self.health.observe(self.l2.ping().await)
+        self.inner.health.observe(self.inner.l2.ping().await)
     }
 }
 
-/// Drops L1 copies other instances changed, and wakes lock waiters.
-async fn follow_changes(mut feed: broadcast::Receiver<ChangeEvent>, l1: Arc<MemoryTokenCache>, changed: Arc<Notify>) {
+/// Drops L1 copies other instances changed, and wakes lock waiters; ends
+/// with the store.
+async fn follow_changes(mut feed: broadcast::Receiver<ChangeEvent>, inner: std::sync::Weak<Inner>) {
     loop {
-        match feed.recv().await {
+        let event = feed.recv().await;
+        let Some(inner) = inner.upgrade() else { return };
+        match event {
             Ok(ChangeEvent::Changed(name)) => {
                 if let Some(key) = PartitionKey::from_storage_name(&name) {
-                    if l1.remove_partition(&key) {
+                    if inner.l1.remove_partition(&key) {
                         telemetry::l1_invalidation();
                     }
                 }
             }
             Ok(ChangeEvent::Resync) | Err(broadcast::error::RecvError::Lagged(_)) => {
-                // Notices may have been missed: no L1 copy can be trusted.
-                l1.clear();
+                // Notices may have been missed: no L1 copy can be trusted
+                // (changes pending for the L2 are kept apart and survive this).
+                inner.l1.clear();
                 telemetry::l1_invalidation();
             }
             Err(broadcast::error::RecvError::Closed) => return,
         }
-        changed.notify_waiters();
+        inner.changed.notify_waiters();
     }
 }
 
-async fn retry_removal(l2: Arc<dyn SharedCacheBackend>, health: Arc<L2Health>, name: String) {
-    for _ in 0..PURGE_RETRIES {
-        tokio::time::sleep(PURGE_RETRY_EVERY).await;
-        if health.observe(l2.delete(&name).await).is_ok() {
-            let _ = l2.publish_change(&name).await;
-            tracing::info!(partition = %name, "removal reached the token cache store");
+/// Writes the changes made during an outage back once the L2 answers.
+async fn write_back(inner: Arc<Inner>) {
+    let started = Instant::now();
+    loop {
+        tokio::time::sleep(WRITE_BACK_EVERY).await;
+        let batch: Vec<(PartitionKey, Pending)> = {
+            let mut pending = inner.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            pending.drain().collect()
+        };
+        let mut kept = Vec::new();
+        let mut down = false;
+        for (key, change) in batch {
+            if down {
+                kept.push((key, change));
+                continue;
+            }
+            let retained = Pending { base: change.base.clone(), ours: change.ours.clone() };
+            if let Err(error) = inner.write_back_one(&key, change).await {
+                if error.is_outage() {
+                    down = true;
+                    kept.push((key, retained));
+                } else {
+                    tracing::warn!(error = %telemetry::error_chain(&error), "a change made during the outage could not be written back");
+                }
+            }
+        }
+        let mut pending = inner.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        for (key, change) in kept {
+            // A newer change of the same partition made meanwhile wins; it keeps the first base.
+            pending.entry(key).or_insert(change);
+        }
+        if pending.is_empty() {
+            inner.writing_back.store(false, Ordering::SeqCst);
+            tracing::info!("changes made during the token cache outage are written back");
+            return;
+        }
+        if started.elapsed() > WRITE_BACK_FOR {
+            tracing::warn!(partitions = pending.len(), "changes made during the outage were never written back; the entries' time limits end them");
+            pending.clear();
+            inner.writing_back.store(false, Ordering::SeqCst);
             return;
         }
     }
-    tracing::warn!(partition = %name, "removal never reached the token cache store; the entry's time limit will end it");
 }
 
 /// Whether the L2 is answering, with one log line per outage.
@@ -465,21 +610,73 @@ mod tests {
         assert_eq!(log.matches("answering again").count(), 1, "one line when it ends: {log}");
     }
 
+    /// Waits (boundedly) until the changes made during the outage reached the L2.
+    async fn until_written_back(cache: &LayeredTokenCache) {
+        for _ in 0..100 {
+            if cache.pending_writes() == 0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the pending changes were never written back");
+    }
+
+    fn consented(refresh: &str, generation: u64) -> TokenPartition {
+        TokenPartition {
+            refresh_token: Some(openidconnect::RefreshToken::new(refresh.into())),
+            grant_generation: generation,
+            ..Default::default()
+        }
+    }
+
+    fn refresh_of(stored: &Versioned) -> String {
+        stored.partition.refresh_token.as_ref().map(|token| token.secret().clone()).unwrap_or_default()
+    }
+
     #[tokio::test]
-    async fn a_write_during_an_outage_keeps_serving_from_l1_and_a_removal_is_retried_later() {
+    async fn a_change_made_during_an_outage_is_written_back_when_the_store_returns() {
         let backend = Arc::new(SwitchableBackend::default());
         let cache = layered(backend.clone());
         let adele = user("adele");
-        cache.save(&adele, &TokenPartition::default(), None).await.unwrap();
+        let SaveOutcome::Saved(first) = cache.save(&adele, &consented("rt-1", 1), None).await.unwrap() else { panic!("saved") };
         backend.down.store(true, Ordering::SeqCst);
-        let renewed = TokenPartition { last_source: Some(crate::cache::TokenSource::Refresh), ..Default::default() };
-        let expected = cache.load(&adele).await.unwrap().map(|stored| stored.etag);
-        assert!(matches!(cache.save(&adele, &renewed, expected).await.unwrap(), SaveOutcome::Saved(_)));
-        assert_eq!(cache.load(&adele).await.unwrap().unwrap().partition.last_source, renewed.last_source);
+        // Consent given during the outage: a newer grant, held in L1 only.
+        assert!(matches!(cache.save(&adele, &consented("rt-consented", 2), Some(first)).await.unwrap(), SaveOutcome::Saved(_)));
+        assert_eq!(refresh_of(&cache.load(&adele).await.unwrap().unwrap()), "rt-consented", "served from L1");
+        assert_eq!(cache.pending_writes(), 1);
 
+        // Meanwhile another instance renewed the old grant in the L2.
+        backend.down.store(false, Ordering::SeqCst);
+        let other = layered(backend.clone());
+        let stored = other.load_latest(&adele).await.unwrap().unwrap();
+        other.save(&adele, &consented("rt-1-rotated", 1), Some(stored.etag)).await.unwrap();
+
+        until_written_back(&cache).await;
+        let latest = other.load_latest(&adele).await.unwrap().unwrap();
+        assert_eq!(refresh_of(&latest), "rt-consented", "the newer grant reached the L2, folded over the other's write");
+    }
+
+    #[tokio::test]
+    async fn a_sign_out_during_an_outage_removes_only_the_version_this_instance_knew() {
+        let backend = Arc::new(SwitchableBackend::default());
+        let cache = layered(backend.clone());
+        let (adele, alex) = (user("adele"), user("alex"));
+        cache.save(&adele, &consented("rt-adele", 1), None).await.unwrap();
+        cache.save(&alex, &consented("rt-alex", 1), None).await.unwrap();
+        backend.down.store(true, Ordering::SeqCst);
         assert!(cache.remove(&adele).await.unwrap(), "sign-out succeeds during the outage");
-        assert!(cache.load(&adele).await.is_err(), "and this instance no longer serves the copy");
-        assert_eq!(backend.entries.lock().unwrap().len(), 1, "L2 still holds it until the retry");
+        assert!(cache.remove(&alex).await.unwrap());
+        assert!(cache.load(&adele).await.is_err(), "this instance no longer serves the copy");
+
+        // Alex signs in again on another instance before the store comes back to this one.
+        backend.down.store(false, Ordering::SeqCst);
+        let other = layered(backend.clone());
+        let stored = other.load_latest(&alex).await.unwrap().unwrap();
+        other.save(&alex, &consented("rt-alex-new", 2), Some(stored.etag)).await.unwrap();
+
+        until_written_back(&cache).await;
+        assert!(other.load_latest(&adele).await.unwrap().is_none(), "Adele's removal reached the L2");
+        assert_eq!(refresh_of(&other.load_latest(&alex).await.unwrap().unwrap()), "rt-alex-new", "Alex's new sign-in survives");
     }
 
     #[tokio::test]
@@ -498,7 +695,7 @@ mod tests {
 
         writer.save(&adele, &TokenPartition::default(), None).await.unwrap();
         let other_ring = KeyRing::new(vec![EncryptionKey::from_base64("other", &base64::engine::general_purpose::STANDARD.encode([1u8; 32])).unwrap()]).unwrap();
-        let stranger = LayeredTokenCache::new(backend.clone(), Arc::new(other_ring), writer.settings);
+        let stranger = LayeredTokenCache::new(backend.clone(), Arc::new(other_ring), writer.inner.settings);
         assert!(matches!(stranger.load(&adele).await, Err(CacheError::UnknownKey { .. })));
         assert_eq!(backend.entries.lock().unwrap().len(), 1, "kept for the instances that hold the key");
     }

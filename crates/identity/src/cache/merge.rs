@@ -13,7 +13,7 @@ use super::{CachedAccessToken, TokenPartition};
 /// What to store instead of `ours`; `None`: store nothing.
 pub(crate) fn merge(base: Option<&TokenPartition>, ours: &TokenPartition, latest: Option<&TokenPartition>) -> Option<TokenPartition> {
     let Some(latest) = latest else {
-        let newer_grant_than_base = ours.grant_issued_at > base.and_then(|base| base.grant_issued_at);
+        let newer_grant_than_base = ours.grant_generation > base.map_or(0, |base| base.grant_generation);
         return (base.is_none() || newer_grant_than_base).then(|| ours.clone());
     };
     let empty = TokenPartition::default();
@@ -38,9 +38,9 @@ pub(crate) fn merge(base: Option<&TokenPartition>, ours: &TokenPartition, latest
             // The grant died: drop the dead token, not one another instance got since.
             None if latest_still_has_base => merged.refresh_token = None,
             None => {}
-            Some(rotated) if latest_still_has_base || ours.grant_issued_at > latest.grant_issued_at => {
+            Some(rotated) if latest_still_has_base || ours.grant_generation > latest.grant_generation => {
                 merged.refresh_token = Some(rotated.clone());
-                merged.grant_issued_at = ours.grant_issued_at;
+                merged.grant_generation = ours.grant_generation;
             }
             Some(_) => {}
         }
@@ -83,12 +83,12 @@ mod tests {
         }
     }
 
-    fn partition(refresh: &str, grant_secs: u64, tokens: &[CachedAccessToken]) -> TokenPartition {
+    fn partition(refresh: &str, grant: u64, tokens: &[CachedAccessToken]) -> TokenPartition {
         TokenPartition {
             access_tokens: tokens.to_vec(),
             refresh_token: Some(RefreshToken::new(refresh.into())),
             last_source: None,
-            grant_issued_at: Some(SystemTime::UNIX_EPOCH + Duration::from_secs(grant_secs)),
+            grant_generation: grant,
         }
     }
 
@@ -98,9 +98,9 @@ mod tests {
 
     #[test]
     fn a_refresh_that_lost_the_race_keeps_the_winners_refresh_token_and_adds_its_access_token() {
-        let base = partition("rt-1", 100, &[]);
-        let theirs = partition("rt-2", 100, &[access("at-graph", "User.Read", 3600)]);
-        let ours = partition("rt-2b", 100, &[access("at-mail", "Mail.Read", 3600)]);
+        let base = partition("rt-1", 1, &[]);
+        let theirs = partition("rt-2", 1, &[access("at-graph", "User.Read", 3600)]);
+        let ours = partition("rt-2b", 1, &[access("at-mail", "Mail.Read", 3600)]);
         let merged = merge(Some(&base), &ours, Some(&theirs)).unwrap();
         assert_eq!(refresh_of(&merged), "rt-2", "same grant: the stored rotation stays");
         assert_eq!(merged.access_tokens.len(), 2);
@@ -108,45 +108,45 @@ mod tests {
 
     #[test]
     fn a_refresh_token_from_an_older_grant_never_replaces_a_newer_grants() {
-        let base = partition("rt-old", 100, &[]);
-        let consented = partition("rt-consented", 200, &[]);
-        let ours = partition("rt-old-rotated", 100, &[]);
+        let base = partition("rt-old", 1, &[]);
+        let consented = partition("rt-consented", 2, &[]);
+        let ours = partition("rt-old-rotated", 1, &[]);
         assert_eq!(refresh_of(&merge(Some(&base), &ours, Some(&consented)).unwrap()), "rt-consented");
         // The other way round: a new sign-in's token wins over a rotation of the old grant.
-        let rotated = partition("rt-old-rotated", 100, &[]);
-        let signed_in = partition("rt-new-grant", 300, &[]);
+        let rotated = partition("rt-old-rotated", 1, &[]);
+        let signed_in = partition("rt-new-grant", 3, &[]);
         assert_eq!(refresh_of(&merge(Some(&base), &signed_in, Some(&rotated)).unwrap()), "rt-new-grant");
     }
 
     #[test]
     fn a_removed_partition_is_not_brought_back_by_a_late_refresh_but_is_by_a_new_sign_in() {
-        let base = partition("rt-1", 100, &[]);
-        assert!(merge(Some(&base), &partition("rt-2", 100, &[]), None).is_none());
-        assert!(merge(Some(&base), &partition("rt-new", 200, &[]), None).is_some());
+        let base = partition("rt-1", 1, &[]);
+        assert!(merge(Some(&base), &partition("rt-2", 1, &[]), None).is_none());
+        assert!(merge(Some(&base), &partition("rt-new", 2, &[]), None).is_some());
     }
 
     #[test]
     fn a_dead_grant_drops_only_the_dead_refresh_token() {
-        let base = partition("rt-1", 100, &[]);
+        let base = partition("rt-1", 1, &[]);
         let mut ours = base.clone();
         ours.refresh_token = None;
-        assert!(merge(Some(&base), &ours, Some(&partition("rt-1", 100, &[]))).unwrap().refresh_token.is_none());
-        assert_eq!(refresh_of(&merge(Some(&base), &ours, Some(&partition("rt-2", 100, &[]))).unwrap()), "rt-2");
+        assert!(merge(Some(&base), &ours, Some(&partition("rt-1", 1, &[]))).unwrap().refresh_token.is_none());
+        assert_eq!(refresh_of(&merge(Some(&base), &ours, Some(&partition("rt-2", 1, &[]))).unwrap()), "rt-2");
     }
 
     #[test]
     fn forgotten_access_tokens_stay_forgotten_and_longer_lived_ones_are_kept() {
         let graph = access("at-graph", "User.Read", 3600);
-        let base = partition("rt", 100, std::slice::from_ref(&graph));
-        let ours = partition("rt", 100, &[]);
-        let theirs = partition("rt", 100, &[graph, access("at-mail", "Mail.Read", 3600)]);
+        let base = partition("rt", 1, std::slice::from_ref(&graph));
+        let ours = partition("rt", 1, &[]);
+        let theirs = partition("rt", 1, &[graph, access("at-mail", "Mail.Read", 3600)]);
         let merged = merge(Some(&base), &ours, Some(&theirs)).unwrap();
         assert_eq!(merged.access_tokens.len(), 1);
         assert_eq!(merged.access_tokens[0].token.secret(), "at-mail");
 
-        let longer = partition("rt", 100, &[access("at-long", "User.Read", 3600)]);
-        let shorter = partition("rt", 100, &[access("at-short", "User.Read", 60)]);
-        let merged = merge(Some(&partition("rt", 100, &[])), &shorter, Some(&longer)).unwrap();
+        let longer = partition("rt", 1, &[access("at-long", "User.Read", 3600)]);
+        let shorter = partition("rt", 1, &[access("at-short", "User.Read", 60)]);
+        let merged = merge(Some(&partition("rt", 1, &[])), &shorter, Some(&longer)).unwrap();
         assert_eq!(merged.access_tokens[0].token.secret(), "at-long");
     }
 }

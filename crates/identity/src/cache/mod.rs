@@ -123,11 +123,13 @@ pub struct TokenPartition {
     pub refresh_token: Option<RefreshToken>,
     /// Where the last token came from.
     pub last_source: Option<TokenSource>,
-    /// When the authorization code behind the refresh token was redeemed; a
-    /// rotated refresh token keeps it. Two writers racing keep the refresh
-    /// token of the newer grant (an older grant's token is never put back).
+    /// Counts the authorization codes redeemed into this partition: each new
+    /// grant (sign-in, incremental consent) is one more than the grant it
+    /// replaces, a rotated refresh token keeps it. Two writers racing keep
+    /// the refresh token of the newer grant (never an older grant's), with no
+    /// reliance on the instances' clocks.
     #[serde(default)]
-    pub grant_issued_at: Option<SystemTime>,
+    pub grant_generation: u64,
 }
 
 impl TokenPartition {

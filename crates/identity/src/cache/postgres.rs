@@ -16,6 +16,8 @@ use crate::config::SharedStoreConfig;
 const STORE: &str = "postgres";
 /// How often rows past their time limit are deleted.
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
+/// After a failed attempt at the migrations, callers fail at once for this long.
+const MIGRATION_RETRY_AFTER: Duration = Duration::from_secs(1);
 /// How long to wait before listening again after the notice connection failed.
 const RELISTEN_AFTER: Duration = Duration::from_secs(1);
 
@@ -29,6 +31,9 @@ pub struct PostgresBackend {
     instance: String,
     timeout: Duration,
     migrated: Arc<OnceCell<()>>,
+    /// When the last attempt at the migrations failed: callers in the next
+    /// moment get that failure at once instead of queueing for another try.
+    last_migration_failure: std::sync::Mutex<Option<std::time::Instant>>,
     changes: broadcast::Sender<ChangeEvent>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -66,6 +71,7 @@ impl PostgresBackend {
             instance,
             timeout: config.timeout,
             migrated: Arc::new(OnceCell::new()),
+            last_migration_failure: std::sync::Mutex::new(None),
             changes,
             tasks: Vec::new(),
         };
@@ -82,8 +88,20 @@ impl PostgresBackend {
         Ok(backend)
     }
 
-    /// The schema exists and the migrations ran (once per process).
+    /// The schema exists and the migrations ran (once per process). While the
+    /// database is down, one caller tries every second; the others fail at once.
     async fn migrated(&self) -> Result<(), CacheError> {
+        if self.migrated.initialized() {
+            return Ok(());
+        }
+        let failed_recently = self
+            .last_migration_failure
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .is_some_and(|at| at.elapsed() < MIGRATION_RETRY_AFTER);
+        if failed_recently {
+            return Err(CacheError::Unavailable { store: STORE, source: "the token cache schema is not ready".into() });
+        }
         let pool = self.pool.clone();
         let schema = self.schema.clone();
         let run = async move {
@@ -91,15 +109,20 @@ impl PostgresBackend {
             create_schema(&pool, &schema).await?;
             MIGRATOR.run(&pool).await
         };
-        self.migrated
+        let outcome = self
+            .migrated
             .get_or_try_init(|| async {
-                match tokio::time::timeout(self.timeout * 10, run).await {
+                match tokio::time::timeout(self.timeout * 3, run).await {
                     Ok(result) => result.map_err(|error: sqlx::migrate::MigrateError| CacheError::Unavailable { store: STORE, source: Box::new(error) }),
-                    Err(_) => Err(CacheError::TimedOut { store: STORE, timeout: self.timeout * 10 }),
+                    Err(_) => Err(CacheError::TimedOut { store: STORE, timeout: self.timeout * 3 }),
                 }
             })
             .await
-            .map(|_| ())
+            .map(|_| ());
+        if outcome.is_err() {
+            *self.last_migration_failure.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(std::time::Instant::now());
+        }
+        outcome
     }
 
     /// Deletes the entries past their time limit now (the sweeper does it
@@ -132,12 +155,19 @@ fn unavailable(error: impl std::error::Error + Send + Sync + 'static) -> CacheEr
     CacheError::Unavailable { store: STORE, source: Box::new(error) }
 }
 
+/// SQLSTATE classes of a database that is there but cannot serve right now:
+/// connection exceptions, insufficient resources, operator intervention
+/// (shutdown, cancelled statements), and transaction rollbacks (serialization).
+const TRANSIENT_SQLSTATE_CLASSES: [&str; 4] = ["08", "53", "57", "40"];
+
 fn classify(error: sqlx::Error, timeout: Duration) -> CacheError {
-    let statement_timed_out = error.as_database_error().is_some_and(|db| db.code().as_deref() == Some("57014"));
-    if statement_timed_out || matches!(error, sqlx::Error::PoolTimedOut) {
-        CacheError::TimedOut { store: STORE, timeout }
-    } else {
-        unavailable(error)
+    let code = error.as_database_error().and_then(|db| db.code()).map(|code| code.into_owned());
+    match (&error, code.as_deref()) {
+        (sqlx::Error::PoolTimedOut, _) | (_, Some("57014")) => CacheError::TimedOut { store: STORE, timeout },
+        (sqlx::Error::Io(_) | sqlx::Error::PoolClosed | sqlx::Error::Tls(_) | sqlx::Error::WorkerCrashed, _) => unavailable(error),
+        (_, Some(code)) if TRANSIENT_SQLSTATE_CLASSES.iter().any(|class| code.starts_with(class)) => unavailable(error),
+        // Wrong permissions, a missing table, a bad statement: a defect or misconfiguration.
+        _ => CacheError::Protocol { store: STORE, detail: error.to_string() },
     }
 }
 

@@ -106,7 +106,9 @@ impl RedisBackend {
         let channel = format!("{prefix}changes");
         let instance = format!("{:016x}", rand::random::<u64>());
         let (changes, _) = broadcast::channel(FEED_CAPACITY);
-        let follower = tokio::spawn(follow(subscriber.clone(), channel.clone(), instance.clone(), changes.clone()));
+        // The receivers exist before the first connection, so its reconnect event (which subscribes) is never missed.
+        let (messages, reconnections) = (subscriber.message_rx(), subscriber.reconnect_rx());
+        let follower = tokio::spawn(follow(subscriber.clone(), messages, reconnections, channel.clone(), instance.clone(), changes.clone()));
         drop(subscriber.connect());
         let backend = Self {
             options: Options { fail_fast: true, timeout: Some(config.timeout), ..Default::default() },
@@ -153,11 +155,21 @@ fn unavailable(error: impl std::error::Error + Send + Sync + 'static) -> CacheEr
     CacheError::Unavailable { store: STORE, source: Box::new(error) }
 }
 
+/// Replies of a Redis that is there but cannot serve right now (loading, a
+/// Cluster failing over): outages. Other error replies (`ERR`, `NOPERM`,
+/// `WRONGTYPE`, ...) mean a misconfigured or too old Redis, not an outage.
+const TRANSIENT_REPLIES: [&str; 6] = ["LOADING", "BUSY", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN", "READONLY"];
+
 fn classify(error: Error, timeout: Duration) -> CacheError {
-    if *error.kind() == ErrorKind::Timeout {
-        CacheError::TimedOut { store: STORE, timeout }
-    } else {
-        unavailable(error)
+    let transient_reply = TRANSIENT_REPLIES.iter().any(|reply| error.details().starts_with(reply));
+    let reply_code = error.details().split(' ').next().is_some_and(|word| word.len() > 2 && word.chars().all(|c| c.is_ascii_uppercase()));
+    match error.kind() {
+        ErrorKind::Timeout => CacheError::TimedOut { store: STORE, timeout },
+        ErrorKind::IO | ErrorKind::Canceled | ErrorKind::Cluster | ErrorKind::Backpressure | ErrorKind::Routing | ErrorKind::Tls => {
+            unavailable(error)
+        }
+        _ if transient_reply || !reply_code => unavailable(error),
+        _ => CacheError::Protocol { store: STORE, detail: error.details().to_owned() },
     }
 }
 
@@ -270,10 +282,15 @@ impl std::fmt::Debug for RedisBackend {
 /// Forwards the other instances' notices. On every (re)connection it
 /// subscribes again and reports [`ChangeEvent::Resync`]: notices sent while
 /// it was away are lost.
-async fn follow(subscriber: SubscriberClient, channel: String, instance: String, changes: broadcast::Sender<ChangeEvent>) {
+async fn follow(
+    subscriber: SubscriberClient,
+    mut messages: broadcast::Receiver<fred::types::Message>,
+    mut reconnections: broadcast::Receiver<Server>,
+    channel: String,
+    instance: String,
+    changes: broadcast::Sender<ChangeEvent>,
+) {
     let own_prefix = format!("{instance}|");
-    let mut messages = subscriber.message_rx();
-    let mut reconnections = subscriber.reconnect_rx();
     loop {
         tokio::select! {
             message = messages.recv() => match message {

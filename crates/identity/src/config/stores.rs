@@ -186,11 +186,12 @@ fn shared_store(tree: &Value, section: &str, fallback: Option<&SharedStoreConfig
         StoreKind::Redis => optional_string(tree, &key("KeyPrefix")).unwrap_or_else(|| DEFAULT_REDIS_PREFIX.into()),
         _ => {
             let schema = optional_string(tree, &key("Schema")).unwrap_or_else(|| DEFAULT_SCHEMA.into());
-            let identifier = schema.len() <= 63
+            // 40 leaves room for the `_token_cache` notice channel within PostgreSQL's 63-byte names.
+            let identifier = schema.len() <= 40
                 && schema.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
                 && schema.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
             if !identifier {
-                return Err(ConfigError::Invalid { key: key("Schema"), reason: "expected a lower-case SQL identifier such as idweb".into() });
+                return Err(ConfigError::Invalid { key: key("Schema"), reason: "expected a lower-case SQL identifier of at most 40 characters, such as idweb".into() });
             }
             schema
         }
