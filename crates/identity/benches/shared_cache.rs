@@ -1,8 +1,9 @@
 //! `shared_cache`: `TokenAcquisition::for_user` served from the L1 in front
 //! of a shared store, and from the shared store itself (the L1 holding
 //! nothing: one round trip, decryption, decoding), on real Redis and real
-//! PostgreSQL, with the memory store as the baseline. Results:
-//! docs/BENCHMARKS.md.
+//! PostgreSQL, with the memory store as the baseline; and a renewal (the
+//! refresh token redeemed at the in-process emulator, the partition written
+//! back) for comparison. Results: docs/BENCHMARKS.md.
 //!
 //! `cargo bench -p idweb-identity --bench shared_cache` (Redis on
 //! 127.0.0.1:6379 and PostgreSQL on 127.0.0.1:5432, as scripts/services.sh
@@ -18,6 +19,9 @@ use idweb_identity::cache::{normalise_scopes, CachedAccessToken, LayeredSettings
 use idweb_identity::config::{ConnectionString, SharedStoreConfig, StoreKind};
 use idweb_identity::{HomeAccountId, Identity, IdentityConfig, PartitionKey, SignedInUser, TokenCacheStore};
 use openidconnect::{AccessToken, RefreshToken};
+
+#[path = "../tests/support/mod.rs"]
+mod support;
 
 fn settings() -> IdentityConfig {
     // Nothing is fetched until a token request is needed, and a cache hit needs none.
@@ -115,6 +119,25 @@ fn tiers(c: &mut Criterion) {
     group.finish();
 }
 
+/// A renewal: the user's refresh token redeemed at the emulator (in this
+/// process, over loopback HTTP), the ID token checked, the partition written.
+fn renewals(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let scopes = vec!["User.Read".to_owned()];
+    let mut group = c.benchmark_group("for_user_by_tier");
+    let redis = support::shared::SharedStore::new(support::shared::Engine::Redis);
+    let redis_settings = redis.token_cache_settings(&[("bench", &base64::engine::general_purpose::STANDARD.encode([7u8; 32]))]);
+    for (label, settings) in [("memory_store_refresh", serde_json::json!({})), ("redis_refresh", serde_json::json!({ "TokenCache": redis_settings }))] {
+        let app = runtime.block_on(support::TestApp::start_with(move |_, tree| *tree = settings));
+        runtime.block_on(app.browser().sign_in(support::ADELE));
+        let adele = support::signed_in(support::ADELE, app.emulator.tenant_id());
+        let forced = idweb_identity::UserTokenOptions { force_refresh: true, ..idweb_identity::UserTokenOptions::new(&scopes) };
+        group.bench_function(label, |bench| bench.iter(|| runtime.block_on(app.identity.tokens().for_user_with(&adele, forced)).expect("renewed")));
+    }
+    group.finish();
+    drop(redis);
+}
+
 async fn drop_schema(schema: &str) {
     let url = std::env::var("IDWEB_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
     if let Ok(pool) = sqlx::PgPool::connect(&url).await {
@@ -125,6 +148,6 @@ async fn drop_schema(schema: &str) {
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(30).measurement_time(Duration::from_secs(4));
-    targets = tiers
+    targets = tiers, renewals
 }
 criterion_main!(benches);
