@@ -2,6 +2,10 @@
 //! the engine's metrics (what docs/OPERATIONS.md lists).
 #![cfg(feature = "ssr")]
 
+mod common;
+
+use common::http_get;
+
 #[tokio::test]
 async fn metrics_are_served_in_prometheus_text_on_their_own_listener() {
     let settings = serde_json::json!({
@@ -18,20 +22,8 @@ async fn metrics_are_served_in_prometheus_text_on_their_own_listener() {
     let address = listener.local_addr().unwrap();
     idweb::server::metrics::serve(listener, handle, identity);
 
-    let response = http_get(&format!("http://{address}/metrics")).await;
+    let response = http_get(address, "/metrics").await;
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     assert!(response.contains("text/plain; version=0.0.4"));
     assert!(response.contains(idweb_identity::telemetry::ACTIVE_SESSIONS), "{response}");
-}
-
-/// A bare HTTP/1.1 GET (the app crate has no HTTP client dependency).
-async fn http_get(url: &str) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let url = url::Url::parse(url).unwrap();
-    let mut stream = tokio::net::TcpStream::connect((url.host_str().unwrap(), url.port().unwrap())).await.unwrap();
-    let request = format!("GET {} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", url.path(), url.host_str().unwrap());
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
-    response
 }
