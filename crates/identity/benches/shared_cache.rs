@@ -17,7 +17,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use idweb_identity::cache::encryption::{EncryptionKey, KeyRing};
 use idweb_identity::cache::{normalise_scopes, CachedAccessToken, LayeredSettings, LayeredTokenCache, SharedCacheBackend, TokenPartition};
 use idweb_identity::config::{ConnectionString, SharedStoreConfig, StoreKind};
-use idweb_identity::{HomeAccountId, Identity, IdentityConfig, PartitionKey, SignedInUser, TokenCacheStore};
+use idweb_identity::{Identity, IdentityConfig, PartitionKey, SignedInUser, TokenCacheStore};
 use openidconnect::{AccessToken, RefreshToken};
 
 #[path = "../tests/support/mod.rs"]
@@ -34,17 +34,7 @@ fn settings() -> IdentityConfig {
 }
 
 fn adele() -> SignedInUser {
-    let object_id = "00000000-0000-4000-8000-00000000ade1".to_owned();
-    SignedInUser {
-        home_account_id: HomeAccountId::new(&object_id, "tenant"),
-        object_id,
-        tenant_id: "tenant".into(),
-        name: String::new(),
-        username: String::new(),
-        provider_session_id: None,
-        id_token: Default::default(),
-        signed_in_at: 0,
-    }
+    support::signed_in(support::ADELE, "tenant")
 }
 
 /// A partition like one after sign-in: a JWT-sized access token and a refresh token.

@@ -56,6 +56,16 @@ async fn signed_in_adele(app: &TestApp) -> (Browser, SignedInUser) {
     (browser, signed_in(ADELE, app.emulator.tenant_id()))
 }
 
+/// Adele signed in on an app over `store`, and a second instance whose L1 the test watches.
+async fn adele_on_two_instances(store: &SharedStore) -> (TestApp, SignedInUser, support::Instance, Arc<LayeredTokenCache>) {
+    let key = new_key();
+    let app = app_on(store, &key).await;
+    let (_browser, adele) = signed_in_adele(&app).await;
+    let (other_layered, _) = watched_store(store, &key).await;
+    let other = app.another_instance(Some(other_layered.clone())).await;
+    (app, adele, other, other_layered)
+}
+
 /// Waits (boundedly) until `layered`'s L1 holds nothing: another instance's notice arrived.
 async fn until_l1_empty(layered: &LayeredTokenCache) {
     let started = std::time::Instant::now();
@@ -184,11 +194,7 @@ async fn an_l1_hit_sends_nothing_to_the_shared_store(engine: Engine) {
 
 async fn a_refresh_on_one_instance_is_seen_by_the_other(engine: Engine) {
     let store = SharedStore::new(engine);
-    let key = new_key();
-    let app = app_on(&store, &key).await;
-    let (_browser, adele) = signed_in_adele(&app).await;
-    let (other_layered, _) = watched_store(&store, &key).await;
-    let other = app.another_instance(Some(other_layered.clone())).await;
+    let (app, adele, other, other_layered) = adele_on_two_instances(&store).await;
     let old = other.identity.tokens().for_user(&adele, &user_read()).await.unwrap();
 
     let scopes = user_read();
@@ -224,11 +230,7 @@ async fn signing_out_on_one_instance_signs_out_on_the_other(engine: Engine) {
 
 async fn twenty_concurrent_requests_over_two_instances_refresh_once(engine: Engine) {
     let store = SharedStore::new(engine);
-    let key = new_key();
-    let app = app_on(&store, &key).await;
-    let (_browser, adele) = signed_in_adele(&app).await;
-    let (other_layered, _) = watched_store(&store, &key).await;
-    let other = app.another_instance(Some(other_layered.clone())).await;
+    let (app, adele, other, other_layered) = adele_on_two_instances(&store).await;
     other.identity.tokens().for_user(&adele, &user_read()).await.unwrap();
     support::expire_access_tokens(&app.identity, &adele).await;
     until_l1_empty(&other_layered).await;
