@@ -2,10 +2,14 @@
 //! Connect sign-in against the Microsoft identity platform, a server-side
 //! per-user token cache, token acquisition and Microsoft Graph calls.
 //!
-//! The app builds one [`Identity`] at start-up, merges [`Identity::router`]
-//! into its Axum router under [`Identity::session_layer`], and asks
-//! [`Identity::user`] / [`Identity::graph`] from its handlers. Tokens never
-//! leave this crate except as `Authorization` headers it sends itself.
+//! The app builds one [`Identity`] at start-up with [`Identity::builder`]
+//! (which picks the token cache and session stores configuration names:
+//! memory, or Redis / PostgreSQL shared by several instances), merges
+//! [`Identity::router`] into its Axum router under
+//! [`Identity::session_layer`], and asks [`Identity::user`] /
+//! [`Identity::graph`] from its handlers. Tokens never leave this crate
+//! except as `Authorization` headers it sends itself (and, encrypted, as
+//! entries of a shared token cache).
 #![warn(missing_docs)]
 
 pub mod acquisition;
