@@ -16,8 +16,11 @@ async fn main() -> std::process::ExitCode {
     use idweb_identity::{Identity, IdentityConfig};
     use tracing_subscriber::EnvFilter;
 
+    // LOG-02: every line leaves with its control characters escaped (no forged lines, no terminal escapes).
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_writer(idweb_identity::telemetry::Escaped(std::io::stdout))
+        .with_ansi(false)
         .init();
 
     let config_dir = std::env::var("IDWEB_CONFIG_DIR").unwrap_or_else(|_| ".".into());

@@ -1,7 +1,9 @@
 //! The engine's metrics, named in one place (docs/OPERATIONS.md explains
-//! each). They go to whatever `metrics` recorder the app installs; with
-//! none, recording costs next to nothing.
+//! each; they go to whatever `metrics` recorder the app installs, and with
+//! none, recording costs next to nothing), and the logging boundary: log
+//! lines leave the process with every control character escaped (LOG-02).
 
+use std::io::Write;
 use std::time::Duration;
 
 /// Tokens handed out, by `source`: `l1`, `l2`, `refresh`, `code`, `client_credentials`.
@@ -61,4 +63,86 @@ pub fn error_chain(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+/// A log writer that escapes control characters (LOG-02): a newline, a
+/// carriage return or a terminal escape that came from outside (a query
+/// parameter, a provider's error text, a header) can neither forge a log line
+/// nor drive the reader's terminal. Each formatted event arrives in one
+/// write; its final newline is the only one kept. C0 controls, DEL and the
+/// C1 controls (U+0080 to U+009F) are written as `\x..` / `\u{..}`.
+pub struct EscapingWriter<W: Write> {
+    inner: W,
+}
+
+impl<W: Write> EscapingWriter<W> {
+    /// Escapes what is written before it reaches `inner`.
+    pub fn new(inner: W) -> Self {
+        Self { inner }
+    }
+}
+
+impl<W: Write> Write for EscapingWriter<W> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.inner.write_all(&escape_controls(bytes))?;
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// `bytes` with every control character escaped but a final newline.
+pub fn escape_controls(bytes: &[u8]) -> Vec<u8> {
+    let (body, ending) = match bytes.strip_suffix(b"\n") {
+        Some(body) => (body, &b"\n"[..]),
+        None => (bytes, &b""[..]),
+    };
+    let mut escaped = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < body.len() {
+        let byte = body[index];
+        // C1 controls are two bytes in UTF-8: 0xC2 then 0x80..=0x9F (never split: control bytes are ASCII).
+        if byte == 0xC2 && body.get(index + 1).is_some_and(|next| (0x80..=0x9F).contains(next)) {
+            escaped.extend_from_slice(format!("\\u{{{:02x}}}", body[index + 1]).as_bytes());
+            index += 2;
+            continue;
+        }
+        if byte < 0x20 || byte == 0x7F {
+            escaped.extend_from_slice(format!("\\x{byte:02x}").as_bytes());
+        } else {
+            escaped.push(byte);
+        }
+        index += 1;
+    }
+    escaped.extend_from_slice(ending);
+    escaped
+}
+
+/// A `tracing_subscriber` writer factory that wraps each writer `make`
+/// gives in an [`EscapingWriter`].
+#[derive(Clone)]
+pub struct Escaped<M>(pub M);
+
+impl<'a, M: tracing_subscriber::fmt::MakeWriter<'a>> tracing_subscriber::fmt::MakeWriter<'a> for Escaped<M> {
+    type Writer = EscapingWriter<M::Writer>;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        EscapingWriter::new(self.0.make_writer())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape_controls;
+
+    #[test]
+    fn log_02_control_characters_are_escaped_and_only_the_final_newline_kept() {
+        let line = "WARN sign-in refused error=access_denied\nINFO user signed in\r\x1b[31mred\u{9b}2J\x7f\n".as_bytes();
+        let escaped = String::from_utf8(escape_controls(line)).unwrap();
+        assert_eq!(escaped, "WARN sign-in refused error=access_denied\\x0aINFO user signed in\\x0d\\x1b[31mred\\u{9b}2J\\x7f\n");
+        assert_eq!(escaped.matches('\n').count(), 1);
+        assert_eq!(String::from_utf8(escape_controls("Adèle Vancé ✓\n".as_bytes())).unwrap(), "Adèle Vancé ✓\n", "text is untouched");
+    }
 }

@@ -76,3 +76,28 @@ fn regex_like_jwt(text: &str) -> Option<&str> {
         header.len() > 10 && rest[header.len()..].starts_with(".eyJ")
     })
 }
+
+/// LOG-02: an authorization response whose `error` carries a newline, a
+/// carriage return and a terminal escape is logged on one line, escaped.
+#[tokio::test(flavor = "current_thread")]
+async fn log_02_text_from_outside_cannot_forge_a_log_line_or_drive_a_terminal() {
+    let logs = CapturedLogs::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(idweb_identity::telemetry::Escaped(logs.clone()))
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let app = TestApp::start().await;
+    let browser = app.browser();
+    let request = browser.start_sign_in().await;
+    let forged = "access_denied\n2026-01-01T00:00:00Z  INFO idweb: user signed in as admin\r\x1b[2J";
+    let mut callback = app.url.join("signin-oidc").unwrap();
+    callback.query_pairs_mut().append_pair("state", &request.params["state"]).append_pair("error", forged);
+    browser.callback(&callback).await;
+
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(text.contains("access_denied\\x0a2026-01-01T00:00:00Z  INFO idweb: user signed in as admin\\x0d\\x1b[2J"), "logged, escaped: {text}");
+    assert!(!text.lines().any(|line| line.starts_with("2026-01-01")), "no forged line: {text}");
+    assert!(!text.contains('\x1b') && !text.contains('\r'), "no raw control character reaches the log");
+}
