@@ -34,6 +34,9 @@ pub struct EmulatorConfig {
     pub code_lifetime_secs: u64,
     /// Lifetime of refresh tokens (Microsoft: 90 days).
     pub refresh_token_lifetime_secs: u64,
+    /// What discovery lists as `id_token_signing_alg_values_supported`
+    /// (Microsoft: `["RS256"]`); a hostile provider may list `HS256` too.
+    pub id_token_signing_alg_values: Vec<String>,
 }
 
 /// One app registration (a confidential web client).
@@ -235,6 +238,7 @@ impl Default for EmulatorConfig {
             id_token_lifetime_secs: 3600,
             code_lifetime_secs: 600,
             refresh_token_lifetime_secs: 90 * 24 * 3600,
+            id_token_signing_alg_values: vec!["RS256".into()],
         }
     }
 }

@@ -110,6 +110,14 @@ pub enum IdTokenMutation {
     UnknownKid,
     /// An `azp` naming another client.
     UnexpectedAzp,
+    /// `iat` an hour in the future.
+    IatInFuture,
+    /// `nbf` an hour in the future.
+    NbfInFuture,
+    /// `exp` a minute ago: within a client's usual clock skew, so accepted.
+    ExpiredWithinSkew,
+    /// `tid` of another tenant (the issuer unchanged).
+    OtherTenant,
 }
 
 /// What the authorization response carries as RFC 9207 `iss`.

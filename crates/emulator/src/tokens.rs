@@ -345,6 +345,20 @@ fn spoil_claims(claims: &mut Value, mutation: IdTokenMutation, app: &AppRegistra
         IdTokenMutation::UnexpectedAzp => {
             map.insert("azp".into(), json!("00000000-0000-0000-0000-0000000a2b00"));
         }
+        IdTokenMutation::IatInFuture => {
+            map.insert("iat".into(), json!(now + 3600));
+            map.insert("exp".into(), json!(now + 7200));
+        }
+        IdTokenMutation::NbfInFuture => {
+            map.insert("nbf".into(), json!(now + 3600));
+            map.insert("exp".into(), json!(now + 7200));
+        }
+        IdTokenMutation::ExpiredWithinSkew => {
+            map.insert("exp".into(), json!(now.saturating_sub(60)));
+        }
+        IdTokenMutation::OtherTenant => {
+            map.insert("tid".into(), json!("00000000-0000-0000-0000-00000000bad0"));
+        }
         IdTokenMutation::BadSignature | IdTokenMutation::AlgNone | IdTokenMutation::Hs256 | IdTokenMutation::UnknownKid => {}
     }
 }

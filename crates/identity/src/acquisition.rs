@@ -418,8 +418,11 @@ impl TokenAcquisition {
             Err(IdentityError::UnknownSigningKey) => self.provider.refetch_keys(provider).await.verify_id_token(id_token, no_nonce)?,
             verified => verified?,
         };
+        // `sub` too (RT-02): the pairwise subject is what OpenID Connect says identifies the user.
+        let same_subject = user.id_token.subject.is_empty() || claims.subject().as_str() == user.id_token.subject;
         let same_user = claims.additional_claims().oid.as_deref() == Some(user.object_id.as_str())
-            && claims.additional_claims().tid.as_deref() == Some(user.tenant_id.as_str());
+            && claims.additional_claims().tid.as_deref() == Some(user.tenant_id.as_str())
+            && same_subject;
         if same_user {
             Ok(())
         } else {

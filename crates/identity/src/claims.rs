@@ -14,6 +14,8 @@ pub struct MicrosoftClaims {
     pub tid: Option<String>,
     /// `sid`: the provider session id.
     pub sid: Option<String>,
+    /// `nbf`: not valid before (seconds since the epoch); Microsoft sends it.
+    pub nbf: Option<i64>,
 }
 
 impl AdditionalClaims for MicrosoftClaims {}

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use openidconnect::core::{
-    CoreAuthDisplay, CoreAuthPrompt, CoreJsonWebKey, CoreJweContentEncryptionAlgorithm,
+    CoreAuthDisplay, CoreAuthPrompt, CoreJsonWebKey, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm,
     CoreRevocableToken, CoreRevocationErrorResponse, CoreTokenIntrospectionResponse,
 };
 use openidconnect::{
@@ -58,6 +58,12 @@ pub struct Provider {
     pub multi_tenant: bool,
     /// Tenants allowed to sign in (empty: any).
     pub allowed_tenants: Vec<String>,
+    /// How far `iat`, `nbf` and `exp` may be off our clock.
+    clock_skew: chrono::Duration,
+    /// The algorithms ID tokens may be signed with (pinned by configuration, never discovery's list).
+    signing_algorithms: Vec<CoreJwsSigningAlgorithm>,
+    /// Single tenant: the tenant id the issuer names, which every ID token's `tid` must equal.
+    home_tenant_id: Option<String>,
     /// The discovery document, kept to rebuild the client with new keys.
     metadata: ProviderMetadataWithLogout,
     /// When the keys were last fetched again because of an unknown `kid`.
@@ -157,11 +163,21 @@ impl ProviderCache {
             azure_ad.credential.client_secret(),
         )
         .set_redirect_uri(redirect_url(&self.config.hosting.public_url, &azure_ad.callback_path)?);
+        let signing_algorithms = azure_ad
+            .id_token_signing_algorithms
+            .iter()
+            .map(|alg| serde_json::from_value(serde_json::Value::String(alg.clone())))
+            .collect::<Result<Vec<CoreJwsSigningAlgorithm>, _>>()
+            .map_err(|error| IdentityError::Misconfigured(format!("AzureAd:IdTokenSigningAlgorithms: {error}")))?;
+        let multi_tenant = azure_ad.is_multi_tenant();
         Ok(Provider {
+            clock_skew: chrono::Duration::from_std(azure_ad.clock_skew).unwrap_or_else(|_| chrono::Duration::minutes(5)),
+            signing_algorithms,
+            home_tenant_id: if multi_tenant { None } else { issuer_tenant(metadata.issuer()) },
             client,
             issuer: metadata.issuer().clone(),
             end_session_endpoint: metadata.additional_metadata().end_session_endpoint.clone(),
-            multi_tenant: azure_ad.is_multi_tenant(),
+            multi_tenant,
             allowed_tenants: azure_ad.allowed_tenants.clone(),
             metadata,
             keys_refetched_at,
@@ -239,13 +255,34 @@ impl Provider {
         nonce: N,
     ) -> Result<&'a MicrosoftIdTokenClaims, IdentityError> {
         let rejected = |reason: String| IdentityError::IdTokenRejected(reason);
-        let verifier = self.client.id_token_verifier().require_issuer_match(!self.multi_tenant);
+        let skew = self.clock_skew;
+        let verifier = self
+            .client
+            .id_token_verifier()
+            .require_issuer_match(!self.multi_tenant)
+            // Pinned here: discovery's list must not make an HMAC keyed with the client secret acceptable.
+            .set_allowed_algs(self.signing_algorithms.iter().cloned())
+            // `exp` is compared with a clock `skew` behind ours: a token that expired within the skew still passes.
+            .set_time_fn(move || chrono::Utc::now() - skew)
+            .set_issue_time_verifier_fn(move |issued_at| {
+                if issued_at > chrono::Utc::now() + skew {
+                    Err("the ID token is issued in the future".to_owned())
+                } else {
+                    Ok(())
+                }
+            });
         let claims = id_token.claims(&verifier, nonce).map_err(|error| match error {
             ClaimsVerificationError::SignatureVerification(SignatureVerificationError::NoMatchingKey) => IdentityError::UnknownSigningKey,
             other => rejected(other.to_string()),
         })?;
         check_authorized_party(claims, self.client.client_id())?;
+        if claims.additional_claims().nbf.is_some_and(|not_before| not_before > (chrono::Utc::now() + skew).timestamp()) {
+            return Err(rejected("the ID token is not valid yet (nbf)".into()));
+        }
         let tenant = claims.additional_claims().tid.as_deref().ok_or_else(|| rejected("the ID token has no tid claim".into()))?;
+        if self.home_tenant_id.as_deref().is_some_and(|home| !home.eq_ignore_ascii_case(tenant)) {
+            return Err(rejected("the ID token's tid is not the configured tenant's".into()));
+        }
         if self.multi_tenant {
             let expected = self.issuer.as_str().replace("{tenantid}", tenant);
             if claims.issuer().as_str() != expected {
@@ -260,6 +297,16 @@ impl Provider {
 }
 
 const DISCOVERY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The tenant id a single-tenant issuer names (`https://host/{tenant id}/v2.0`),
+/// when it is a GUID (Microsoft's form; other providers' issuers name none).
+fn issuer_tenant(issuer: &IssuerUrl) -> Option<String> {
+    let url = Url::parse(issuer.as_str()).ok()?;
+    let first = url.path_segments()?.next()?.to_owned();
+    let guid_shaped = first.len() == 36
+        && first.chars().enumerate().all(|(index, c)| if [8, 13, 18, 23].contains(&index) { c == '-' } else { c.is_ascii_hexdigit() });
+    guid_shaped.then_some(first)
+}
 
 /// `public_url` + `path`, as registered with the provider.
 pub fn redirect_url(public_url: &Url, path: &str) -> Result<RedirectUrl, IdentityError> {

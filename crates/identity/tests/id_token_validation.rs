@@ -33,6 +33,9 @@ async fn idt_01_to_10_every_spoiled_id_token_is_rejected_and_nothing_is_kept() {
         Hs256,
         UnexpectedAzp,
         UnknownKid,
+        IatInFuture,
+        NbfInFuture,
+        OtherTenant,
     ] {
         let (app, target) = sign_in_with(mutation).await;
         assert_eq!(target, "/auth/error?reason=id_token_rejected", "{mutation:?}");
@@ -46,4 +49,26 @@ async fn an_unspoiled_sign_in_after_a_refused_one_succeeds() {
     let browser = app.browser();
     assert_eq!(location(&browser.sign_in(ADELE).await), "/after");
     assert_eq!(browser.whoami().await, ADELE);
+}
+
+#[tokio::test]
+async fn idt_05_an_expiry_within_the_clock_skew_is_accepted_and_none_is_without_it() {
+    let app = TestApp::start().await;
+    app.emulator.faults().arm_id_token(IdTokenFault { mutation: IdTokenMutation::ExpiredWithinSkew, count: 1 }).unwrap();
+    let browser = app.browser();
+    assert_eq!(location(&browser.sign_in(ADELE).await), "/after", "a minute past exp is within the default five minutes of skew");
+    assert_eq!(browser.whoami().await, ADELE);
+
+    let app = TestApp::start_with(|_, settings| *settings = serde_json::json!({ "AzureAd": { "ClockSkewSeconds": 0 } })).await;
+    app.emulator.faults().arm_id_token(IdTokenFault { mutation: IdTokenMutation::ExpiredWithinSkew, count: 1 }).unwrap();
+    assert_eq!(location(&app.browser().sign_in(ADELE).await), "/auth/error?reason=id_token_rejected");
+}
+
+#[tokio::test]
+async fn idt_09_hs256_is_refused_even_when_discovery_lists_it() {
+    let app = TestApp::start_with(|emulator, _| emulator.id_token_signing_alg_values = vec!["RS256".into(), "HS256".into()]).await;
+    app.emulator.faults().arm_id_token(IdTokenFault { mutation: IdTokenMutation::Hs256, count: 1 }).unwrap();
+    let browser = app.browser();
+    assert_eq!(location(&browser.sign_in(ADELE).await), "/auth/error?reason=id_token_rejected");
+    assert_eq!(browser.whoami().await, "nobody");
 }

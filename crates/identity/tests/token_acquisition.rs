@@ -184,3 +184,23 @@ async fn refresh_in_makes_a_still_valid_token_due_for_renewal() {
     app.identity.tokens().for_user(&adele, &scopes(&[USER_READ])).await.unwrap();
     assert_eq!(app.emulator.token_requests(), 2, "due at once, so renewed although an hour remains");
 }
+
+#[tokio::test]
+async fn rt_02_a_refreshed_id_token_with_another_sub_is_refused_even_with_the_same_oid() {
+    let (app, mut adele) = signed_in_app().await;
+    let config = idweb_emulator::EmulatorConfig::default();
+    let test_user = config.users.iter().find(|user| user.display_name == ADELE).unwrap();
+    adele.id_token.subject = idweb_emulator::tokens::pairwise_subject(test_user, &config.apps[0].client_id);
+    let before = partition(&app, &adele).await.refresh_token.unwrap().secret().clone();
+    app.emulator
+        .faults()
+        .arm_id_token(idweb_emulator::faults::IdTokenFault { mutation: idweb_emulator::faults::IdTokenMutation::WrongSubject, count: 1 })
+        .unwrap();
+    expire_access_tokens(&app, &adele).await;
+    let error = app.identity.tokens().for_user(&adele, &scopes(&[USER_READ])).await.unwrap_err();
+    assert!(matches!(error, IdentityError::IdTokenRejected(_)), "{error}");
+    assert_eq!(partition(&app, &adele).await.refresh_token.unwrap().secret(), &before, "nothing stored");
+    // The same refresh with the right subject passes.
+    expire_access_tokens(&app, &adele).await;
+    app.identity.tokens().for_user(&adele, &scopes(&[USER_READ])).await.expect("the real subject refreshes");
+}

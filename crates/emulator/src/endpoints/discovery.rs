@@ -24,7 +24,7 @@ pub async fn openid_configuration(
         "jwks_uri": format!("{base}{tenant}/discovery/v2.0/keys"),
         "response_modes_supported": ["query", "fragment", "form_post"],
         "subject_types_supported": ["pairwise"],
-        "id_token_signing_alg_values_supported": ["RS256"],
+        "id_token_signing_alg_values_supported": state.config.id_token_signing_alg_values,
         "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
         "scopes_supported": ["openid", "profile", "email", "offline_access"],
         "issuer": state.discovery_issuer(scope),

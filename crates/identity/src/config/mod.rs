@@ -98,6 +98,13 @@ pub struct AzureAdConfig {
     /// `ClientCapabilities`: what the app can handle, e.g. `cp1` (claims
     /// challenges, for continuous access evaluation); declared on every request.
     pub client_capabilities: Vec<String>,
+    /// `ClockSkewSeconds`: how far `iat`, `nbf` and `exp` may be off the
+    /// server's clock (default 300).
+    pub clock_skew: std::time::Duration,
+    /// `IdTokenSigningAlgorithms`: the only algorithms an ID token may be
+    /// signed with (default `RS256`, the Microsoft identity platform's),
+    /// whatever discovery lists; HMAC and `none` are refused.
+    pub id_token_signing_algorithms: Vec<String>,
 }
 
 /// Microsoft's tenant aliases for apps that accept users from any tenant.
@@ -189,6 +196,8 @@ impl IdentityConfig {
                 "/signout-callback-oidc",
             )?,
             client_capabilities: optional_list(tree, "AzureAd:ClientCapabilities")?,
+            clock_skew: std::time::Duration::from_secs(u64::from(optional_count(tree, "AzureAd:ClockSkewSeconds", 300)?)),
+            id_token_signing_algorithms: signing_algorithms(tree)?,
             allowed_tenants: optional_list(tree, "AzureAd:AllowedTenants")?,
         };
         let graph = downstream_api(tree, "Graph")?;
@@ -331,6 +340,26 @@ fn downstream_api(tree: &Value, prefix: &str) -> Result<DownstreamApiConfig, Con
         max_retries: optional_count(tree, &key("MaxRetries"), 2)?,
         app_scopes: optional_list(tree, &key("AppScopes"))?,
     })
+}
+
+/// Asymmetric JWS algorithms: a token signed with one of them proves the
+/// provider's key, unlike HMAC (keyed with something the client knows).
+const ASYMMETRIC_ALGORITHMS: [&str; 9] = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"];
+
+/// `AzureAd:IdTokenSigningAlgorithms`, default `RS256`.
+fn signing_algorithms(tree: &Value) -> Result<Vec<String>, ConfigError> {
+    const KEY: &str = "AzureAd:IdTokenSigningAlgorithms";
+    let listed = optional_list(tree, KEY)?;
+    if listed.is_empty() {
+        return Ok(vec!["RS256".into()]);
+    }
+    match listed.iter().find(|alg| !ASYMMETRIC_ALGORITHMS.contains(&alg.as_str())) {
+        Some(refused) => Err(ConfigError::Invalid {
+            key: KEY.into(),
+            reason: format!("{refused:?} is not one of {}", ASYMMETRIC_ALGORITHMS.join(", ")),
+        }),
+        None => Ok(listed),
+    }
 }
 
 /// A whole number that may be zero.

@@ -194,3 +194,16 @@ fn sessions_on_the_same_engine_reuse_the_token_cache_connection_string_which_is_
     assert!(!format!("{config:?}").contains("s3cret"), "Debug never prints a connection string");
     assert!(!format!("{config:?}").contains(KEY), "nor a key");
 }
+
+#[test]
+fn idt_09_id_token_algorithms_are_pinned_to_asymmetric_ones() {
+    let config = IdentityConfig::from_json(&valid_settings()).unwrap();
+    assert_eq!(config.azure_ad.id_token_signing_algorithms, vec!["RS256"]);
+    assert_eq!(config.azure_ad.clock_skew, std::time::Duration::from_secs(300));
+    for refused in ["HS256", "none"] {
+        let mut tree = valid_settings();
+        tree["AzureAd"]["IdTokenSigningAlgorithms"] = json!([refused]);
+        let error = IdentityConfig::from_json(&tree).unwrap_err().to_string();
+        assert!(error.starts_with("configuration key AzureAd:IdTokenSigningAlgorithms is invalid"), "{error}");
+    }
+}
