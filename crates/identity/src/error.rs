@@ -112,6 +112,9 @@ pub enum SignInRejection {
     /// RFC 9207 `iss` names another issuer (CB-03).
     #[error("the response came from an unexpected issuer")]
     IssuerMismatch,
+    /// RFC 9207 `iss` is absent though the provider says it sends it (CB-03).
+    #[error("the response does not name its issuer")]
+    IssuerMissing,
     /// A parameter came twice (RFC 6749 3.1 forbids it).
     #[error("a response parameter is repeated")]
     DuplicateParameter,

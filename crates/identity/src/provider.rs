@@ -13,7 +13,7 @@ use openidconnect::core::{
 };
 use openidconnect::{
     ClaimsVerificationError, Client, ClientId, EndpointMaybeSet, EndpointNotSet, EndpointSet, EndSessionUrl, IssuerUrl, JsonWebKeySet,
-    NonceVerifier, ProviderMetadataWithLogout, RedirectUrl, SignatureVerificationError,
+    AdditionalProviderMetadata, LogoutProviderMetadata, NonceVerifier, ProviderMetadata, RedirectUrl, SignatureVerificationError,
 };
 use tokio::sync::{Mutex, RwLock};
 use url::Url;
@@ -64,8 +64,11 @@ pub struct Provider {
     signing_algorithms: Vec<CoreJwsSigningAlgorithm>,
     /// Single tenant: the tenant id the issuer names, which every ID token's `tid` must equal.
     home_tenant_id: Option<String>,
+    /// RFC 9207: discovery says `authorization_response_iss_parameter_supported`,
+    /// so every authorization response (error responses too) must carry `iss` (CB-03).
+    pub iss_parameter_required: bool,
     /// The discovery document, kept to rebuild the client with new keys.
-    metadata: ProviderMetadataWithLogout,
+    metadata: DiscoveredMetadata,
     /// When the keys were last fetched again because of an unknown `kid`.
     keys_refetched_at: Option<Instant>,
 }
@@ -134,7 +137,7 @@ impl ProviderCache {
         // issuer equal the URL asked, which Microsoft's documents for a domain
         // or for common/organizations do not (openidconnect issue 216). The
         // issuer is checked here instead, and the JWKS fetched by the library.
-        let metadata: ProviderMetadataWithLogout = tokio::time::timeout(DISCOVERY_TIMEOUT, async {
+        let metadata: DiscoveredMetadata = tokio::time::timeout(DISCOVERY_TIMEOUT, async {
             let response = self.http.get(&document).send().await.map_err(|error| unavailable(format!("discovery failed: {}", error_chain(&error))))?;
             if !response.status().is_success() {
                 return Err(unavailable(format!("discovery answered {}", response.status())));
@@ -154,7 +157,7 @@ impl ProviderCache {
         self.build(metadata.set_jwks(jwks), None)
     }
 
-    fn build(&self, metadata: ProviderMetadataWithLogout, keys_refetched_at: Option<Instant>) -> Result<Provider, IdentityError> {
+    fn build(&self, metadata: DiscoveredMetadata, keys_refetched_at: Option<Instant>) -> Result<Provider, IdentityError> {
         let azure_ad = &self.config.azure_ad;
         let client = OidcClient::from_provider_metadata(
             metadata.clone(),
@@ -177,6 +180,7 @@ impl ProviderCache {
             client,
             issuer: metadata.issuer().clone(),
             end_session_endpoint: metadata.additional_metadata().end_session_endpoint.clone(),
+            iss_parameter_required: metadata.additional_metadata().additional_metadata.authorization_response_iss_parameter_supported == Some(true),
             multi_tenant,
             allowed_tenants: azure_ad.allowed_tenants.clone(),
             metadata,
@@ -297,6 +301,33 @@ impl Provider {
 }
 
 const DISCOVERY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Discovery fields openidconnect does not model: RFC 9207's.
+#[derive(Clone, Debug, Default, serde::Deserialize, serde::Serialize)]
+pub struct Rfc9207Metadata {
+    /// Whether authorization responses carry `iss`.
+    #[serde(default)]
+    pub authorization_response_iss_parameter_supported: Option<bool>,
+}
+
+impl AdditionalProviderMetadata for Rfc9207Metadata {}
+
+/// The discovery document as idweb reads it: the standard fields, RP-initiated
+/// logout's `end_session_endpoint`, and RFC 9207's flag.
+pub type DiscoveredMetadata = ProviderMetadata<
+    LogoutProviderMetadata<Rfc9207Metadata>,
+    CoreAuthDisplay,
+    openidconnect::core::CoreClientAuthMethod,
+    openidconnect::core::CoreClaimName,
+    openidconnect::core::CoreClaimType,
+    openidconnect::core::CoreGrantType,
+    CoreJweContentEncryptionAlgorithm,
+    openidconnect::core::CoreJweKeyManagementAlgorithm,
+    CoreJsonWebKey,
+    openidconnect::core::CoreResponseMode,
+    openidconnect::core::CoreResponseType,
+    openidconnect::core::CoreSubjectIdentifierType,
+>;
 
 /// The tenant id a single-tenant issuer names (`https://host/{tenant id}/v2.0`),
 /// when it is a GUID (Microsoft's form; other providers' issuers name none).

@@ -93,7 +93,11 @@ async fn log_02_text_from_outside_cannot_forge_a_log_line_or_drive_a_terminal() 
     let request = browser.start_sign_in().await;
     let forged = "access_denied\n2026-01-01T00:00:00Z  INFO idweb: user signed in as admin\r\x1b[2J";
     let mut callback = app.url.join("signin-oidc").unwrap();
-    callback.query_pairs_mut().append_pair("state", &request.params["state"]).append_pair("error", forged);
+    callback
+        .query_pairs_mut()
+        .append_pair("state", &request.params["state"])
+        .append_pair("error", forged)
+        .append_pair("iss", &support::issuer(&app));
     browser.callback(&callback).await;
 
     let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();

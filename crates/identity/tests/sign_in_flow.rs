@@ -150,13 +150,15 @@ async fn cb_04_a_provider_error_is_passed_to_the_error_page_without_a_token_requ
     let app = TestApp::start().await;
     let browser = app.browser();
     let request = browser.start_sign_in().await;
-    let callback = app
+    let mut callback = app
         .url
         .join(&format!(
             "/signin-oidc?error=access_denied&error_description=User+said+%3Cb%3Eno%3C%2Fb%3E&state={}",
             request.params["state"]
         ))
         .unwrap();
+    // As the provider sends it: naming itself (RFC 9207).
+    callback.query_pairs_mut().append_pair("iss", &support::issuer(&app));
     let response = browser.callback(&callback).await;
     assert_eq!(
         location(&response),
@@ -286,4 +288,28 @@ async fn flt_01_after_a_failed_discovery_callers_are_answered_at_once_for_a_mome
         assert_eq!(location(&browser.get("/auth/sign-in").await), "/auth/error?reason=provider_unavailable");
     }
     assert_eq!(app.emulator.discovery_requests(), 1, "one attempt, then the failure is answered without asking again");
+}
+
+#[tokio::test]
+async fn cb_03_a_response_without_iss_is_rejected_when_the_provider_advertises_it() {
+    let app = TestApp::start().await;
+    app.emulator.faults().arm_authorize_iss(AuthorizeIssFault { iss: None, count: 1 }).unwrap();
+    let browser = app.browser();
+    let request = browser.start_sign_in().await;
+    let callback = browser.choose_user(&request, ADELE).await;
+    assert!(!callback.query_pairs().any(|(name, _)| name == "iss"), "the fault left iss out");
+    assert_eq!(location(&browser.callback(&callback).await), "/auth/error?reason=invalid_response");
+    assert_eq!(app.emulator.token_requests(), 0, "the code was never redeemed");
+    assert_eq!(browser.whoami().await, "nobody");
+}
+
+#[tokio::test]
+async fn cb_03_an_error_response_without_iss_is_rejected_too() {
+    let app = TestApp::start().await;
+    let browser = app.browser();
+    let request = browser.start_sign_in().await;
+    let mut forged = app.url.join("signin-oidc").unwrap();
+    forged.query_pairs_mut().append_pair("state", &request.params["state"]).append_pair("error", "access_denied");
+    assert!(!forged.query_pairs().any(|(name, _)| name == "iss"));
+    assert_eq!(location(&browser.callback(&forged).await), "/auth/error?reason=invalid_response");
 }

@@ -51,6 +51,15 @@ async fn complete_sign_in(
 ) -> Result<String, IdentityError> {
     let state = query.state.ok_or(IdentityError::SignInRejected(SignInRejection::StateMissing))?;
     let pending = transaction::take(session, &state).await?;
+    let provider = identity.provider().get().await?;
+    // RFC 9207, before anything else, error responses too: a response naming
+    // another issuer, or none when the provider always names itself, may come
+    // from a mix-up attack.
+    match &query.iss {
+        Some(iss) if iss != provider.issuer.as_str() => return Err(IdentityError::SignInRejected(SignInRejection::IssuerMismatch)),
+        None if provider.iss_parameter_required => return Err(IdentityError::SignInRejected(SignInRejection::IssuerMissing)),
+        _ => {}
+    }
     if let Some(error) = query.error {
         if pending.silent && NEEDS_INTERACTION.contains(&error.as_str()) {
             // CACHE-01: silent re-authorization was not enough; ask once, interactively.
@@ -62,13 +71,6 @@ async fn complete_sign_in(
             return Err(IdentityError::ConsentDeclined { scopes: pending.scopes, return_to: pending.return_to });
         }
         return Err(IdentityError::ProviderError { error, description: query.error_description });
-    }
-    let provider = identity.provider().get().await?;
-    // RFC 9207: a response naming another issuer may come from a mix-up attack.
-    if let Some(iss) = query.iss {
-        if iss != provider.issuer.as_str() {
-            return Err(IdentityError::SignInRejected(SignInRejection::IssuerMismatch));
-        }
     }
     let code = query.code.ok_or(IdentityError::SignInRejected(SignInRejection::CodeMissing))?;
     let exchange = provider

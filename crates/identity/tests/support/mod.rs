@@ -223,6 +223,11 @@ impl Browser {
     }
 }
 
+/// The issuer the emulator names in its responses (RFC 9207 `iss`).
+pub fn issuer(app: &TestApp) -> String {
+    format!("{}{}/v2.0", app.emulator.base_url(), app.emulator.tenant_id())
+}
+
 pub fn location(response: &Response) -> &str {
     response.headers().get(LOCATION).expect("a Location header").to_str().unwrap()
 }
