@@ -15,13 +15,14 @@ use std::time::{Duration, SystemTime};
 use base64::Engine as _;
 use criterion::{criterion_group, criterion_main, Criterion};
 use idweb_identity::cache::encryption::{EncryptionKey, KeyRing};
-use idweb_identity::cache::{normalise_scopes, CachedAccessToken, LayeredSettings, LayeredTokenCache, SharedCacheBackend, TokenPartition};
-use idweb_identity::config::{ConnectionString, SharedStoreConfig, StoreKind};
+use idweb_identity::cache::{normalise_scopes, CachedAccessToken, LayeredSettings, LayeredTokenCache, TokenPartition};
 use idweb_identity::{Identity, IdentityConfig, PartitionKey, SignedInUser, TokenCacheStore};
 use openidconnect::{AccessToken, RefreshToken};
 
 #[path = "../tests/support/mod.rs"]
 mod support;
+
+use support::shared::{Engine, SharedStore};
 
 fn settings() -> IdentityConfig {
     // Nothing is fetched until a token request is needed, and a cache hit needs none.
@@ -50,30 +51,14 @@ fn partition() -> TokenPartition {
     partition
 }
 
-fn store_config(kind: StoreKind, namespace: &str) -> SharedStoreConfig {
-    let url = match kind {
-        StoreKind::Redis => std::env::var("IDWEB_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/".into()),
-        _ => std::env::var("IDWEB_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into()),
-    };
-    SharedStoreConfig { kind, connection_string: ConnectionString::new(url), namespace: namespace.into(), timeout: Duration::from_secs(2) }
-}
-
-async fn backend(kind: StoreKind, namespace: &str) -> Arc<dyn SharedCacheBackend> {
-    let config = store_config(kind, namespace);
-    match kind {
-        StoreKind::Redis => Arc::new(idweb_identity::cache::redis::RedisBackend::connect(&config).await.expect("Redis")),
-        _ => Arc::new(idweb_identity::cache::postgres::PostgresBackend::connect(&config).await.expect("PostgreSQL")),
-    }
-}
-
 /// An engine over a layered store whose L1 keeps copies for `l1_time_to_live`
 /// (a nanosecond: every read goes to the shared store).
-async fn layered_identity(kind: StoreKind, namespace: &str, l1_time_to_live: Duration) -> Arc<Identity> {
+async fn layered_identity(store: &SharedStore, l1_time_to_live: Duration) -> Arc<Identity> {
     let key = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
     let ring = KeyRing::new(vec![EncryptionKey::from_base64("bench", &key).expect("key")]).expect("ring");
     let tiers = LayeredSettings { l1_max_partitions: 10_000, l1_time_to_live, l2_time_to_live: Duration::from_secs(600) };
-    let store: Arc<dyn TokenCacheStore> = Arc::new(LayeredTokenCache::new(backend(kind, namespace).await, Arc::new(ring), tiers));
-    Identity::builder(settings()).token_cache(store).build().await.expect("identity")
+    let layered: Arc<dyn TokenCacheStore> = Arc::new(LayeredTokenCache::new(store.backend().await, Arc::new(ring), tiers));
+    Identity::builder(settings()).token_cache(layered).build().await.expect("identity")
 }
 
 fn tiers(c: &mut Criterion) {
@@ -81,30 +66,24 @@ fn tiers(c: &mut Criterion) {
     let scopes = vec!["User.Read".to_owned()];
     let user = adele();
     let key = PartitionKey::User(user.home_account_id.clone());
-    let namespace_tag = format!("{:08x}", rand::random::<u32>());
     let mut group = c.benchmark_group("for_user_by_tier");
 
     let memory = runtime.block_on(Identity::builder(settings()).build()).expect("identity");
     runtime.block_on(memory.cache().save(&key, &partition(), None)).expect("stored");
     group.bench_function("memory_store", |bench| bench.iter(|| runtime.block_on(memory.tokens().for_user(&user, &scopes)).expect("hit")));
 
-    for (label, kind, namespace) in [
-        ("redis", StoreKind::Redis, format!("idweb-bench-{namespace_tag}:")),
-        ("postgres", StoreKind::Postgres, format!("idweb_bench_{namespace_tag}")),
-    ] {
-        let with_l1 = runtime.block_on(layered_identity(kind, &namespace, Duration::from_secs(600)));
+    for (label, engine) in [("redis", Engine::Redis), ("postgres", Engine::Postgres)] {
+        // Its own key prefix or schema, removed when `store` is dropped.
+        let store = SharedStore::new(engine);
+        let with_l1 = runtime.block_on(layered_identity(&store, Duration::from_secs(600)));
         runtime.block_on(with_l1.cache().save(&key, &partition(), None)).expect("stored");
         group.bench_function(format!("{label}_l1_hit"), |bench| {
             bench.iter(|| runtime.block_on(with_l1.tokens().for_user(&user, &scopes)).expect("hit"))
         });
-        let without_l1 = runtime.block_on(layered_identity(kind, &namespace, Duration::from_nanos(1)));
+        let without_l1 = runtime.block_on(layered_identity(&store, Duration::from_nanos(1)));
         group.bench_function(format!("{label}_l2_hit"), |bench| {
             bench.iter(|| runtime.block_on(without_l1.tokens().for_user(&user, &scopes)).expect("hit"))
         });
-        runtime.block_on(with_l1.cache().remove(&key)).expect("cleaned up");
-        if kind == StoreKind::Postgres {
-            runtime.block_on(drop_schema(&namespace));
-        }
     }
     group.finish();
 }
@@ -115,7 +94,7 @@ fn renewals(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     let scopes = vec!["User.Read".to_owned()];
     let mut group = c.benchmark_group("for_user_by_tier");
-    let redis = support::shared::SharedStore::new(support::shared::Engine::Redis);
+    let redis = SharedStore::new(Engine::Redis);
     let redis_settings = redis.token_cache_settings(&[("bench", &base64::engine::general_purpose::STANDARD.encode([7u8; 32]))]);
     for (label, settings) in [("memory_store_refresh", serde_json::json!({})), ("redis_refresh", serde_json::json!({ "TokenCache": redis_settings }))] {
         let app = runtime.block_on(support::TestApp::start_with(move |_, tree| *tree = settings));
@@ -126,13 +105,6 @@ fn renewals(c: &mut Criterion) {
     }
     group.finish();
     drop(redis);
-}
-
-async fn drop_schema(schema: &str) {
-    let url = std::env::var("IDWEB_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    if let Ok(pool) = sqlx::PgPool::connect(&url).await {
-        let _ = sqlx::raw_sql(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE")).execute(&pool).await;
-    }
 }
 
 criterion_group! {

@@ -179,8 +179,7 @@ impl TokenAcquisition {
         if options.tenant.is_none() {
             self.check_refreshed_identity(user, &response, &provider).await?;
         }
-        let grant = Grant::Rotated;
-        self.store_in(&key, current, &response, &wanted, options.tenant, TokenSource::Refresh, grant).await
+        self.store_in(&key, current, &response, &wanted, options.tenant, TokenSource::Refresh, Grant::Rotated).await
     }
 
     /// An app token (client credentials) for `scopes` (`{resource}/.default`),

@@ -25,8 +25,7 @@ pub(crate) async fn token_cache(config: &TokenCacheConfig) -> Result<Arc<dyn Tok
         .ok_or_else(|| IdentityError::Misconfigured("TokenCache:EncryptionKeys is required for a shared token cache".into()))?;
     let backend: Arc<dyn SharedCacheBackend> = match shared.kind {
         StoreKind::Redis => Arc::new(crate::cache::redis::RedisBackend::connect(shared).await?),
-        // A shared store is never Memory (configuration builds none for it).
-        StoreKind::Postgres | StoreKind::Memory => Arc::new(crate::cache::postgres::PostgresBackend::connect(shared).await?),
+        StoreKind::Postgres => Arc::new(crate::cache::postgres::PostgresBackend::connect(shared).await?),
     };
     let settings = LayeredSettings {
         l1_max_partitions: config.l1_max_partitions,
@@ -49,7 +48,7 @@ pub(crate) async fn session_store(config: &SessionConfig) -> Result<SessionBacke
             }
             Ok(SessionBackend::Redis(RedisStore::new(pool)))
         }
-        StoreKind::Postgres | StoreKind::Memory => {
+        StoreKind::Postgres => {
             let pool = crate::cache::postgres::pool(shared, &shared.namespace)?;
             let store = PostgresStore::new(pool.clone())
                 .with_schema_name(&shared.namespace)

@@ -29,16 +29,22 @@ impl<'a> MakeWriter<'a> for CapturedLogs {
     }
 }
 
-// One thread: the app, the emulator and the client all log into this subscriber.
-#[tokio::test(flavor = "current_thread")]
-async fn log_01_a_full_flow_logs_no_code_token_or_secret() {
+/// Every event of this thread, at every level, written as the app writes
+/// them (through the escaping writer), into the returned buffer while the guard lives.
+fn capture_logs() -> (CapturedLogs, tracing::subscriber::DefaultGuard) {
     let logs = CapturedLogs::default();
     let subscriber = tracing_subscriber::fmt()
         .with_max_level(tracing::Level::TRACE)
-        .with_writer(logs.clone())
+        .with_writer(idweb_identity::telemetry::Escaped(logs.clone()))
         .with_ansi(false)
         .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    (logs, tracing::subscriber::set_default(subscriber))
+}
+
+// One thread: the app, the emulator and the client all log into this subscriber.
+#[tokio::test(flavor = "current_thread")]
+async fn log_01_a_full_flow_logs_no_code_token_or_secret() {
+    let (logs, _guard) = capture_logs();
 
     let app = TestApp::start().await;
     let browser = app.browser();
@@ -81,12 +87,7 @@ fn regex_like_jwt(text: &str) -> Option<&str> {
 /// carriage return and a terminal escape is logged on one line, escaped.
 #[tokio::test(flavor = "current_thread")]
 async fn log_02_text_from_outside_cannot_forge_a_log_line_or_drive_a_terminal() {
-    let logs = CapturedLogs::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(idweb_identity::telemetry::Escaped(logs.clone()))
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (logs, _guard) = capture_logs();
 
     let app = TestApp::start().await;
     let browser = app.browser();

@@ -66,6 +66,11 @@ pub enum CacheError {
 }
 
 impl CacheError {
+    /// The shared store `store` failed with `source`.
+    pub(crate) fn unavailable(store: &'static str, source: impl Into<StoreFailure>) -> Self {
+        Self::Unavailable { store, source: source.into() }
+    }
+
     /// Whether this is the shared store being down or slow (an outage, worth
     /// serving from L1 and retrying later), rather than a problem with data or code.
     pub fn is_outage(&self) -> bool {

@@ -425,7 +425,7 @@ async fn write_back(inner: Arc<Inner>) {
 pub struct L2Health {
     kind: &'static str,
     down: AtomicBool,
-    since: Mutex<Option<(Instant, String)>>,
+    since: Mutex<Option<Instant>>,
 }
 
 impl L2Health {
@@ -438,12 +438,6 @@ impl L2Health {
         self.down.load(Ordering::Relaxed)
     }
 
-    /// Since when, and the error that started the outage.
-    pub fn outage(&self) -> Option<(Duration, String)> {
-        let since = self.since.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        since.as_ref().map(|(at, reason)| (at.elapsed(), reason.clone()))
-    }
-
     /// Passes `result` through, noting an outage start or end.
     fn observe<T>(&self, result: Result<T, CacheError>) -> Result<T, CacheError> {
         match &result {
@@ -452,13 +446,13 @@ impl L2Health {
                 if !self.down.swap(true, Ordering::Relaxed) {
                     let reason = telemetry::error_chain(error);
                     tracing::warn!(store = self.kind, error = %reason, "token cache store unavailable; serving from memory where possible");
-                    *self.since.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some((Instant::now(), reason));
+                    *self.since.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(Instant::now());
                 }
             }
             _ => {
                 if self.down.load(Ordering::Relaxed) && self.down.swap(false, Ordering::Relaxed) {
                     let since = self.since.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
-                    let lasted = since.map(|(at, _)| at.elapsed()).unwrap_or_default();
+                    let lasted = since.map(|at| at.elapsed()).unwrap_or_default();
                     tracing::info!(store = self.kind, ?lasted, "token cache store answering again");
                 }
             }

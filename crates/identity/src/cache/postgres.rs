@@ -100,7 +100,7 @@ impl PostgresBackend {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .is_some_and(|at| at.elapsed() < MIGRATION_RETRY_AFTER);
         if failed_recently {
-            return Err(CacheError::Unavailable { store: STORE, source: "the token cache schema is not ready".into() });
+            return Err(CacheError::unavailable(STORE, "the token cache schema is not ready"));
         }
         let pool = self.pool.clone();
         let schema = self.schema.clone();
@@ -113,7 +113,7 @@ impl PostgresBackend {
             .migrated
             .get_or_try_init(|| async {
                 match tokio::time::timeout(self.timeout * 3, run).await {
-                    Ok(result) => result.map_err(|error: sqlx::migrate::MigrateError| CacheError::Unavailable { store: STORE, source: Box::new(error) }),
+                    Ok(result) => result.map_err(|error: sqlx::migrate::MigrateError| unavailable(error)),
                     Err(_) => Err(CacheError::TimedOut { store: STORE, timeout: self.timeout * 3 }),
                 }
             })
@@ -152,7 +152,7 @@ pub(crate) async fn create_schema(pool: &PgPool, schema: &str) -> Result<(), sql
 }
 
 fn unavailable(error: impl std::error::Error + Send + Sync + 'static) -> CacheError {
-    CacheError::Unavailable { store: STORE, source: Box::new(error) }
+    CacheError::unavailable(STORE, error)
 }
 
 /// SQLSTATE classes of a database that is there but cannot serve right now:

@@ -152,7 +152,7 @@ impl RedisBackend {
 }
 
 fn unavailable(error: impl std::error::Error + Send + Sync + 'static) -> CacheError {
-    CacheError::Unavailable { store: STORE, source: Box::new(error) }
+    CacheError::unavailable(STORE, error)
 }
 
 /// Replies of a Redis that is there but cannot serve right now (loading, a

@@ -9,11 +9,10 @@ use serde_json::Value;
 use super::{lookup, optional_string, optional_u32, required_string, ConfigError};
 use crate::cache::encryption::{EncryptionKey, KeyRing};
 
-/// Where tokens or sessions live.
+/// The engine of a store several instances share (`Store` = `Memory`, the
+/// default, is no shared store at all).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StoreKind {
-    /// This process's memory (one instance).
-    Memory,
     /// Redis, single node or Cluster.
     Redis,
     /// PostgreSQL.
@@ -21,18 +20,14 @@ pub enum StoreKind {
 }
 
 impl StoreKind {
-    fn parse(tree: &Value, key: &str) -> Result<Self, ConfigError> {
+    /// `{key}` read as a shared engine; `None` for `Memory` or no value.
+    fn parse(tree: &Value, key: &str) -> Result<Option<Self>, ConfigError> {
         match optional_string(tree, key).map(|text| text.to_ascii_lowercase()).as_deref() {
-            None | Some("memory") => Ok(Self::Memory),
-            Some("redis") => Ok(Self::Redis),
-            Some("postgres" | "postgresql") => Ok(Self::Postgres),
+            None | Some("memory") => Ok(None),
+            Some("redis") => Ok(Some(Self::Redis)),
+            Some("postgres" | "postgresql") => Ok(Some(Self::Postgres)),
             Some(_) => Err(ConfigError::Invalid { key: key.into(), reason: "expected Memory, Redis or Postgres".into() }),
         }
-    }
-
-    /// Whether several instances share it.
-    pub fn is_shared(self) -> bool {
-        self != Self::Memory
     }
 }
 
@@ -164,10 +159,9 @@ impl SessionConfig {
 /// string to a section that names the same engine without one.
 fn shared_store(tree: &Value, section: &str, fallback: Option<&SharedStoreConfig>) -> Result<Option<SharedStoreConfig>, ConfigError> {
     let key = |name: &str| format!("{section}:{name}");
-    let kind = StoreKind::parse(tree, &key("Store"))?;
-    if !kind.is_shared() {
+    let Some(kind) = StoreKind::parse(tree, &key("Store"))? else {
         return Ok(None);
-    }
+    };
     let connection_string = match optional_string(tree, &key("ConnectionString")) {
         Some(text) => text,
         None => match fallback.filter(|other| other.kind == kind) {
@@ -177,14 +171,14 @@ fn shared_store(tree: &Value, section: &str, fallback: Option<&SharedStoreConfig
     };
     let schemes: &[&str] = match kind {
         StoreKind::Redis => &["redis://", "rediss://", "redis-cluster://", "rediss-cluster://", "redis-sentinel://", "rediss-sentinel://"],
-        _ => &["postgres://", "postgresql://"],
+        StoreKind::Postgres => &["postgres://", "postgresql://"],
     };
     if !schemes.iter().any(|scheme| connection_string.starts_with(scheme)) {
         return Err(ConfigError::Invalid { key: key("ConnectionString"), reason: format!("expected a URL starting with {}", schemes.join(" or ")) });
     }
     let namespace = match kind {
         StoreKind::Redis => optional_string(tree, &key("KeyPrefix")).unwrap_or_else(|| DEFAULT_REDIS_PREFIX.into()),
-        _ => {
+        StoreKind::Postgres => {
             let schema = optional_string(tree, &key("Schema")).unwrap_or_else(|| DEFAULT_SCHEMA.into());
             // 40 leaves room for the `_token_cache` notice channel within PostgreSQL's 63-byte names.
             let identifier = schema.len() <= 40

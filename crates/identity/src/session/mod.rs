@@ -40,10 +40,7 @@ impl SessionBackend {
             Self::Memory(_) => Ok(()),
             Self::Redis(_) | Self::Postgres(_) => {
                 // A load of an id nobody holds is a real round trip through the store's own client.
-                self.load(&Id::default()).await.map(|_| ()).map_err(|error| crate::cache::CacheError::Unavailable {
-                    store: self.kind(),
-                    source: Box::new(error),
-                })
+                self.load(&Id::default()).await.map(|_| ()).map_err(|error| crate::cache::CacheError::unavailable(self.kind(), error))
             }
         }
     }
