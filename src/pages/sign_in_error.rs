@@ -49,6 +49,9 @@ pub fn SignInErrorPage() -> impl IntoView {
 fn describe_reason(reason_code: &str) -> &'static str {
     match reason_code {
         "provider_unavailable" => "The identity provider could not be reached. Please try again in a moment.",
+        "provider_misconfigured" => {
+            "The identity provider's answer does not match idweb's settings, so signing in cannot work until an administrator fixes them."
+        }
         "expired" => "The sign-in took too long. Please start again.",
         "invalid_response" => "The sign-in response did not match a sign-in started in this browser, so it was refused.",
         "provider_error" => "The identity provider did not sign you in.",

@@ -34,6 +34,11 @@ pub struct TokenFault {
     /// Answer with this error instead of tokens; absent: answer normally after the delay.
     #[serde(default)]
     pub error: Option<InjectedError>,
+    /// Answer with this instead of anything OAuth-shaped (a gateway's HTML
+    /// page, a `problem+json`): what clients meet when something in front of
+    /// the provider fails. Wins over `error`.
+    #[serde(default)]
+    pub raw: Option<RawAnswer>,
     /// How many matching requests it applies to.
     #[serde(default = "one")]
     pub count: u32,
@@ -74,6 +79,18 @@ impl InjectedError {
             _ => (90000, "The request failed as the emulator was told to make it fail."),
         }
     }
+}
+
+/// An HTTP answer given as is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RawAnswer {
+    /// HTTP status.
+    pub status: u16,
+    /// `Content-Type` header.
+    pub content_type: String,
+    /// The body.
+    pub body: String,
 }
 
 /// How the next ID token is spoiled (the IDT-* rows of the security matrix).
@@ -345,7 +362,7 @@ mod tests {
     #[test]
     fn token_faults_match_their_grant_type_only() {
         let faults = Faults::default();
-        faults.arm_token(TokenFault { grant_type: Some("refresh_token".into()), delay_ms: 0, error: None, count: 1 }).unwrap();
+        faults.arm_token(TokenFault { grant_type: Some("refresh_token".into()), delay_ms: 0, error: None, raw: None, count: 1 }).unwrap();
         assert!(faults.take_token("authorization_code").is_none());
         assert!(faults.take_token("refresh_token").is_some());
         assert!(faults.take_token("refresh_token").is_none());
@@ -354,7 +371,7 @@ mod tests {
     #[test]
     fn delays_are_capped_and_zero_counts_are_not_armed() {
         let faults = Faults::default();
-        faults.arm_token(TokenFault { grant_type: None, delay_ms: u64::MAX, error: None, count: 1 }).unwrap();
+        faults.arm_token(TokenFault { grant_type: None, delay_ms: u64::MAX, error: None, raw: None, count: 1 }).unwrap();
         faults.arm_api(ApiFault::Throttle { retry_after_secs: 1, count: 0 }).unwrap();
         let armed = faults.armed();
         assert_eq!(armed.token[0].delay_ms, MAX_DELAY.as_millis() as u64);

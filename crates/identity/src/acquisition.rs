@@ -4,12 +4,9 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
-use openidconnect::{
-    AccessToken, ClientCredentialsTokenRequest, CodeTokenRequest, Nonce, OAuth2TokenResponse, RefreshTokenRequest,
-    RequestTokenError, Scope, TokenUrl,
-};
+use openidconnect::{AccessToken, Nonce, OAuth2TokenResponse, Scope, TokenUrl};
 
 use crate::cache::{
     merge::merge, normalise_scopes, CachedAccessToken, PartitionKey, SaveOutcome, TokenCacheStore, TokenPartition, TokenSource, Versioned,
@@ -18,6 +15,7 @@ use crate::credentials::{ClientCredential, JWT_BEARER};
 use crate::error::IdentityError;
 use crate::provider::{OidcClient, Provider, ProviderCache};
 use crate::telemetry::{self, error_chain};
+use crate::token_endpoint::{self, TokenRequest, TokenRequestFailure};
 use crate::token_response::{MicrosoftErrorResponse, MicrosoftTokenResponse, Refusal};
 use crate::user::SignedInUser;
 
@@ -26,8 +24,6 @@ use crate::user::SignedInUser;
 pub const DEFAULT_REFRESH_MARGIN: Duration = Duration::from_secs(5 * 60);
 /// The longest lifetime believed from a token response.
 const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 3600);
-/// Longest we wait for the token endpoint (sign-in's code redemption too).
-pub(crate) const TOKEN_TIMEOUT: Duration = Duration::from_secs(15);
 /// Longest a caller waits for another instance renewing the same user's tokens.
 const LOCK_WAIT: Duration = Duration::from_secs(20);
 /// Compare-and-set attempts before a write that keeps losing is given up
@@ -155,7 +151,7 @@ impl TokenAcquisition {
                     .client
                     .exchange_refresh_token(&refresh_token)
                     .map_err(|error| IdentityError::Misconfigured(format!("token endpoint not configured: {error}")))?,
-                token_endpoint(&provider.client),
+                token_url(&provider.client),
             ),
         };
         let mut request = request.add_scopes(options.scopes.iter().cloned().map(Scope::new));
@@ -163,16 +159,11 @@ impl TokenAcquisition {
             request = request.add_extra_param("claims", claims);
         }
         let request = self.authenticate(request, &token_endpoint)?;
-        let started = Instant::now();
-        let outcome = tokio::time::timeout(TOKEN_TIMEOUT, request.request_async(&self.http)).await;
-        telemetry::token_endpoint("refresh_token", started.elapsed());
-        let response = match outcome {
-            Err(_) => return Err(IdentityError::ProviderUnavailable("refresh timed out".into())),
-            Ok(Ok(response)) => response,
-            Ok(Err(RequestTokenError::ServerResponse(refused))) => {
-                return Err(self.refused(&key, current, &wanted, options, &refused).await);
-            }
-            Ok(Err(error)) => return Err(IdentityError::ProviderUnavailable(format!("refresh failed: {}", error_chain(&error)))),
+        let response = match token_endpoint::send(request, &self.http, "refresh_token").await {
+            Ok(response) => response,
+            Err(TokenRequestFailure::Refused(refused)) => return Err(self.refused(&key, current, &wanted, options, &refused).await),
+            Err(TokenRequestFailure::Unavailable(why)) => return Err(IdentityError::ProviderUnavailable(format!("refresh: {why}"))),
+            Err(TokenRequestFailure::Malformed(why)) => return Err(IdentityError::IdTokenRejected(format!("refresh: {why}"))),
         };
         // A tenant override's ID token comes from another issuer and describes the
         // user's account there; idweb keeps only the home tenant's identity.
@@ -206,18 +197,15 @@ impl TokenAcquisition {
             .exchange_client_credentials()
             .map_err(|error| IdentityError::Misconfigured(format!("token endpoint not configured: {error}")))?
             .add_scopes(scopes.iter().cloned().map(Scope::new));
-        let request = self.authenticate(request, &token_endpoint(&provider.client))?;
-        let started = Instant::now();
-        let outcome = tokio::time::timeout(TOKEN_TIMEOUT, request.request_async(&self.http)).await;
-        telemetry::token_endpoint("client_credentials", started.elapsed());
-        let response = match outcome {
-            Err(_) => return Err(IdentityError::ProviderUnavailable("app token request timed out".into())),
-            Ok(Ok(response)) => response,
-            Ok(Err(RequestTokenError::ServerResponse(refused))) => {
+        let request = self.authenticate(request, &token_url(&provider.client))?;
+        let response = match token_endpoint::send(request, &self.http, "client_credentials").await {
+            Ok(response) => response,
+            Err(TokenRequestFailure::Refused(refused)) => {
                 telemetry::provider_error(&refused.error);
                 return Err(refused.into_error("the app token request"));
             }
-            Ok(Err(error)) => return Err(IdentityError::ProviderUnavailable(format!("app token request failed: {}", error_chain(&error)))),
+            Err(TokenRequestFailure::Unavailable(why)) => return Err(IdentityError::ProviderUnavailable(format!("app token request: {why}"))),
+            Err(TokenRequestFailure::Malformed(why)) => return Err(IdentityError::ProviderUnavailable(format!("app token request: {why}"))),
         };
         self.store_in(&key, current, &response, &wanted, None, TokenSource::ClientCredentials, Grant::Rotated).await
     }
@@ -259,7 +247,7 @@ impl TokenAcquisition {
     }
 
     /// Adds a client assertion for `token_endpoint` to a token request when the credential uses one.
-    pub(crate) fn authenticate<R: ExtraParams>(&self, request: R, token_endpoint: &str) -> Result<R, IdentityError> {
+    pub(crate) fn authenticate<R: TokenRequest>(&self, request: R, token_endpoint: &str) -> Result<R, IdentityError> {
         Ok(match self.credential.client_assertion(&self.client_id, token_endpoint)? {
             Some(assertion) => request.extra("client_assertion_type", JWT_BEARER.to_owned()).extra("client_assertion", assertion),
             None => request,
@@ -447,7 +435,7 @@ fn no_refresh_token(options: UserTokenOptions<'_>) -> IdentityError {
 }
 
 /// The client's token endpoint URL (what a client assertion's `aud` names).
-pub(crate) fn token_endpoint(client: &OidcClient) -> String {
+pub(crate) fn token_url(client: &OidcClient) -> String {
     client.token_uri().map(|url| url.as_str().to_owned()).unwrap_or_default()
 }
 
@@ -462,22 +450,6 @@ fn check_tenant(tenant: &str) -> Result<(), IdentityError> {
     }
 }
 
-/// Token requests that can carry extra form parameters (the client assertion).
-pub(crate) trait ExtraParams: Sized {
-    /// Adds `name=value` to the request body.
-    fn extra(self, name: &'static str, value: String) -> Self;
-}
-
-macro_rules! extra_params {
-    ($($request:ident),*) => {$(
-        impl ExtraParams for $request<'_, MicrosoftErrorResponse, MicrosoftTokenResponse> {
-            fn extra(self, name: &'static str, value: String) -> Self {
-                self.add_extra_param(name, value)
-            }
-        }
-    )*};
-}
-extra_params!(CodeTokenRequest, RefreshTokenRequest, ClientCredentialsTokenRequest);
 
 /// One token request in flight per partition: callers for the same user
 /// wait for it and then find its result in the cache; other users never wait.

@@ -15,6 +15,12 @@ pub enum IdentityError {
     /// The identity provider could not be reached or answered garbage.
     #[error("the identity provider is unavailable: {0}")]
     ProviderUnavailable(String),
+    /// The identity provider answered, but not as the configured authority
+    /// must (its discovery document names an issuer of another shape or
+    /// host): the settings or the provider need an administrator, and
+    /// retrying will not help.
+    #[error("the identity provider is misconfigured: {0}")]
+    ProviderMisconfigured(String),
     /// The authorization response failed our checks before any token request.
     #[error("sign-in response rejected: {0}")]
     SignInRejected(SignInRejection),
@@ -131,6 +137,7 @@ impl IdentityError {
     pub fn reason_code(&self) -> &'static str {
         match self {
             Self::ProviderUnavailable(_) => "provider_unavailable",
+            Self::ProviderMisconfigured(_) => "provider_misconfigured",
             Self::SignInRejected(SignInRejection::Expired) => "expired",
             Self::SignInRejected(SignInRejection::BadRequest) => "bad_request",
             Self::SignInRejected(_) => "invalid_response",
@@ -169,7 +176,13 @@ impl IntoResponse for IdentityError {
             Self::TokenCache(_) | Self::Session(_) => {
                 tracing::warn!(error = %crate::telemetry::error_chain(&self), "sign-in flow: a store is unavailable")
             }
-            Self::Credential(_) | Self::AppRequestRefused(_) | Self::Misconfigured(_) | Self::InvalidRequest(_) | Self::HttpClient(_) => {
+            Self::ProviderUnavailable(_) => tracing::warn!(error = %self, "sign-in flow: the identity provider is unavailable"),
+            Self::Credential(_)
+            | Self::AppRequestRefused(_)
+            | Self::Misconfigured(_)
+            | Self::ProviderMisconfigured(_)
+            | Self::InvalidRequest(_)
+            | Self::HttpClient(_) => {
                 tracing::error!(error = %crate::telemetry::error_chain(&self), "sign-in flow failed")
             }
             _ => tracing::warn!(target: "idweb::security", reason = self.reason_code(), error = %self, "sign-in refused"),

@@ -25,6 +25,7 @@ pub mod session;
 pub mod signin;
 mod stores;
 pub mod telemetry;
+mod token_endpoint;
 pub mod token_response;
 pub mod user;
 

@@ -237,7 +237,7 @@ fn check_declared_issuer(issuer: &IssuerUrl, instance: &Url, multi_tenant: bool)
     if acceptable {
         Ok(())
     } else {
-        Err(IdentityError::ProviderUnavailable(format!(
+        Err(IdentityError::ProviderMisconfigured(format!(
             "the discovery document declares the issuer {issuer}, which is not a v2.0 issuer of {instance}"
         )))
     }

@@ -7,16 +7,16 @@ use std::sync::Arc;
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Redirect, Response};
-use openidconnect::{AuthorizationCode, Nonce, PkceCodeVerifier, RequestTokenError};
+use openidconnect::{AuthorizationCode, Nonce, PkceCodeVerifier};
 use tower_sessions::Session;
 
 use super::response::AuthorizationResponse;
 use super::start::SignInRequest;
 use super::{no_store, transaction, USER_KEY};
-use crate::acquisition::{token_endpoint, TOKEN_TIMEOUT};
+use crate::acquisition::token_url;
+use crate::token_endpoint::{self, TokenRequestFailure};
 use crate::cache::normalise_scopes;
 use crate::error::{IdentityError, SignInRejection};
-use crate::provider::error_chain;
 use crate::user::{HomeAccountId, IdTokenSummary, SignedInUser};
 use crate::Identity;
 
@@ -78,27 +78,24 @@ async fn complete_sign_in(
         .exchange_code(AuthorizationCode::new(code))
         .map_err(|error| IdentityError::Misconfigured(format!("token endpoint not configured: {error}")))?
         .set_pkce_verifier(PkceCodeVerifier::new(pending.pkce_verifier));
-    let exchange = identity.tokens().authenticate(exchange, &token_endpoint(&provider.client))?;
-    let started = std::time::Instant::now();
-    let outcome = tokio::time::timeout(TOKEN_TIMEOUT, exchange.request_async(identity.http())).await;
-    crate::telemetry::token_endpoint("authorization_code", started.elapsed());
-    let response = match outcome {
-        Err(_) => return Err(IdentityError::ProviderUnavailable("token request timed out".into())),
-        Ok(Err(RequestTokenError::ServerResponse(error))) => {
-            // TOK-02: a replayed or stolen code surfaces here as invalid_grant.
-            crate::telemetry::provider_error(&error.error);
-            tracing::warn!(target: "idweb::security", error = %error, "token endpoint refused the authorization code");
-            return Err(IdentityError::CodeRejected(error.to_string()));
+    let exchange = identity.tokens().authenticate(exchange, &token_url(&provider.client))?;
+    let response = match token_endpoint::send(exchange, identity.http(), "authorization_code").await {
+        Ok(response) => response,
+        Err(TokenRequestFailure::Refused(refused)) if refused.error == "invalid_grant" => {
+            // TOK-02: a replayed or stolen code surfaces here.
+            crate::telemetry::provider_error(&refused.error);
+            tracing::warn!(target: "idweb::security", error = %refused, "token endpoint refused the authorization code");
+            return Err(IdentityError::CodeRejected(refused.to_string()));
         }
-        Ok(Err(RequestTokenError::Parse(error, _body))) => {
-            // The body holds tokens: only the parser's complaint is kept. An ID
-            // token whose claims do not parse (no `sub`, no `iat`) lands here.
-            return Err(IdentityError::IdTokenRejected(format!("the token response does not parse: {}", error.inner())));
+        // Not the code's fault: the app's credential or registration (invalid_client, unauthorized_client, ...).
+        Err(TokenRequestFailure::Refused(refused)) => {
+            crate::telemetry::provider_error(&refused.error);
+            return Err(refused.into_error("redeeming the authorization code"));
         }
-        Ok(Err(error)) => {
-            return Err(IdentityError::ProviderUnavailable(format!("token request failed: {}", error_chain(&error))))
-        }
-        Ok(Ok(response)) => response,
+        // An outage is not a security event (FLT-01).
+        Err(TokenRequestFailure::Unavailable(why)) => return Err(IdentityError::ProviderUnavailable(why)),
+        // An ID token whose claims do not parse (no `sub`, no `iat`) lands here.
+        Err(TokenRequestFailure::Malformed(why)) => return Err(IdentityError::IdTokenRejected(why)),
     };
     let id_token = response
         .extra_fields()

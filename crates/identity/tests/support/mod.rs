@@ -311,6 +311,6 @@ pub fn refuse_next_refresh(app: &TestApp, error: &str, claims: Option<&str>) {
         suberror: None,
         claims: claims.map(str::to_owned),
     };
-    let fault = idweb_emulator::faults::TokenFault { grant_type: Some("refresh_token".into()), delay_ms: 0, error: Some(injected), count: 1 };
+    let fault = idweb_emulator::faults::TokenFault { grant_type: Some("refresh_token".into()), delay_ms: 0, error: Some(injected), raw: None, count: 1 };
     app.emulator.faults().arm_token(fault).unwrap();
 }

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, HeaderValue};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Form, Json};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -41,6 +41,9 @@ pub async fn token(
     if let Some(fault) = state.faults.take_token(grant_type) {
         tracing::info!(grant_type, delay_ms = fault.delay_ms, "token fault injected");
         tokio::time::sleep(Duration::from_millis(fault.delay_ms)).await;
+        if let Some(raw) = &fault.raw {
+            return Ok(raw_answer(raw));
+        }
         if let Some(injected) = &fault.error {
             return Err(OAuthError::injected(injected));
         }
@@ -154,4 +157,11 @@ fn user_token_response(state: &EmulatorState, app: &AppRegistration, request: Us
     }
     tracing::info!(client_id = %app.client_id, resource = %resource.app_id, "tokens issued");
     body
+}
+
+/// A fault's raw answer; a status or content type that cannot be sent becomes a plain 502.
+fn raw_answer(raw: &crate::faults::RawAnswer) -> Response {
+    let status = StatusCode::from_u16(raw.status).unwrap_or(StatusCode::BAD_GATEWAY);
+    let content_type = HeaderValue::from_str(&raw.content_type).unwrap_or(HeaderValue::from_static("text/plain"));
+    (status, [(header::CONTENT_TYPE, content_type)], raw.body.clone()).into_response()
 }
