@@ -19,18 +19,42 @@ pub enum AppError {
     InteractionRequired {
         /// The scopes to ask for.
         scopes: Vec<String>,
-        /// A claims challenge to pass on, if a resource sent one.
-        claims: Option<String>,
+        /// The id of the claims challenge the server kept for this session,
+        /// if a resource sent one (the claims themselves stay on the server).
+        challenge: Option<String>,
     },
     /// What the user entered cannot be used; the text says why.
     #[error("{0}")]
     Invalid(String),
-    /// The identity provider or a downstream API is unreachable or failing.
+    /// The identity provider or a session or token store is unreachable: try again shortly.
     #[error("{0}")]
     Unavailable(String),
+    /// A web API the page reads answered with an error or not at all.
+    #[error("{0}")]
+    Upstream(String),
+    /// A defect or misconfiguration on idweb's side (the log says which).
+    #[error("Something went wrong on idweb's side. Please try again later.")]
+    Internal,
     /// The server function machinery failed (network, encoding).
     #[error("The request failed: {0}")]
     Transport(String),
+}
+
+#[cfg(feature = "ssr")]
+impl AppError {
+    /// The HTTP status a server function answers with for this error, so
+    /// monitoring counts an anonymous call as 401, not as a server error.
+    pub fn status(&self) -> axum::http::StatusCode {
+        use axum::http::StatusCode;
+        match self {
+            Self::NotSignedIn => StatusCode::UNAUTHORIZED,
+            Self::InteractionRequired { .. } => StatusCode::FORBIDDEN,
+            Self::Invalid(_) => StatusCode::BAD_REQUEST,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Upstream(_) => StatusCode::BAD_GATEWAY,
+            Self::Internal | Self::Transport(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
 }
 
 impl FromServerFnError for AppError {
@@ -47,24 +71,36 @@ impl From<idweb_identity::IdentityError> for AppError {
         use idweb_identity::IdentityError as E;
         match error {
             E::NotSignedIn => Self::NotSignedIn,
-            E::InteractionRequired { scopes, claims, .. } => Self::InteractionRequired { scopes, claims },
+            // A challenge with claims is kept in the session first (server::context::failure); none reaches here.
+            E::InteractionRequired { scopes, .. } => Self::InteractionRequired { scopes, challenge: None },
             E::Downstream { status, code, .. } => {
                 tracing::warn!(status, code = %code, "downstream API refused the call");
-                Self::Unavailable(format!("The service answered {status} ({code}). Please try again."))
+                Self::Upstream(format!("The service answered {status} ({code}). Please try again."))
+            }
+            E::DownstreamUnavailable(_) => {
+                tracing::warn!(error = %idweb_identity::telemetry::error_chain(&error), "downstream API unavailable");
+                Self::Upstream("A service this page reads is not answering. Please try again.".into())
+            }
+            E::TokenCache(ref store) if !store.is_outage() => {
+                tracing::error!(error = %idweb_identity::telemetry::error_chain(&error), "the token cache failed");
+                Self::Internal
             }
             E::TokenCache(_) | E::Session(_) => {
-                let outage = matches!(&error, E::TokenCache(store) if store.is_outage());
-                if outage {
-                    // Logged once per outage by the engine; the user retries.
-                    tracing::debug!(error = %idweb_identity::telemetry::error_chain(&error), "a store is unavailable");
-                } else {
-                    tracing::error!(error = %idweb_identity::telemetry::error_chain(&error), "a store failed");
-                }
+                // An outage is logged once per outage by the engine; the user retries.
+                tracing::debug!(error = %idweb_identity::telemetry::error_chain(&error), "a store is unavailable");
                 Self::Unavailable("idweb cannot reach its session or token store right now. Please try again in a moment.".into())
             }
+            E::ProviderUnavailable(_) => {
+                tracing::warn!(error = %error, "the identity provider is unavailable");
+                Self::Unavailable("The identity provider is not answering right now. Please try again in a moment.".into())
+            }
+            E::InvalidRequest(_) => {
+                tracing::info!(error = %error, "a server function was asked something malformed");
+                Self::Invalid("That request cannot be served.".into())
+            }
             other => {
-                tracing::warn!(error = %idweb_identity::telemetry::error_chain(&other), "server function failed");
-                Self::Unavailable("A service this page needs is not available right now. Please try again.".into())
+                tracing::error!(error = %idweb_identity::telemetry::error_chain(&other), "server function failed");
+                Self::Internal
             }
         }
     }

@@ -17,9 +17,7 @@ pub struct AccountSummary {
 /// The signed-in user of this session, or `None`.
 #[server(prefix = "/api", endpoint = "current_user")]
 pub async fn current_user() -> Result<Option<AccountSummary>, AppError> {
-    let identity = crate::server::context::identity()?;
-    let session = crate::server::context::session().await?;
-    let user = identity.user(&session).await?;
+    let user = crate::server::context::maybe_user().await?;
     Ok(user.map(|user| AccountSummary { name: user.name, username: user.username }))
 }
 

@@ -80,18 +80,35 @@ test("CB-04: a sign-in cancelled at the provider shows the provider's error, esc
   await home.header.expectSignedOut();
 });
 
-test("CB-04: provider text on the error page is shown as text, never run", async ({ page }) => {
+test("CB-04 / AUTHZ-05: the error page shows known text only, never text or links from its own URL", async ({ page }) => {
   let dialogs = 0;
   page.on("dialog", async (dialog) => {
     dialogs += 1;
     await dialog.dismiss();
   });
-  const hostile = "<script>alert(1)</script><img src=x onerror=alert(2)>";
-  await page.goto(`/auth/error?reason=provider_error&error=access_denied&error_description=${encodeURIComponent(hostile)}`);
+  const hostile = "<script>alert(1)</script>Call +1 800 555 0100 to unlock your account";
+  const query = new URLSearchParams({
+    reason: "provider_error",
+    error: "access_denied",
+    error_description: hostile,
+    aadsts: "65004",
+    returnUrl: "//evil.example/phish",
+    scopes: "Files.ReadWrite.All",
+  });
+  await page.goto(`/auth/error?${query}`);
   await waitForHydration(page);
   const errorPage = new SignInErrorPage(page);
-  await expect(errorPage.providerDescription).toHaveText(hostile);
+  await expect(errorPage.providerError).toHaveText("access_denied");
+  await expect(errorPage.aadsts).toHaveText("AADSTS65004");
+  await expect(page.locator("body")).not.toContainText("Call +1 800");
+  await expect(page.locator("body")).not.toContainText("Files.ReadWrite.All");
+  await expect(errorPage.retry).toHaveAttribute("href", "/auth/sign-in?returnUrl=/");
   expect(dialogs).toBe(0);
+
+  await page.goto(`/auth/error?reason=provider_error&error=${encodeURIComponent(hostile)}`);
+  await waitForHydration(page);
+  await expect(errorPage.providerError).toHaveCount(0);
+  await expect(page.locator("body")).not.toContainText("Call +1 800");
 });
 
 test("CB-01: a callback with a forged state is refused and signs nobody in", async ({ page }) => {

@@ -46,8 +46,8 @@ fn relative(at_secs: i64, now_secs: i64) -> String {
 /// The signed-in user's sign-in and token cache, described.
 #[server(prefix = "/api", endpoint = "my_diagnostics")]
 pub async fn my_diagnostics() -> Result<Diagnostics, AppError> {
-    let (identity, user) = crate::server::context::signed_in_user().await?;
-    let partition = identity.tokens().partition(&user).await?;
+    let (user, partition) =
+        crate::server::context::for_user(|identity, user| async move { Ok((user.clone(), identity.tokens().partition(&user).await?)) }).await?;
     let summary = partition.map(|partition| partition.summary());
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|elapsed| elapsed.as_secs() as i64).unwrap_or(0);
     let id_token = &user.id_token;

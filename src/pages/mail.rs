@@ -47,10 +47,12 @@ pub struct MailBatch {
 /// following Graph's pages as far as needed.
 #[server(prefix = "/api", endpoint = "my_messages")]
 pub async fn my_messages(count: u32) -> Result<MailBatch, AppError> {
-    let (identity, user) = crate::server::context::signed_in_user().await?;
     let count = count.clamp(PAGE_SIZE, MAX_MESSAGES);
     // One more than shown tells whether there is more.
-    let mut messages = identity.graph().messages_up_to(&user, count as usize + 1, PAGE_SIZE).await?;
+    let mut messages = crate::server::context::for_user(|identity, user| async move {
+        identity.graph().messages_up_to(&user, count as usize + 1, PAGE_SIZE).await
+    })
+    .await?;
     let has_more = messages.len() > count as usize;
     messages.truncate(count as usize);
     let messages = messages

@@ -1,40 +1,39 @@
-//! The page a failed sign-in lands on (CB-04): what happened, the provider's
-//! words (escaped by the view), and a way to try again.
+//! The page a failed sign-in lands on (CB-04): what happened and a way to
+//! try again.
+//!
+//! Anyone can link to this page with any query (AUTHZ-05), so it shows only
+//! text of its own: a known reason, a known OAuth error code, an AADSTS
+//! number (digits). Nothing else from its URL reaches the page, and the
+//! retry link is built from a same-origin path only.
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
-use crate::auth_links::sign_in_href;
+use crate::auth_links::{same_origin_path, sign_in_href};
 
 /// Explains a failed sign-in.
 #[component]
 pub fn SignInErrorPage() -> impl IntoView {
     let query = use_query_map();
     let reason = move || query.read().get("reason").unwrap_or_default();
-    let provider_error = move || query.read().get("error");
-    let provider_description = move || query.read().get("error_description");
-    // After a declined consent: what was declined, and the same request again.
-    let declined = move || query.read().get("scopes").filter(|scopes| !scopes.is_empty());
-    let retry_href = move || {
-        let return_to = query.read().get("returnUrl").unwrap_or_else(|| "/".into());
-        let scopes: Vec<String> = declined().map(|scopes| scopes.split(' ').map(str::to_owned).collect()).unwrap_or_default();
-        sign_in_href(&return_to, &scopes, None)
-    };
+    let provider_error = move || query.read().get("error").and_then(|code| describe_provider_error(&code).map(|text| (code, text)));
+    let aadsts = move || query.read().get("aadsts").filter(|code| !code.is_empty() && code.len() <= 10 && code.bytes().all(|b| b.is_ascii_digit()));
+    let declined = move || reason() == "consent_declined";
+    let return_to = move || query.read().get("returnUrl").and_then(|path| same_origin_path(&path).map(str::to_owned)).unwrap_or_else(|| "/".into());
+    // After a declined consent the page that asked asks again itself; otherwise sign in again.
+    let retry_href = move || if declined() { return_to() } else { sign_in_href(&return_to(), &[], None) };
     view! {
         <section class="card" aria-labelledby="sign-in-error-title">
             <h1 id="sign-in-error-title">
-                {move || if declined().is_some() { "Access was not granted" } else { "You were not signed in" }}
+                {move || if declined() { "Access was not granted" } else { "You were not signed in" }}
             </h1>
             <p data-testid="error-reason">{move || describe_reason(&reason())}</p>
-            {move || provider_error().map(|code| view! {
+            {move || provider_error().map(|(code, text)| view! {
+                <p data-testid="provider-error-text">{text}</p>
                 <p>"The identity provider said: " <code data-testid="provider-error">{code}</code></p>
             })}
-            {move || provider_description().map(|text| view! {
-                <blockquote data-testid="provider-error-description">{text}</blockquote>
-            })}
-            {move || declined().map(|scopes| view! {
-                <p>"You declined: " <code data-testid="declined-scopes">{scopes}</code>
-                   ". The page that needs it stays unavailable until you grant it."</p>
+            {move || aadsts().map(|code| view! {
+                <p>"Error code for support: " <code data-testid="aadsts-code">{format!("AADSTS{code}")}</code></p>
             })}
             <p>
                 <a class="button primary" href=retry_href rel="external" data-testid="retry-sign-in">"Try again"</a>
@@ -57,9 +56,45 @@ fn describe_reason(reason_code: &str) -> &'static str {
         "provider_error" => "The identity provider did not sign you in.",
         "code_rejected" => "The identity provider refused to complete the sign-in.",
         "id_token_rejected" => "The identity provider's answer failed validation, so you were not signed in.",
-        "consent_declined" => "You did not grant the permission the page asked for.",
+        "consent_declined" => "You did not grant the permission the page asked for. The page stays unavailable until you do.",
         "bad_request" => "The sign-in link was malformed, so it was not followed.",
+        "not_offered" => "The sign-in link asked for permissions this app does not use, so it was not followed.",
         "store_unavailable" => "idweb cannot reach its session or token store right now. Please try again in a moment.",
         _ => "Something went wrong while signing you in.",
+    }
+}
+
+/// Text for the authorization error codes of RFC 6749 and OpenID Connect;
+/// `None` for any other (not shown).
+fn describe_provider_error(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "access_denied" => "You or your organisation declined the request.",
+        "consent_required" => "Your consent is needed before idweb can continue.",
+        "interaction_required" | "login_required" | "account_selection_required" => "The identity provider needs you to sign in again.",
+        "server_error" | "temporarily_unavailable" => "The identity provider had a problem. Please try again in a moment.",
+        "invalid_request" | "unauthorized_client" | "unsupported_response_type" | "invalid_scope" | "invalid_request_uri"
+        | "invalid_request_object" => "The identity provider refused idweb's request; an administrator needs to check the app registration.",
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn authz_05_only_known_codes_have_text_on_the_page() {
+        assert!(describe_provider_error("access_denied").is_some());
+        assert!(describe_provider_error("call_support_at_1_800").is_none());
+        assert!(describe_provider_error("<script>").is_none());
+        assert_eq!(describe_reason("Your account is locked"), describe_reason("unknown"));
+    }
+
+    #[cfg(feature = "ssr")]
+    #[test]
+    fn every_code_the_engine_passes_on_is_explained() {
+        for code in idweb_identity::error::KNOWN_PROVIDER_ERRORS {
+            assert!(describe_provider_error(code).is_some(), "{code}");
+        }
     }
 }

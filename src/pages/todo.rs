@@ -35,8 +35,7 @@ struct NewTodo<'a> {
 /// The signed-in user's items.
 #[server(prefix = "/api", endpoint = "my_todos")]
 pub async fn my_todos() -> Result<Vec<TodoItem>, AppError> {
-    let (identity, user) = crate::server::context::signed_in_user().await?;
-    Ok(identity.downstream().get_for_user(TODO_API, &user, None).await?)
+    crate::server::context::for_user(|identity, user| async move { identity.downstream().get_for_user(TODO_API, &user, None).await }).await
 }
 
 /// Adds an item for the signed-in user.
@@ -44,17 +43,21 @@ pub async fn my_todos() -> Result<Vec<TodoItem>, AppError> {
 pub async fn add_todo(title: String) -> Result<TodoItem, AppError> {
     let title = title.trim().to_owned();
     if title.is_empty() || title.chars().count() > MAX_TITLE_CHARS {
-        return Err(AppError::Invalid(format!("A to-do needs a title of 1 to {MAX_TITLE_CHARS} characters.")));
+        return Err(crate::server::context::refuse(AppError::Invalid(format!("A to-do needs a title of 1 to {MAX_TITLE_CHARS} characters."))));
     }
-    let (identity, user) = crate::server::context::signed_in_user().await?;
-    Ok(identity.downstream().post_for_user(TODO_API, &user, None, &NewTodo { title: &title }).await?)
+    crate::server::context::for_user(|identity, user| async move {
+        identity.downstream().post_for_user(TODO_API, &user, None, &NewTodo { title: &title }).await
+    })
+    .await
 }
 
 /// Deletes one of the signed-in user's items.
 #[server(prefix = "/api", endpoint = "delete_todo")]
 pub async fn delete_todo(id: u64) -> Result<(), AppError> {
-    let (identity, user) = crate::server::context::signed_in_user().await?;
-    Ok(identity.downstream().delete_for_user(TODO_API, &user, Some(&format!("todolist/{id}"))).await?)
+    crate::server::context::for_user(|identity, user| async move {
+        identity.downstream().delete_for_user(TODO_API, &user, Some(&format!("todolist/{id}"))).await
+    })
+    .await
 }
 
 /// The to-do page.

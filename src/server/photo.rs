@@ -1,5 +1,10 @@
 //! `GET /profile/photo`: the signed-in user's Graph photo, proxied so the
-//! browser never holds a token (not even in a URL), briefly cached.
+//! browser never holds a token (not even in a URL).
+//!
+//! The URL is the same for every user, so the browser must not keep the
+//! answer (HDR-01): on a shared computer the next user would see the
+//! previous user's face. Graph's content type is passed on only when it is
+//! an image, so the route can never serve a page or script of Graph's.
 
 use std::sync::Arc;
 
@@ -19,23 +24,53 @@ pub async fn profile_photo(State(identity): State<Arc<Identity>>, session: Sessi
         Ok(None) => return StatusCode::UNAUTHORIZED.into_response(),
         Err(error) => {
             tracing::warn!(%error, "photo: session unavailable");
-            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+            return StatusCode::SERVICE_UNAVAILABLE.into_response();
         }
     };
     match identity.graph().me_photo_cached(&user).await {
         Ok(Some(photo)) => {
-            let content_type = HeaderValue::from_str(&photo.content_type).unwrap_or(HeaderValue::from_static("application/octet-stream"));
+            let Some(content_type) = image_content_type(&photo.content_type) else {
+                tracing::warn!(content_type = %photo.content_type, "photo: Graph answered something that is not an image");
+                return StatusCode::BAD_GATEWAY.into_response();
+            };
             let mut response = photo.bytes.clone().into_response();
             let headers = response.headers_mut();
             headers.insert(header::CONTENT_TYPE, content_type);
-            // Private: one user's photo must never be stored by a shared cache.
-            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=300"));
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
             response
         }
         Ok(None) => StatusCode::NOT_FOUND.into_response(),
         Err(error) => {
             tracing::warn!(%error, "photo: Graph call failed");
             StatusCode::BAD_GATEWAY.into_response()
+        }
+    }
+}
+
+/// `content_type` when it names a raster image type a browser shows as an
+/// image (SVG is refused: it can carry script).
+fn image_content_type(content_type: &str) -> Option<HeaderValue> {
+    let essence = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    let raster = essence.strip_prefix("image/").is_some_and(|subtype| {
+        !subtype.is_empty() && subtype != "svg+xml" && subtype.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '+' | '-'))
+    });
+    if raster {
+        HeaderValue::from_str(&essence).ok()
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::image_content_type;
+
+    #[test]
+    fn hdr_01_only_raster_images_are_passed_on() {
+        assert_eq!(image_content_type("image/jpeg").unwrap(), "image/jpeg");
+        assert_eq!(image_content_type("Image/PNG; charset=binary").unwrap(), "image/png");
+        for refused in ["text/html", "image/svg+xml", "application/octet-stream", "", "image/", "image/png\r\nSet-Cookie: a=b"] {
+            assert!(image_content_type(refused).is_none(), "{refused}");
         }
     }
 }

@@ -127,6 +127,10 @@ pub enum SignInRejection {
     /// The sign-in request itself is malformed (scopes or claims).
     #[error("the sign-in request is malformed")]
     BadRequest,
+    /// The sign-in link asks for scopes no configured API uses, carries
+    /// claims, or names a claims challenge this session never received (AUTHZ-05).
+    #[error("the sign-in link asks for something this app did not offer")]
+    NotOffered,
     /// Neither a code nor an error came back.
     #[error("the response carries no authorization code")]
     CodeMissing,
@@ -140,6 +144,7 @@ impl IdentityError {
             Self::ProviderMisconfigured(_) => "provider_misconfigured",
             Self::SignInRejected(SignInRejection::Expired) => "expired",
             Self::SignInRejected(SignInRejection::BadRequest) => "bad_request",
+            Self::SignInRejected(SignInRejection::NotOffered) => "not_offered",
             Self::SignInRejected(_) => "invalid_response",
             Self::ProviderError { .. } => "provider_error",
             Self::ConsentDeclined { .. } => "consent_declined",
@@ -156,22 +161,45 @@ impl IdentityError {
     }
 }
 
-/// Longest provider description we echo; anything longer is cut.
-const MAX_DESCRIPTION_CHARS: usize = 400;
+/// The authorization error codes of RFC 6749 4.1.2.1 and OpenID Connect
+/// Core 3.1.2.6: the error page explains these; any other is not passed on.
+pub const KNOWN_PROVIDER_ERRORS: [&str; 13] = [
+    "invalid_request",
+    "unauthorized_client",
+    "access_denied",
+    "unsupported_response_type",
+    "invalid_scope",
+    "server_error",
+    "temporarily_unavailable",
+    "interaction_required",
+    "login_required",
+    "account_selection_required",
+    "consent_required",
+    "invalid_request_uri",
+    "invalid_request_object",
+];
+
+/// The AADSTS number a Microsoft error description starts with
+/// (`AADSTS65004: User declined ...`): digits only, for support.
+fn aadsts_code(description: &str) -> Option<String> {
+    let digits: String = description.strip_prefix("AADSTS")?.chars().take_while(char::is_ascii_digit).take(10).collect();
+    (!digits.is_empty()).then_some(digits)
+}
 
 impl IntoResponse for IdentityError {
     fn into_response(self) -> Response {
         match &self {
             Self::NotSignedIn => return Redirect::to(SIGN_IN_PATH).into_response(),
-            Self::InteractionRequired { scopes, claims, .. } => {
-                // Ask for exactly what is missing, with the claims, not a plain sign-in.
-                let request = crate::signin::SignInRequest {
-                    return_to: "/".into(),
-                    scopes: scopes.clone(),
-                    claims: claims.clone(),
-                    interactive: false,
-                };
+            Self::InteractionRequired { scopes, claims: None, .. } => {
+                // Ask for exactly what is missing, not a plain sign-in.
+                let request = crate::signin::SignInRequest { return_to: "/".into(), scopes: scopes.clone(), challenge: None, interactive: false };
                 return Redirect::to(&request.url()).into_response();
+            }
+            Self::InteractionRequired { claims: Some(_), .. } => {
+                // A claims challenge is kept in the session (AUTHZ-05), which a bare
+                // response cannot reach: the handler should have used
+                // `Identity::sign_in_request`. Asking without the claims would loop.
+                tracing::error!("a claims challenge reached a handler without a session; use Identity::sign_in_request")
             }
             Self::TokenCache(_) | Self::Session(_) => {
                 tracing::warn!(error = %crate::telemetry::error_chain(&self), "sign-in flow: a store is unavailable")
@@ -189,20 +217,18 @@ impl IntoResponse for IdentityError {
         }
         let mut target = url::form_urlencoded::Serializer::new(String::new());
         target.append_pair("reason", self.reason_code());
+        // AUTHZ-05: the error page is a URL anyone can link to, so it carries
+        // only known codes and numbers, never text it would show.
         if let Self::ProviderError { error, description } = &self {
-            // Only an OAuth-shaped code goes back into a URL; the text is cut and
-            // the page escapes it.
-            if error.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            if KNOWN_PROVIDER_ERRORS.contains(&error.as_str()) {
                 target.append_pair("error", error);
             }
-            if let Some(description) = description {
-                let cut: String = description.chars().take(MAX_DESCRIPTION_CHARS).collect();
-                target.append_pair("error_description", &cut);
+            if let Some(code) = description.as_deref().and_then(aadsts_code) {
+                target.append_pair("aadsts", &code);
             }
         }
-        if let Self::ConsentDeclined { scopes, return_to } = &self {
-            // The page names what was declined and offers the same request again: no loop.
-            target.append_pair("scopes", &scopes.join(" "));
+        if let Self::ConsentDeclined { return_to, .. } = &self {
+            // "Try again" goes back to the page that asked; it asks again itself.
             target.append_pair("returnUrl", return_to);
         }
         let mut response = Redirect::to(&format!("{SIGN_IN_ERROR_PATH}?{}", target.finish())).into_response();

@@ -29,6 +29,7 @@ mod token_endpoint;
 pub mod token_response;
 pub mod user;
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -60,6 +61,7 @@ pub struct Identity {
     sessions: SessionBackend,
     graph: GraphClient,
     downstream: DownstreamApis,
+    offered_scopes: BTreeSet<String>,
 }
 
 /// Builds an [`Identity`]: the stores come from configuration
@@ -107,7 +109,8 @@ impl IdentityBuilder {
         let caller = Arc::new(ApiCaller::new(http.clone(), tokens.clone()));
         let graph = GraphClient::new(&config.graph, caller.clone());
         let downstream = DownstreamApis::new(config.downstream_apis.clone(), caller);
-        Ok(Arc::new(Identity { config, http, provider, tokens, sessions, graph, downstream }))
+        let offered_scopes = offered_scopes(&config);
+        Ok(Arc::new(Identity { config, http, provider, tokens, sessions, graph, downstream, offered_scopes }))
     }
 }
 
@@ -193,6 +196,30 @@ impl Identity {
         self.tokens.store()
     }
 
+    /// Where to send the user so the provider grants `scopes` and answers
+    /// `claims` (a challenge this server received), returning to `return_to`:
+    /// the claims are kept in `session` and the link names them by id (AUTHZ-05).
+    pub async fn sign_in_request(
+        &self,
+        session: &Session,
+        return_to: &str,
+        scopes: &[String],
+        claims: Option<&str>,
+    ) -> Result<signin::SignInRequest, IdentityError> {
+        let challenge = match claims {
+            Some(claims) => Some(signin::challenges::remember(session, claims).await?),
+            None => None,
+        };
+        Ok(signin::SignInRequest { return_to: signin::safe_return_path(Some(return_to)), scopes: scopes.to_vec(), challenge, interactive: false })
+    }
+
+    /// The scopes a sign-in link may ask for (normalised): those of Graph
+    /// (configured, and what the Graph client's features need) and of every
+    /// API in `DownstreamApis` (AUTHZ-05).
+    pub(crate) fn offered_scopes(&self) -> &BTreeSet<String> {
+        &self.offered_scopes
+    }
+
     pub(crate) fn provider(&self) -> &ProviderCache {
         &self.provider
     }
@@ -200,4 +227,10 @@ impl Identity {
     pub(crate) fn http(&self) -> &reqwest::Client {
         &self.http
     }
+}
+
+fn offered_scopes(config: &IdentityConfig) -> BTreeSet<String> {
+    let graph = config.graph.scopes.iter().map(String::as_str).chain(graph::MAIL_SCOPES);
+    let apis = config.downstream_apis.values().flat_map(|api| api.scopes.iter().map(String::as_str));
+    cache::normalise_scopes(graph.chain(apis))
 }

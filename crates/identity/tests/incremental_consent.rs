@@ -59,7 +59,7 @@ async fn consenting_to_a_new_scope_returns_to_the_page_with_its_token_cached() {
 }
 
 #[tokio::test]
-async fn declining_shows_what_was_declined_with_a_retry_and_no_loop() {
+async fn declining_leads_to_the_error_page_with_a_way_back_and_no_loop() {
     let app = TestApp::start().await;
     let browser = app.browser();
     browser.sign_in(ADELE).await;
@@ -72,8 +72,8 @@ async fn declining_shows_what_was_declined_with_a_retry_and_no_loop() {
     assert_eq!(error_page.path(), "/auth/error");
     let shown: HashMap<String, String> = error_page.query_pairs().into_owned().collect();
     assert_eq!(shown["reason"], "consent_declined");
-    assert_eq!(shown["scopes"], "Mail.Read");
     assert_eq!(shown["returnUrl"], "/mail");
+    assert!(!shown.contains_key("scopes"), "AUTHZ-05: the error page's URL names no scopes to re-offer");
     assert_eq!(browser.whoami().await, ADELE, "still signed in");
 }
 
@@ -101,4 +101,75 @@ async fn a_malformed_sign_in_request_is_refused_by_name() {
     let app = TestApp::start().await;
     let response = app.browser().get("/auth/sign-in?scopes=Mail.Read%20%3Cscript%3E").await;
     assert_eq!(location(&response), "/auth/error?reason=bad_request");
+}
+
+#[tokio::test]
+async fn authz_05_a_link_asking_for_a_scope_no_configured_api_uses_is_refused() {
+    let app = TestApp::start().await;
+    let browser = app.browser();
+    browser.sign_in(ADELE).await;
+    for scopes in ["Files.ReadWrite.All", "Mail.Read%20Mail.Send", "https://graph.microsoft.com/Directory.ReadWrite.All", "api://other/access"] {
+        let response = browser.get(&format!("/auth/sign-in?returnUrl=/mail&scopes={scopes}")).await;
+        assert_eq!(location(&response), "/auth/error?reason=not_offered", "{scopes}");
+    }
+}
+
+#[tokio::test]
+async fn authz_05_scopes_of_graph_and_of_configured_apis_may_be_asked_for() {
+    let app = TestApp::start().await;
+    let browser = app.browser();
+    for scopes in ["Mail.Read", "user.read", "https://graph.microsoft.com/Mail.Read", support::TODO_SCOPE] {
+        let response = browser.get(&format!("/auth/sign-in?returnUrl=/&scopes={}", urlencoding(scopes))).await;
+        assert!(location(&response).starts_with(&app.emulator.base_url()), "{scopes}: {}", location(&response));
+    }
+}
+
+#[tokio::test]
+async fn authz_05_a_link_carrying_claims_is_refused_and_reaches_no_provider() {
+    let app = TestApp::start().await;
+    let browser = app.browser();
+    browser.sign_in(ADELE).await;
+    let claims = urlencoding(r#"{"id_token":{"acrs":{"essential":true,"value":"c1"}}}"#);
+    let response = browser.get(&format!("/auth/sign-in?returnUrl=/&claims={claims}")).await;
+    assert_eq!(location(&response), "/auth/error?reason=not_offered");
+}
+
+#[tokio::test]
+async fn authz_05_a_challenge_id_this_session_did_not_receive_is_refused() {
+    let app = TestApp::start().await;
+    let victim = app.browser();
+    victim.sign_in(ADELE).await;
+    // The attacker's own session received a challenge; its id means nothing in the victim's.
+    let attacker = app.browser();
+    let id = remember_challenge(&attacker, r#"{"access_token":{"acrs":{"essential":true,"value":"c1"}}}"#).await;
+    let response = victim.get(&format!("/auth/sign-in?returnUrl=/&challenge={id}")).await;
+    assert_eq!(location(&response), "/auth/error?reason=not_offered");
+    let response = victim.get("/auth/sign-in?returnUrl=/&challenge=made-up-id").await;
+    assert_eq!(location(&response), "/auth/error?reason=not_offered");
+}
+
+#[tokio::test]
+async fn authz_05_a_challenge_the_server_received_is_sent_to_the_provider_by_id() {
+    let app = TestApp::start().await;
+    let browser = app.browser();
+    browser.sign_in(ADELE).await;
+    let claims = r#"{"access_token":{"acrs":{"essential":true,"value":"c1"}}}"#;
+    let id = remember_challenge(&browser, claims).await;
+    let response = browser.get(&format!("/auth/sign-in?returnUrl=/&challenge={id}")).await;
+    let sent: serde_json::Value = serde_json::from_str(&params(&response)["claims"]).unwrap();
+    assert_eq!(sent["access_token"]["acrs"]["value"], "c1", "the kept claims reach the authorize request");
+}
+
+/// Has the test app keep `claims` in `browser`'s session, as a handler that
+/// received a challenge does; returns the id its sign-in link carries.
+async fn remember_challenge(browser: &Browser, claims: &str) -> String {
+    let response = browser.get(&format!("/test/challenge?claims={}", urlencoding(claims))).await;
+    let link = response.text().await.unwrap();
+    let url = Url::parse(&format!("http://app{link}")).unwrap();
+    let pairs: HashMap<String, String> = url.query_pairs().into_owned().collect();
+    pairs["challenge"].clone()
+}
+
+fn urlencoding(text: &str) -> String {
+    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }

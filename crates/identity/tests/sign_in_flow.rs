@@ -153,18 +153,31 @@ async fn cb_04_a_provider_error_is_passed_to_the_error_page_without_a_token_requ
     let mut callback = app
         .url
         .join(&format!(
-            "/signin-oidc?error=access_denied&error_description=User+said+%3Cb%3Eno%3C%2Fb%3E&state={}",
+            "/signin-oidc?error=access_denied&error_description=AADSTS65004%3A+User+said+%3Cb%3Eno%3C%2Fb%3E&state={}",
             request.params["state"]
         ))
         .unwrap();
     // As the provider sends it: naming itself (RFC 9207).
     callback.query_pairs_mut().append_pair("iss", &support::issuer(&app));
     let response = browser.callback(&callback).await;
-    assert_eq!(
-        location(&response),
-        "/auth/error?reason=provider_error&error=access_denied&error_description=User+said+%3Cb%3Eno%3C%2Fb%3E"
-    );
+    // AUTHZ-05: the code and the AADSTS number pass, the provider's free text does not.
+    assert_eq!(location(&response), "/auth/error?reason=provider_error&error=access_denied&aadsts=65004");
     assert_eq!(app.emulator.token_requests(), 0);
+}
+
+#[tokio::test]
+async fn authz_05_an_unknown_provider_error_code_is_not_passed_to_the_error_page() {
+    let app = TestApp::start().await;
+    let browser = app.browser();
+    let request = browser.start_sign_in().await;
+    let mut callback = app.url.join("/signin-oidc").unwrap();
+    callback
+        .query_pairs_mut()
+        .append_pair("error", "call_1_800_support")
+        .append_pair("error_description", "Your account is locked, call +1 800 ...")
+        .append_pair("state", &request.params["state"])
+        .append_pair("iss", &support::issuer(&app));
+    assert_eq!(location(&browser.callback(&callback).await), "/auth/error?reason=provider_error");
 }
 
 #[tokio::test]

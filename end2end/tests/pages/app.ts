@@ -136,17 +136,15 @@ export class TodoPage {
 
 export class SignInErrorPage {
   readonly reason: Locator;
-  readonly declinedScopes: Locator;
   readonly providerError: Locator;
-  readonly providerDescription: Locator;
+  readonly aadsts: Locator;
   readonly retry: Locator;
 
   constructor(page: Page) {
     this.reason = page.getByTestId("error-reason");
     this.providerError = page.getByTestId("provider-error");
-    this.providerDescription = page.getByTestId("provider-error-description");
+    this.aadsts = page.getByTestId("aadsts-code");
     this.retry = page.getByTestId("retry-sign-in");
-    this.declinedScopes = page.getByTestId("declined-scopes");
   }
 }
 

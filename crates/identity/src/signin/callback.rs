@@ -12,7 +12,7 @@ use tower_sessions::Session;
 
 use super::response::AuthorizationResponse;
 use super::start::SignInRequest;
-use super::{no_store, transaction, USER_KEY};
+use super::{challenges, no_store, transaction, USER_KEY};
 use crate::acquisition::token_url;
 use crate::token_endpoint::{self, TokenRequestFailure};
 use crate::cache::normalise_scopes;
@@ -64,7 +64,7 @@ async fn complete_sign_in(
         if pending.silent && NEEDS_INTERACTION.contains(&error.as_str()) {
             // CACHE-01: silent re-authorization was not enough; ask once, interactively.
             tracing::info!(%error, "silent sign-in needs the user; asking interactively");
-            let interactive = SignInRequest { return_to: pending.return_to, scopes: pending.scopes, claims: pending.claims, interactive: true };
+            let interactive = SignInRequest { return_to: pending.return_to, scopes: pending.scopes, challenge: pending.challenge, interactive: true };
             return Ok(interactive.url());
         }
         if error == "access_denied" && !pending.scopes.is_empty() {
@@ -143,6 +143,9 @@ async fn complete_sign_in(
     // Session fixation: the pre-sign-in id must not survive into the signed-in session.
     session.cycle_id().await?;
     session.insert(USER_KEY, &user).await?;
+    if let Some(challenge) = &pending.challenge {
+        challenges::forget(session, challenge).await?;
+    }
     tracing::info!("user signed in");
     Ok(pending.return_to)
 }

@@ -2,6 +2,7 @@
 //! flow with state, nonce and PKCE S256).
 
 mod callback;
+pub mod challenges;
 mod response;
 mod return_url;
 mod start;

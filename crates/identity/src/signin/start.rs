@@ -2,10 +2,15 @@
 //!
 //! Query parameters (what the app's links and "grant access" prompts send):
 //! `returnUrl` (a same-origin path), `scopes` (space-separated scopes to ask
-//! for beyond sign-in: incremental consent), `claims` (a claims challenge,
-//! JSON) and `interactive=true` (skip the silent attempt). A signed-in user
-//! is first re-authorized silently (`prompt=none` + `login_hint`, CACHE-01);
-//! the callback falls back to an interactive request if that fails.
+//! for beyond sign-in: incremental consent), `challenge` (the id of a claims
+//! challenge this session received, see `challenges`) and
+//! `interactive=true` (skip the silent attempt). A signed-in user is first
+//! re-authorized silently (`prompt=none` + `login_hint`, CACHE-01); the
+//! callback falls back to an interactive request if that fails.
+//!
+//! AUTHZ-05: a link is not trusted to say what to ask. Scopes must belong to
+//! an API named in configuration, claims come only from a challenge the
+//! server kept, and a link carrying `claims` itself is refused.
 
 use std::sync::Arc;
 
@@ -16,19 +21,23 @@ use openidconnect::{CsrfToken, Nonce, PkceCodeChallenge, Scope};
 use serde::Deserialize;
 use tower_sessions::Session;
 
-use super::{no_store, safe_return_path, transaction, RANDOM_BYTES};
+use super::{challenges, no_store, safe_return_path, transaction, RANDOM_BYTES};
+use crate::cache::normalise_scopes;
 use crate::error::{IdentityError, SignInRejection};
 use crate::Identity;
 
-/// Most scopes one request may add, and the longest claims challenge accepted.
+/// Most scopes one request may add.
 const MAX_EXTRA_SCOPES: usize = 20;
-const MAX_CLAIMS_BYTES: usize = 4096;
+/// The longest challenge id accepted (ids are 22 characters).
+const MAX_CHALLENGE_ID_CHARS: usize = 64;
 
 #[derive(Debug, Deserialize)]
 pub(super) struct SignInQuery {
     #[serde(rename = "returnUrl")]
     return_url: Option<String>,
     scopes: Option<String>,
+    challenge: Option<String>,
+    /// Never honoured: present only to refuse links that carry claims (AUTHZ-05).
     claims: Option<String>,
     interactive: Option<bool>,
 }
@@ -40,8 +49,8 @@ pub struct SignInRequest {
     pub return_to: String,
     /// Scopes beyond sign-in (empty: the configured initial scopes).
     pub scopes: Vec<String>,
-    /// A claims challenge to pass on.
-    pub claims: Option<String>,
+    /// The id of a claims challenge kept in the session (`challenges::remember`).
+    pub challenge: Option<String>,
     /// Never attempt a silent re-authorization.
     pub interactive: bool,
 }
@@ -54,8 +63,8 @@ impl SignInRequest {
         if !self.scopes.is_empty() {
             query.append_pair("scopes", &self.scopes.join(" "));
         }
-        if let Some(claims) = &self.claims {
-            query.append_pair("claims", claims);
+        if let Some(challenge) = &self.challenge {
+            query.append_pair("challenge", challenge);
         }
         if self.interactive {
             query.append_pair("interactive", "true");
@@ -69,16 +78,17 @@ impl SignInRequest {
         if scopes.len() > MAX_EXTRA_SCOPES || !scopes.iter().all(printable) {
             return Err(IdentityError::SignInRejected(SignInRejection::BadRequest));
         }
-        if let Some(claims) = &query.claims {
-            let is_object = serde_json::from_str::<serde_json::Value>(claims).is_ok_and(|value| value.is_object());
-            if claims.len() > MAX_CLAIMS_BYTES || !is_object {
-                return Err(IdentityError::SignInRejected(SignInRejection::BadRequest));
-            }
+        if query.claims.is_some() {
+            return Err(IdentityError::SignInRejected(SignInRejection::NotOffered));
+        }
+        let id_shaped = |id: &String| id.len() <= MAX_CHALLENGE_ID_CHARS && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if query.challenge.as_ref().is_some_and(|id| !id_shaped(id)) {
+            return Err(IdentityError::SignInRejected(SignInRejection::NotOffered));
         }
         Ok(Self {
             return_to: safe_return_path(query.return_url.as_deref()),
             scopes,
-            claims: query.claims,
+            challenge: query.challenge,
             interactive: query.interactive.unwrap_or(false),
         })
     }
@@ -92,6 +102,22 @@ pub(super) async fn sign_in(
     Query(query): Query<SignInQuery>,
 ) -> Result<Response, IdentityError> {
     let request = SignInRequest::from_query(query)?;
+    // AUTHZ-05: only what this app uses may be asked for, whoever wrote the link.
+    let offered = identity.offered_scopes();
+    if let Some(scope) = normalise_scopes(request.scopes.iter().map(String::as_str)).into_iter().find(|scope| !offered.contains(scope)) {
+        tracing::warn!(target: "idweb::security", %scope, "sign-in link asks for a scope no configured API uses; refused");
+        return Err(IdentityError::SignInRejected(SignInRejection::NotOffered));
+    }
+    let claims = match &request.challenge {
+        Some(id) => match challenges::find(&session, id).await? {
+            Some(claims) => Some(claims),
+            None => {
+                tracing::warn!(target: "idweb::security", "sign-in link names a claims challenge this session did not receive; refused");
+                return Err(IdentityError::SignInRejected(SignInRejection::NotOffered));
+            }
+        },
+        None => None,
+    };
     let signed_in = identity.user(&session).await?;
     let provider = identity.provider().get().await?;
     let (pkce_challenge, pkce_verifier) = PkceCodeChallenge::new_random_sha256();
@@ -111,7 +137,7 @@ pub(super) async fn sign_in(
         authorize = authorize.add_scope(Scope::new(scope.clone()));
     }
     let capabilities = &identity.config().azure_ad.client_capabilities;
-    if let Some(claims) = crate::claims::claims_request(request.claims.as_deref(), capabilities) {
+    if let Some(claims) = crate::claims::claims_request(claims.as_deref(), capabilities) {
         authorize = authorize.add_extra_param("claims", claims);
     }
     // A signed-in user is re-authorized silently first, as the account the session knows.
@@ -131,7 +157,7 @@ pub(super) async fn sign_in(
             pkce_verifier: pkce_verifier.secret().clone(),
             return_to: request.return_to.clone(),
             scopes: request.scopes.clone(),
-            claims: request.claims.clone(),
+            challenge: request.challenge.clone(),
             silent,
             started_at: 0,
         },
@@ -145,8 +171,14 @@ pub(super) async fn sign_in(
 mod tests {
     use super::*;
 
-    fn query(scopes: Option<&str>, claims: Option<&str>) -> SignInQuery {
-        SignInQuery { return_url: Some("/mail".into()), scopes: scopes.map(str::to_owned), claims: claims.map(str::to_owned), interactive: None }
+    fn query(scopes: Option<&str>, challenge: Option<&str>, claims: Option<&str>) -> SignInQuery {
+        SignInQuery {
+            return_url: Some("/mail".into()),
+            scopes: scopes.map(str::to_owned),
+            challenge: challenge.map(str::to_owned),
+            claims: claims.map(str::to_owned),
+            interactive: None,
+        }
     }
 
     #[test]
@@ -154,7 +186,7 @@ mod tests {
         let request = SignInRequest {
             return_to: "/mail".into(),
             scopes: vec!["Mail.Read".into(), "api://x/access_as_user".into()],
-            claims: Some(r#"{"access_token":{}}"#.into()),
+            challenge: Some("Yk3p9xQ2_-abcdefghijkl".into()),
             interactive: true,
         };
         let url = url::Url::parse(&format!("http://app{}", request.url())).unwrap();
@@ -162,7 +194,8 @@ mod tests {
         let parsed = SignInRequest::from_query(SignInQuery {
             return_url: pairs.get("returnUrl").cloned(),
             scopes: pairs.get("scopes").cloned(),
-            claims: pairs.get("claims").cloned(),
+            challenge: pairs.get("challenge").cloned(),
+            claims: None,
             interactive: pairs.get("interactive").map(|value| value == "true"),
         })
         .unwrap();
@@ -171,10 +204,17 @@ mod tests {
 
     #[test]
     fn hostile_scopes_and_claims_are_refused() {
-        assert!(SignInRequest::from_query(query(Some("Mail.Read <script>"), None)).is_err());
-        assert!(SignInRequest::from_query(query(Some(&"a ".repeat(21)), None)).is_err());
-        assert!(SignInRequest::from_query(query(None, Some("not json"))).is_err());
-        assert!(SignInRequest::from_query(query(None, Some("[1]"))).is_err());
-        assert!(SignInRequest::from_query(query(Some("Mail.Read"), Some("{}"))).is_ok());
+        assert!(SignInRequest::from_query(query(Some("Mail.Read <script>"), None, None)).is_err());
+        assert!(SignInRequest::from_query(query(Some(&"a ".repeat(21)), None, None)).is_err());
+        assert!(SignInRequest::from_query(query(Some("Mail.Read"), Some("a\nb"), None)).is_err());
+        assert!(SignInRequest::from_query(query(Some("Mail.Read"), Some("abc"), None)).is_ok());
+    }
+
+    #[test]
+    fn authz_05_a_link_carrying_claims_is_refused_whatever_they_say() {
+        for claims in ["{}", r#"{"access_token":{"acrs":{"essential":true,"value":"c1"}}}"#, "not json"] {
+            let refused = SignInRequest::from_query(query(None, None, Some(claims)));
+            assert!(matches!(refused, Err(IdentityError::SignInRejected(SignInRejection::NotOffered))), "{claims}");
+        }
     }
 }

@@ -29,9 +29,9 @@ pub struct PendingSignIn {
     /// Scopes asked beyond sign-in (incremental consent); empty for a first sign-in.
     #[serde(default)]
     pub scopes: Vec<String>,
-    /// The claims challenge the request carried.
+    /// The id of the kept claims challenge the request answered (AUTHZ-05).
     #[serde(default)]
-    pub claims: Option<String>,
+    pub challenge: Option<String>,
     /// Whether this was a silent (`prompt=none`) attempt, to fall back from.
     #[serde(default)]
     pub silent: bool,

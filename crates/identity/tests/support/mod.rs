@@ -132,6 +132,7 @@ fn serve(listener: tokio::net::TcpListener, identity: Arc<Identity>) {
     let router = Router::new()
         .route("/whoami", get(whoami))
         .route("/graph/me", get(graph_me))
+        .route("/test/challenge", get(keep_challenge))
         .with_state(identity.clone())
         .merge(identity.router())
         .layer(identity.session_layer());
@@ -148,6 +149,17 @@ async fn whoami(axum::extract::State(identity): axum::extract::State<Arc<Identit
 async fn graph_me(axum::extract::State(identity): axum::extract::State<Arc<Identity>>, session: Session) -> Result<String, String> {
     let user = identity.user(&session).await.unwrap().ok_or("nobody")?;
     identity.graph().me(&user).await.map(|me| me.display_name.unwrap_or_default()).map_err(|e| e.to_string())
+}
+
+/// What a handler does with a claims challenge it received: keeps it in the
+/// session and answers with the sign-in link that names it.
+async fn keep_challenge(
+    axum::extract::State(identity): axum::extract::State<Arc<Identity>>,
+    session: Session,
+    axum::extract::Query(query): axum::extract::Query<HashMap<String, String>>,
+) -> String {
+    let request = identity.sign_in_request(&session, "/", &[], query.get("claims").map(String::as_str)).await.unwrap();
+    request.url()
 }
 
 /// A browser with its own cookie jar that does not follow redirects, so
