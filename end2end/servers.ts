@@ -13,6 +13,8 @@ export function emulatorServer(emulatorPort: string, appPort: string, clientSecr
       `--listen 127.0.0.1:${emulatorPort}`,
       `--redirect-uri http://127.0.0.1:${appPort}/signin-oidc`,
       `--post-logout-redirect-uri http://127.0.0.1:${appPort}/signout-callback-oidc`,
+      `--front-channel-logout-uri http://127.0.0.1:${appPort}/signout-oidc`,
+      `--backchannel-logout-uri http://127.0.0.1:${appPort}/backchannel-logout`,
     ].join(" "),
     url: `http://127.0.0.1:${emulatorPort}/7d3a2f61-4a2e-4c49-9b56-2f1c8e4d9a10/v2.0/.well-known/openid-configuration`,
     env: { IDWEB_EMULATOR_CLIENT_SECRET: clientSecret, RUST_LOG: "info" },

@@ -67,6 +67,23 @@ test("the profile renders without JavaScript once signed in", async ({ browser, 
   await context.close();
 });
 
+test("OUT-02 / OUT-03: signing out at the provider, not in idweb, ends the idweb session too", async ({ page }) => {
+  const home = new HomePage(page);
+  await home.open();
+  await home.header.signIn.click();
+  await new EmulatorSignInPage(page).chooseUser("Megan Bowen");
+  await expect(home.header.accountName).toHaveText("Megan Bowen");
+
+  // As if another app (or the user's account page) signed out at the provider.
+  await page.goto(`${emulatorUrl}/7d3a2f61-4a2e-4c49-9b56-2f1c8e4d9a10/oauth2/v2.0/logout`);
+  await expect(page.getByText("You signed out of your account")).toBeVisible();
+  await home.open();
+  await home.header.expectSignedOut();
+  const profile = new ProfilePage(page);
+  await profile.open();
+  await expect(page.getByText("Sign in to see your profile.")).toBeVisible();
+});
+
 test("CB-04: a sign-in cancelled at the provider shows the provider's error, escaped, with a retry link", async ({ page }) => {
   const home = new HomePage(page);
   await home.open();

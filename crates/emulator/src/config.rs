@@ -59,6 +59,10 @@ pub struct AppRegistration {
     /// Front-channel logout URL, loaded in an iframe when the user signs out.
     #[serde(default)]
     pub front_channel_logout_uri: Option<String>,
+    /// Back-channel logout URL (OpenID Connect Back-Channel Logout 1.0): a
+    /// logout token is POSTed to it from the server when the user signs out.
+    #[serde(default)]
+    pub backchannel_logout_uri: Option<String>,
     /// Delegated scopes an administrator consented to for every user: no
     /// consent page for them. `User.Read` when absent, as in most tenants.
     #[serde(default = "default_admin_consented_scopes")]
@@ -212,6 +216,7 @@ impl Default for EmulatorConfig {
                     "http://localhost:3000/signout-callback-oidc".into(),
                 ],
                 front_channel_logout_uri: None,
+                backchannel_logout_uri: None,
                 certificates: Vec::new(),
                 federated_credentials: Vec::new(),
                 admin_consented_scopes: default_admin_consented_scopes(),
@@ -269,6 +274,9 @@ impl EmulatorConfig {
             }
             if let Some(uri) = app.front_channel_logout_uri.as_ref().filter(|uri| url::Url::parse(uri).is_err()) {
                 return bad(format!("apps[{index}].frontChannelLogoutUri: {uri:?} is not an absolute URL"));
+            }
+            if let Some(uri) = app.backchannel_logout_uri.as_ref().filter(|uri| url::Url::parse(uri).is_err()) {
+                return bad(format!("apps[{index}].backchannelLogoutUri: {uri:?} is not an absolute URL"));
             }
             for (field, scopes) in [("adminConsentedScopes", &app.admin_consented_scopes), ("appPermissions", &app.app_permissions)] {
                 if let Some(unknown) = scopes.iter().find(|scope| crate::scopes::ScopeRequest::parse(scope, self).is_err()) {

@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! idweb-emulator [--config FILE] [--listen 127.0.0.1:5001] [--public-url URL]
-//!                [--redirect-uri URI]... [--post-logout-redirect-uri URI]... [--allow-remote]
+//!                [--redirect-uri URI]... [--post-logout-redirect-uri URI]...
+//!                [--front-channel-logout-uri URI] [--backchannel-logout-uri URI] [--allow-remote]
 //! ```
 //! The client secret comes from `IDWEB_EMULATOR_CLIENT_SECRET` (secrets never
 //! live in files of the repository); it is given to every app without one.
@@ -14,7 +15,8 @@ use std::process::ExitCode;
 use idweb_emulator::{ClientSecret, EmulatorConfig};
 
 const USAGE: &str = "usage: idweb-emulator [--config FILE] [--listen ADDR] [--public-url URL] \
-[--redirect-uri URI]... [--post-logout-redirect-uri URI]... [--allow-remote]";
+[--redirect-uri URI]... [--post-logout-redirect-uri URI]... [--front-channel-logout-uri URI] \
+[--backchannel-logout-uri URI] [--allow-remote]";
 const SECRET_VARIABLE: &str = "IDWEB_EMULATOR_CLIENT_SECRET";
 
 #[derive(Debug)]
@@ -24,6 +26,8 @@ struct Options {
     public_url: Option<String>,
     redirect_uris: Vec<String>,
     post_logout_redirect_uris: Vec<String>,
+    front_channel_logout_uri: Option<String>,
+    backchannel_logout_uri: Option<String>,
     allow_remote: bool,
 }
 
@@ -34,6 +38,8 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
         public_url: None,
         redirect_uris: Vec::new(),
         post_logout_redirect_uris: Vec::new(),
+        front_channel_logout_uri: None,
+        backchannel_logout_uri: None,
         allow_remote: false,
     };
     while let Some(flag) = args.next() {
@@ -47,6 +53,8 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
             "--public-url" => options.public_url = Some(value()?),
             "--redirect-uri" => options.redirect_uris.push(value()?),
             "--post-logout-redirect-uri" => options.post_logout_redirect_uris.push(value()?),
+            "--front-channel-logout-uri" => options.front_channel_logout_uri = Some(value()?),
+            "--backchannel-logout-uri" => options.backchannel_logout_uri = Some(value()?),
             "--allow-remote" => options.allow_remote = true,
             "--help" | "-h" => return Err(USAGE.into()),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
@@ -83,6 +91,12 @@ async fn run() -> Result<(), String> {
     if let Some(app) = config.apps.first_mut() {
         app.redirect_uris.extend(options.redirect_uris.iter().cloned());
         app.post_logout_redirect_uris.extend(options.post_logout_redirect_uris.iter().cloned());
+        if let Some(uri) = &options.front_channel_logout_uri {
+            app.front_channel_logout_uri = Some(uri.clone());
+        }
+        if let Some(uri) = &options.backchannel_logout_uri {
+            app.backchannel_logout_uri = Some(uri.clone());
+        }
     }
     match std::env::var(SECRET_VARIABLE) {
         Ok(secret) if !secret.is_empty() => {

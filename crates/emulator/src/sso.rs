@@ -62,6 +62,11 @@ impl SsoSessions {
         lock(&self.sessions).remove(id)
     }
 
+    /// The provider session ids (`sid`) `user_oid` holds, in no order.
+    pub fn sids_of(&self, user_oid: &str) -> Vec<String> {
+        lock(&self.sessions).values().filter(|session| session.user_oid == user_oid).map(|session| session.sid.clone()).collect()
+    }
+
     /// Ends every session of `user_oid` (revocation); returns how many.
     pub fn sign_out_user(&self, user_oid: &str) -> usize {
         let mut sessions = lock(&self.sessions);

@@ -164,6 +164,42 @@ impl Minter<'_> {
         jsonwebtoken::encode(&header, claims, &key.encoding).unwrap_or_default()
     }
 
+    /// The claims of a logout token (OpenID Connect Back-Channel Logout 1.0)
+    /// for `client_id`, naming the provider session `sid` and the subject `sub`.
+    pub fn logout_claims(&self, client_id: &str, sid: Option<&str>, sub: Option<&str>) -> Value {
+        let now = now_secs();
+        let mut claims = json!({
+            "iss": self.issuer,
+            "aud": client_id,
+            "iat": now,
+            "exp": now + 120,
+            "jti": random_token(16),
+            "events": { "http://schemas.openid.net/event/backchannel-logout": {} },
+        });
+        if let Some(sid) = sid {
+            claims["sid"] = json!(sid);
+        }
+        if let Some(sub) = sub {
+            claims["sub"] = json!(sub);
+        }
+        claims
+    }
+
+    /// `claims` signed with the current key under the JOSE `typ` given
+    /// (`logout+jwt` for a logout token; anything else to test refusal).
+    pub fn sign_typed(&self, claims: &Value, typ: &str) -> String {
+        let key = self.keys.signing();
+        let mut header = Header::new(Algorithm::RS256);
+        header.kid = Some(key.kid.clone());
+        header.typ = Some(typ.into());
+        jsonwebtoken::encode(&header, claims, &key.encoding).unwrap_or_default()
+    }
+
+    /// A logout token, as the end-session endpoint sends it.
+    pub fn logout_token(&self, client_id: &str, sid: Option<&str>, sub: Option<&str>) -> String {
+        self.sign_typed(&self.logout_claims(client_id, sid, sub), "logout+jwt")
+    }
+
     /// An ID token for `user` signing in to `app`, spoiled as `request.mutation` says.
     pub fn id_token(&self, app: &AppRegistration, user: &TestUser, other_user: Option<&TestUser>, request: IdTokenRequest<'_>) -> String {
         let now = now_secs();

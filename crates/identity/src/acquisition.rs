@@ -229,7 +229,12 @@ impl TokenAcquisition {
 
     /// Removes everything cached for `user` (sign-out, OUT-01).
     pub async fn remove_user(&self, user: &SignedInUser) -> Result<bool, IdentityError> {
-        let key = PartitionKey::User(user.home_account_id.clone());
+        self.remove_account(&user.home_account_id).await
+    }
+
+    /// Removes everything cached for the account (a logout from the provider, OUT-02/03).
+    pub async fn remove_account(&self, account: &crate::user::HomeAccountId) -> Result<bool, IdentityError> {
+        let key = PartitionKey::User(account.clone());
         // Inside the flight: a refresh finishing now must not save the partition back.
         let _flight = self.flights.join(&key).await;
         Ok(self.store.remove(&key).await?)

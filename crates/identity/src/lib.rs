@@ -20,6 +20,7 @@ pub mod credentials;
 pub mod downstream;
 pub mod error;
 pub mod graph;
+pub mod logout;
 pub mod provider;
 pub mod session;
 pub mod signin;

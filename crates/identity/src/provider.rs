@@ -249,6 +249,52 @@ fn is_guid(text: &str) -> bool {
 }
 
 impl Provider {
+    /// Whether `issuer` is one this app accepts tokens from: the declared
+    /// issuer, or for a multi-tenant app the `{tenantid}` template filled
+    /// with a tenant GUID that the allow-list (if any) admits.
+    pub fn accepts_issuer(&self, issuer: &str) -> bool {
+        if !self.multi_tenant {
+            return issuer == self.issuer.as_str();
+        }
+        let Some((before, after)) = self.issuer.as_str().split_once("{tenantid}") else { return false };
+        let tenant = issuer.strip_prefix(before).and_then(|rest| rest.strip_suffix(after));
+        tenant.is_some_and(|tenant| {
+            is_guid(tenant) && (self.allowed_tenants.is_empty() || self.allowed_tenants.iter().any(|allowed| allowed.eq_ignore_ascii_case(tenant)))
+        })
+    }
+
+    /// Verifies a JWS signature over `message` with the published key `kid`
+    /// (or the only key, when the token names none), for `alg` if idweb
+    /// accepts it (pinned, as for ID tokens: never `none`, never HMAC).
+    pub fn verify_signature(&self, alg: &str, kid: Option<&str>, message: &[u8], signature: &[u8]) -> Result<(), IdentityError> {
+        use openidconnect::JsonWebKey;
+        let rejected = |reason: &str| IdentityError::IdTokenRejected(reason.to_owned());
+        let alg: CoreJwsSigningAlgorithm =
+            serde_json::from_value(serde_json::Value::String(alg.to_owned())).map_err(|_| rejected("the algorithm is not one idweb accepts"))?;
+        if !self.signing_algorithms.contains(&alg) {
+            return Err(rejected("the algorithm is not one idweb accepts"));
+        }
+        let keys = self.metadata.jwks().keys();
+        let candidates: Vec<&CoreJsonWebKey> = match kid {
+            Some(kid) => keys.iter().filter(|key| key.key_id().is_some_and(|id| id.as_str() == kid)).collect(),
+            None if keys.len() == 1 => keys.iter().collect(),
+            None => return Err(rejected("the token names no key and several are published")),
+        };
+        if candidates.is_empty() {
+            return Err(IdentityError::UnknownSigningKey);
+        }
+        if candidates.iter().any(|key| key.verify_signature(&alg, message, signature).is_ok()) {
+            Ok(())
+        } else {
+            Err(rejected("the signature does not verify"))
+        }
+    }
+
+    /// The clock skew tolerated on token times.
+    pub fn clock_skew(&self) -> chrono::Duration {
+        self.clock_skew
+    }
+
     /// Verifies an ID token the way idweb must: signature, audience, expiry
     /// and nonce by openidconnect; `azp` (IDT-10); the issuer, which for a
     /// multi-tenant app is the `{tenantid}` template filled with the token's

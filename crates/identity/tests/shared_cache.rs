@@ -228,6 +228,30 @@ async fn signing_out_on_one_instance_signs_out_on_the_other(engine: Engine) {
     assert!(matches!(error, IdentityError::InteractionRequired { .. }), "and so are the tokens: {error:?}");
 }
 
+/// OUT-03 on every instance: the provider's logout token reaches one
+/// instance; the session created on another ends, and the tokens go too.
+async fn a_back_channel_logout_at_one_instance_ends_the_session_on_the_other(engine: Engine) {
+    let store = SharedStore::new(engine);
+    let key = new_key();
+    let (layered, _) = watched_store(&store, &key).await;
+    let token_cache = store.token_cache_settings(&[("k1", &key)]);
+    let session = store.session_settings();
+    let app = TestApp::start_with_store(|_, settings| *settings = json!({ "TokenCache": token_cache, "Session": session }), Some(layered.clone())).await;
+    let (browser, adele) = signed_in_adele(&app).await;
+    app.identity.tokens().for_user(&adele, &user_read()).await.unwrap();
+    let other = app.another_instance(None).await;
+    let sid = app.emulator.state().sso.sids_of(&adele.object_id).pop().expect("Adele's provider session");
+    let client_id = app.settings["AzureAd"]["ClientId"].as_str().unwrap().to_owned();
+    let token = app.emulator.state().minter().logout_token(&client_id, Some(&sid), None);
+    let response = reqwest::Client::new().post(other.url.join("/backchannel-logout").unwrap()).form(&[("logout_token", token)]).send().await.unwrap();
+    assert_eq!(response.status(), reqwest::StatusCode::OK);
+
+    assert_eq!(browser.whoami().await, "nobody", "the session made on the first instance is gone");
+    until_l1_empty(&layered).await;
+    let error = app.identity.tokens().for_user(&adele, &user_read()).await.unwrap_err();
+    assert!(matches!(error, IdentityError::InteractionRequired { .. }), "and so are the tokens: {error:?}");
+}
+
 async fn twenty_concurrent_requests_over_two_instances_refresh_once(engine: Engine) {
     let store = SharedStore::new(engine);
     let (app, adele, other, other_layered) = adele_on_two_instances(&store).await;
@@ -295,6 +319,7 @@ on_every_engine!(
     an_l1_hit_sends_nothing_to_the_shared_store,
     a_refresh_on_one_instance_is_seen_by_the_other,
     signing_out_on_one_instance_signs_out_on_the_other,
+    a_back_channel_logout_at_one_instance_ends_the_session_on_the_other,
     twenty_concurrent_requests_over_two_instances_refresh_once,
 );
 

@@ -251,8 +251,10 @@ async fn out_01_sign_out_clears_session_and_cache_then_ends_the_provider_session
     assert_eq!(app.identity.cache().partition_count().await.unwrap(), 0, "the user's tokens are gone");
     assert_eq!(browser.whoami().await, "nobody");
 
-    let back = browser.client.get(end_session).send().await.unwrap();
-    let signed_out_callback = url::Url::parse(location(&back)).unwrap();
+    // The provider's signed-out page loads the app's front-channel URL, then returns.
+    let page = browser.client.get(end_session).send().await.unwrap().text().await.unwrap();
+    let onward = page.split("id=\"return\" href=\"").nth(1).and_then(|rest| rest.split('"').next()).expect("a way back to the app");
+    let signed_out_callback = url::Url::parse(&onward.replace("&amp;", "&")).unwrap();
     assert_eq!(signed_out_callback.path(), "/signout-callback-oidc");
     let home = browser.client.get(signed_out_callback).send().await.unwrap();
     assert_eq!(location(&home), "/");

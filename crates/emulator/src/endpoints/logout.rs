@@ -38,6 +38,10 @@ pub async fn logout(
             Some(url)
         })
         .collect();
+    // Back-channel logout: a logout token to each app that registered a URL, sent before the browser moves on.
+    if let Some(session) = &ended {
+        send_back_channel_logouts(&state, session).await;
+    }
     let return_to = allowed_return(&state, &params);
     tracing::info!(front_channel = front_channel.len(), returns = return_to.is_some(), "signed out at the emulator");
     let mut response = match (&return_to, front_channel.is_empty()) {
@@ -46,6 +50,28 @@ pub async fn logout(
     };
     response.headers_mut().append(header::SET_COOKIE, sso::set_cookie(None));
     response
+}
+
+/// How long the end-session endpoint waits for each app's back-channel endpoint.
+const BACK_CHANNEL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// POSTs a logout token (with `sid` and the app's pairwise `sub`) to every
+/// app of `session` that registered a back-channel logout URL. Failures are
+/// logged, never shown: the user's sign-out at the provider stands.
+async fn send_back_channel_logouts(state: &EmulatorState, session: &sso::SsoSession) {
+    let Ok(http) = reqwest::Client::builder().timeout(BACK_CHANNEL_TIMEOUT).redirect(reqwest::redirect::Policy::none()).build() else {
+        return;
+    };
+    for client_id in &session.apps {
+        let Some(app) = state.config.app(client_id) else { continue };
+        let Some(uri) = &app.backchannel_logout_uri else { continue };
+        let subject = state.config.user(&session.user_oid).map(|user| crate::tokens::pairwise_subject(user, client_id));
+        let token = state.minter().logout_token(client_id, Some(&session.sid), subject.as_deref());
+        match http.post(uri).form(&[("logout_token", token)]).send().await {
+            Ok(response) => tracing::info!(client_id = %client_id, status = response.status().as_u16(), "back-channel logout sent"),
+            Err(error) => tracing::warn!(client_id = %client_id, %error, "back-channel logout failed"),
+        }
+    }
 }
 
 /// The `post_logout_redirect_uri` (with `state`) if the app registered it.

@@ -29,7 +29,7 @@ use super::encryption::{KeyRing, OpenError};
 use super::memory::MemoryTokenCache;
 use super::merge::merge;
 use super::{
-    CacheError, CacheTier, ChangeEvent, Etag, PartitionKey, PartitionLock, SaveOutcome, SealedEntry, SharedCacheBackend,
+    CacheError, CacheTier, ChangeEvent, Etag, PartitionKey, PartitionLock, RecordName, SaveOutcome, SealedEntry, SharedCacheBackend,
     TokenCacheStore, TokenPartition, Versioned,
 };
 use crate::telemetry;
@@ -309,6 +309,30 @@ impl TokenCacheStore for LayeredTokenCache {
             }
             Err(error) => Err(error),
         }
+    }
+
+    async fn load_record(&self, name: &RecordName, ttl: Duration) -> Result<Option<(Vec<u8>, Etag)>, CacheError> {
+        let stored = self.inner.health.observe(self.inner.l2.get(name.as_str(), ttl).await)?;
+        let Some(entry) = stored else { return Ok(None) };
+        match self.inner.keys.open(name.as_str(), entry.etag.0, &entry.bytes) {
+            Ok(bytes) => Ok(Some((bytes, entry.etag))),
+            Err(OpenError::UnknownKey(key_id)) => Err(CacheError::UnknownKey { key_id, etag: entry.etag }),
+            Err(error) => {
+                telemetry::decrypt_failure();
+                tracing::warn!(record = %name.as_str(), error = ?error, "a record failed authentication; treated as absent");
+                Ok(None)
+            }
+        }
+    }
+
+    async fn save_record(&self, name: &RecordName, bytes: &[u8], expected: Option<Etag>, ttl: Duration) -> Result<bool, CacheError> {
+        let etag = Etag::random();
+        let entry = SealedEntry { etag, bytes: self.inner.keys.seal(name.as_str(), etag.0, bytes).map_err(|_| CacheError::Seal)? };
+        self.inner.health.observe(self.inner.l2.put(name.as_str(), expected, &entry, ttl).await)
+    }
+
+    async fn remove_record(&self, name: &RecordName) -> Result<bool, CacheError> {
+        self.inner.health.observe(self.inner.l2.delete(name.as_str()).await)
     }
 
     async fn lock(&self, key: &PartitionKey, wait: Duration) -> Result<Option<PartitionLock>, CacheError> {

@@ -9,7 +9,7 @@ use std::time::Duration;
 use moka::ops::compute::Op;
 use moka::sync::Cache;
 
-use super::{CacheError, CacheTier, Etag, PartitionKey, SaveOutcome, TokenCacheStore, TokenPartition, Versioned};
+use super::{CacheError, CacheTier, Etag, PartitionKey, RecordName, SaveOutcome, TokenCacheStore, TokenPartition, Versioned};
 
 /// Defaults: room for this many partitions, each dropped after this long unused.
 pub const DEFAULT_MAX_PARTITIONS: u64 = 100_000;
@@ -19,6 +19,31 @@ pub const DEFAULT_SLIDING_EXPIRY: Duration = Duration::from_secs(24 * 3600);
 /// Token cache held in this process.
 pub struct MemoryTokenCache {
     partitions: Cache<PartitionKey, Arc<Versioned>>,
+    records: Cache<RecordName, Arc<Record>>,
+}
+
+/// A record, its version and its own time limit.
+struct Record {
+    bytes: Vec<u8>,
+    etag: Etag,
+    ttl: Duration,
+}
+
+/// Each record lapses its own `ttl` after it was written.
+struct RecordExpiry;
+
+impl moka::Expiry<RecordName, Arc<Record>> for RecordExpiry {
+    fn expire_after_create(&self, _name: &RecordName, record: &Arc<Record>, _now: std::time::Instant) -> Option<Duration> {
+        Some(record.ttl)
+    }
+
+    fn expire_after_update(&self, _name: &RecordName, record: &Arc<Record>, _now: std::time::Instant, _left: Option<Duration>) -> Option<Duration> {
+        Some(record.ttl)
+    }
+}
+
+fn records(max_records: u64) -> Cache<RecordName, Arc<Record>> {
+    Cache::builder().max_capacity(max_records).expire_after(RecordExpiry).build()
 }
 
 impl Default for MemoryTokenCache {
@@ -30,13 +55,14 @@ impl Default for MemoryTokenCache {
 impl MemoryTokenCache {
     /// A cache of at most `max_partitions`, each dropped after `sliding_expiry` unused.
     pub fn new(max_partitions: u64, sliding_expiry: Duration) -> Self {
-        Self { partitions: Cache::builder().max_capacity(max_partitions).time_to_idle(sliding_expiry).build() }
+        Self { partitions: Cache::builder().max_capacity(max_partitions).time_to_idle(sliding_expiry).build(), records: records(max_partitions * 4) }
     }
 
     /// An L1: at most `max_partitions`, each copy kept at most `time_to_live`
     /// after it was read from or written to the shared store.
     pub fn l1(max_partitions: u64, time_to_live: Duration) -> Self {
-        Self { partitions: Cache::builder().max_capacity(max_partitions).time_to_live(time_to_live).build() }
+        // An L1 keeps no records: they live in the shared store only.
+        Self { partitions: Cache::builder().max_capacity(max_partitions).time_to_live(time_to_live).build(), records: records(0) }
     }
 
     /// The partition and its version, if cached.
@@ -100,5 +126,25 @@ impl TokenCacheStore for MemoryTokenCache {
 
     async fn partition_count(&self) -> Result<u64, CacheError> {
         Ok(self.len())
+    }
+
+    async fn load_record(&self, name: &RecordName, _ttl: Duration) -> Result<Option<(Vec<u8>, Etag)>, CacheError> {
+        Ok(self.records.get(name).map(|record| (record.bytes.clone(), record.etag)))
+    }
+
+    async fn save_record(&self, name: &RecordName, bytes: &[u8], expected: Option<Etag>, ttl: Duration) -> Result<bool, CacheError> {
+        let written = Etag::random();
+        let result = self.records.entry(name.clone()).and_compute_with(|current| {
+            if current.map(|entry| entry.value().etag) == expected {
+                Op::Put(Arc::new(Record { bytes: bytes.to_vec(), etag: written, ttl }))
+            } else {
+                Op::Nop
+            }
+        });
+        Ok(matches!(result, moka::ops::compute::CompResult::Inserted(_) | moka::ops::compute::CompResult::ReplacedWith(_)))
+    }
+
+    async fn remove_record(&self, name: &RecordName) -> Result<bool, CacheError> {
+        Ok(self.records.remove(name).is_some())
     }
 }

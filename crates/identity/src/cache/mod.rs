@@ -220,6 +220,33 @@ impl Etag {
     }
 }
 
+/// The name of a record ([`TokenCacheStore::load_record`]): `r:` and a
+/// digest, so it can never be taken for a partition's name, and what it
+/// indexes (a provider's session id, a subject) is not readable in the store.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RecordName(String);
+
+impl RecordName {
+    /// The record for `parts` within `kind` (`sid`, `sub`, `jti`).
+    pub fn digest(kind: &str, parts: &[&str]) -> Self {
+        use sha2::{Digest, Sha256};
+        let mut hasher = Sha256::new();
+        hasher.update(kind.as_bytes());
+        for part in parts {
+            // Length-prefixed, so no two lists of parts hash alike.
+            hasher.update((part.len() as u64).to_be_bytes());
+            hasher.update(part.as_bytes());
+        }
+        let digest: String = hasher.finalize().iter().map(|byte| format!("{byte:02x}")).collect();
+        Self(format!("r:{kind}:{digest}"))
+    }
+
+    /// The name in the store.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// A partition and the version it was read at.
 #[derive(Debug, Clone)]
 pub struct Versioned {
@@ -289,6 +316,19 @@ pub trait TokenCacheStore: Send + Sync + 'static {
 
     /// How many partitions are stored (shared stores count their shared part).
     async fn partition_count(&self) -> Result<u64, CacheError>;
+
+    /// A small record kept beside the partitions, shared like them (the
+    /// sign-out index and the logout token replay guard, OUT-02/OUT-03),
+    /// with its version. A shared store seals it like a partition, and a
+    /// read there keeps it `ttl` longer (as partitions slide).
+    async fn load_record(&self, name: &RecordName, ttl: std::time::Duration) -> Result<Option<(Vec<u8>, Etag)>, CacheError>;
+
+    /// Writes a record if its version is still `expected` (`None`: there was
+    /// none); whether it was written. It lapses `ttl` after the write.
+    async fn save_record(&self, name: &RecordName, bytes: &[u8], expected: Option<Etag>, ttl: std::time::Duration) -> Result<bool, CacheError>;
+
+    /// Deletes a record; whether there was one.
+    async fn remove_record(&self, name: &RecordName) -> Result<bool, CacheError>;
 
     /// Whether the store can be used now (`/readyz`).
     async fn check_ready(&self) -> Result<(), CacheError> {

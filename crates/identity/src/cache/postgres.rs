@@ -299,7 +299,7 @@ impl SharedCacheBackend for PostgresBackend {
 
     async fn count(&self) -> Result<u64, CacheError> {
         let (count,): (i64,) = self
-            .bounded(sqlx::query_as("SELECT count(*) FROM token_cache WHERE expires_at > now()").fetch_one(&self.pool))
+            .bounded(sqlx::query_as("SELECT count(*) FROM token_cache WHERE expires_at > now() AND name NOT LIKE 'r:%'").fetch_one(&self.pool))
             .await?;
         Ok(count.max(0) as u64)
     }

@@ -92,6 +92,10 @@ pub struct AzureAdConfig {
     pub callback_path: String,
     /// `SignedOutCallbackPath`: where the provider returns after sign-out.
     pub signed_out_callback_path: String,
+    /// `RemoteSignOutPath`: the front-channel logout URL to register (OUT-02).
+    pub remote_sign_out_path: String,
+    /// `BackChannelLogoutPath`: the back-channel logout URL to register (OUT-03).
+    pub back_channel_logout_path: String,
     /// `AllowedTenants`: for a multi-tenant app, the tenants whose users may
     /// sign in (empty: any).
     pub allowed_tenants: Vec<String>,
@@ -195,6 +199,8 @@ impl IdentityConfig {
                 "AzureAd:SignedOutCallbackPath",
                 "/signout-callback-oidc",
             )?,
+            remote_sign_out_path: optional_path(tree, "AzureAd:RemoteSignOutPath", "/signout-oidc")?,
+            back_channel_logout_path: optional_path(tree, "AzureAd:BackChannelLogoutPath", "/backchannel-logout")?,
             client_capabilities: optional_list(tree, "AzureAd:ClientCapabilities")?,
             clock_skew: std::time::Duration::from_secs(u64::from(optional_count(tree, "AzureAd:ClockSkewSeconds", 300)?)),
             id_token_signing_algorithms: signing_algorithms(tree)?,

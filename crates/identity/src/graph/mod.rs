@@ -164,7 +164,12 @@ impl GraphClient {
 
     /// Forgets the user's cached photo (sign-out).
     pub fn forget_photo(&self, user: &SignedInUser) {
-        self.photos.invalidate(&user.home_account_id);
+        self.forget_photo_of(&user.home_account_id);
+    }
+
+    /// Drops the account's photo from memory (a logout from the provider).
+    pub fn forget_photo_of(&self, account: &crate::user::HomeAccountId) {
+        self.photos.invalidate(account);
     }
 
     /// `GET /me/photo/$value`: the user's photo, `None` when they have none.

@@ -43,6 +43,8 @@ pub fn router(identity: Arc<Identity>) -> Router {
         .route(&azure_ad.callback_path, get(callback::callback))
         .route(SIGN_OUT_PATH, post(sign_out))
         .route(&azure_ad.signed_out_callback_path, get(signed_out))
+        .route(&azure_ad.remote_sign_out_path, get(crate::logout::front_channel))
+        .route(&azure_ad.back_channel_logout_path, post(crate::logout::back_channel))
         .with_state(identity)
 }
 

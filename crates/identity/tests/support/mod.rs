@@ -61,6 +61,8 @@ impl TestApp {
         let app = &mut emulator_config.apps[0];
         app.redirect_uris = vec![url.join("signin-oidc").unwrap().to_string()];
         app.post_logout_redirect_uris = vec![url.join("signout-callback-oidc").unwrap().to_string()];
+        app.front_channel_logout_uri = Some(url.join("signout-oidc").unwrap().to_string());
+        app.backchannel_logout_uri = Some(url.join("backchannel-logout").unwrap().to_string());
         app.client_secrets = vec![serde_json::from_value(json!(client_secret)).unwrap()];
         let client_id = app.client_id.clone();
         // Overlaid on the base settings below, which need the emulator's address.

@@ -1,0 +1,170 @@
+//! Logout started by the provider: its front-channel request (OUT-02) and
+//! its back-channel logout token (OUT-03). Both end the sessions the
+//! provider names, on every instance sharing the stores, and remove the
+//! user's cached tokens. Sign-out started by the user is `signin::sign_out`.
+
+pub(crate) mod index;
+pub mod token;
+
+use std::sync::Arc;
+
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::Form;
+use serde::Deserialize;
+use tower_sessions::Session;
+
+use crate::cache::RecordName;
+use crate::error::IdentityError;
+use crate::signin::USER_KEY;
+use crate::user::SignedInUser;
+use crate::Identity;
+use token::LogoutTokenError;
+
+/// How long a logout token's id is remembered against replay: longer than
+/// it can be accepted at all.
+const REPLAY_GUARD: std::time::Duration = std::time::Duration::from_secs(2 * token::MAX_AGE_SECS as u64 + 600);
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct FrontChannelQuery {
+    iss: Option<String>,
+    sid: Option<String>,
+}
+
+/// `GET {RemoteSignOutPath}?iss=..&sid=..`, loaded by the provider in a
+/// hidden iframe when the user signs out there (OpenID Connect Front-Channel
+/// Logout 1.0). The iframe is cross-site, so the session cookie (SameSite=Lax)
+/// does not come along: the provider session named by `iss` and `sid` is
+/// ended through the sign-out index. Without them, the session of the
+/// cookie, if one came, is ended. Idempotent; 200 with an embeddable page.
+pub(crate) async fn front_channel(
+    State(identity): State<Arc<Identity>>,
+    session: Session,
+    Query(query): Query<FrontChannelQuery>,
+) -> Response {
+    let outcome = match (&query.iss, &query.sid) {
+        (Some(iss), Some(sid)) => end_provider_session(&identity, iss, sid).await,
+        (None, None) => end_this_session(&identity, &session).await,
+        _ => Err(IdentityError::InvalidRequest("a front-channel logout names both iss and sid, or neither".into())),
+    };
+    match outcome {
+        Ok(ended) => {
+            tracing::info!(sessions = ended, "front-channel logout");
+            embeddable(identity.config(), Html("<!doctype html><title>Signed out</title><p>Signed out.</p>").into_response())
+        }
+        Err(error) => {
+            let status = logout_failure_status(&error);
+            tracing::warn!(error = %crate::telemetry::error_chain(&error), "front-channel logout failed");
+            embeddable(identity.config(), (status, "The sign-out request was not understood.").into_response())
+        }
+    }
+}
+
+async fn end_provider_session(identity: &Identity, iss: &str, sid: &str) -> Result<usize, IdentityError> {
+    let provider = identity.provider().get().await?;
+    if !provider.accepts_issuer(iss) {
+        return Err(IdentityError::InvalidRequest("the logout names another issuer".into()));
+    }
+    index::end(identity, &index::by_provider_session(iss, sid)).await
+}
+
+async fn end_this_session(identity: &Identity, session: &Session) -> Result<usize, IdentityError> {
+    let Some(user) = session.get::<SignedInUser>(USER_KEY).await? else { return Ok(0) };
+    identity.tokens().remove_user(&user).await?;
+    identity.graph().forget_photo(&user);
+    session.flush().await?;
+    Ok(1)
+}
+
+/// A response the provider may frame: not stored, and `frame-ancestors`
+/// naming only the provider's origin (the app's default CSP forbids framing).
+fn embeddable(config: &crate::config::IdentityConfig, mut response: Response) -> Response {
+    let origin = config.azure_ad.instance.origin().ascii_serialization();
+    let policy = format!("default-src 'none'; frame-ancestors {origin}; base-uri 'none'; object-src 'none'");
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Ok(policy) = HeaderValue::from_str(&policy) {
+        headers.insert(header::CONTENT_SECURITY_POLICY, policy);
+    }
+    response
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct BackChannelForm {
+    logout_token: Option<String>,
+}
+
+/// `POST {BackChannelLogoutPath}` with `logout_token` (OpenID Connect
+/// Back-Channel Logout 1.0, section 2.5): the provider's server tells the
+/// app to end a session. 200 when done (or nothing to do), 400 with an
+/// OAuth-shaped error for a token that is not acceptable, 503 when a store
+/// is down (the provider may retry).
+pub(crate) async fn back_channel(State(identity): State<Arc<Identity>>, Form(form): Form<BackChannelForm>) -> Response {
+    let outcome = match form.logout_token {
+        Some(logout_token) => back_channel_logout(&identity, &logout_token).await,
+        None => Err(BackChannelError::Token(LogoutTokenError::Malformed)),
+    };
+    let mut response = match outcome {
+        Ok(ended) => {
+            tracing::info!(sessions = ended, "back-channel logout");
+            StatusCode::OK.into_response()
+        }
+        Err(BackChannelError::Token(refused)) => {
+            tracing::warn!(target: "idweb::security", reason = %refused, "logout token refused");
+            let body = serde_json::json!({ "error": "invalid_request", "error_description": refused.to_string() });
+            (StatusCode::BAD_REQUEST, axum::Json(body)).into_response()
+        }
+        Err(BackChannelError::Engine(error)) => {
+            tracing::warn!(error = %crate::telemetry::error_chain(&error), "back-channel logout failed");
+            logout_failure_status(&error).into_response()
+        }
+    };
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+enum BackChannelError {
+    Token(LogoutTokenError),
+    Engine(IdentityError),
+}
+
+impl From<IdentityError> for BackChannelError {
+    fn from(error: IdentityError) -> Self {
+        Self::Engine(error)
+    }
+}
+
+async fn back_channel_logout(identity: &Identity, logout_token: &str) -> Result<usize, BackChannelError> {
+    let mut provider = identity.provider().get().await?;
+    let client_id = &identity.config().azure_ad.client_id;
+    let now = chrono::Utc::now().timestamp();
+    let claims = match token::verify(logout_token, &provider, client_id, now) {
+        // JWKS-01: a key rotated since discovery; fetched again (rate limited), then decided.
+        Err(LogoutTokenError::UnknownKey) => {
+            provider = identity.provider().refetch_keys(&provider).await;
+            token::verify(logout_token, &provider, client_id, now)
+        }
+        verified => verified,
+    }
+    .map_err(BackChannelError::Token)?;
+    // The replay guard is shared: a token replayed to another instance is refused too.
+    let guard = RecordName::digest("jti", &[&claims.issuer, &claims.token_id]);
+    if !identity.cache().save_record(&guard, b"used", None, REPLAY_GUARD).await.map_err(IdentityError::from)? {
+        return Err(BackChannelError::Token(LogoutTokenError::Replayed));
+    }
+    let ended = match (&claims.session_id, &claims.subject) {
+        (Some(sid), _) => index::end(identity, &index::by_provider_session(&claims.issuer, sid)).await?,
+        (None, Some(sub)) => index::end(identity, &index::by_subject(&claims.issuer, sub)).await?,
+        (None, None) => 0,
+    };
+    Ok(ended)
+}
+
+fn logout_failure_status(error: &IdentityError) -> StatusCode {
+    match error {
+        IdentityError::InvalidRequest(_) => StatusCode::BAD_REQUEST,
+        IdentityError::ProviderUnavailable(_) | IdentityError::TokenCache(_) | IdentityError::Session(_) => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}

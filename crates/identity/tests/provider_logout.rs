@@ -1,0 +1,208 @@
+//! Logout started by the provider: front-channel (OUT-02) and back-channel
+//! (OUT-03) requests end the named sessions server-side and remove the
+//! user's cached tokens; anything not from the provider is refused.
+
+mod support;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use idweb_identity::PartitionKey;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use support::{signed_in, user_object_id, Browser, TestApp, ADELE, ALEX};
+
+/// A browser that signed in as `name`, and the provider session (`sid`) it got.
+async fn signed_in_browser(app: &TestApp, name: &str) -> (Browser, String) {
+    let browser = app.browser();
+    browser.sign_in(name).await;
+    assert_eq!(browser.whoami().await, name);
+    let sids = app.emulator.state().sso.sids_of(&user_object_id(name));
+    assert_eq!(sids.len(), 1, "one provider session per browser here");
+    (browser, sids[0].clone())
+}
+
+async fn has_tokens(app: &TestApp, name: &str) -> bool {
+    let user = signed_in(name, app.emulator.tenant_id());
+    app.identity.cache().load(&PartitionKey::User(user.home_account_id)).await.unwrap().is_some()
+}
+
+/// What the provider's iframe loads: no cookies come along (cross-site, SameSite=Lax).
+async fn front_channel(app: &TestApp, iss: &str, sid: &str) -> reqwest::Response {
+    let mut url = app.url.join("signout-oidc").unwrap();
+    url.query_pairs_mut().append_pair("iss", iss).append_pair("sid", sid);
+    reqwest::get(url).await.unwrap()
+}
+
+async fn back_channel(app: &TestApp, logout_token: &str) -> reqwest::Response {
+    reqwest::Client::new().post(app.url.join("backchannel-logout").unwrap()).form(&[("logout_token", logout_token)]).send().await.unwrap()
+}
+
+fn client_id(app: &TestApp) -> String {
+    app.settings["AzureAd"]["ClientId"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn out_02_a_front_channel_logout_ends_that_provider_session_and_the_users_tokens() {
+    let app = TestApp::start().await;
+    let (adele, sid) = signed_in_browser(&app, ADELE).await;
+    let (alex, _) = signed_in_browser(&app, ALEX).await;
+    assert!(has_tokens(&app, ADELE).await);
+
+    let response = front_channel(&app, &support::issuer(&app), &sid).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    let csp = response.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    let provider_origin = app.emulator.base_url().trim_end_matches('/').to_owned();
+    assert!(csp.contains(&format!("frame-ancestors {provider_origin}")), "the provider may frame it: {csp}");
+
+    assert_eq!(adele.whoami().await, "nobody", "the session is ended server-side");
+    assert!(!has_tokens(&app, ADELE).await, "and the user's tokens are gone");
+    assert_eq!(alex.whoami().await, ALEX, "other users keep theirs");
+    assert!(has_tokens(&app, ALEX).await);
+
+    let again = front_channel(&app, &support::issuer(&app), &sid).await;
+    assert_eq!(again.status(), StatusCode::OK, "idempotent");
+}
+
+#[tokio::test]
+async fn out_02_the_providers_own_sign_out_page_reaches_the_receiver() {
+    let app = TestApp::start().await;
+    let (adele, _) = signed_in_browser(&app, ADELE).await;
+    // The emulator's end-session page embeds each app's front-channel URL in an iframe.
+    let logout = format!("{}{}/oauth2/v2.0/logout", app.emulator.base_url(), app.emulator.tenant_id());
+    let page = adele.client.get(logout).send().await.unwrap().text().await.unwrap();
+    let src = page.split("<iframe class=\"front-channel\" src=\"").nth(1).and_then(|rest| rest.split('"').next()).expect("an iframe");
+    let src = src.replace("&amp;", "&");
+    // OUT-03 ran first (the emulator posts before answering); the iframe must still answer 200.
+    assert_eq!(reqwest::get(&src).await.unwrap().status(), StatusCode::OK);
+    assert_eq!(adele.whoami().await, "nobody");
+}
+
+#[tokio::test]
+async fn out_02_a_front_channel_logout_from_another_issuer_is_refused() {
+    let app = TestApp::start().await;
+    let (adele, sid) = signed_in_browser(&app, ADELE).await;
+    let response = front_channel(&app, "https://evil.example/tenant/v2.0", &sid).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(adele.whoami().await, ADELE);
+    assert!(has_tokens(&app, ADELE).await);
+}
+
+#[tokio::test]
+async fn out_02_without_iss_and_sid_only_the_requests_own_session_ends() {
+    let app = TestApp::start().await;
+    let (adele, _) = signed_in_browser(&app, ADELE).await;
+    let anonymous = reqwest::get(app.url.join("signout-oidc").unwrap()).await.unwrap();
+    assert_eq!(anonymous.status(), StatusCode::OK);
+    assert_eq!(adele.whoami().await, ADELE, "a request without cookie or sid ends nothing");
+    assert_eq!(adele.get("/signout-oidc").await.status(), StatusCode::OK);
+    assert_eq!(adele.whoami().await, "nobody", "the browser's own session, when its cookie came");
+}
+
+#[tokio::test]
+async fn out_03_the_providers_back_channel_logout_ends_the_session_and_the_tokens() {
+    let app = TestApp::start().await;
+    let (adele, _) = signed_in_browser(&app, ADELE).await;
+    let (alex, _) = signed_in_browser(&app, ALEX).await;
+    // Sign-out at the provider from Adele's browser: the emulator posts a logout token to the app.
+    let logout = format!("{}{}/oauth2/v2.0/logout", app.emulator.base_url(), app.emulator.tenant_id());
+    adele.client.get(logout).send().await.unwrap();
+    assert_eq!(adele.whoami().await, "nobody");
+    assert!(!has_tokens(&app, ADELE).await);
+    assert_eq!(alex.whoami().await, ALEX);
+}
+
+#[tokio::test]
+async fn out_03_a_logout_token_naming_only_the_subject_ends_the_users_sessions() {
+    let app = TestApp::start().await;
+    let (first, _) = signed_in_browser(&app, ADELE).await;
+    let second = app.browser();
+    second.sign_in(ADELE).await;
+    let subject = app.identity.cache().load(&PartitionKey::User(signed_in(ADELE, app.emulator.tenant_id()).home_account_id)).await.unwrap();
+    assert!(subject.is_some());
+    let sub = pairwise_subject(&app, ADELE).await;
+    let token = app.emulator.state().minter().logout_token(&client_id(&app), None, Some(&sub));
+    assert_eq!(back_channel(&app, &token).await.status(), StatusCode::OK);
+    assert_eq!(first.whoami().await, "nobody");
+    assert_eq!(second.whoami().await, "nobody");
+}
+
+/// Adele's `sub` as the app saw it in her ID token (pairwise, per app).
+async fn pairwise_subject(app: &TestApp, name: &str) -> String {
+    let user = app.emulator.state().config.user(&user_object_id(name)).unwrap().clone();
+    idweb_emulator::tokens::pairwise_subject(&user, &client_id(app))
+}
+
+#[tokio::test]
+async fn out_03_bad_logout_tokens_are_refused_with_400_and_end_nothing() {
+    let app = TestApp::start().await;
+    let (adele, sid) = signed_in_browser(&app, ADELE).await;
+    let state = app.emulator.state().clone();
+    let minter = state.minter();
+    let client = client_id(&app);
+    let valid = minter.logout_claims(&client, Some(&sid), None);
+    let with = |change: &dyn Fn(&mut Value)| {
+        let mut claims = valid.clone();
+        change(&mut claims);
+        minter.sign_typed(&claims, "logout+jwt")
+    };
+    let now = idweb_emulator::tokens::now_secs();
+    let hostile: Vec<(&str, String)> = vec![
+        ("an ID token's typ", minter.sign_typed(&valid, "JWT")),
+        ("no typ", unsigned_with_header(&json!({ "alg": "RS256" }), &valid, &minter.sign_typed(&valid, "logout+jwt"))),
+        ("alg none", unsigned_with_header(&json!({ "alg": "none", "typ": "logout+jwt" }), &valid, "")),
+        ("HS256 keyed with the client secret", hs256(&valid, &app.client_secret)),
+        ("a bad signature", flip_signature(&minter.sign_typed(&valid, "logout+jwt"))),
+        ("another issuer", with(&|claims| claims["iss"] = json!("https://evil.example/tenant/v2.0"))),
+        ("another audience", with(&|claims| claims["aud"] = json!("another-client"))),
+        ("expired", with(&|claims| claims["exp"] = json!(now - 3600))),
+        ("issued long ago", with(&|claims| claims["iat"] = json!(now - 3600))),
+        ("issued in the future", with(&|claims| claims["iat"] = json!(now + 3600))),
+        ("no events claim", with(&|claims| drop(claims.as_object_mut().unwrap().remove("events")))),
+        ("another event", with(&|claims| claims["events"] = json!({ "https://example.com/other-event": {} }))),
+        ("neither sid nor sub", with(&|claims| drop(claims.as_object_mut().unwrap().remove("sid")))),
+        ("a nonce", with(&|claims| claims["nonce"] = json!("n-0S6_WzA2Mj"))),
+        ("no jti", with(&|claims| drop(claims.as_object_mut().unwrap().remove("jti")))),
+        ("not a JWT", "not-a-jwt".to_owned()),
+    ];
+    for (what, token) in hostile {
+        let response = back_channel(&app, &token).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{what}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"], "invalid_request", "{what}");
+        assert_eq!(adele.whoami().await, ADELE, "{what} ended the session");
+    }
+    let missing = reqwest::Client::new().post(app.url.join("backchannel-logout").unwrap()).form(&[("other", "x")]).send().await.unwrap();
+    assert_eq!(missing.status(), StatusCode::BAD_REQUEST, "no logout_token");
+    assert!(has_tokens(&app, ADELE).await);
+}
+
+#[tokio::test]
+async fn out_03_a_replayed_logout_token_is_refused() {
+    let app = TestApp::start().await;
+    let (adele, sid) = signed_in_browser(&app, ADELE).await;
+    let token = app.emulator.state().minter().logout_token(&client_id(&app), Some(&sid), None);
+    assert_eq!(back_channel(&app, &token).await.status(), StatusCode::OK);
+    assert_eq!(adele.whoami().await, "nobody");
+    assert_eq!(back_channel(&app, &token).await.status(), StatusCode::BAD_REQUEST, "the same jti again");
+}
+
+/// A token with `header`, `claims` and `signature` (base64url) as given.
+fn unsigned_with_header(header: &Value, claims: &Value, signed_like: &str) -> String {
+    let encode = |value: &Value| URL_SAFE_NO_PAD.encode(serde_json::to_vec(value).unwrap());
+    let signature = signed_like.rsplit('.').next().unwrap_or_default();
+    format!("{}.{}.{signature}", encode(header), encode(claims))
+}
+
+fn hs256(claims: &Value, secret: &str) -> String {
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+    header.typ = Some("logout+jwt".into());
+    jsonwebtoken::encode(&header, claims, &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes())).unwrap()
+}
+
+fn flip_signature(token: &str) -> String {
+    let (signed, signature) = token.rsplit_once('.').unwrap();
+    let mut bytes = URL_SAFE_NO_PAD.decode(signature).unwrap();
+    bytes[0] ^= 0x01;
+    format!("{signed}.{}", URL_SAFE_NO_PAD.encode(bytes))
+}
