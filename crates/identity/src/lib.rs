@@ -50,6 +50,17 @@ pub use user::{HomeAccountId, SignedInUser};
 
 use provider::ProviderCache;
 
+/// Session key of the last recorded activity (seconds since the epoch).
+pub(crate) const ACTIVITY_KEY: &str = "idweb.active_at";
+/// How stale the recorded activity may get before a request writes it:
+/// the idle timeout slides in steps this long, with one session write per
+/// step instead of one per request.
+pub const ACTIVITY_GRANULARITY: Duration = Duration::from_secs(60);
+
+fn unix_seconds() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|since| since.as_secs()).unwrap_or(0)
+}
+
 /// Time limit for every call to the provider or a downstream API.
 const HTTP_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -142,8 +153,14 @@ impl Identity {
             )))
     }
 
-    /// The signed-in user of this session, if any. A session older than
-    /// `Session:AbsoluteTimeoutMinutes` since sign-in is ended here (SES-02).
+    /// The signed-in user of this session, if any (SES-02, both enforced here,
+    /// on the server):
+    /// - a session idle longer than `Session:IdleTimeoutMinutes` is ended;
+    ///   every authenticated request counts as activity and slides the idle
+    ///   timeout (the session is written, and its cookie renewed, at most once
+    ///   per [`ACTIVITY_GRANULARITY`], not on every request);
+    /// - a session older than `Session:AbsoluteTimeoutMinutes` since sign-in
+    ///   is ended however active it was.
     pub async fn user(&self, session: &Session) -> Result<Option<SignedInUser>, IdentityError> {
         let Some(user) = session.get::<SignedInUser>(signin::USER_KEY).await? else {
             return Ok(None);
@@ -152,6 +169,19 @@ impl Identity {
             session.flush().await?;
             tracing::info!("session ended: absolute lifetime reached");
             return Ok(None);
+        }
+        let now = unix_seconds();
+        let active_at = session.get::<u64>(ACTIVITY_KEY).await?.unwrap_or(user.signed_in_at);
+        let idle = now.saturating_sub(active_at);
+        if idle > u64::from(self.config.session.idle_timeout_minutes) * 60 {
+            session.flush().await?;
+            tracing::info!("session ended: idle timeout reached");
+            return Ok(None);
+        }
+        if idle >= ACTIVITY_GRANULARITY.as_secs() {
+            // Modifying the session makes the session layer save it with a new
+            // expiry and send the cookie again with a fresh Max-Age.
+            session.insert(ACTIVITY_KEY, now).await?;
         }
         Ok(Some(user))
     }

@@ -143,6 +143,7 @@ async fn complete_sign_in(
     // Session fixation: the pre-sign-in id must not survive into the signed-in session.
     session.cycle_id().await?;
     session.insert(USER_KEY, &user).await?;
+    session.insert(crate::ACTIVITY_KEY, now_secs()).await?;
     // Saved now to learn the new id: the provider may end this session later (OUT-02, OUT-03).
     session.save().await?;
     if let Some(session_id) = session.id() {
