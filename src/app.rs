@@ -11,6 +11,9 @@ use crate::session_user::{current_user, use_current_user, CurrentUserResource};
 
 /// The HTML document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    // The nonce the hydration scripts carry, and the page's CSP naming it (HDR-01).
+    #[cfg(feature = "ssr")]
+    crate::server::headers::provide_page_policy();
     view! {
         <!DOCTYPE html>
         <html lang="en">

@@ -2,7 +2,7 @@
 //! identity engine. Compiled only with the `ssr` feature.
 
 pub mod context;
-mod headers;
+pub mod headers;
 mod health;
 pub mod metrics;
 mod photo;

@@ -7,7 +7,7 @@ use idweb_identity::Identity;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 
-use super::headers::security_header_layers;
+use super::headers::{no_store_unless_asset, security_header_layers};
 use super::health::{healthz, readyz, HEALTH_PATH, READY_PATH};
 use super::photo::{profile_photo, PHOTO_PATH};
 use crate::app::{shell, App};
@@ -29,15 +29,14 @@ pub fn app_router(identity: Arc<Identity>, leptos_options: LeptosOptions) -> Rou
         )
         .fallback(leptos_axum::file_and_error_handler(shell))
         .with_state(leptos_options);
-    let [nosniff, referrer, csp] = security_header_layers();
-    Router::new()
+    let headers = security_header_layers(identity.config().hosting.public_url.scheme() == "https");
+    let router = Router::new()
         .route(HEALTH_PATH, axum::routing::get(healthz))
         .route(READY_PATH, axum::routing::get(readyz).with_state(identity.clone()))
         .route(PHOTO_PATH, axum::routing::get(profile_photo).with_state(identity.clone()))
         .merge(identity.router())
         .merge(pages)
         .layer(identity.session_layer())
-        .layer(nosniff)
-        .layer(referrer)
-        .layer(csp)
+        .layer(axum::middleware::from_fn(no_store_unless_asset));
+    headers.into_iter().fold(router, |router, layer| router.layer(layer))
 }

@@ -1,0 +1,113 @@
+//! The whole app router, as `main` builds it, exercised over HTTP: security
+//! headers (HDR-01), the session cookie in production (SES-01), and what
+//! anonymous calls get (401, never a 500).
+#![cfg(feature = "ssr")]
+
+mod common;
+
+use std::net::SocketAddr;
+
+use common::{header, headers, http_get, http_request};
+use serde_json::json;
+
+/// Serves the app over `settings` on a free loopback port.
+async fn serve(settings: serde_json::Value) -> SocketAddr {
+    let config = idweb_identity::IdentityConfig::from_json(&settings).unwrap();
+    let identity = idweb_identity::Identity::builder(config).build().await.unwrap();
+    let options = idweb::server::site_options().expect("Cargo.toml has [package.metadata.leptos]");
+    let router = idweb::server::app_router(identity, options);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    address
+}
+
+/// Settings against `instance` (an emulator, or a dead port) with `public_url`.
+fn settings(instance: &str, tenant: &str, client_id: &str, public_url: &str, secure_cookie: Option<bool>) -> serde_json::Value {
+    let mut settings = json!({
+        "AzureAd": { "Instance": instance, "TenantId": tenant, "ClientId": client_id, "ClientSecret": "end2end-only-secret" },
+        "Graph": { "BaseUrl": format!("{instance}v1.0"), "Scopes": "User.Read" },
+        "Hosting": { "PublicUrl": public_url },
+    });
+    if let Some(secure) = secure_cookie {
+        settings["Session"] = json!({ "SecureCookie": secure });
+    }
+    settings
+}
+
+async fn local_app() -> SocketAddr {
+    serve(settings("http://127.0.0.1:9/", "tenant", "client", "http://127.0.0.1:3000/", Some(false))).await
+}
+
+#[tokio::test]
+async fn hdr_01_a_page_carries_a_fresh_nonce_policy_and_is_not_stored() {
+    let address = local_app().await;
+    let first = http_get(address, "/").await;
+    assert!(first.starts_with("HTTP/1.1 200"), "{first}");
+    let policy = header(&first, "content-security-policy").expect("a CSP").to_owned();
+    let nonce = policy.split("'nonce-").nth(1).and_then(|rest| rest.split('\'').next()).expect("a nonce in script-src").to_owned();
+    assert!(nonce.len() >= 16, "{nonce}");
+    assert!(policy.contains(&format!("script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval';")), "{policy}");
+    assert!(policy.contains("connect-src 'self';") && policy.contains("frame-ancestors 'none'") && policy.contains("object-src 'none'"));
+    assert!(first.contains(&format!("nonce=\"{nonce}\"")), "the hydration script carries the nonce");
+    assert_eq!(header(&first, "cache-control"), Some("no-store"));
+    assert_eq!(header(&first, "x-content-type-options"), Some("nosniff"));
+    assert_eq!(header(&first, "strict-transport-security"), None, "no HSTS over http");
+
+    let second = http_get(address, "/").await;
+    let second_policy = header(&second, "content-security-policy").unwrap();
+    assert!(!second_policy.contains(&nonce), "a new nonce per response");
+}
+
+#[tokio::test]
+async fn hdr_01_static_assets_may_be_cached_and_other_responses_may_not() {
+    let address = local_app().await;
+    let asset = http_get(address, "/pkg/idweb.css").await;
+    assert_ne!(header(&asset, "cache-control"), Some("no-store"), "{asset}");
+    let health = http_get(address, "/healthz").await;
+    assert_eq!(header(&health, "cache-control"), Some("no-store"));
+    assert!(header(&health, "content-security-policy").is_some_and(|policy| policy.starts_with("default-src 'none'")));
+}
+
+#[tokio::test]
+async fn hdr_01_hsts_when_the_public_url_is_https() {
+    let address = serve(settings("http://127.0.0.1:9/", "tenant", "client", "https://app.example/", None)).await;
+    let page = http_get(address, "/healthz").await;
+    assert_eq!(header(&page, "strict-transport-security"), Some("max-age=31536000"));
+}
+
+#[tokio::test]
+async fn server_functions_and_the_photo_answer_401_without_a_session() {
+    let address = local_app().await;
+    let form = ["Content-Type: application/x-www-form-urlencoded", "Accept: application/json"];
+    for endpoint in ["/api/my_profile", "/api/my_messages", "/api/my_todos", "/api/my_diagnostics"] {
+        let body = if endpoint == "/api/my_messages" { "count=10" } else { "" };
+        let response = http_request(address, "POST", endpoint, &form, body).await;
+        assert!(response.starts_with("HTTP/1.1 401"), "{endpoint}: {response}");
+        assert!(response.contains("NotSignedIn"), "the typed body the UI reads: {response}");
+        assert_eq!(header(&response, "cache-control"), Some("no-store"), "{endpoint}");
+    }
+    let anonymous = http_request(address, "POST", "/api/current_user", &form, "").await;
+    assert!(anonymous.starts_with("HTTP/1.1 200"), "asking who is signed in is no error: {anonymous}");
+    let photo = http_get(address, "/profile/photo").await;
+    assert!(photo.starts_with("HTTP/1.1 401"), "{photo}");
+}
+
+#[tokio::test]
+async fn ses_01_in_production_the_session_cookie_is_host_prefixed_secure_http_only_and_lax() {
+    let mut emulator_config = idweb_emulator::EmulatorConfig::default();
+    emulator_config.apps[0].client_secrets = vec![serde_json::from_value(json!("end2end-only-secret")).unwrap()];
+    let client_id = emulator_config.apps[0].client_id.clone();
+    let emulator = idweb_emulator::spawn(emulator_config, "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    // Production: an https public URL and no Session settings at all.
+    let address = serve(settings(&emulator.base_url(), emulator.tenant_id(), &client_id, "https://app.example/", None)).await;
+    let response = http_get(address, "/auth/sign-in?returnUrl=/").await;
+    assert!(response.starts_with("HTTP/1.1 303"), "{response}");
+    let cookies = headers(&response, "set-cookie");
+    let session = cookies.iter().find(|cookie| cookie.starts_with("__Host-idweb=")).expect("the __Host- session cookie");
+    let attributes: Vec<String> = session.split(';').skip(1).map(|part| part.trim().to_ascii_lowercase()).collect();
+    for expected in ["secure", "httponly", "samesite=lax", "path=/"] {
+        assert!(attributes.iter().any(|attribute| attribute == expected), "{expected} missing: {session}");
+    }
+    assert!(!attributes.iter().any(|attribute| attribute.starts_with("domain=")), "__Host- cookies name no domain: {session}");
+}
