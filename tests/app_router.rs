@@ -111,3 +111,15 @@ async fn ses_01_in_production_the_session_cookie_is_host_prefixed_secure_http_on
     }
     assert!(!attributes.iter().any(|attribute| attribute.starts_with("domain=")), "__Host- cookies name no domain: {session}");
 }
+
+#[tokio::test]
+async fn csrf_01_a_cross_site_write_to_a_server_function_is_refused_before_it_runs() {
+    let address = local_app().await;
+    let form = "Content-Type: application/x-www-form-urlencoded";
+    let cross_site = http_request(address, "POST", "/api/add_todo", &[form, "Sec-Fetch-Site: cross-site"], "title=x").await;
+    assert!(cross_site.starts_with("HTTP/1.1 403"), "{cross_site}");
+    let foreign = http_request(address, "POST", "/api/delete_todo", &[form, "Origin: https://evil.example"], "id=1").await;
+    assert!(foreign.starts_with("HTTP/1.1 403"), "{foreign}");
+    let same_origin = http_request(address, "POST", "/api/add_todo", &[form, "Sec-Fetch-Site: same-origin"], "title=x").await;
+    assert!(same_origin.starts_with("HTTP/1.1 401"), "reaches the function, which wants a session: {same_origin}");
+}

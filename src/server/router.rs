@@ -37,6 +37,8 @@ pub fn app_router(identity: Arc<Identity>, leptos_options: LeptosOptions) -> Rou
         .merge(identity.router())
         .merge(pages)
         .layer(identity.session_layer())
+        // CSRF in depth: server functions that write, and sign-out, only from this site.
+        .layer(axum::middleware::from_fn_with_state(identity.clone(), idweb_identity::csrf::same_origin_writes))
         .layer(axum::middleware::from_fn(no_store_unless_asset));
     headers.into_iter().fold(router, |router, layer| router.layer(layer))
 }

@@ -17,6 +17,7 @@ pub mod cache;
 pub mod claims;
 pub mod config;
 pub mod credentials;
+pub mod csrf;
 pub mod downstream;
 pub mod error;
 pub mod graph;

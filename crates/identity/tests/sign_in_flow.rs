@@ -328,3 +328,20 @@ async fn cb_03_an_error_response_without_iss_is_rejected_too() {
     assert!(!forged.query_pairs().any(|(name, _)| name == "iss"));
     assert_eq!(location(&browser.callback(&forged).await), "/auth/error?reason=invalid_response");
 }
+
+#[tokio::test]
+async fn csrf_01_a_cross_site_sign_out_is_refused_and_a_same_origin_one_works() {
+    let app = TestApp::start().await;
+    let browser = app.browser();
+    browser.sign_in(ADELE).await;
+    let sign_out = app.url.join("/auth/sign-out").unwrap();
+    let cross_site = browser.client.post(sign_out.clone()).header("Sec-Fetch-Site", "cross-site").send().await.unwrap();
+    assert_eq!(cross_site.status(), StatusCode::FORBIDDEN);
+    let foreign_origin = browser.client.post(sign_out.clone()).header("Origin", "https://evil.example").send().await.unwrap();
+    assert_eq!(foreign_origin.status(), StatusCode::FORBIDDEN);
+    assert_eq!(browser.whoami().await, ADELE, "still signed in");
+    let own_origin = app.url.origin().ascii_serialization();
+    let same_origin = browser.client.post(sign_out).header("Sec-Fetch-Site", "same-origin").header("Origin", own_origin).send().await.unwrap();
+    assert_eq!(same_origin.status(), StatusCode::SEE_OTHER);
+    assert_eq!(browser.whoami().await, "nobody");
+}

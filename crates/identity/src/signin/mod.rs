@@ -45,6 +45,7 @@ pub fn router(identity: Arc<Identity>) -> Router {
         .route(&azure_ad.signed_out_callback_path, get(signed_out))
         .route(&azure_ad.remote_sign_out_path, get(crate::logout::front_channel))
         .route(&azure_ad.back_channel_logout_path, post(crate::logout::back_channel))
+        .layer(axum::middleware::from_fn_with_state(identity.clone(), crate::csrf::same_origin_writes))
         .with_state(identity)
 }
 
