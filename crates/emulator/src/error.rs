@@ -77,6 +77,11 @@ impl OAuthError {
         Self { status: StatusCode::UNAUTHORIZED, ..Self::new("invalid_client", aadsts, description) }
     }
 
+    /// `temporarily_unavailable` (503): the service is down.
+    pub fn unavailable(description: impl Into<String>) -> Self {
+        Self { status: StatusCode::SERVICE_UNAVAILABLE, ..Self::new("temporarily_unavailable", 90033, description) }
+    }
+
     /// Adds Microsoft's `suberror` (`consent_required`, `bad_token`, ...).
     pub fn with_suberror(mut self, suberror: &'static str) -> Self {
         self.suberror = Some(Cow::Borrowed(suberror));

@@ -213,6 +213,8 @@ pub struct Faults {
     id_token: Mutex<VecDeque<IdTokenFault>>,
     authorize_iss: Mutex<VecDeque<AuthorizeIssFault>>,
     api: Mutex<VecDeque<ApiFault>>,
+    /// How many JWKS requests still answer 503.
+    failing_jwks: Mutex<u32>,
 }
 
 /// A snapshot of what is armed, for the admin API.
@@ -295,6 +297,19 @@ impl Faults {
             .iter()
             .position(|fault| fault.grant_type.as_deref().is_none_or(|wanted| wanted == grant_type))?;
         spend(&mut queue, index, |fault| &mut fault.count)
+    }
+
+    /// The next `count` JWKS requests answer 503 (the key endpoint down).
+    pub fn fail_jwks(&self, count: u32) {
+        *lock(&self.failing_jwks) = count;
+    }
+
+    /// Whether this JWKS request fails, spending one failure.
+    pub fn take_jwks_failure(&self) -> bool {
+        let mut left = lock(&self.failing_jwks);
+        let fails = *left > 0;
+        *left = left.saturating_sub(1);
+        fails
     }
 
     /// The mutation for the next ID token, spending one use of it.

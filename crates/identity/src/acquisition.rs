@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use openidconnect::{AccessToken, Nonce, OAuth2TokenResponse, Scope, TokenUrl};
 
@@ -109,11 +109,35 @@ impl TokenAcquisition {
                 return Ok(token);
             }
         }
-        let _flight = self.flights.join(&key).await;
+        let waiting_since = Instant::now();
+        let flight = self.flights.join(&key).await?;
+        // FLT-01: the flight this caller waited for failed for a reason that holds
+        // for everyone (the provider is down, refuses the app): the same answer,
+        // not one more token request per waiter.
+        if let Some(shared) = flight.failure_since(waiting_since) {
+            return Err(shared);
+        }
+        let outcome = self.renew(user, &key, &wanted, options, use_cache).await;
+        if let Err(error) = &outcome {
+            flight.record_failure(error);
+        }
+        outcome
+    }
+
+    /// The part of [`Self::for_user_with`] inside the flight: the cache again,
+    /// then the cross-instance lock, then the refresh token.
+    async fn renew(
+        &self,
+        user: &SignedInUser,
+        key: &PartitionKey,
+        wanted: &BTreeSet<String>,
+        options: UserTokenOptions<'_>,
+        use_cache: bool,
+    ) -> Result<AccessToken, IdentityError> {
         // Whoever held the flight before us may have fetched what we need.
-        let mut current = self.store.load_latest(&key).await?;
+        let mut current = self.store.load_latest(key).await?;
         if use_cache {
-            if let Some(token) = self.covering(current.as_ref(), &wanted, options.tenant) {
+            if let Some(token) = self.covering(current.as_ref(), wanted, options.tenant) {
                 return Ok(token);
             }
         }
@@ -123,12 +147,12 @@ impl TokenAcquisition {
         // Across instances: one of them renews, the others use what it stored.
         // Read again after the lock (held, or waited for in vain): another
         // instance may have renewed, and rotated the refresh token, meanwhile.
-        let _lock = self.store.lock(&key, LOCK_WAIT).await?;
+        let _lock = self.store.lock(key, LOCK_WAIT).await?;
         let before = current.as_ref().map(|stored| stored.etag);
-        current = self.store.load_latest(&key).await?;
+        current = self.store.load_latest(key).await?;
         let renewed_meanwhile = current.as_ref().map(|stored| stored.etag) != before;
         if options.claims.is_none() && (use_cache || renewed_meanwhile) {
-            if let Some(token) = self.covering(current.as_ref(), &wanted, options.tenant) {
+            if let Some(token) = self.covering(current.as_ref(), wanted, options.tenant) {
                 return Ok(token);
             }
         }
@@ -161,7 +185,7 @@ impl TokenAcquisition {
         let request = self.authenticate(request, &token_endpoint)?;
         let response = match token_endpoint::send(request, &self.http, "refresh_token").await {
             Ok(response) => response,
-            Err(TokenRequestFailure::Refused(refused)) => return Err(self.refused(&key, current, &wanted, options, &refused).await),
+            Err(TokenRequestFailure::Refused(refused)) => return Err(self.refused(key, current, wanted, options, &refused).await),
             Err(TokenRequestFailure::Unavailable(why)) => return Err(IdentityError::ProviderUnavailable(format!("refresh: {why}"))),
             Err(TokenRequestFailure::Malformed(why)) => return Err(IdentityError::IdTokenRejected(format!("refresh: {why}"))),
         };
@@ -170,7 +194,7 @@ impl TokenAcquisition {
         if options.tenant.is_none() {
             self.check_refreshed_identity(user, &response, &provider).await?;
         }
-        self.store_in(&key, current, &response, &wanted, options.tenant, TokenSource::Refresh, Grant::Rotated).await
+        self.store_in(key, current, &response, wanted, options.tenant, TokenSource::Refresh, Grant::Rotated).await
     }
 
     /// An app token (client credentials) for `scopes` (`{resource}/.default`),
@@ -181,7 +205,7 @@ impl TokenAcquisition {
         if let Some(token) = self.cached(&key, &wanted, None).await? {
             return Ok(token);
         }
-        let _flight = self.flights.join(&key).await;
+        let _flight = self.flights.join(&key).await?;
         let mut current = self.store.load_latest(&key).await?;
         if let Some(token) = self.covering(current.as_ref(), &wanted, None) {
             return Ok(token);
@@ -214,7 +238,7 @@ impl TokenAcquisition {
     /// said they no longer satisfy it); the refresh token stays.
     pub async fn forget_access_tokens(&self, user: &SignedInUser, scopes: &[String]) -> Result<(), IdentityError> {
         let key = PartitionKey::User(user.home_account_id.clone());
-        let _flight = self.flights.join(&key).await;
+        let _flight = self.flights.join(&key).await?;
         let current = self.store.load_latest(&key).await?;
         if let Some(stored) = &current {
             let mut partition = stored.partition.clone();
@@ -236,7 +260,7 @@ impl TokenAcquisition {
     pub async fn remove_account(&self, account: &crate::user::HomeAccountId) -> Result<bool, IdentityError> {
         let key = PartitionKey::User(account.clone());
         // Inside the flight: a refresh finishing now must not save the partition back.
-        let _flight = self.flights.join(&key).await;
+        let _flight = self.flights.join(&key).await?;
         Ok(self.store.remove(&key).await?)
     }
 
@@ -267,7 +291,7 @@ impl TokenAcquisition {
         requested: &BTreeSet<String>,
     ) -> Result<AccessToken, IdentityError> {
         let key = PartitionKey::User(user.home_account_id.clone());
-        let _flight = self.flights.join(&key).await;
+        let _flight = self.flights.join(&key).await?;
         let current = match self.store.load_latest(&key).await {
             Ok(current) => current,
             // A new grant replaces an entry this instance cannot read (sealed with a
@@ -457,35 +481,102 @@ fn check_tenant(tenant: &str) -> Result<(), IdentityError> {
 
 
 /// One token request in flight per partition: callers for the same user
-/// wait for it and then find its result in the cache; other users never wait.
+/// wait for it (at most [`FLIGHT_WAIT`]) and then find its result in the
+/// cache, or share its failure; other users never wait.
 #[derive(Default)]
 struct Flights {
-    locks: Mutex<HashMap<PartitionKey, Arc<tokio::sync::Mutex<()>>>>,
+    slots: Mutex<HashMap<PartitionKey, Arc<FlightSlot>>>,
+}
+
+/// A partition's flight: the right to send its token request, and how the
+/// last one failed.
+#[derive(Default)]
+struct FlightSlot {
+    turn: Arc<tokio::sync::Mutex<()>>,
+    last_failure: Mutex<Option<(Instant, SharedFailure)>>,
+}
+
+/// Longest a caller waits for another request renewing the same user's
+/// tokens (a token request, the cross-instance lock and a store write fit).
+const FLIGHT_WAIT: Duration = Duration::from_secs(40);
+
+/// A failure that is the same for every caller of a partition (the provider
+/// is down, or refuses the app), kept for those who waited for it.
+#[derive(Clone)]
+enum SharedFailure {
+    ProviderUnavailable(String),
+    AppRequestRefused(String),
+}
+
+impl SharedFailure {
+    fn of(error: &IdentityError) -> Option<Self> {
+        match error {
+            IdentityError::ProviderUnavailable(why) => Some(Self::ProviderUnavailable(why.clone())),
+            IdentityError::AppRequestRefused(why) => Some(Self::AppRequestRefused(why.clone())),
+            _ => None,
+        }
+    }
+
+    fn into_error(self) -> IdentityError {
+        match self {
+            Self::ProviderUnavailable(why) => IdentityError::ProviderUnavailable(why),
+            Self::AppRequestRefused(why) => IdentityError::AppRequestRefused(why),
+        }
+    }
 }
 
 /// Held while a caller owns a partition's flight; releasing it lets the next one in.
 struct FlightGuard<'a> {
     flights: &'a Flights,
     key: PartitionKey,
-    _held: tokio::sync::OwnedMutexGuard<()>,
+    slot: Arc<FlightSlot>,
+    _turn: tokio::sync::OwnedMutexGuard<()>,
 }
 
 impl Flights {
-    async fn join(&self, key: &PartitionKey) -> FlightGuard<'_> {
-        let lock = {
-            let mut locks = self.locks.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            locks.entry(key.clone()).or_default().clone()
+    async fn join(&self, key: &PartitionKey) -> Result<FlightGuard<'_>, IdentityError> {
+        let slot = {
+            let mut slots = self.slots.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            slots.entry(key.clone()).or_default().clone()
         };
-        FlightGuard { flights: self, key: key.clone(), _held: lock.lock_owned().await }
+        let turn = match tokio::time::timeout(FLIGHT_WAIT, slot.turn.clone().lock_owned()).await {
+            Ok(turn) => turn,
+            Err(_) => {
+                // Leaves the slot to the others (dropping our reference below).
+                self.release(key, &slot);
+                return Err(IdentityError::ProviderUnavailable("another request is still renewing this user's tokens".into()));
+            }
+        };
+        Ok(FlightGuard { flights: self, key: key.clone(), slot, _turn: turn })
+    }
+
+    /// Forgets `key`'s slot when nobody else holds it.
+    fn release(&self, key: &PartitionKey, slot: &Arc<FlightSlot>) {
+        let mut slots = self.slots.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        // The map's reference and the caller's: nobody waits, so the entry can go.
+        if slots.get(key).is_some_and(|held| Arc::ptr_eq(held, slot)) && Arc::strong_count(slot) <= 2 {
+            slots.remove(key);
+        }
+    }
+}
+
+impl FlightGuard<'_> {
+    /// The failure of a flight that ended after `since` (while this caller waited), as this caller's.
+    fn failure_since(&self, since: Instant) -> Option<IdentityError> {
+        let last = self.slot.last_failure.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        last.as_ref().filter(|(at, _)| *at >= since).map(|(_, failure)| failure.clone().into_error())
+    }
+
+    /// Keeps `error` for the callers waiting now, if it holds for them too.
+    fn record_failure(&self, error: &IdentityError) {
+        if let Some(failure) = SharedFailure::of(error) {
+            *self.slot.last_failure.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some((Instant::now(), failure));
+        }
     }
 }
 
 impl Drop for FlightGuard<'_> {
     fn drop(&mut self) {
-        let mut locks = self.flights.locks.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        // The map's own reference and ours: nobody else waits, so the entry can go.
-        if locks.get(&self.key).is_some_and(|lock| Arc::strong_count(lock) <= 2) {
-            locks.remove(&self.key);
-        }
+        self.flights.release(&self.key, &self.slot);
     }
 }

@@ -69,8 +69,6 @@ pub struct Provider {
     pub iss_parameter_required: bool,
     /// The discovery document, kept to rebuild the client with new keys.
     metadata: DiscoveredMetadata,
-    /// When the keys were last fetched again because of an unknown `kid`.
-    keys_refetched_at: Option<Instant>,
 }
 
 /// Discovers the provider once and keeps the result. A failure is not
@@ -87,6 +85,9 @@ pub struct ProviderCache {
 #[derive(Default)]
 struct FetchState {
     last_failure: Option<Instant>,
+    /// The last attempt to fetch the keys again, whether it worked or not:
+    /// the rate limit counts attempts, so a failing key endpoint is not hammered.
+    last_key_refetch: Option<Instant>,
 }
 
 /// After a failed discovery, how long callers get the failure without a new attempt.
@@ -154,10 +155,10 @@ impl ProviderCache {
             .map_err(|_| unavailable("fetching the signing keys timed out".into()))?
             .map_err(|error| unavailable(format!("fetching the signing keys failed: {}", error_chain(&error))))?;
         tracing::info!(authority = %azure_ad.authority(), multi_tenant, "identity provider discovered");
-        self.build(metadata.set_jwks(jwks), None)
+        self.build(metadata.set_jwks(jwks))
     }
 
-    fn build(&self, metadata: DiscoveredMetadata, keys_refetched_at: Option<Instant>) -> Result<Provider, IdentityError> {
+    fn build(&self, metadata: DiscoveredMetadata) -> Result<Provider, IdentityError> {
         let azure_ad = &self.config.azure_ad;
         let client = OidcClient::from_provider_metadata(
             metadata.clone(),
@@ -184,7 +185,6 @@ impl ProviderCache {
             multi_tenant,
             allowed_tenants: azure_ad.allowed_tenants.clone(),
             metadata,
-            keys_refetched_at,
         })
     }
 
@@ -193,18 +193,19 @@ impl ProviderCache {
     /// once per [`KEY_REFETCH_INTERVAL`]; a failed fetch keeps the last good
     /// keys. Returns the provider to verify with.
     pub async fn refetch_keys(&self, stale: &Arc<Provider>) -> Arc<Provider> {
-        let _fetching = self.fetching.lock().await;
+        let mut fetching = self.fetching.lock().await;
         let current = self.discovered.read().await.clone().unwrap_or_else(|| stale.clone());
         if !Arc::ptr_eq(&current, stale) {
             return current; // someone else refetched meanwhile
         }
-        if stale.keys_refetched_at.is_some_and(|at| at.elapsed() < KEY_REFETCH_INTERVAL) {
+        if fetching.last_key_refetch.is_some_and(|at| at.elapsed() < KEY_REFETCH_INTERVAL) {
             tracing::warn!(target: "idweb::security", "unknown signing key again soon after a refetch; not fetching the keys again");
             return current;
         }
+        fetching.last_key_refetch = Some(Instant::now());
         let fetched = tokio::time::timeout(DISCOVERY_TIMEOUT, JsonWebKeySet::fetch_async(stale.metadata.jwks_uri(), &self.http)).await;
         let rebuilt = match fetched {
-            Ok(Ok(jwks)) => self.build(stale.metadata.clone().set_jwks(jwks), Some(Instant::now())),
+            Ok(Ok(jwks)) => self.build(stale.metadata.clone().set_jwks(jwks)),
             Ok(Err(error)) => Err(IdentityError::ProviderUnavailable(error_chain(&error))),
             Err(_) => Err(IdentityError::ProviderUnavailable("timed out".into())),
         };

@@ -31,3 +31,16 @@ async fn jwks_01_unknown_keys_are_refused_and_refetching_is_rate_limited() {
     }
     assert_eq!(app.emulator.jwks_requests(), 2, "discovery, then a single refetch for three unknown keys");
 }
+
+#[tokio::test]
+async fn jwks_01_a_failed_refetch_keeps_the_last_good_keys_and_still_counts_against_the_limit() {
+    let app = TestApp::start().await;
+    app.browser().sign_in(ADELE).await;
+    app.emulator.faults().fail_jwks(10);
+    for _ in 0..3 {
+        app.emulator.faults().arm_id_token(IdTokenFault { mutation: IdTokenMutation::UnknownKid, count: 1 }).unwrap();
+        assert_eq!(location(&app.browser().sign_in(ADELE).await), "/auth/error?reason=id_token_rejected");
+    }
+    assert_eq!(app.emulator.jwks_requests(), 2, "discovery, then one failed refetch: the failing endpoint is not hammered");
+    assert_eq!(location(&app.browser().sign_in(ADELE).await), "/after", "the last good keys still verify");
+}

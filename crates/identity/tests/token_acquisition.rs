@@ -204,3 +204,39 @@ async fn rt_02_a_refreshed_id_token_with_another_sub_is_refused_even_with_the_sa
     expire_access_tokens(&app, &adele).await;
     app.identity.tokens().for_user(&adele, &scopes(&[USER_READ])).await.expect("the real subject refreshes");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flt_01_a_failed_refresh_is_shared_by_its_waiters_not_repeated_by_each() {
+    let (app, adele) = signed_in_app().await;
+    expire_access_tokens(&app, &adele).await;
+    // The provider is slow and then fails, for every refresh it gets.
+    let injected = idweb_emulator::faults::InjectedError {
+        error: "temporarily_unavailable".into(),
+        status: Some(503),
+        aadsts: None,
+        description: None,
+        suberror: None,
+        claims: None,
+    };
+    let fault = idweb_emulator::faults::TokenFault {
+        grant_type: Some("refresh_token".into()),
+        delay_ms: 300,
+        error: Some(injected),
+        raw: None,
+        count: 20,
+    };
+    app.emulator.faults().arm_token(fault).unwrap();
+    let before = app.emulator.token_requests();
+    let calls: Vec<_> = (0..10)
+        .map(|_| {
+            let identity = app.identity.clone();
+            let user = adele.clone();
+            tokio::spawn(async move { identity.tokens().for_user(&user, &[USER_READ.to_owned()]).await })
+        })
+        .collect();
+    for call in calls {
+        let error = call.await.unwrap().unwrap_err();
+        assert!(matches!(error, IdentityError::ProviderUnavailable(_)), "{error:?}");
+    }
+    assert_eq!(app.emulator.token_requests() - before, 1, "one refresh failed for all ten callers");
+}

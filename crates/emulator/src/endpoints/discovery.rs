@@ -47,5 +47,8 @@ pub async fn openid_configuration(
 pub async fn keys(State(state): State<Arc<EmulatorState>>, Path(tenant): Path<String>) -> Result<Json<Value>, OAuthError> {
     let scope = check_tenant(&state, &tenant)?;
     state.jwks_requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    if state.faults.take_jwks_failure() {
+        return Err(OAuthError::unavailable("The key endpoint was told to fail."));
+    }
     Ok(Json(state.keys.jwks(&state.discovery_issuer(scope))))
 }
