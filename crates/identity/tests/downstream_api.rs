@@ -104,3 +104,21 @@ async fn graph_collections_page_to_the_end_and_users_need_the_app() {
     let foreign = graph.messages_page(&adele, "https://evil.example/v1.0/me/messages").await.unwrap_err();
     assert!(foreign.to_string().contains("not under"), "{foreign}");
 }
+
+#[tokio::test]
+async fn flt_02_a_post_answered_503_is_not_repeated_unless_the_api_says_writes_are_idempotent() {
+    let (app, adele) = app().await;
+    app.emulator.faults().arm_api(ApiFault::Status { status: 503, retry_after_secs: Some(0), count: 1 }).unwrap();
+    let error = app.identity.downstream().post_for_user::<_, Todo>("TodoList", &adele, None, &json!({ "title": "once" })).await.unwrap_err();
+    assert!(matches!(error, IdentityError::Downstream { status: 503, .. }), "{error}");
+    let listed: Vec<Todo> = app.identity.downstream().get_for_user("TodoList", &adele, None).await.unwrap();
+    assert!(listed.is_empty(), "not sent again");
+
+    // The same API declared idempotent for writes: the 503 is retried.
+    let mut settings = app.settings.clone();
+    settings["DownstreamApis"]["TodoList"]["RetryWrites"] = json!(true);
+    let relaxed = app.another_instance_with(|changed| *changed = settings, Some(app.identity.cache().clone())).await;
+    app.emulator.faults().arm_api(ApiFault::Status { status: 503, retry_after_secs: Some(0), count: 1 }).unwrap();
+    let created: Todo = relaxed.identity.downstream().post_for_user("TodoList", &adele, None, &json!({ "title": "retried" })).await.unwrap();
+    assert_eq!(created.title, "retried");
+}

@@ -149,6 +149,10 @@ pub struct DownstreamApiConfig {
     pub timeout: std::time::Duration,
     /// `MaxRetries` after a 429 or 503 with `Retry-After` (FLT-02).
     pub max_retries: u32,
+    /// `RetryWrites`: the API's POST, PATCH and DELETE calls may be repeated
+    /// after a 503 (they are idempotent there). Off by default: a 503 may come
+    /// after the write happened, and repeating it could write twice.
+    pub retry_writes: bool,
     /// `AppScopes`: the scope of app tokens for this API (`{resource}/.default`);
     /// Graph defaults to the worldwide cloud's, national clouds set their own.
     pub app_scopes: Vec<String>,
@@ -345,6 +349,7 @@ fn downstream_api(tree: &Value, prefix: &str) -> Result<DownstreamApiConfig, Con
         timeout: std::time::Duration::from_secs(u64::from(optional_u32(tree, &key("TimeoutSeconds"), 20)?)),
         max_retries: optional_count(tree, &key("MaxRetries"), 2)?,
         app_scopes: optional_list(tree, &key("AppScopes"))?,
+        retry_writes: optional_bool(tree, &key("RetryWrites"), false)?,
     })
 }
 
