@@ -10,7 +10,7 @@ import { SecretScanner } from "./secret-scanner";
 const clientSecret = process.env.E2E_CLIENT_SECRET ?? "end2end-only-secret";
 const emulatorUrl = `http://127.0.0.1:${process.env.E2E_EMULATOR_PORT ?? "5101"}`;
 
-test("a user signs in, sees their Graph profile in a hydrated page, and signs out", async ({ page, context, baseURL }) => {
+test("SES-03: a user signs in, sees their Graph profile in a hydrated page, and signs out; no secret reaches the browser", async ({ page, context, baseURL }) => {
   const scanner = new SecretScanner(new URL(baseURL!).origin, clientSecret);
   scanner.attach(page);
   const home = new HomePage(page);

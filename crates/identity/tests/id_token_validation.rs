@@ -19,26 +19,27 @@ async fn sign_in_with(mutation: IdTokenMutation) -> (TestApp, String) {
 #[tokio::test]
 async fn idt_01_to_10_every_spoiled_id_token_is_rejected_and_nothing_is_kept() {
     use IdTokenMutation::*;
-    for mutation in [
-        WrongIssuer,
-        WrongAudience,
-        MissingAudience,
-        MissingSubject,
-        MissingIat,
-        Expired,
-        WrongNonce,
-        MissingNonce,
-        BadSignature,
-        AlgNone,
-        Hs256,
-        UnexpectedAzp,
-        UnknownKid,
-        IatInFuture,
-        NbfInFuture,
-        OtherTenant,
+    // The matrix row's items, each by its number.
+    for (row, mutation) in [
+        ("IDT-01 wrong iss", WrongIssuer),
+        ("IDT-02 wrong aud", WrongAudience),
+        ("IDT-02 missing aud", MissingAudience),
+        ("IDT-03 missing sub", MissingSubject),
+        ("IDT-04 missing iat", MissingIat),
+        ("IDT-04 iat in the future", IatInFuture),
+        ("IDT-04 nbf in the future", NbfInFuture),
+        ("IDT-05 expired", Expired),
+        ("IDT-06 wrong nonce", WrongNonce),
+        ("IDT-06 missing nonce", MissingNonce),
+        ("IDT-07 bad signature", BadSignature),
+        ("IDT-07 unknown kid", UnknownKid),
+        ("IDT-08 alg none", AlgNone),
+        ("IDT-09 HS256", Hs256),
+        ("IDT-10 unexpected azp", UnexpectedAzp),
+        ("IDT-10 single tenant: another tid", OtherTenant),
     ] {
         let (app, target) = sign_in_with(mutation).await;
-        assert_eq!(target, "/auth/error?reason=id_token_rejected", "{mutation:?}");
+        assert_eq!(target, "/auth/error?reason=id_token_rejected", "{row}");
         assert_eq!(app.identity.cache().partition_count().await.unwrap(), 0, "IDT-11: {mutation:?} left tokens in the cache");
     }
 }

@@ -175,6 +175,7 @@ mod tests {
             request_app_token: false,
             timeout: std::time::Duration::from_secs(5),
             max_retries: 2,
+            retry_writes: false,
             app_scopes: Vec::new(),
         }
     }

@@ -92,3 +92,63 @@ fn is_expired(entry: &PendingSignIn) -> bool {
 fn constant_time_eq(left: &[u8], right: &[u8]) -> bool {
     left.len() == right.len() && left.iter().zip(right).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    fn session() -> Session {
+        Session::new(None, Arc::new(tower_sessions::MemoryStore::default()), None)
+    }
+
+    fn pending(state: &str) -> PendingSignIn {
+        PendingSignIn {
+            state: state.into(),
+            nonce: format!("nonce-{state}"),
+            pkce_verifier: format!("verifier-{state}"),
+            return_to: "/".into(),
+            scopes: Vec::new(),
+            challenge: None,
+            silent: false,
+            started_at: 0,
+        }
+    }
+
+    #[tokio::test]
+    async fn authz_02_a_pending_sign_in_is_single_use() {
+        let session = session();
+        remember(&session, pending("s1")).await.unwrap();
+        assert_eq!(take(&session, "s1").await.unwrap().nonce, "nonce-s1");
+        assert!(matches!(take(&session, "s1").await, Err(IdentityError::SignInRejected(SignInRejection::UnknownState))), "replayed");
+    }
+
+    #[tokio::test]
+    async fn authz_02_a_pending_sign_in_older_than_ten_minutes_is_refused_as_expired() {
+        let session = session();
+        remember(&session, pending("old")).await.unwrap();
+        let mut all: Vec<PendingSignIn> = session.get(PENDING_KEY).await.unwrap().unwrap();
+        all[0].started_at = now_secs() - PENDING_LIFETIME.as_secs() - 1;
+        session.insert(PENDING_KEY, all).await.unwrap();
+        assert!(matches!(take(&session, "old").await, Err(IdentityError::SignInRejected(SignInRejection::Expired))));
+        assert!(session.get::<Vec<PendingSignIn>>(PENDING_KEY).await.unwrap().is_none(), "and forgotten");
+    }
+
+    #[tokio::test]
+    async fn authz_02_pending_sign_ins_are_bounded_per_session() {
+        let session = session();
+        for index in 0..(MAX_PENDING + 3) {
+            remember(&session, pending(&format!("s{index}"))).await.unwrap();
+        }
+        assert!(take(&session, "s0").await.is_err(), "the oldest made room");
+        assert!(take(&session, &format!("s{}", MAX_PENDING + 2)).await.is_ok(), "the newest is kept");
+    }
+
+    #[test]
+    fn authz_02_states_are_compared_in_full() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"abcd"), "a prefix is not a match");
+    }
+}
