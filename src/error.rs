@@ -94,6 +94,9 @@ impl From<idweb_identity::IdentityError> for AppError {
                 tracing::warn!(error = %error, "the identity provider is unavailable");
                 Self::Unavailable("The identity provider is not answering right now. Please try again in a moment.".into())
             }
+            E::GraphNotOffered => Self::Unavailable(
+                "This page reads Microsoft Graph, which needs the Microsoft identity platform; this idweb signs in with another provider.".into(),
+            ),
             E::InvalidRequest(_) => {
                 tracing::info!(error = %error, "a server function was asked something malformed");
                 Self::Invalid("That request cannot be served.".into())

@@ -436,9 +436,14 @@ impl TokenAcquisition {
         };
         // `sub` too (RT-02): the pairwise subject is what OpenID Connect says identifies the user.
         let same_subject = user.id_token.subject.is_empty() || claims.subject().as_str() == user.id_token.subject;
-        let same_user = claims.additional_claims().oid.as_deref() == Some(user.object_id.as_str())
-            && claims.additional_claims().tid.as_deref() == Some(user.tenant_id.as_str())
-            && same_subject;
+        let same_user = if provider.microsoft {
+            claims.additional_claims().oid.as_deref() == Some(user.object_id.as_str())
+                && claims.additional_claims().tid.as_deref() == Some(user.tenant_id.as_str())
+                && same_subject
+        } else {
+            // A generic provider keys users by `sub` (kept as the object id) within its issuer.
+            claims.subject().as_str() == user.object_id && claims.issuer().as_str() == user.tenant_id
+        };
         if same_user {
             Ok(())
         } else {

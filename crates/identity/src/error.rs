@@ -97,6 +97,10 @@ pub enum IdentityError {
     /// link to another host, a path outside an API's base URL).
     #[error("invalid request: {0}")]
     InvalidRequest(String),
+    /// Microsoft Graph was asked for, but the configured provider is a
+    /// generic OpenID provider whose tokens Graph does not accept.
+    #[error("Microsoft Graph needs the Microsoft identity platform; this app signs in with another provider")]
+    GraphNotOffered,
     /// The HTTP client could not be built (TLS set-up).
     #[error("the HTTP client cannot be built")]
     HttpClient(#[source] reqwest::Error),
@@ -152,7 +156,7 @@ impl IdentityError {
             Self::IdTokenRejected(_) | Self::UnknownSigningKey => "id_token_rejected",
             Self::InteractionRequired { .. } => "interaction_required",
             Self::NotSignedIn => "not_signed_in",
-            Self::Downstream { .. } | Self::DownstreamUnavailable(_) => "downstream",
+            Self::Downstream { .. } | Self::DownstreamUnavailable(_) | Self::GraphNotOffered => "downstream",
             Self::TokenCache(_) | Self::Session(_) => "store_unavailable",
             Self::Credential(_) | Self::AppRequestRefused(_) | Self::Misconfigured(_) | Self::InvalidRequest(_) | Self::HttpClient(_) => {
                 "internal"

@@ -120,7 +120,7 @@ impl IdentityBuilder {
         };
         let tokens = Arc::new(TokenAcquisition::new(provider.clone(), store, http.clone(), &config));
         let caller = Arc::new(ApiCaller::new(http.clone(), tokens.clone()));
-        let graph = GraphClient::new(&config.graph, caller.clone());
+        let graph = GraphClient::new(&config.graph, caller.clone(), config.azure_ad.profile == config::ProviderProfile::Microsoft);
         let downstream = DownstreamApis::new(config.downstream_apis.clone(), caller);
         let offered_scopes = offered_scopes(&config);
         Ok(Arc::new(Identity { config, http, provider, tokens, sessions, graph, downstream, offered_scopes }))
@@ -262,7 +262,8 @@ impl Identity {
 }
 
 fn offered_scopes(config: &IdentityConfig) -> BTreeSet<String> {
-    let graph = config.graph.scopes.iter().map(String::as_str).chain(graph::MAIL_SCOPES);
+    let microsoft = config.azure_ad.profile == config::ProviderProfile::Microsoft;
+    let graph = config.graph.scopes.iter().map(String::as_str).chain(graph::MAIL_SCOPES).filter(|_| microsoft);
     let apis = config.downstream_apis.values().flat_map(|api| api.scopes.iter().map(String::as_str));
     cache::normalise_scopes(graph.chain(apis))
 }

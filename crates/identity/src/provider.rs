@@ -20,7 +20,7 @@ use url::Url;
 
 use crate::claims::{check_authorized_party, MicrosoftClaims, MicrosoftIdToken, MicrosoftIdTokenClaims};
 use crate::token_response::{MicrosoftErrorResponse, MicrosoftTokenResponse};
-use crate::config::IdentityConfig;
+use crate::config::{IdentityConfig, ProviderProfile};
 use crate::error::IdentityError;
 
 /// The openidconnect client type idweb uses: authorization and token
@@ -64,6 +64,8 @@ pub struct Provider {
     signing_algorithms: Vec<CoreJwsSigningAlgorithm>,
     /// Single tenant: the tenant id the issuer names, which every ID token's `tid` must equal.
     home_tenant_id: Option<String>,
+    /// The Microsoft identity platform (`tid` required), not a generic provider.
+    pub microsoft: bool,
     /// RFC 9207: discovery says `authorization_response_iss_parameter_supported`,
     /// so every authorization response (error responses too) must carry `iss` (CB-03).
     pub iss_parameter_required: bool,
@@ -149,7 +151,17 @@ impl ProviderCache {
         .await
         .map_err(|_| unavailable("discovery timed out".into()))??;
         let multi_tenant = azure_ad.is_multi_tenant();
-        check_declared_issuer(metadata.issuer(), &azure_ad.instance, multi_tenant)?;
+        match azure_ad.profile {
+            ProviderProfile::Microsoft => check_declared_issuer(metadata.issuer(), &azure_ad.instance, multi_tenant)?,
+            // OpenID Connect Discovery 4.3: the issuer is exactly the URL discovery started from.
+            ProviderProfile::Generic if metadata.issuer().as_str().trim_end_matches('/') != azure_ad.authority() => {
+                return Err(IdentityError::ProviderMisconfigured(format!(
+                    "the discovery document declares the issuer {}, not the configured authority",
+                    metadata.issuer().as_str()
+                )))
+            }
+            ProviderProfile::Generic => {}
+        }
         let jwks = tokio::time::timeout(DISCOVERY_TIMEOUT, JsonWebKeySet::fetch_async(metadata.jwks_uri(), &self.http))
             .await
             .map_err(|_| unavailable("fetching the signing keys timed out".into()))?
@@ -177,7 +189,8 @@ impl ProviderCache {
         Ok(Provider {
             clock_skew: chrono::Duration::from_std(azure_ad.clock_skew).unwrap_or_else(|_| chrono::Duration::minutes(5)),
             signing_algorithms,
-            home_tenant_id: if multi_tenant { None } else { issuer_tenant(metadata.issuer()) },
+            home_tenant_id: if multi_tenant || azure_ad.profile == ProviderProfile::Generic { None } else { issuer_tenant(metadata.issuer()) },
+            microsoft: azure_ad.profile == ProviderProfile::Microsoft,
             client,
             issuer: metadata.issuer().clone(),
             end_session_endpoint: metadata.additional_metadata().end_session_endpoint.clone(),
@@ -329,6 +342,10 @@ impl Provider {
         check_authorized_party(claims, self.client.client_id())?;
         if claims.additional_claims().nbf.is_some_and(|not_before| not_before > (chrono::Utc::now() + skew).timestamp()) {
             return Err(rejected("the ID token is not valid yet (nbf)".into()));
+        }
+        if !self.microsoft {
+            // A generic provider: the standard checks above are all there is.
+            return Ok(claims);
         }
         let tenant = claims.additional_claims().tid.as_deref().ok_or_else(|| rejected("the ID token has no tid claim".into()))?;
         if self.home_tenant_id.as_deref().is_some_and(|home| !home.eq_ignore_ascii_case(tenant)) {

@@ -76,10 +76,27 @@ pub struct IdentityConfig {
     pub token_cache: TokenCacheConfig,
 }
 
+/// Which kind of OpenID provider idweb signs in with (`AzureAd:ProviderProfile`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProviderProfile {
+    /// The Microsoft identity platform (default): v2.0 issuers of `Instance`,
+    /// `oid` and `tid` required, the configured tenant checked, Graph.
+    Microsoft,
+    /// Any certified OpenID provider at `AzureAd:Authority`: the issuer must
+    /// be the authority itself, users are keyed by `sub`, Microsoft's claims
+    /// and issuer shapes are not asked for, and there is no Graph.
+    Generic,
+}
+
 /// The `AzureAd` section (Microsoft.Identity.Web's names).
 #[derive(Debug, Clone)]
 pub struct AzureAdConfig {
-    /// `Instance`: the authority host, e.g. `https://login.microsoftonline.com/`.
+    /// `ProviderProfile`: `Microsoft` (default) or `Generic`.
+    pub profile: ProviderProfile,
+    /// `Authority` of a generic provider: its issuer URL, where discovery starts.
+    pub generic_authority: Option<Url>,
+    /// `Instance`: the authority host, e.g. `https://login.microsoftonline.com/`
+    /// (for a generic provider, the authority's origin).
     pub instance: Url,
     /// `TenantId`: a tenant GUID or domain.
     pub tenant_id: String,
@@ -121,8 +138,12 @@ impl AzureAdConfig {
         MULTI_TENANT_ALIASES.iter().any(|alias| alias.eq_ignore_ascii_case(&self.tenant_id))
     }
 
-    /// The v2.0 authority (and expected issuer for a single-tenant app).
+    /// The v2.0 authority (and expected issuer for a single-tenant app); a
+    /// generic provider's `Authority` as configured.
     pub fn authority(&self) -> String {
+        if let Some(authority) = &self.generic_authority {
+            return authority.as_str().trim_end_matches('/').to_owned();
+        }
         format!(
             "{}/{}/v2.0",
             self.instance.as_str().trim_end_matches('/'),
@@ -192,9 +213,21 @@ impl IdentityConfig {
 
     /// Builds the typed configuration from an already merged settings tree.
     pub fn from_json(tree: &Value) -> Result<Self, ConfigError> {
+        let profile = provider_profile(tree)?;
+        let (instance, tenant_id, generic_authority) = match profile {
+            ProviderProfile::Microsoft => (required_url(tree, "AzureAd:Instance")?, required_token(tree, "AzureAd:TenantId")?, None),
+            ProviderProfile::Generic => {
+                let authority = required_url(tree, "AzureAd:Authority")?;
+                let origin = Url::parse(&authority.origin().ascii_serialization())
+                    .map_err(|error| ConfigError::Invalid { key: "AzureAd:Authority".into(), reason: error.to_string() })?;
+                (origin, String::new(), Some(authority))
+            }
+        };
         let azure_ad = AzureAdConfig {
-            instance: required_url(tree, "AzureAd:Instance")?,
-            tenant_id: required_token(tree, "AzureAd:TenantId")?,
+            profile,
+            generic_authority,
+            instance,
+            tenant_id,
             client_id: required_token(tree, "AzureAd:ClientId")?,
             credential: Arc::new(client_credential(tree, dir_of(tree))?),
             callback_path: optional_path(tree, "AzureAd:CallbackPath", "/signin-oidc")?,
@@ -261,6 +294,16 @@ fn lookup<'a>(tree: &'a Value, key: &str) -> Option<&'a Value> {
             .find(|(name, _)| name.eq_ignore_ascii_case(segment))
             .map(|(_, value)| value),
     })
+}
+
+/// `AzureAd:ProviderProfile`: `Microsoft` (default) or `Generic`.
+fn provider_profile(tree: &Value) -> Result<ProviderProfile, ConfigError> {
+    const KEY: &str = "AzureAd:ProviderProfile";
+    match optional_string(tree, KEY).map(|text| text.to_ascii_lowercase()).as_deref() {
+        None | Some("microsoft") => Ok(ProviderProfile::Microsoft),
+        Some("generic") => Ok(ProviderProfile::Generic),
+        Some(_) => Err(ConfigError::Invalid { key: KEY.into(), reason: "expected Microsoft or Generic".into() }),
+    }
 }
 
 fn optional_string(tree: &Value, key: &str) -> Option<String> {

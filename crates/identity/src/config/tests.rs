@@ -207,3 +207,22 @@ fn idt_09_id_token_algorithms_are_pinned_to_asymmetric_ones() {
         assert!(error.starts_with("configuration key AzureAd:IdTokenSigningAlgorithms is invalid"), "{error}");
     }
 }
+
+#[test]
+fn a_generic_provider_needs_its_authority_not_an_instance_or_tenant() {
+    let mut tree = valid_settings();
+    remove(&mut tree, "AzureAd", "Instance");
+    remove(&mut tree, "AzureAd", "TenantId");
+    tree["AzureAd"]["ProviderProfile"] = json!("Generic");
+    let error = IdentityConfig::from_json(&tree).unwrap_err();
+    assert_eq!(error.to_string(), "configuration key AzureAd:Authority is missing");
+    tree["AzureAd"]["Authority"] = json!("http://127.0.0.1:5301/");
+    let config = IdentityConfig::from_json(&tree).unwrap();
+    assert_eq!(config.azure_ad.profile, ProviderProfile::Generic);
+    assert_eq!(config.azure_ad.authority(), "http://127.0.0.1:5301");
+    assert_eq!(config.azure_ad.instance.as_str(), "http://127.0.0.1:5301/");
+
+    tree["AzureAd"]["ProviderProfile"] = json!("Okta");
+    let error = IdentityConfig::from_json(&tree).unwrap_err();
+    assert!(error.to_string().contains("AzureAd:ProviderProfile"), "{error}");
+}

@@ -121,6 +121,8 @@ pub struct GraphClient {
     caller: Arc<ApiCaller>,
     // Photos change rarely and pages ask often: kept briefly per user.
     photos: moka::sync::Cache<HomeAccountId, Option<Arc<Photo>>>,
+    /// Whether the provider's tokens reach Graph at all (not with a generic provider).
+    offered: bool,
 }
 
 /// How long a user's photo is served from memory.
@@ -130,7 +132,7 @@ const PHOTO_CACHE_BYTES: u64 = 64 * 1024 * 1024;
 
 impl GraphClient {
     /// A client for the Graph described by `config`.
-    pub fn new(config: &DownstreamApiConfig, caller: Arc<ApiCaller>) -> Self {
+    pub fn new(config: &DownstreamApiConfig, caller: Arc<ApiCaller>, offered: bool) -> Self {
         let app_scopes = if config.app_scopes.is_empty() { vec![GRAPH_APP_SCOPE.into()] } else { config.app_scopes.clone() };
         let app_api = DownstreamApiConfig { scopes: app_scopes, ..config.clone() };
         let photos = moka::sync::Cache::builder()
@@ -139,7 +141,17 @@ impl GraphClient {
             .weigher(|_, photo: &Option<Arc<Photo>>| photo.as_ref().map_or(64, |photo| photo.bytes.len().min(u32::MAX as usize) as u32))
             .time_to_live(PHOTO_CACHE_TTL)
             .build();
-        Self { api: config.clone(), app_api, caller, photos }
+        Self { api: config.clone(), app_api, caller, photos, offered }
+    }
+
+    /// Graph needs the Microsoft identity platform's tokens: with a generic
+    /// provider every call says so instead of asking that provider for Graph scopes.
+    fn check_offered(&self) -> Result<(), IdentityError> {
+        if self.offered {
+            Ok(())
+        } else {
+            Err(IdentityError::GraphNotOffered)
+        }
     }
 
     /// `GET /me`: the signed-in user's profile.
@@ -174,6 +186,7 @@ impl GraphClient {
 
     /// `GET /me/photo/$value`: the user's photo, `None` when they have none.
     pub async fn me_photo(&self, user: &SignedInUser) -> Result<Option<Photo>, IdentityError> {
+        self.check_offered()?;
         let url = ApiCaller::url(&self.api, Some("me/photo/$value"))?;
         let response = self.caller.send(&self.api, Caller::User(user), Method::GET, url, None).await?;
         if response.status() == reqwest::StatusCode::NOT_FOUND {
@@ -198,6 +211,7 @@ impl GraphClient {
 
     /// The page at a `@odata.nextLink` Graph gave (it must point into this Graph).
     pub async fn messages_page(&self, user: &SignedInUser, next_link: &str) -> Result<MessagePage, IdentityError> {
+        self.check_offered()?;
         let url = Url::parse(next_link).map_err(|error| IdentityError::InvalidRequest(format!("bad next link: {error}")))?;
         let url = ApiCaller::check_under(&self.api, url)?;
         let api = DownstreamApiConfig { scopes: mail_scopes(), ..self.api.clone() };
@@ -223,11 +237,13 @@ impl GraphClient {
 
     /// `GET /users` with an app token (`User.Read.All` granted to the app).
     pub async fn users(&self, top: u32) -> Result<UserPage, IdentityError> {
+        self.check_offered()?;
         let url = ApiCaller::url(&self.app_api, Some(&format!("users?$top={}", top.clamp(1, 999))))?;
         ApiCaller::json(self.caller.send(&self.app_api, Caller::App, Method::GET, url, None).await?).await
     }
 
     async fn get<T: serde::de::DeserializeOwned>(&self, user: &SignedInUser, scopes: &[String], relative: &str) -> Result<T, IdentityError> {
+        self.check_offered()?;
         let api = DownstreamApiConfig { scopes: scopes.to_vec(), ..self.api.clone() };
         let url = ApiCaller::url(&api, Some(relative))?;
         ApiCaller::json(self.caller.send(&api, Caller::User(user), Method::GET, url, None).await?).await

@@ -107,8 +107,14 @@ async fn complete_sign_in(
         verified => verified?,
     };
     let microsoft = claims.additional_claims();
-    let (Some(object_id), Some(tenant_id)) = (microsoft.oid.clone(), microsoft.tid.clone()) else {
-        return Err(IdentityError::IdTokenRejected("the ID token has no oid or tid claim".into()));
+    let (object_id, tenant_id) = if provider.microsoft {
+        let (Some(object_id), Some(tenant_id)) = (microsoft.oid.clone(), microsoft.tid.clone()) else {
+            return Err(IdentityError::IdTokenRejected("the ID token has no oid or tid claim".into()));
+        };
+        (object_id, tenant_id)
+    } else {
+        // A generic provider: `sub` is the user (OpenID Connect Core 2), unique within the issuer.
+        (claims.subject().to_string(), claims.issuer().to_string())
     };
     let user = SignedInUser {
         home_account_id: HomeAccountId::new(&object_id, &tenant_id),
@@ -137,7 +143,8 @@ async fn complete_sign_in(
             user.signed_in_at = before.signed_in_at;
         }
     }
-    let asked = if pending.scopes.is_empty() { &identity.config().graph.scopes } else { &pending.scopes };
+    let initial = if provider.microsoft { &identity.config().graph.scopes } else { &pending.scopes };
+    let asked = if pending.scopes.is_empty() { initial } else { &pending.scopes };
     let requested = normalise_scopes(asked.iter().map(String::as_str));
     identity.tokens().store_response(&user, &response, &requested).await?;
     // Session fixation: the pre-sign-in id must not survive into the signed-in session.

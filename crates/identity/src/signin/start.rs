@@ -132,7 +132,9 @@ pub(super) async fn sign_in(
         .add_scope(Scope::new("profile".into()))
         .add_scope(Scope::new("offline_access".into()));
     // Incremental consent asks only for what is missing; a first sign-in for the initial scopes.
-    let scopes = if request.scopes.is_empty() { &identity.config().graph.scopes } else { &request.scopes };
+    // A generic provider offers no Graph: a first sign-in asks only for OpenID Connect's scopes.
+    let initial: &[String] = if provider.microsoft { &identity.config().graph.scopes } else { &[] };
+    let scopes = if request.scopes.is_empty() { initial } else { &request.scopes };
     for scope in scopes {
         authorize = authorize.add_scope(Scope::new(scope.clone()));
     }
