@@ -48,6 +48,10 @@ if [ "$with_browser" = true ]; then
     say "installing the end-to-end test packages"
     (cd end2end && npm ci --no-audit --no-fund)
   fi
+  if [ ! -d end2end/oidc-provider/node_modules/oidc-provider ]; then
+    say "installing oidc-provider for the interoperability test"
+    (cd end2end/oidc-provider && npm ci --no-audit --no-fund)
+  fi
 fi
 if [ "$with_wasm_opt" = true ] && [ ! -x .idweb/tools/node_modules/.bin/wasm-opt ]; then
   say "installing wasm-opt (npm binaryen $BINARYEN_VERSION) in .idweb/tools"

@@ -2,7 +2,8 @@
 # Runs every test: the workspace's Rust tests (against real Redis, a Redis
 # Cluster and PostgreSQL for the shared stores), then the Playwright suite in
 # Chromium against a freshly built app and emulator on free loopback ports,
-# then two app instances sharing Redis (a single node, then the Cluster).
+# then two app instances sharing Redis (a single node, then the Cluster),
+# then idweb against an independent certified provider (oidc-provider).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --with-browser
@@ -37,6 +38,10 @@ for redis_url in "redis://127.0.0.1:6379/" "$IDWEB_TEST_REDIS_CLUSTER_URL"; do
   PLAYWRIGHT_JSON_OUTPUT_NAME="$logs/playwright-multi-$run.json" \
     npx playwright test --config playwright.multi.config.ts --reporter=list,json
 done
+
+say "interoperability: idweb against oidc-provider (OpenID Certified) on :$E2E_OP_PORT"
+PLAYWRIGHT_JSON_OUTPUT_NAME="$logs/playwright-interop.json" \
+  npx playwright test --config playwright.interop.config.ts --reporter=list,json
 cd ..
 # The single Redis outlives the run: remove the token cache keys the two instances wrote.
 redis-cli --scan --pattern "idweb-e2e-$$-*" | xargs -r redis-cli del >/dev/null

@@ -17,6 +17,7 @@ use crate::app::{shell, App};
 pub fn app_router(identity: Arc<Identity>, leptos_options: LeptosOptions) -> Router {
     let routes = generate_route_list(App);
     let context_identity = identity.clone();
+    let fallback_identity = identity.clone();
     let pages = Router::new()
         .leptos_routes_with_context(
             &leptos_options,
@@ -27,7 +28,8 @@ pub fn app_router(identity: Arc<Identity>, leptos_options: LeptosOptions) -> Rou
                 move || shell(leptos_options.clone())
             },
         )
-        .fallback(leptos_axum::file_and_error_handler(shell))
+        // The not-found page renders the header too, whose server function needs the engine.
+        .fallback(leptos_axum::file_and_error_handler_with_context(move || provide_context(fallback_identity.clone()), shell))
         .with_state(leptos_options);
     let headers = security_header_layers(identity.config().hosting.public_url.scheme() == "https");
     let router = Router::new()
