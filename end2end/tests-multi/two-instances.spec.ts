@@ -69,8 +69,9 @@ test("a user signed in on one instance is served by the other, renewals are shar
   // Signing out on B signs out on A.
   await home.open(instanceB);
   await home.header.signOut.click();
-  // The provider's signed-out page loads the front-channel logout URL, then returns to B.
-  await page.waitForURL(`${instanceB}/`);
+  // The provider's signed-out page loads the front-channel logout URL, then
+  // returns to the registered (public) origin, which is A's.
+  await page.waitForURL(`${instanceA}/`);
   await home.open(instanceA);
   await home.header.expectSignedOut();
 });
