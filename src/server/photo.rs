@@ -11,17 +11,17 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use idweb_identity::Identity;
-use tower_sessions::Session;
+use idweb_identity::{Identity, IdentityError, MaybeUser};
 
 /// The route path.
 pub const PHOTO_PATH: &str = "/profile/photo";
 
-/// The photo's bytes, 404 without one, 401 when signed out.
-pub async fn profile_photo(State(identity): State<Arc<Identity>>, session: Session) -> Response {
-    let user = match identity.user(&session).await {
-        Ok(Some(user)) => user,
-        Ok(None) => return StatusCode::UNAUTHORIZED.into_response(),
+/// The photo's bytes, 404 without one, 401 when signed out, 503 when the
+/// session store does not answer.
+pub async fn profile_photo(State(identity): State<Arc<Identity>>, user: Result<MaybeUser, IdentityError>) -> Response {
+    let user = match user {
+        Ok(MaybeUser(Some(user))) => user,
+        Ok(MaybeUser(None)) => return StatusCode::UNAUTHORIZED.into_response(),
         Err(error) => {
             tracing::warn!(%error, "photo: session unavailable");
             return StatusCode::SERVICE_UNAVAILABLE.into_response();

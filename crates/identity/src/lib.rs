@@ -20,6 +20,7 @@ pub mod credentials;
 pub mod csrf;
 pub mod downstream;
 pub mod error;
+pub mod extract;
 pub mod graph;
 pub mod logout;
 pub mod provider;
@@ -44,6 +45,7 @@ pub use cache::{CacheError, LayeredTokenCache, MemoryTokenCache, PartitionKey, T
 pub use config::{ConfigError, IdentityConfig};
 pub use downstream::{ApiCaller, Caller, DownstreamApis};
 pub use error::{IdentityError, SIGN_IN_ERROR_PATH, SIGN_IN_PATH};
+pub use extract::{CurrentUser, MaybeUser};
 pub use graph::{GraphClient, GraphUser};
 pub use session::SessionBackend;
 pub use signin::SIGN_OUT_PATH;

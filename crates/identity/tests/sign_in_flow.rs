@@ -345,3 +345,11 @@ async fn csrf_01_a_cross_site_sign_out_is_refused_and_a_same_origin_one_works() 
     assert_eq!(same_origin.status(), StatusCode::SEE_OTHER);
     assert_eq!(browser.whoami().await, "nobody");
 }
+
+#[tokio::test]
+async fn a_protected_route_sends_a_visitor_without_a_session_to_sign_in() {
+    let app = TestApp::start().await;
+    let response = app.browser().get("/graph/me").await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER, "CurrentUser refuses the request");
+    assert_eq!(location(&response), "/auth/sign-in");
+}

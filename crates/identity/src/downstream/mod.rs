@@ -2,7 +2,7 @@
 //! the signed-in user or as the app, with the token attached by idweb.
 
 mod caller;
-mod challenge;
+pub mod challenge;
 pub mod retry;
 
 use std::collections::BTreeMap;

@@ -52,6 +52,8 @@ pub fn router(identity: Arc<Identity>) -> Router {
 /// Signs out everywhere it must: the user's cached tokens, the session, and
 /// then the provider's session via its end-session endpoint (OUT-01).
 async fn sign_out(State(identity): State<Arc<Identity>>, session: Session) -> Result<Response, IdentityError> {
+    // Read directly, not through `Identity::user`: a session past its lifetime
+    // still names whose tokens to remove.
     if let Some(user) = session.get::<SignedInUser>(USER_KEY).await? {
         identity.tokens().remove_user(&user).await?;
         identity.graph().forget_photo(&user);

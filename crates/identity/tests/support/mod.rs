@@ -141,15 +141,14 @@ fn serve(listener: tokio::net::TcpListener, identity: Arc<Identity>) {
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
 }
 
-async fn whoami(axum::extract::State(identity): axum::extract::State<Arc<Identity>>, session: Session) -> String {
-    match identity.user(&session).await.unwrap() {
-        Some(user) => user.name,
-        None => "nobody".into(),
-    }
+async fn whoami(idweb_identity::MaybeUser(user): idweb_identity::MaybeUser) -> String {
+    user.map(|user| user.name).unwrap_or_else(|| "nobody".into())
 }
 
-async fn graph_me(axum::extract::State(identity): axum::extract::State<Arc<Identity>>, session: Session) -> Result<String, String> {
-    let user = identity.user(&session).await.unwrap().ok_or("nobody")?;
+async fn graph_me(
+    axum::extract::State(identity): axum::extract::State<Arc<Identity>>,
+    idweb_identity::CurrentUser(user): idweb_identity::CurrentUser,
+) -> Result<String, String> {
     identity.graph().me(&user).await.map(|me| me.display_name.unwrap_or_default()).map_err(|e| e.to_string())
 }
 
