@@ -106,3 +106,36 @@ async fn log_02_text_from_outside_cannot_forge_a_log_line_or_drive_a_terminal() 
     assert!(!text.lines().any(|line| line.starts_with("2026-01-01")), "no forged line: {text}");
     assert!(!text.contains('\x1b') && !text.contains('\r'), "no raw control character reaches the log");
 }
+
+/// LOG-01 over the other token paths: a refresh, an app token, and a
+/// certificate credential's client assertions (JWTs the logs must never show).
+#[tokio::test(flavor = "current_thread")]
+async fn log_01_refreshes_app_tokens_and_client_assertions_log_no_token() {
+    let (logs, _guard) = capture_logs();
+
+    let files = support::certificates::certificate_files();
+    let entry = serde_json::json!({ "SourceType": "Path", "CertificateDiskPath": files.combined });
+    let app = support::certificates::app_with_certificate(&files, entry).await;
+    let browser = app.browser();
+    browser.sign_in(ADELE).await;
+    let adele = support::signed_in(ADELE, app.emulator.tenant_id());
+    support::expire_access_tokens(&app.identity, &adele).await;
+    let refreshed = app.identity.tokens().for_user(&adele, &["User.Read".to_owned()]).await.unwrap();
+    let app_token = app.identity.tokens().for_app(&["https://graph.microsoft.com/.default".to_owned()]).await.unwrap();
+    let partition = support::partition(&app.identity, &adele).await;
+
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(text.contains("source=Refresh") && text.contains("source=ClientCredentials"), "both paths ran and logged: {text}");
+    for (what, value) in [
+        ("refreshed access token", refreshed.secret().clone()),
+        ("app token", app_token.secret().clone()),
+        ("rotated refresh token", partition.refresh_token.unwrap().secret().clone()),
+    ] {
+        assert!(!text.contains(&value), "the {what} appears in the logs");
+    }
+    let key = std::fs::read_to_string(&files.key_only).unwrap();
+    let key_body: String = key.lines().filter(|line| !line.starts_with("-----")).take(3).collect();
+    assert!(!text.contains(&key_body[..40]), "the certificate's key appears in the logs");
+    let jwt = regex_like_jwt(&text);
+    assert!(jwt.is_none(), "a JWT (token or client assertion) appears in the logs: {jwt:?}");
+}

@@ -21,6 +21,7 @@ pub const ALEX: &str = "Alex Wilber";
 /// The sample API's delegated scope.
 pub const TODO_SCOPE: &str = "api://c1a9d3b7-6e2f-4d8a-9b5c-3f7e1d2a4b60/access_as_user";
 
+pub mod certificates;
 pub mod shared;
 
 pub struct TestApp {
