@@ -82,6 +82,12 @@ impl OAuthError {
         Self { status: StatusCode::SERVICE_UNAVAILABLE, ..Self::new("temporarily_unavailable", 90033, description) }
     }
 
+    /// Adds a claims challenge the client must send on its next authorize request.
+    pub fn with_claims(mut self, claims: String) -> Self {
+        self.claims = Some(claims);
+        self
+    }
+
     /// Adds Microsoft's `suberror` (`consent_required`, `bad_token`, ...).
     pub fn with_suberror(mut self, suberror: &'static str) -> Self {
         self.suberror = Some(Cow::Borrowed(suberror));

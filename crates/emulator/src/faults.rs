@@ -215,6 +215,9 @@ pub struct Faults {
     api: Mutex<VecDeque<ApiFault>>,
     /// How many JWKS requests still answer 503.
     failing_jwks: Mutex<u32>,
+    /// A conditional access policy Graph and the sample API enforce: every
+    /// access token that does not satisfy these claims is challenged.
+    claims_policy: Mutex<Option<String>>,
 }
 
 /// A snapshot of what is armed, for the admin API.
@@ -297,6 +300,19 @@ impl Faults {
             .iter()
             .position(|fault| fault.grant_type.as_deref().is_none_or(|wanted| wanted == grant_type))?;
         spend(&mut queue, index, |fault| &mut fault.count)
+    }
+
+    /// From now on, APIs challenge every access token that does not satisfy
+    /// `claims` (a claims request: `access_token.nbf` = tokens issued before
+    /// that time are revoked, as after a password change; `access_token.acrs`
+    /// = an authentication context the token must carry). `None` lifts it.
+    pub fn require_claims(&self, claims: Option<String>) {
+        *lock(&self.claims_policy) = claims;
+    }
+
+    /// The claims policy in force, if any.
+    pub fn claims_policy(&self) -> Option<String> {
+        lock(&self.claims_policy).clone()
     }
 
     /// The next `count` JWKS requests answer 503 (the key endpoint down).

@@ -38,6 +38,12 @@ pub fn authorize(state: &EmulatorState, headers: &HeaderMap, requirement: &Requi
     if !has_scope && !has_role {
         return Err(GraphError::forbidden());
     }
+    // Continuous access evaluation: the token itself decides, not a counter.
+    if let Some(policy) = state.faults.claims_policy() {
+        if !satisfies(&claims, &policy) {
+            return Err(GraphError::claims_challenge(&state.base_url, &policy));
+        }
+    }
     match state.faults.take_api() {
         None => Ok(claims),
         Some(fault) => {
@@ -57,5 +63,20 @@ fn fault_response(state: &EmulatorState, fault: ApiFault) -> GraphError {
         ApiFault::Status { status, retry_after_secs, .. } => {
             GraphError::failing(StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE), retry_after_secs)
         }
+    }
+}
+
+/// Whether `token` meets a claims policy: issued at or after its `nbf`, and
+/// carrying its `acrs` value, when the policy names them.
+fn satisfies(token: &crate::tokens::AccessTokenClaims, policy: &str) -> bool {
+    let Ok(policy) = serde_json::from_str::<serde_json::Value>(policy) else { return true };
+    let access_token = &policy["access_token"];
+    let not_before = access_token["nbf"]["value"].as_str().and_then(|text| text.parse::<u64>().ok()).or_else(|| access_token["nbf"]["value"].as_u64());
+    if not_before.is_some_and(|not_before| token.iat < not_before) {
+        return false;
+    }
+    match access_token["acrs"]["value"].as_str() {
+        Some(context) => token.acrs.as_deref().is_some_and(|held| held.iter().any(|value| value == context)),
+        None => true,
     }
 }

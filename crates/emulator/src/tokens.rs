@@ -114,6 +114,9 @@ pub struct AccessTokenClaims {
     /// Client capabilities the client declared (`cp1`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub xms_cc: Option<Vec<String>>,
+    /// Authentication contexts the user satisfied (step-up), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acrs: Option<Vec<String>>,
     /// Unique token id.
     pub uti: String,
     /// Token version.
@@ -261,6 +264,7 @@ impl Minter<'_> {
             preferred_username: Some(user.user_principal_name.clone()),
             idtyp: None,
             xms_cc: grant.client_capabilities.clone(),
+            acrs: None,
             uti: random_token(16),
             ver: "2.0".into(),
         })
@@ -287,6 +291,7 @@ impl Minter<'_> {
             preferred_username: None,
             idtyp: Some("app".into()),
             xms_cc: grant.client_capabilities.clone(),
+            acrs: None,
             uti: random_token(16),
             ver: "2.0".into(),
         })

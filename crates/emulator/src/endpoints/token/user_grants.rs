@@ -102,6 +102,11 @@ pub fn redeem_refresh_token<'a>(
         )
         .with_suberror("consent_required"));
     }
+    // A step-up (an authentication context) needs the user: a refresh cannot give it, as in Entra.
+    if let Some(claims) = form.get("claims").filter(|claims| asks_authentication_context(claims)) {
+        return Err(OAuthError::new("interaction_required", 50076, "The requested authentication context requires the user to sign in again.")
+            .with_claims(claims.clone()));
+    }
     Ok(UserTokenRequest {
         user,
         // A refresh keeps the grant's OpenID Connect scopes; refreshed ID tokens carry no nonce.
@@ -119,4 +124,9 @@ fn known_user<'a>(state: &'a EmulatorState, object_id: &str) -> Result<&'a TestU
         .config
         .user(object_id)
         .ok_or_else(|| OAuthError::new("invalid_grant", 50034, "The user account does not exist in this directory."))
+}
+
+/// Whether a claims request asks for an authentication context (`access_token.acrs`).
+fn asks_authentication_context(claims: &str) -> bool {
+    serde_json::from_str::<serde_json::Value>(claims).is_ok_and(|parsed| !parsed["access_token"]["acrs"].is_null())
 }
