@@ -30,6 +30,8 @@ pub fn router() -> Router<Arc<EmulatorState>> {
         .route("/faults/id-token", post(arm_id_token))
         .route("/faults/authorize-iss", post(arm_authorize_iss))
         .route("/faults/api", post(arm_api))
+        .route("/faults/jwks", post(fail_jwks))
+        .route("/policies/claims", post(require_claims))
         .route("/keys/rotate", post(rotate_keys))
         .route("/workload-identity/token", post(workload_identity_token))
         .route("/users/{oid}/refresh-tokens/revoke", post(revoke_refresh_tokens))
@@ -111,6 +113,43 @@ async fn arm_authorize_iss(
 /// `POST /_emulator/faults/api` with an [`ApiFault`].
 async fn arm_api(State(state): State<Arc<EmulatorState>>, payload: Result<Json<ApiFault>, JsonRejection>) -> Response {
     arm_from(&state, payload, Faults::arm_api)
+}
+
+/// How many JWKS requests fail.
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct JwksFailure {
+    count: u32,
+}
+
+/// `POST /_emulator/faults/jwks` with `{"count": n}`: the next n JWKS requests answer 503.
+async fn fail_jwks(State(state): State<Arc<EmulatorState>>, payload: Result<Json<JwksFailure>, JsonRejection>) -> Response {
+    arm_from(&state, payload, |faults, failure: JwksFailure| {
+        faults.fail_jwks(failure.count);
+        Ok(())
+    })
+}
+
+/// A claims policy, or `null` to lift it.
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ClaimsPolicy {
+    claims: Option<String>,
+}
+
+/// `POST /_emulator/policies/claims` with `{"claims": "{...}"}`: Graph and the
+/// sample API challenge every token that does not satisfy it (`null` lifts it).
+async fn require_claims(State(state): State<Arc<EmulatorState>>, payload: Result<Json<ClaimsPolicy>, JsonRejection>) -> Response {
+    arm_from(&state, payload, |faults, policy: ClaimsPolicy| {
+        if let Some(claims) = &policy.claims {
+            let parsed: Value = serde_json::from_str(claims).map_err(|error| format!("claims: not JSON: {error}"))?;
+            if !parsed.is_object() {
+                return Err("claims: expected a JSON object".into());
+            }
+        }
+        faults.require_claims(policy.claims);
+        Ok(())
+    })
 }
 
 /// `POST /_emulator/keys/rotate`: a new signing key; the old one stays published.

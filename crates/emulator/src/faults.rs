@@ -281,6 +281,8 @@ impl Faults {
         lock(&self.id_token).clear();
         lock(&self.authorize_iss).clear();
         lock(&self.api).clear();
+        *lock(&self.failing_jwks) = 0;
+        *lock(&self.claims_policy) = None;
     }
 
     /// What is armed now.

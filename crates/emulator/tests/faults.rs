@@ -247,3 +247,46 @@ async fn the_admin_api_refuses_peers_that_are_not_loopback() {
     assert_eq!(router.clone().oneshot(request("192.0.2.10:5000")).await.unwrap().status(), 403);
     assert_eq!(router.oneshot(request("127.0.0.1:5000")).await.unwrap().status(), 200);
 }
+
+#[tokio::test]
+async fn a_claims_policy_judges_each_token_by_what_it_carries() {
+    let emulator = Emulator::start().await;
+    let tokens = emulator.tokens_for(FULL_SCOPE).await;
+    let old_token = tokens["access_token"].as_str().unwrap().to_owned();
+    let issued_at = claims(&old_token)["iat"].as_u64().unwrap();
+    let policy = format!(r#"{{"access_token":{{"nbf":{{"essential":true,"value":"{}"}}}}}}"#, issued_at + 1);
+    assert_eq!(emulator.admin("policies/claims", json!({ "claims": policy })).await.status(), 200);
+    let me = |token: String| {
+        let url = emulator.url("v1.0/me");
+        async move { reqwest::Client::new().get(url).bearer_auth(token).send().await.unwrap() }
+    };
+    let challenged = me(old_token.clone()).await;
+    assert_eq!(challenged.status(), 401);
+    let www_authenticate = challenged.headers()["www-authenticate"].to_str().unwrap().to_owned();
+    assert!(www_authenticate.contains("insufficient_claims"), "{www_authenticate}");
+    assert_eq!(me(old_token.clone()).await.status(), 401, "the same token again: challenged again, no counter runs out");
+
+    assert_eq!(emulator.admin("policies/claims", json!({ "claims": null })).await.status(), 200);
+    assert_eq!(me(old_token).await.status(), 200, "lifted");
+    let refused = emulator.admin("policies/claims", json!({ "claims": "not json" })).await;
+    assert_eq!(refused.status(), 400);
+}
+
+#[tokio::test]
+async fn a_step_up_cannot_be_had_by_refresh() {
+    let emulator = Emulator::start().await;
+    let tokens = emulator.tokens_for(FULL_SCOPE).await;
+    let claims_request = r#"{"access_token":{"acrs":{"essential":true,"value":"c1"}}}"#;
+    let refused = emulator
+        .token(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
+            ("scope", "User.Read"),
+            ("claims", claims_request),
+            ("client_id", &emulator.client_id),
+            ("client_secret", SECRET),
+        ])
+        .await;
+    let body = assert_oauth_error(refused, 400, "interaction_required", 50076).await;
+    assert_eq!(body["claims"], claims_request);
+}
