@@ -5,8 +5,13 @@ import { expect, test } from "@playwright/test";
 
 import { HomePage, MailPage, SignInErrorPage, waitForHydration } from "./pages/app";
 import { EmulatorConsentPage, EmulatorSignInPage } from "./pages/emulator";
+import { SecretScanner } from "./secret-scanner";
 
-test("a user grants Mail.Read on the consent page and sees their messages", async ({ page }) => {
+const clientSecret = process.env.E2E_CLIENT_SECRET ?? "end2end-only-secret";
+
+test("SES-03: a user grants Mail.Read on the consent page and pages through their messages; no secret reaches the browser", async ({ page, context, baseURL }) => {
+  const scanner = new SecretScanner(new URL(baseURL!).origin, clientSecret);
+  scanner.attach(page);
   const home = new HomePage(page);
   await home.open();
   await home.header.signIn.click();
@@ -39,6 +44,10 @@ test("a user grants Mail.Read on the consent page and sees their messages", asyn
   await mail.loadMore.click();
   await expect(mail.subjects).toHaveCount(25);
   await expect(mail.loadMore).toHaveCount(0);
+
+  await home.header.signOut.click();
+  await expect(page).toHaveURL(/\/$/);
+  await scanner.expectNothingLeaked(context, page);
 });
 
 test("a user who declines sees why and a way back, not a redirect loop", async ({ page }) => {

@@ -6,8 +6,10 @@ import { expect, test, type Page } from "@playwright/test";
 import { HomePage, ProfilePage, TodoPage } from "./pages/app";
 import { EmulatorConsentPage, EmulatorSignInPage } from "./pages/emulator";
 import { EmulatorAdmin } from "./pages/emulator-admin";
+import { SecretScanner } from "./secret-scanner";
 
 const emulatorUrl = `http://127.0.0.1:${process.env.E2E_EMULATOR_PORT ?? "5101"}`;
+const clientSecret = process.env.E2E_CLIENT_SECRET ?? "end2end-only-secret";
 
 async function signInAndOpenTodo(page: Page, user: string) {
   const home = new HomePage(page);
@@ -25,7 +27,9 @@ async function signInAndOpenTodo(page: Page, user: string) {
   return todo;
 }
 
-test("items are added and deleted through the sample API and survive a reload", async ({ page, request }) => {
+test("SES-03: items are added and deleted through the sample API and survive a reload; no secret reaches the browser", async ({ page, request, context, baseURL }) => {
+  const scanner = new SecretScanner(new URL(baseURL!).origin, clientSecret);
+  scanner.attach(page);
   const todo = await signInAndOpenTodo(page, "Adele Vance");
   await expect(todo.empty).toBeVisible();
   await todo.waitForHydration();
@@ -50,6 +54,7 @@ test("items are added and deleted through the sample API and survive a reload", 
   await todo.add("This one fails");
   await expect(todo.error).toBeVisible();
   await expect(todo.titles).toHaveText(["Send the agenda"]);
+  await scanner.expectNothingLeaked(context, page);
 });
 
 test("an item is added without JavaScript", async ({ browser, baseURL }) => {

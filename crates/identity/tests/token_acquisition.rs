@@ -240,3 +240,36 @@ async fn flt_01_a_failed_refresh_is_shared_by_its_waiters_not_repeated_by_each()
     }
     assert_eq!(app.emulator.token_requests() - before, 1, "one refresh failed for all ten callers");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flt_01_a_provider_slow_for_one_user_does_not_hold_up_another() {
+    let (app, adele) = signed_in_app().await;
+    app.browser().sign_in(support::ALEX).await;
+    let alex = signed_in(support::ALEX, app.emulator.tenant_id());
+    expire_access_tokens(&app, &adele).await;
+    expire_access_tokens(&app, &alex).await;
+    // The next refresh hangs for a while at the provider.
+    let fault = idweb_emulator::faults::TokenFault {
+        grant_type: Some("refresh_token".into()),
+        delay_ms: 3_000,
+        error: None,
+        raw: None,
+        count: 1,
+    };
+    app.emulator.faults().arm_token(fault).unwrap();
+    let before = app.emulator.token_requests();
+    let identity = app.identity.clone();
+    let slow = tokio::spawn(async move { identity.tokens().for_user(&adele, &[USER_READ.to_owned()]).await });
+    // Until Adele's refresh has reached the provider (and met the delay).
+    for _ in 0..200 {
+        if app.emulator.token_requests() > before {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(app.emulator.token_requests(), before + 1, "Adele's refresh is at the provider");
+
+    app.identity.tokens().for_user(&alex, &[USER_READ.to_owned()]).await.expect("Alex is served meanwhile");
+    assert!(!slow.is_finished(), "Alex's refresh finished while Adele's was still held at the provider");
+    slow.await.unwrap().expect("and Adele is served once the provider answers");
+}
