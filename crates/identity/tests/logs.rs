@@ -139,3 +139,19 @@ async fn log_01_refreshes_app_tokens_and_client_assertions_log_no_token() {
     let jwt = regex_like_jwt(&text);
     assert!(jwt.is_none(), "a JWT (token or client assertion) appears in the logs: {jwt:?}");
 }
+
+/// FLT-02: the wait before a retry is the one `Retry-After` asked for (read
+/// from what the caller decided, not from a clock).
+#[tokio::test(flavor = "current_thread")]
+async fn flt_02_the_wait_before_a_retry_is_the_one_retry_after_asked_for() {
+    let (logs, _guard) = capture_logs();
+    let app = TestApp::start().await;
+    app.browser().sign_in(ADELE).await;
+    let adele = support::signed_in(ADELE, app.emulator.tenant_id());
+    app.emulator.faults().arm_api(idweb_emulator::faults::ApiFault::Throttle { retry_after_secs: 2, count: 1 }).unwrap();
+    let me = app.identity.graph().me(&adele).await.expect("served after the wait");
+    assert_eq!(me.display_name.as_deref(), Some(ADELE));
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let retry = text.lines().find(|line| line.contains("downstream API asks to retry")).expect("the retry was logged");
+    assert!(retry.contains("status=429") && retry.contains("wait_ms=2000"), "{retry}");
+}
