@@ -29,7 +29,7 @@ crashed=()
 for target in "${targets[@]}"; do
   say "$target for ${seconds}s"
   if (cd fuzz && cargo +nightly fuzz run "$target" -- -max_total_time="$seconds" -print_final_stats=1) >"$logs/$target.log" 2>&1; then
-    runs=$(awk -F: '/^stat::number_of_executed_units/ { gsub(/ /, "", $2); print $2 }' "$logs/$target.log")
+    runs=$(awk -F: '/^stat::number_of_executed_units/ { gsub(/ /, "", $NF); print $NF }' "$logs/$target.log")
     say "$target: no crash in ${runs:-?} runs"
   else
     crashed+=("$target")
