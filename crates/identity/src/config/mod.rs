@@ -5,6 +5,7 @@
 //! (`AzureAd__ClientSecret`). Keys match case-insensitively, as in .NET.
 //! Every missing or malformed key stops start-up with an error naming it.
 
+pub mod jsonc;
 mod layers;
 mod stores;
 #[cfg(test)]
@@ -243,11 +244,14 @@ impl IdentityConfig {
             id_token_signing_algorithms: signing_algorithms(tree)?,
             allowed_tenants: optional_list(tree, "AzureAd:AllowedTenants")?,
         };
-        let graph = downstream_api(tree, "Graph")?;
+        let graph_section = graph_section(tree)?;
+        let graph = downstream_api(tree, graph_section)?;
         let downstream_apis = match lookup(tree, "DownstreamApis") {
             None | Some(Value::Null) => BTreeMap::new(),
             Some(Value::Object(apis)) => apis
                 .keys()
+                // The entry that is Graph is Graph, not a second API of the same name.
+                .filter(|name| !format!("DownstreamApis:{name}").eq_ignore_ascii_case(graph_section))
                 .map(|name| Ok((name.clone(), downstream_api(tree, &format!("DownstreamApis:{name}"))?)))
                 .collect::<Result<_, ConfigError>>()?,
             Some(_) => return Err(ConfigError::Invalid { key: "DownstreamApis".into(), reason: "expected an object of named APIs".into() }),
@@ -277,7 +281,9 @@ fn read_json_file(path: &Path) -> Result<Option<Value>, ConfigError> {
             return Err(ConfigError::File { path: path.display().to_string(), reason: error.to_string() })
         }
     };
-    serde_json::from_str(&text).map(Some).map_err(|error| ConfigError::File {
+    // Comments and trailing commas, as ASP.NET Core's JSON configuration accepts them.
+    let json = jsonc::strip(&text).map_err(|reason| ConfigError::File { path: path.display().to_string(), reason })?;
+    serde_json::from_str(&json).map(Some).map_err(|error| ConfigError::File {
         path: path.display().to_string(),
         reason: error.to_string(),
     })
@@ -294,6 +300,25 @@ fn lookup<'a>(tree: &'a Value, key: &str) -> Option<&'a Value> {
             .find(|(name, _)| name.eq_ignore_ascii_case(segment))
             .map(|(_, value)| value),
     })
+}
+
+/// Where Microsoft Graph is described: `Graph`, or the section names
+/// Microsoft's documentation uses (`GraphBeta`, `MicrosoftGraph`,
+/// `DownstreamApis:MicrosoftGraph`). Two at once is an error naming both;
+/// none falls back to `Graph` (whose missing keys are then named).
+const GRAPH_SECTIONS: [&str; 4] = ["Graph", "GraphBeta", "MicrosoftGraph", "DownstreamApis:MicrosoftGraph"];
+
+fn graph_section(tree: &Value) -> Result<&'static str, ConfigError> {
+    let present: Vec<&'static str> =
+        GRAPH_SECTIONS.into_iter().filter(|section| matches!(lookup(tree, section), Some(Value::Object(_)))).collect();
+    match present.as_slice() {
+        [] => Ok(GRAPH_SECTIONS[0]),
+        [one] => Ok(one),
+        [first, second, ..] => Err(ConfigError::Invalid {
+            key: (*second).into(),
+            reason: format!("{first} and {second} both describe Microsoft Graph; keep one"),
+        }),
+    }
 }
 
 /// `AzureAd:ProviderProfile`: `Microsoft` (default) or `Generic`.
@@ -357,7 +382,8 @@ fn optional_path(tree: &Value, key: &str, default: &str) -> Result<String, Confi
 fn required_scopes(tree: &Value, key: &str) -> Result<Vec<String>, ConfigError> {
     let scopes: Vec<String> = match lookup(tree, key) {
         None | Some(Value::Null) => return Err(ConfigError::Missing { key: key.into() }),
-        Some(Value::String(text)) => text.split_whitespace().map(str::to_owned).collect(),
+        // Space- or comma-separated, as Microsoft.Identity.Web's samples write them.
+        Some(Value::String(text)) => text.split(|c: char| c.is_whitespace() || c == ',').filter(|scope| !scope.is_empty()).map(str::to_owned).collect(),
         Some(Value::Array(items)) => items
             .iter()
             .map(|item| {
@@ -474,7 +500,9 @@ fn client_credential(tree: &Value, dir: &Path) -> Result<ClientCredential, Confi
             Some(Value::Array(items)) if !items.is_empty() => {
                 return credential_entry(tree, &format!("{list}:0"), dir, send_x5c);
             }
-            Some(_) => return Err(ConfigError::Invalid { key: list.into(), reason: "expected a non-empty array".into() }),
+            // As Microsoft.Identity.Web reads it: an empty list is no credential of that kind.
+            Some(Value::Array(_)) => continue,
+            Some(_) => return Err(ConfigError::Invalid { key: list.into(), reason: "expected an array".into() }),
         }
     }
     Ok(ClientCredential::Secret(ClientSecret::new(required_string(tree, "AzureAd:ClientSecret")?)))

@@ -226,3 +226,80 @@ fn a_generic_provider_needs_its_authority_not_an_instance_or_tenant() {
     let error = IdentityConfig::from_json(&tree).unwrap_err();
     assert!(error.to_string().contains("AzureAd:ProviderProfile"), "{error}");
 }
+
+/// The example of Microsoft's documentation that did not start (issue 11):
+/// a comment, an empty `ClientCertificates` beside a secret, `GraphBeta`.
+const MIW_DOCS_EXAMPLE: &str = r#"{
+  "AzureAd": {
+    "Instance": "https://login.microsoftonline.com/",
+    "ClientId": "2ec40e65-ba09-4853-bcde-bcb60029e596",
+    "TenantId": "common",
+    // To call an API
+    "ClientSecret": "...",
+    "ClientCertificates": [
+    ]
+  },
+  "GraphBeta": {
+    "BaseUrl": "https://graph.microsoft.com/beta",
+    "Scopes": "user.read"
+  }
+}
+"#;
+
+#[test]
+fn microsofts_documented_example_loads_as_written() {
+    let dir = std::env::temp_dir().join(format!("idweb-miw-example-{}", rand::random::<u64>()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("appsettings.json"), MIW_DOCS_EXAMPLE).unwrap();
+    // What idweb adds to it (from the environment in production).
+    std::fs::write(dir.join("appsettings.Example.json"), r#"{ "Hosting": { "PublicUrl": "https://app.example", }, }"#).unwrap();
+    let config = IdentityConfig::load(&dir, Some("Example")).unwrap();
+    assert!(config.azure_ad.is_multi_tenant());
+    assert!(matches!(config.azure_ad.credential.as_ref(), ClientCredential::Secret(_)), "the empty list is no certificate");
+    assert_eq!(config.graph.base_url.as_str(), "https://graph.microsoft.com/beta");
+    assert_eq!(config.graph.scopes, vec!["user.read"]);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_file_with_a_syntax_error_is_named_with_its_line() {
+    let dir = std::env::temp_dir().join(format!("idweb-bad-json-{}", rand::random::<u64>()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("appsettings.json"), "{\n  // fine\n  \"AzureAd\": { \"Instance\": nope }\n}").unwrap();
+    let error = IdentityConfig::load(&dir, None).unwrap_err().to_string();
+    assert!(error.contains("appsettings.json") && error.contains("line 3"), "{error}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn graph_is_found_under_the_names_microsofts_docs_use_and_two_at_once_are_refused() {
+    for section in ["GraphBeta", "MicrosoftGraph"] {
+        let mut tree = valid_settings();
+        let graph = tree["Graph"].take();
+        tree.as_object_mut().unwrap().remove("Graph");
+        tree[section] = graph;
+        let config = IdentityConfig::from_json(&tree).unwrap();
+        assert_eq!(config.graph.scopes, vec!["User.Read"], "{section}");
+    }
+
+    let mut tree = valid_settings();
+    let graph = tree["Graph"].take();
+    tree.as_object_mut().unwrap().remove("Graph");
+    tree["DownstreamApis"] = json!({ "MicrosoftGraph": graph, "TodoList": { "BaseUrl": "http://127.0.0.1:5001/api", "Scopes": "api://x/y" } });
+    let config = IdentityConfig::from_json(&tree).unwrap();
+    assert_eq!(config.graph.base_url.as_str(), "http://127.0.0.1:5001/v1.0");
+    assert_eq!(config.downstream_apis.keys().collect::<Vec<_>>(), ["TodoList"], "Graph is not also a downstream API");
+
+    let mut tree = valid_settings();
+    tree["GraphBeta"] = tree["Graph"].clone();
+    let error = IdentityConfig::from_json(&tree).unwrap_err().to_string();
+    assert!(error.contains("Graph and GraphBeta both describe Microsoft Graph"), "{error}");
+}
+
+#[test]
+fn scopes_may_be_separated_by_commas_or_spaces() {
+    let mut tree = valid_settings();
+    tree["Graph"]["Scopes"] = json!("User.Read, Mail.Read Calendars.Read");
+    let config = IdentityConfig::from_json(&tree).unwrap();
+    assert_eq!(config.graph.scopes, vec!["User.Read", "Mail.Read", "Calendars.Read"]);
+}
