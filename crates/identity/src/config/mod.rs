@@ -216,7 +216,10 @@ impl IdentityConfig {
     pub fn from_json(tree: &Value) -> Result<Self, ConfigError> {
         let profile = provider_profile(tree)?;
         let (instance, tenant_id, generic_authority) = match profile {
-            ProviderProfile::Microsoft => (required_url(tree, "AzureAd:Instance")?, required_token(tree, "AzureAd:TenantId")?, None),
+            ProviderProfile::Microsoft => {
+                let (instance, tenant_id) = microsoft_authority(tree)?;
+                (instance, tenant_id, None)
+            }
             ProviderProfile::Generic => {
                 let authority = required_url(tree, "AzureAd:Authority")?;
                 let origin = Url::parse(&authority.origin().ascii_serialization())
@@ -319,6 +322,54 @@ fn graph_section(tree: &Value) -> Result<&'static str, ConfigError> {
             reason: format!("{first} and {second} both describe Microsoft Graph; keep one"),
         }),
     }
+}
+
+/// The Microsoft identity platform's worldwide instance, when none is configured.
+const DEFAULT_INSTANCE: &str = "https://login.microsoftonline.com/";
+
+/// The instance and tenant: from `Instance` (default the worldwide cloud)
+/// and `TenantId`, or from Microsoft.Identity.Web's `Authority`
+/// (`https://login.microsoftonline.com/{tenant}/v2.0`). Both at once must
+/// agree: which one was meant is not guessed.
+fn microsoft_authority(tree: &Value) -> Result<(Url, String), ConfigError> {
+    const AUTHORITY: &str = "AzureAd:Authority";
+    let instance_setting = match optional_string(tree, "AzureAd:Instance") {
+        Some(_) => Some(required_url(tree, "AzureAd:Instance")?),
+        None => None,
+    };
+    let tenant_setting = match optional_string(tree, "AzureAd:TenantId") {
+        Some(_) => Some(required_token(tree, "AzureAd:TenantId")?),
+        None => None,
+    };
+    if optional_string(tree, AUTHORITY).is_none() {
+        let instance = match instance_setting {
+            Some(instance) => instance,
+            None => Url::parse(DEFAULT_INSTANCE).map_err(|error| ConfigError::Invalid { key: "AzureAd:Instance".into(), reason: error.to_string() })?,
+        };
+        return Ok((instance, tenant_setting.ok_or_else(|| ConfigError::Missing { key: "AzureAd:TenantId".into() })?));
+    }
+    let authority = required_url(tree, AUTHORITY)?;
+    let mut segments: Vec<&str> = authority.path_segments().map(|parts| parts.filter(|part| !part.is_empty()).collect()).unwrap_or_default();
+    if segments.last().is_some_and(|last| last.eq_ignore_ascii_case("v2.0")) {
+        segments.pop();
+    }
+    let invalid = |reason: String| ConfigError::Invalid { key: AUTHORITY.into(), reason };
+    let tenant = segments.pop().ok_or_else(|| invalid("expected https://{instance}/{tenant}/v2.0".into()))?.to_owned();
+    if !tenant.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_')) {
+        return Err(invalid(format!("{tenant:?} is not a tenant id or domain")));
+    }
+    let prefix: String = segments.iter().map(|part| format!("{part}/")).collect();
+    let instance = Url::parse(&format!("{}/{prefix}", authority.origin().ascii_serialization())).map_err(|error| invalid(error.to_string()))?;
+    let same_instance = instance_setting.as_ref().is_none_or(|configured| configured.as_str().trim_end_matches('/') == instance.as_str().trim_end_matches('/'));
+    let same_tenant = tenant_setting.as_ref().is_none_or(|configured| configured.eq_ignore_ascii_case(&tenant));
+    if !(same_instance && same_tenant) {
+        return Err(invalid(format!(
+            "it names {instance} and tenant {tenant}, but AzureAd:Instance and AzureAd:TenantId say {} and {}; they conflict, so keep Authority or Instance and TenantId",
+            instance_setting.map(|url| url.to_string()).unwrap_or_else(|| "the same instance".into()),
+            tenant_setting.unwrap_or_else(|| "the same tenant".into()),
+        )));
+    }
+    Ok((instance, tenant))
 }
 
 /// `AzureAd:ProviderProfile`: `Microsoft` (default) or `Generic`.

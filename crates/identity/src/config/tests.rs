@@ -35,7 +35,8 @@ fn valid_settings_load_with_microsoft_defaults() {
 
 #[test]
 fn cfg_01_missing_keys_are_named() {
-    for (section, key) in [("AzureAd", "ClientId"), ("AzureAd", "ClientSecret"), ("AzureAd", "Instance"), ("AzureAd", "TenantId"), ("Graph", "Scopes")] {
+    // (Instance has a default, the worldwide cloud, as in Microsoft.Identity.Web.)
+    for (section, key) in [("AzureAd", "ClientId"), ("AzureAd", "ClientSecret"), ("AzureAd", "TenantId"), ("Graph", "Scopes")] {
         let mut tree = valid_settings();
         remove(&mut tree, section, key);
         let error = IdentityConfig::from_json(&tree).unwrap_err();
@@ -302,4 +303,29 @@ fn scopes_may_be_separated_by_commas_or_spaces() {
     tree["Graph"]["Scopes"] = json!("User.Read, Mail.Read Calendars.Read");
     let config = IdentityConfig::from_json(&tree).unwrap();
     assert_eq!(config.graph.scopes, vec!["User.Read", "Mail.Read", "Calendars.Read"]);
+}
+
+#[test]
+fn microsofts_authority_key_names_instance_and_tenant_and_a_conflict_is_refused() {
+    let mut tree = valid_settings();
+    remove(&mut tree, "AzureAd", "Instance");
+    remove(&mut tree, "AzureAd", "TenantId");
+    tree["AzureAd"]["Authority"] = json!("https://login.microsoftonline.us/contoso.onmicrosoft.com/v2.0");
+    let config = IdentityConfig::from_json(&tree).unwrap();
+    assert_eq!(config.azure_ad.instance.as_str(), "https://login.microsoftonline.us/");
+    assert_eq!(config.azure_ad.tenant_id, "contoso.onmicrosoft.com");
+    assert_eq!(config.azure_ad.authority(), "https://login.microsoftonline.us/contoso.onmicrosoft.com/v2.0");
+
+    // The same thing said twice is fine; two different things are not.
+    tree["AzureAd"]["Instance"] = json!("https://login.microsoftonline.us");
+    tree["AzureAd"]["TenantId"] = json!("CONTOSO.onmicrosoft.com");
+    assert!(IdentityConfig::from_json(&tree).is_ok());
+    tree["AzureAd"]["TenantId"] = json!("common");
+    let error = IdentityConfig::from_json(&tree).unwrap_err().to_string();
+    assert!(error.contains("AzureAd:Authority") && error.contains("conflict"), "{error}");
+
+    let mut tree = valid_settings();
+    remove(&mut tree, "AzureAd", "Instance");
+    let config = IdentityConfig::from_json(&tree).unwrap();
+    assert_eq!(config.azure_ad.instance.as_str(), "https://login.microsoftonline.com/", "the worldwide cloud by default");
 }
