@@ -85,6 +85,18 @@ async fn flt_03_redis_down_mid_run_degrades_to_l1_and_recovers_without_restart()
     let served = app.identity.tokens().for_user(&adele, &scopes).await.unwrap();
     let other = app.another_instance(None).await;
     app.identity.check_ready().await.expect("ready while Redis runs");
+    // The change feed's first subscription clears the L1 once (notices sent
+    // before it could have been missed); on a busy machine that can come after
+    // the reads above. Let it settle, then make sure the L1 holds Adele's tokens.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let key = idweb_identity::PartitionKey::User(adele.home_account_id.clone());
+    for _ in 0..20 {
+        app.identity.tokens().for_user(&adele, &scopes).await.unwrap();
+        if app.identity.cache().load(&key).await.unwrap().is_some_and(|copy| copy.tier == idweb_identity::cache::CacheTier::Local) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 
     redis.stop();
     let from_l1 = tokio::time::timeout(LIMIT, app.identity.tokens().for_user(&adele, &scopes)).await.expect("no hang").expect("L1 keeps serving");
