@@ -13,18 +13,19 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::Form;
 use serde::Deserialize;
-use tower_sessions::Session;
 
 use crate::cache::RecordName;
 use crate::error::IdentityError;
-use crate::signin::USER_KEY;
-use crate::user::SignedInUser;
 use crate::Identity;
 use token::LogoutTokenError;
 
 /// How long a logout token's id is remembered against replay: longer than
-/// it can be accepted at all.
-const REPLAY_GUARD: std::time::Duration = std::time::Duration::from_secs(2 * token::MAX_AGE_SECS as u64 + 600);
+/// it can be accepted at all (its age limit plus the clock skew either way,
+/// and a margin).
+fn replay_guard(skew: chrono::Duration) -> std::time::Duration {
+    let skew = u64::try_from(skew.num_seconds()).unwrap_or(0);
+    std::time::Duration::from_secs((token::MAX_AGE_SECS as u64).saturating_add(skew.saturating_mul(2)).saturating_add(600))
+}
 
 #[derive(Debug, Deserialize)]
 pub(crate) struct FrontChannelQuery {
@@ -36,17 +37,13 @@ pub(crate) struct FrontChannelQuery {
 /// hidden iframe when the user signs out there (OpenID Connect Front-Channel
 /// Logout 1.0). The iframe is cross-site, so the session cookie (SameSite=Lax)
 /// does not come along: the provider session named by `iss` and `sid` is
-/// ended through the sign-out index. Without them, the session of the
-/// cookie, if one came, is ended. Idempotent; 200 with an embeddable page.
-pub(crate) async fn front_channel(
-    State(identity): State<Arc<Identity>>,
-    session: Session,
-    Query(query): Query<FrontChannelQuery>,
-) -> Response {
+/// ended through the sign-out index. Without them nothing is ended (400): a
+/// cookie alone would let any site sign users out with a link. Idempotent;
+/// 200 with an embeddable page.
+pub(crate) async fn front_channel(State(identity): State<Arc<Identity>>, Query(query): Query<FrontChannelQuery>) -> Response {
     let outcome = match (&query.iss, &query.sid) {
         (Some(iss), Some(sid)) => end_provider_session(&identity, iss, sid).await,
-        (None, None) => end_this_session(&identity, &session).await,
-        _ => Err(IdentityError::InvalidRequest("a front-channel logout names both iss and sid, or neither".into())),
+        _ => Err(IdentityError::InvalidRequest("a front-channel logout must name iss and sid".into())),
     };
     match outcome {
         Ok(ended) => {
@@ -67,14 +64,6 @@ async fn end_provider_session(identity: &Identity, iss: &str, sid: &str) -> Resu
         return Err(IdentityError::InvalidRequest("the logout names another issuer".into()));
     }
     index::end(identity, &index::by_provider_session(iss, sid)).await
-}
-
-async fn end_this_session(identity: &Identity, session: &Session) -> Result<usize, IdentityError> {
-    let Some(user) = session.get::<SignedInUser>(USER_KEY).await? else { return Ok(0) };
-    identity.tokens().remove_user(&user).await?;
-    identity.graph().forget_photo(&user);
-    session.flush().await?;
-    Ok(1)
 }
 
 /// A response the provider may frame: not stored, and `frame-ancestors`
@@ -150,15 +139,21 @@ async fn back_channel_logout(identity: &Identity, logout_token: &str) -> Result<
     .map_err(BackChannelError::Token)?;
     // The replay guard is shared: a token replayed to another instance is refused too.
     let guard = RecordName::digest("jti", &[&claims.issuer, &claims.token_id]);
-    if !identity.cache().save_record(&guard, b"used", None, REPLAY_GUARD).await.map_err(IdentityError::from)? {
+    if !identity.cache().save_record(&guard, b"used", None, replay_guard(provider.clock_skew())).await.map_err(IdentityError::from)? {
         return Err(BackChannelError::Token(LogoutTokenError::Replayed));
     }
     let ended = match (&claims.session_id, &claims.subject) {
-        (Some(sid), _) => index::end(identity, &index::by_provider_session(&claims.issuer, sid)).await?,
-        (None, Some(sub)) => index::end(identity, &index::by_subject(&claims.issuer, sub)).await?,
-        (None, None) => 0,
+        (Some(sid), _) => index::end(identity, &index::by_provider_session(&claims.issuer, sid)).await,
+        (None, Some(sub)) => index::end(identity, &index::by_subject(&claims.issuer, sub)).await,
+        (None, None) => Ok(0),
     };
-    Ok(ended)
+    if ended.is_err() {
+        // Not done: the provider may send the same token again, which must then be accepted.
+        if let Err(error) = identity.cache().remove_record(&guard).await {
+            tracing::warn!(error = %crate::telemetry::error_chain(&error), "could not release the logout token's replay guard");
+        }
+    }
+    Ok(ended?)
 }
 
 fn logout_failure_status(error: &IdentityError) -> StatusCode {

@@ -79,6 +79,9 @@ struct Header {
     typ: Option<String>,
     #[serde(default)]
     kid: Option<String>,
+    /// Critical extensions (RFC 7515 4.1.11): idweb understands none, so any is refused.
+    #[serde(default)]
+    crit: Option<serde_json::Value>,
 }
 
 /// Checks everything but replay (the caller's shared guard) against
@@ -95,6 +98,9 @@ pub fn verify(token: &str, provider: &Provider, client_id: &str, now: i64) -> Re
     let header: Header = serde_json::from_slice(&decode(header_part)?).map_err(|_| LogoutTokenError::Malformed)?;
     let claims: Value = serde_json::from_slice(&decode(claims_part)?).map_err(|_| LogoutTokenError::Malformed)?;
     let signature = decode(signature_part)?;
+    if header.crit.is_some() {
+        return Err(LogoutTokenError::Malformed);
+    }
     // Explicit typing (section 2.4): no other JWT of the provider's can be replayed here.
     let typ = header.typ.as_deref().map(|typ| typ.to_ascii_lowercase());
     if !matches!(typ.as_deref(), Some("logout+jwt" | "application/logout+jwt")) {
@@ -122,16 +128,25 @@ fn check_claims(claims: &Value, provider: &Provider, client_id: &str, now: i64) 
     if !for_us {
         return Err(LogoutTokenError::WrongAudience);
     }
-    let skew = provider.clock_skew().num_seconds();
+    // In i128: no value a token carries can overflow the comparisons.
+    let skew = i128::from(provider.clock_skew().num_seconds());
     let (Some(issued_at), Some(expires_at)) = (claims.get("iat").and_then(Value::as_i64), claims.get("exp").and_then(Value::as_i64)) else {
         return Err(LogoutTokenError::Expired);
     };
-    if issued_at > now + skew || expires_at < now - skew || now - issued_at > MAX_AGE_SECS + skew {
+    let (now_wide, iat_wide, exp_wide) = (i128::from(now), i128::from(issued_at), i128::from(expires_at));
+    if iat_wide > now_wide + skew || exp_wide < now_wide - skew || now_wide - iat_wide > i128::from(MAX_AGE_SECS) + skew {
         return Err(LogoutTokenError::Expired);
     }
     let event = claims.get("events").and_then(|events| events.get(BACKCHANNEL_LOGOUT_EVENT));
     if !event.is_some_and(Value::is_object) {
         return Err(LogoutTokenError::NoEvent);
+    }
+    // Present but not a non-empty string is malformed, never "absent": a bad
+    // `sid` must not widen a session's logout to all of the user's sessions.
+    for name in ["sid", "sub"] {
+        if claims.get(name).is_some() && text(name).is_none() {
+            return Err(LogoutTokenError::Malformed);
+        }
     }
     let (session_id, subject) = (text("sid"), text("sub"));
     if session_id.is_none() && subject.is_none() {
