@@ -19,7 +19,7 @@ use crate::error::AppError;
 pub async fn session() -> Result<Session, AppError> {
     leptos_axum::extract::<Session>().await.map_err(|error| {
         tracing::error!(%error, "a server function ran without the session layer");
-        fail_with(AppError::Internal)
+        refuse(AppError::Internal)
     })
 }
 
@@ -27,7 +27,7 @@ pub async fn session() -> Result<Session, AppError> {
 pub fn identity() -> Result<Arc<Identity>, AppError> {
     leptos::prelude::use_context::<Arc<Identity>>().ok_or_else(|| {
         tracing::error!("a server function ran without the identity engine in context");
-        fail_with(AppError::Internal)
+        refuse(AppError::Internal)
     })
 }
 
@@ -61,8 +61,8 @@ where
     }
 }
 
-/// A user-facing error the server function itself decided on (bad input),
-/// with its status set.
+/// An error the server function (or this module) decided on itself, with
+/// its status set.
 pub fn refuse(error: AppError) -> AppError {
     set_status(&error);
     error
@@ -82,11 +82,6 @@ async fn failure(identity: &Identity, session: &Session, error: IdentityError) -
     };
     set_status(&app_error);
     app_error
-}
-
-fn fail_with(error: AppError) -> AppError {
-    set_status(&error);
-    error
 }
 
 fn set_status(error: &AppError) {

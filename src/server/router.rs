@@ -30,7 +30,9 @@ pub fn app_router(identity: Arc<Identity>, leptos_options: LeptosOptions) -> Rou
         )
         // The not-found page renders the header too, whose server function needs the engine.
         .fallback(leptos_axum::file_and_error_handler_with_context(move || provide_context(fallback_identity.clone()), shell))
-        .with_state(leptos_options);
+        .with_state(leptos_options)
+        // CSRF in depth for server functions that write (the engine's routes guard themselves).
+        .layer(axum::middleware::from_fn_with_state(identity.clone(), idweb_identity::csrf::same_origin_writes));
     let headers = security_header_layers(identity.config().hosting.public_url.scheme() == "https");
     let router = Router::new()
         .route(HEALTH_PATH, axum::routing::get(healthz))
@@ -39,8 +41,6 @@ pub fn app_router(identity: Arc<Identity>, leptos_options: LeptosOptions) -> Rou
         .merge(identity.router())
         .merge(pages)
         .layer(identity.session_layer())
-        // CSRF in depth: server functions that write, and sign-out, only from this site.
-        .layer(axum::middleware::from_fn_with_state(identity.clone(), idweb_identity::csrf::same_origin_writes))
         .layer(axum::middleware::from_fn(no_store_unless_asset));
     headers.into_iter().fold(router, |router, layer| router.layer(layer))
 }

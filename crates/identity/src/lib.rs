@@ -60,7 +60,9 @@ pub(crate) const ACTIVITY_KEY: &str = "idweb.active_at";
 /// step instead of one per request.
 pub const ACTIVITY_GRANULARITY: Duration = Duration::from_secs(60);
 
-fn unix_seconds() -> u64 {
+/// Seconds since the Unix epoch (0 if the clock is before it): the one
+/// clock session and sign-in times are kept in.
+pub(crate) fn unix_seconds() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|since| since.as_secs()).unwrap_or(0)
 }
 

@@ -81,7 +81,7 @@ fn classify(
         return Err(TokenRequestFailure::Unavailable(what()));
     }
     match error {
-        RequestTokenError::ServerResponse(refused) if matches!(refused.error.as_str(), "temporarily_unavailable" | "server_error") => {
+        RequestTokenError::ServerResponse(refused) if refused.is_transient() => {
             Err(TokenRequestFailure::Unavailable(format!("{}: {refused}", what())))
         }
         RequestTokenError::ServerResponse(refused) => Err(TokenRequestFailure::Refused(refused)),

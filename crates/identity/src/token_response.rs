@@ -78,11 +78,16 @@ impl MicrosoftErrorResponse {
     /// The provider's own trouble, worth a later retry; anything else that is
     /// not the user's is a problem with this app's request or credential.
     pub fn into_error(&self, what: &str) -> IdentityError {
-        if matches!(self.error.as_str(), "temporarily_unavailable" | "server_error") {
+        if self.is_transient() {
             IdentityError::ProviderUnavailable(format!("{what}: {self}"))
         } else {
             IdentityError::AppRequestRefused(format!("{what} was refused: {self}"))
         }
+    }
+
+    /// `temporarily_unavailable` or `server_error`: the provider's own trouble.
+    pub fn is_transient(&self) -> bool {
+        matches!(self.error.as_str(), "temporarily_unavailable" | "server_error")
     }
 
     /// Classifies the refusal (RT-03).

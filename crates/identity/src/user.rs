@@ -51,8 +51,7 @@ pub struct SignedInUser {
 impl SignedInUser {
     /// How long ago the user signed in to this session.
     pub fn signed_in_for(&self) -> std::time::Duration {
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|since| since.as_secs()).unwrap_or(0);
-        std::time::Duration::from_secs(now.saturating_sub(self.signed_in_at))
+        std::time::Duration::from_secs(crate::unix_seconds().saturating_sub(self.signed_in_at))
     }
 }
 

@@ -208,38 +208,43 @@ async fn a_refresh_on_one_instance_is_seen_by_the_other(engine: Engine) {
     assert_eq!(app.emulator.token_requests(), requests, "and does not refresh again");
 }
 
-async fn signing_out_on_one_instance_signs_out_on_the_other(engine: Engine) {
-    let store = SharedStore::new(engine);
+/// Adele signed in (tokens cached) on an app whose tokens and sessions are
+/// on `store` (its L1 watched), and a second instance of the same app.
+async fn adele_on_shared_sessions(store: &SharedStore) -> (TestApp, Arc<LayeredTokenCache>, Browser, SignedInUser, support::Instance) {
     let key = new_key();
-    let (layered, _) = watched_store(&store, &key).await;
+    let (layered, _) = watched_store(store, &key).await;
     let token_cache = store.token_cache_settings(&[("k1", &key)]);
     let session = store.session_settings();
     let app = TestApp::start_with_store(|_, settings| *settings = json!({ "TokenCache": token_cache, "Session": session }), Some(layered.clone())).await;
     let (browser, adele) = signed_in_adele(&app).await;
     app.identity.tokens().for_user(&adele, &user_read()).await.unwrap();
     let other = app.another_instance(None).await;
+    (app, layered, browser, adele, other)
+}
+
+/// Adele's tokens are gone from the shared store and from this L1.
+async fn tokens_gone_everywhere(app: &TestApp, layered: &LayeredTokenCache, adele: &SignedInUser) {
+    until_l1_empty(layered).await;
+    let error = app.identity.tokens().for_user(adele, &user_read()).await.unwrap_err();
+    assert!(matches!(error, IdentityError::InteractionRequired { .. }), "and so are the tokens: {error:?}");
+}
+
+async fn signing_out_on_one_instance_signs_out_on_the_other(engine: Engine) {
+    let store = SharedStore::new(engine);
+    let (app, layered, browser, adele, other) = adele_on_shared_sessions(&store).await;
     let on_other = Browser { client: browser.client.clone(), app: other.url.clone() };
     assert_eq!(on_other.whoami().await, ADELE);
 
     on_other.client.post(other.url.join("/auth/sign-out").unwrap()).send().await.unwrap();
     assert_eq!(browser.whoami().await, "nobody", "the session is gone on every instance");
-    until_l1_empty(&layered).await;
-    let error = app.identity.tokens().for_user(&adele, &user_read()).await.unwrap_err();
-    assert!(matches!(error, IdentityError::InteractionRequired { .. }), "and so are the tokens: {error:?}");
+    tokens_gone_everywhere(&app, &layered, &adele).await;
 }
 
 /// OUT-03 on every instance: the provider's logout token reaches one
 /// instance; the session created on another ends, and the tokens go too.
 async fn a_back_channel_logout_at_one_instance_ends_the_session_on_the_other(engine: Engine) {
     let store = SharedStore::new(engine);
-    let key = new_key();
-    let (layered, _) = watched_store(&store, &key).await;
-    let token_cache = store.token_cache_settings(&[("k1", &key)]);
-    let session = store.session_settings();
-    let app = TestApp::start_with_store(|_, settings| *settings = json!({ "TokenCache": token_cache, "Session": session }), Some(layered.clone())).await;
-    let (browser, adele) = signed_in_adele(&app).await;
-    app.identity.tokens().for_user(&adele, &user_read()).await.unwrap();
-    let other = app.another_instance(None).await;
+    let (app, layered, browser, adele, other) = adele_on_shared_sessions(&store).await;
     let sid = app.emulator.state().sso.sids_of(&adele.object_id).pop().expect("Adele's provider session");
     let client_id = app.settings["AzureAd"]["ClientId"].as_str().unwrap().to_owned();
     let token = app.emulator.state().minter().logout_token(&client_id, Some(&sid), None);
@@ -247,9 +252,7 @@ async fn a_back_channel_logout_at_one_instance_ends_the_session_on_the_other(eng
     assert_eq!(response.status(), reqwest::StatusCode::OK);
 
     assert_eq!(browser.whoami().await, "nobody", "the session made on the first instance is gone");
-    until_l1_empty(&layered).await;
-    let error = app.identity.tokens().for_user(&adele, &user_read()).await.unwrap_err();
-    assert!(matches!(error, IdentityError::InteractionRequired { .. }), "and so are the tokens: {error:?}");
+    tokens_gone_everywhere(&app, &layered, &adele).await;
 }
 
 async fn twenty_concurrent_requests_over_two_instances_refresh_once(engine: Engine) {

@@ -144,14 +144,21 @@ impl GraphClient {
         Self { api: config.clone(), app_api, caller, photos, offered }
     }
 
-    /// Graph needs the Microsoft identity platform's tokens: with a generic
-    /// provider every call says so instead of asking that provider for Graph scopes.
-    fn check_offered(&self) -> Result<(), IdentityError> {
-        if self.offered {
-            Ok(())
-        } else {
-            Err(IdentityError::GraphNotOffered)
+    /// Every Graph call goes out here. Graph needs the Microsoft identity
+    /// platform's tokens: with a generic provider each call says so instead
+    /// of asking that provider for Graph scopes.
+    async fn send(
+        &self,
+        api: &DownstreamApiConfig,
+        caller: Caller<'_>,
+        method: Method,
+        url: Url,
+        body: Option<&serde_json::Value>,
+    ) -> Result<reqwest::Response, IdentityError> {
+        if !self.offered {
+            return Err(IdentityError::GraphNotOffered);
         }
+        self.caller.send(api, caller, method, url, body).await
     }
 
     /// `GET /me`: the signed-in user's profile.
@@ -186,9 +193,8 @@ impl GraphClient {
 
     /// `GET /me/photo/$value`: the user's photo, `None` when they have none.
     pub async fn me_photo(&self, user: &SignedInUser) -> Result<Option<Photo>, IdentityError> {
-        self.check_offered()?;
         let url = ApiCaller::url(&self.api, Some("me/photo/$value"))?;
-        let response = self.caller.send(&self.api, Caller::User(user), Method::GET, url, None).await?;
+        let response = self.send(&self.api, Caller::User(user), Method::GET, url, None).await?;
         if response.status() == reqwest::StatusCode::NOT_FOUND {
             return Ok(None);
         }
@@ -211,11 +217,10 @@ impl GraphClient {
 
     /// The page at a `@odata.nextLink` Graph gave (it must point into this Graph).
     pub async fn messages_page(&self, user: &SignedInUser, next_link: &str) -> Result<MessagePage, IdentityError> {
-        self.check_offered()?;
         let url = Url::parse(next_link).map_err(|error| IdentityError::InvalidRequest(format!("bad next link: {error}")))?;
         let url = ApiCaller::check_under(&self.api, url)?;
         let api = DownstreamApiConfig { scopes: mail_scopes(), ..self.api.clone() };
-        ApiCaller::json(self.caller.send(&api, Caller::User(user), Method::GET, url, None).await?).await
+        ApiCaller::json(self.send(&api, Caller::User(user), Method::GET, url, None).await?).await
     }
 
     /// Up to `limit` newest messages, following `@odata.nextLink` page by page.
@@ -237,16 +242,14 @@ impl GraphClient {
 
     /// `GET /users` with an app token (`User.Read.All` granted to the app).
     pub async fn users(&self, top: u32) -> Result<UserPage, IdentityError> {
-        self.check_offered()?;
         let url = ApiCaller::url(&self.app_api, Some(&format!("users?$top={}", top.clamp(1, 999))))?;
-        ApiCaller::json(self.caller.send(&self.app_api, Caller::App, Method::GET, url, None).await?).await
+        ApiCaller::json(self.send(&self.app_api, Caller::App, Method::GET, url, None).await?).await
     }
 
     async fn get<T: serde::de::DeserializeOwned>(&self, user: &SignedInUser, scopes: &[String], relative: &str) -> Result<T, IdentityError> {
-        self.check_offered()?;
         let api = DownstreamApiConfig { scopes: scopes.to_vec(), ..self.api.clone() };
         let url = ApiCaller::url(&api, Some(relative))?;
-        ApiCaller::json(self.caller.send(&api, Caller::User(user), Method::GET, url, None).await?).await
+        ApiCaller::json(self.send(&api, Caller::User(user), Method::GET, url, None).await?).await
     }
 }
 

@@ -132,7 +132,7 @@ async fn complete_sign_in(
             issued_at: claims.issue_time().timestamp(),
             expires_at: claims.expiration().timestamp(),
         },
-        signed_in_at: now_secs(),
+        signed_in_at: crate::unix_seconds(),
         object_id,
         tenant_id,
     };
@@ -150,7 +150,7 @@ async fn complete_sign_in(
     // Session fixation: the pre-sign-in id must not survive into the signed-in session.
     session.cycle_id().await?;
     session.insert(USER_KEY, &user).await?;
-    session.insert(crate::ACTIVITY_KEY, now_secs()).await?;
+    session.insert(crate::ACTIVITY_KEY, crate::unix_seconds()).await?;
     // Saved now to learn the new id: the provider may end this session later (OUT-02, OUT-03).
     session.save().await?;
     if let Some(session_id) = session.id() {
@@ -163,7 +163,3 @@ async fn complete_sign_in(
     Ok(pending.return_to)
 }
 
-
-fn now_secs() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|since| since.as_secs()).unwrap_or(0)
-}

@@ -7,7 +7,7 @@
 //! capability) on the victim's behalf. The id means nothing outside the
 //! session that received the challenge.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -32,12 +32,9 @@ struct KeptChallenge {
     received_at: u64,
 }
 
-fn now_secs() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|since| since.as_secs()).unwrap_or(0)
-}
 
 fn is_current(challenge: &KeptChallenge) -> bool {
-    now_secs().saturating_sub(challenge.received_at) <= CHALLENGE_LIFETIME.as_secs()
+    crate::unix_seconds().saturating_sub(challenge.received_at) <= CHALLENGE_LIFETIME.as_secs()
 }
 
 /// Keeps `claims` in `session` and returns the id a sign-in link may carry.
@@ -50,7 +47,7 @@ pub async fn remember(session: &Session, claims: &str) -> Result<String, Identit
         return Ok(existing.id.clone());
     }
     let id = URL_SAFE_NO_PAD.encode(rand::random::<[u8; ID_BYTES]>());
-    kept.push(KeptChallenge { id: id.clone(), claims: claims.to_owned(), received_at: now_secs() });
+    kept.push(KeptChallenge { id: id.clone(), claims: claims.to_owned(), received_at: crate::unix_seconds() });
     if kept.len() > MAX_CHALLENGES {
         kept.drain(..kept.len() - MAX_CHALLENGES);
     }

@@ -2,7 +2,7 @@
 //! the session, one entry per `state` so several tabs can sign in at once
 //! (AUTHZ-02, AUTHZ-04).
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
@@ -46,13 +46,10 @@ impl std::fmt::Debug for PendingSignIn {
     }
 }
 
-fn now_secs() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
-}
 
 /// Records a new sign-in, dropping expired and surplus ones.
 pub async fn remember(session: &Session, mut pending: PendingSignIn) -> Result<(), IdentityError> {
-    pending.started_at = now_secs();
+    pending.started_at = crate::unix_seconds();
     let mut all: Vec<PendingSignIn> = session.get(PENDING_KEY).await?.unwrap_or_default();
     all.retain(|entry| !is_expired(entry));
     all.push(pending);
@@ -85,7 +82,7 @@ pub async fn take(session: &Session, state: &str) -> Result<PendingSignIn, Ident
 }
 
 fn is_expired(entry: &PendingSignIn) -> bool {
-    now_secs().saturating_sub(entry.started_at) > PENDING_LIFETIME.as_secs()
+    crate::unix_seconds().saturating_sub(entry.started_at) > PENDING_LIFETIME.as_secs()
 }
 
 /// Comparison whose time does not depend on where the inputs differ.
@@ -129,7 +126,7 @@ mod tests {
         let session = session();
         remember(&session, pending("old")).await.unwrap();
         let mut all: Vec<PendingSignIn> = session.get(PENDING_KEY).await.unwrap().unwrap();
-        all[0].started_at = now_secs() - PENDING_LIFETIME.as_secs() - 1;
+        all[0].started_at = crate::unix_seconds() - PENDING_LIFETIME.as_secs() - 1;
         session.insert(PENDING_KEY, all).await.unwrap();
         assert!(matches!(take(&session, "old").await, Err(IdentityError::SignInRejected(SignInRejection::Expired))));
         assert!(session.get::<Vec<PendingSignIn>>(PENDING_KEY).await.unwrap().is_none(), "and forgotten");
