@@ -34,6 +34,8 @@ pub fn router() -> Router<Arc<EmulatorState>> {
         .route("/policies/claims", post(require_claims))
         .route("/keys/rotate", post(rotate_keys))
         .route("/workload-identity/token", post(workload_identity_token))
+        .route("/managed-identity", get(managed_identity))
+        .route("/key-vault/certificates/{name}/rotate", post(rotate_vault_certificate))
         .route("/users/{oid}/refresh-tokens/revoke", post(revoke_refresh_tokens))
         .route("/users/{oid}/refresh-tokens/expire", post(expire_refresh_tokens))
         .layer(middleware::from_fn(loopback_only))
@@ -197,6 +199,26 @@ async fn workload_identity_token(
     let lifetime = request.lifetime_secs.unwrap_or(3600).min(MAX_WORKLOAD_TOKEN_SECS);
     let token = state.minter().workload_identity_token(&state.workload_issuer(), &request.subject, &audience, lifetime);
     Json(json!({ "token": token, "issuer": state.workload_issuer() })).into_response()
+}
+
+/// `GET /_emulator/managed-identity`: what a host gives an app in
+/// `IDENTITY_ENDPOINT` and `IDENTITY_HEADER`, and the identities.
+async fn managed_identity(State(state): State<Arc<EmulatorState>>) -> Json<Value> {
+    Json(json!({
+        "identityEndpoint": format!("{}{}", state.base_url, crate::managed_identity::APP_SERVICE_PATH.trim_start_matches('/')),
+        "identityHeader": state.identity_header.expose(),
+        "identities": state.config.managed_identities,
+    }))
+}
+
+/// `POST /_emulator/key-vault/certificates/{name}/rotate`: a new version
+/// becomes current; the app it is registered on trusts only the new one.
+async fn rotate_vault_certificate(State(state): State<Arc<EmulatorState>>, Path(name): Path<String>) -> Response {
+    match crate::key_vault::Vault::rotate(&state, &name).await {
+        Ok(Some(issued)) => Json(json!({ "version": issued.version, "x5t": issued.x5t })).into_response(),
+        Ok(None) => admin_error(StatusCode::NOT_FOUND, format!("the vault has no certificate {name}")),
+        Err(error) => admin_error(StatusCode::INTERNAL_SERVER_ERROR, error.to_string()),
+    }
 }
 
 /// `POST /_emulator/users/{oid}/refresh-tokens/revoke`: like a password

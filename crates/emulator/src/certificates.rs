@@ -9,10 +9,45 @@ use rsa::pkcs8::DecodePublicKey;
 use rsa::traits::PublicKeyParts;
 use rsa::RsaPublicKey;
 use sha2::{Digest, Sha256};
-use x509_cert::der::{DecodePem, Encode};
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use x509_cert::der::{Decode, DecodePem, Encode};
 use x509_cert::Certificate;
 
 use crate::error::EmulatorError;
+use crate::lock;
+
+/// The certificates registered on each app (by client id): the ones the
+/// configuration lists, and those the Key Vault issues or rotates for an app.
+#[derive(Debug, Default)]
+pub struct CertificateRegistry {
+    by_client: Mutex<HashMap<String, Vec<RegisteredCertificate>>>,
+}
+
+impl CertificateRegistry {
+    /// The certificates registered on `client_id` now.
+    pub fn of_app(&self, client_id: &str) -> Vec<RegisteredCertificate> {
+        lock(&self.by_client).get(client_id).cloned().unwrap_or_default()
+    }
+
+    /// Registers `certificate` on `client_id` (once).
+    pub fn register(&self, client_id: &str, certificate: RegisteredCertificate) {
+        let mut by_client = lock(&self.by_client);
+        let registered = by_client.entry(client_id.to_owned()).or_default();
+        if !registered.iter().any(|known| known.x5t_s256 == certificate.x5t_s256) {
+            registered.push(certificate);
+        }
+    }
+
+    /// Removes the certificate with this SHA-256 thumbprint from `client_id`
+    /// (a rotated certificate: assertions it signs are refused from now on).
+    pub fn unregister(&self, client_id: &str, x5t_s256: &str) {
+        if let Some(registered) = lock(&self.by_client).get_mut(client_id) {
+            registered.retain(|known| known.x5t_s256 != x5t_s256);
+        }
+    }
+}
 
 /// One registered certificate, ready to verify assertions.
 #[derive(Debug, Clone)]
@@ -39,16 +74,25 @@ impl RegisteredCertificate {
         let named = |reason: String| EmulatorError::Config(format!("certificate {}: {reason}", short(source)));
         let certificate = Certificate::from_pem(pem.as_bytes()).map_err(|error| named(error.to_string()))?;
         let der = certificate.to_der().map_err(|error| named(error.to_string()))?;
+        Self::from_certificate(&certificate, &der).map_err(named)
+    }
+
+    /// A DER certificate (one the Key Vault issued).
+    pub fn from_der(der: &[u8]) -> Result<Self, String> {
+        let certificate = Certificate::from_der(der).map_err(|error| error.to_string())?;
+        Self::from_certificate(&certificate, der)
+    }
+
+    fn from_certificate(certificate: &Certificate, der: &[u8]) -> Result<Self, String> {
         let spki = certificate
             .tbs_certificate
             .subject_public_key_info
             .to_der()
-            .map_err(|error| named(error.to_string()))?;
-        let public = RsaPublicKey::from_public_key_der(&spki)
-            .map_err(|_| named("only RSA certificates can sign client assertions".into()))?;
+            .map_err(|error| error.to_string())?;
+        let public = RsaPublicKey::from_public_key_der(&spki).map_err(|_| "only RSA certificates can sign client assertions".to_owned())?;
         Ok(Self {
-            x5t: URL_SAFE_NO_PAD.encode(sha1::Sha1::digest(&der)),
-            x5t_s256: URL_SAFE_NO_PAD.encode(Sha256::digest(&der)),
+            x5t: URL_SAFE_NO_PAD.encode(sha1::Sha1::digest(der)),
+            x5t_s256: URL_SAFE_NO_PAD.encode(Sha256::digest(der)),
             modulus: URL_SAFE_NO_PAD.encode(public.n().to_bytes_be()),
             exponent: URL_SAFE_NO_PAD.encode(public.e().to_bytes_be()),
         })

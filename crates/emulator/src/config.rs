@@ -37,6 +37,75 @@ pub struct EmulatorConfig {
     /// What discovery lists as `id_token_signing_alg_values_supported`
     /// (Microsoft: `["RS256"]`); a hostile provider may list `HS256` too.
     pub id_token_signing_alg_values: Vec<String>,
+    /// Managed identities the managed identity endpoint issues tokens to;
+    /// the first is the system-assigned one (asked for without a client id).
+    pub managed_identities: Vec<ManagedIdentity>,
+    /// What the App Service managed identity endpoint expects in
+    /// `X-IDENTITY-HEADER` (an app finds it in `IDENTITY_HEADER`); random when absent.
+    #[serde(skip_serializing)]
+    pub identity_header: Option<ClientSecret>,
+    /// The Key Vault served at the emulator's root (`/secrets/{name}`, `/certificates/{name}`).
+    pub key_vault: KeyVaultConfig,
+}
+
+/// A managed identity: the service principal an Azure resource runs as.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ManagedIdentity {
+    /// Its client (application) id, which asks for a user-assigned identity.
+    pub client_id: String,
+    /// Its object (principal) id: the `oid` and `sub` of its tokens, and the
+    /// subject of a federated credential that trusts it.
+    pub principal_id: String,
+}
+
+/// The emulated Key Vault's contents.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+pub struct KeyVaultConfig {
+    /// Certificates, each generated (RSA 2048, self-signed) on first use.
+    pub certificates: Vec<VaultCertificate>,
+    /// Plain secrets.
+    #[serde(skip_serializing)]
+    pub secrets: Vec<VaultSecret>,
+}
+
+/// A Key Vault certificate.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct VaultCertificate {
+    /// Its name in the vault (letters, digits and dashes).
+    pub name: String,
+    /// The client id of the app registration it is a credential of: every
+    /// version the vault issues is registered there, and a rotated one removed.
+    #[serde(default)]
+    pub registered_on: Option<String>,
+    /// How its secret holds the key: `application/x-pkcs12` (default, base64
+    /// PKCS#12 without a password, as Key Vault exports) or `application/x-pem-file`.
+    #[serde(default = "default_certificate_content_type")]
+    pub content_type: String,
+}
+
+/// Key Vault's content type for a PKCS#12 certificate secret.
+pub const PKCS12_CONTENT_TYPE: &str = "application/x-pkcs12";
+/// Key Vault's content type for a PEM certificate secret.
+pub const PEM_CONTENT_TYPE: &str = "application/x-pem-file";
+
+fn default_certificate_content_type() -> String {
+    PKCS12_CONTENT_TYPE.into()
+}
+
+/// A Key Vault secret.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct VaultSecret {
+    /// Its name.
+    pub name: String,
+    /// Its value.
+    pub value: ClientSecret,
+    /// Its content type, if any.
+    #[serde(default)]
+    pub content_type: Option<String>,
 }
 
 /// One app registration (a confidential web client).
@@ -85,11 +154,28 @@ pub struct AppRegistration {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct FederatedCredential {
+    /// Who signs the assertions it accepts.
+    #[serde(default)]
+    pub issuer: FederatedIssuer,
     /// The `sub` the assertion must carry (e.g. `system:serviceaccount:idweb:web`).
     pub subject: String,
     /// The `aud` values accepted; Microsoft's exchange audience when absent.
     #[serde(default = "default_federated_audiences")]
     pub audiences: Vec<String>,
+}
+
+/// The issuers a federated credential can trust, both played by the emulator.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum FederatedIssuer {
+    /// The workload identity issuer (`{base}workload-identity`), like a
+    /// Kubernetes cluster's service account issuer.
+    #[default]
+    WorkloadIdentity,
+    /// The tenant itself (`{base}{tenant}/v2.0`): its managed identities'
+    /// tokens for `api://AzureADTokenExchange` (a managed identity as the
+    /// app's credential); the subject is the identity's principal id.
+    Tenant,
 }
 
 fn default_federated_audiences() -> Vec<String> {
@@ -187,6 +273,12 @@ pub const DEFAULT_TENANT_ID: &str = "7d3a2f61-4a2e-4c49-9b56-2f1c8e4d9a10";
 pub const DEFAULT_CLIENT_ID: &str = "5f4b6c2e-8d1a-4e3b-9c7f-1a2b3c4d5e6f";
 /// The app id of the sample to-do API.
 pub const SAMPLE_API_APP_ID: &str = "c1a9d3b7-6e2f-4d8a-9b5c-3f7e1d2a4b60";
+/// The client id of the default (system-assigned) managed identity.
+pub const DEFAULT_MANAGED_IDENTITY_CLIENT_ID: &str = "8e5b1f6a-3c2d-4b7e-9a10-6d4c2b1e0f71";
+/// The principal (object) id of the default managed identity.
+pub const DEFAULT_MANAGED_IDENTITY_PRINCIPAL_ID: &str = "b3f0c6d2-7a18-4e95-8c2b-5d9e1f3a6c42";
+/// The Key Vault certificate the default app registration trusts.
+pub const DEFAULT_VAULT_CERTIFICATE: &str = "idweb-client";
 
 impl Default for EmulatorConfig {
     fn default() -> Self {
@@ -218,7 +310,12 @@ impl Default for EmulatorConfig {
                 front_channel_logout_uri: None,
                 backchannel_logout_uri: None,
                 certificates: Vec::new(),
-                federated_credentials: Vec::new(),
+                // The default managed identity may act as the app (certificateless).
+                federated_credentials: vec![FederatedCredential {
+                    issuer: FederatedIssuer::Tenant,
+                    subject: DEFAULT_MANAGED_IDENTITY_PRINCIPAL_ID.into(),
+                    audiences: default_federated_audiences(),
+                }],
                 admin_consented_scopes: default_admin_consented_scopes(),
                 app_permissions: vec![
                     "https://graph.microsoft.com/User.Read.All".into(),
@@ -244,6 +341,19 @@ impl Default for EmulatorConfig {
             code_lifetime_secs: 600,
             refresh_token_lifetime_secs: 90 * 24 * 3600,
             id_token_signing_alg_values: vec!["RS256".into()],
+            managed_identities: vec![ManagedIdentity {
+                client_id: DEFAULT_MANAGED_IDENTITY_CLIENT_ID.into(),
+                principal_id: DEFAULT_MANAGED_IDENTITY_PRINCIPAL_ID.into(),
+            }],
+            identity_header: None,
+            key_vault: KeyVaultConfig {
+                certificates: vec![VaultCertificate {
+                    name: DEFAULT_VAULT_CERTIFICATE.into(),
+                    registered_on: Some(DEFAULT_CLIENT_ID.into()),
+                    content_type: PKCS12_CONTENT_TYPE.into(),
+                }],
+                secrets: Vec::new(),
+            },
         }
     }
 }
@@ -282,6 +392,28 @@ impl EmulatorConfig {
                 if let Some(unknown) = scopes.iter().find(|scope| crate::scopes::ScopeRequest::parse(scope, self).is_err()) {
                     return bad(format!("apps[{index}].{field}: {unknown:?} names no known API or scope"));
                 }
+            }
+        }
+        for (index, identity) in self.managed_identities.iter().enumerate() {
+            if identity.client_id.trim().is_empty() || identity.principal_id.trim().is_empty() {
+                return bad(format!("managedIdentities[{index}]: clientId and principalId must not be empty"));
+            }
+        }
+        let valid_vault_name = |name: &str| !name.is_empty() && name.len() <= 127 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+        for (index, certificate) in self.key_vault.certificates.iter().enumerate() {
+            if !valid_vault_name(&certificate.name) {
+                return bad(format!("keyVault.certificates[{index}].name: {:?} is not a Key Vault name (letters, digits, '-')", certificate.name));
+            }
+            if let Some(client_id) = certificate.registered_on.as_ref().filter(|client_id| self.app(client_id).is_none()) {
+                return bad(format!("keyVault.certificates[{index}].registeredOn: no app has clientId {client_id}"));
+            }
+            if ![PKCS12_CONTENT_TYPE, PEM_CONTENT_TYPE].contains(&certificate.content_type.as_str()) {
+                return bad(format!("keyVault.certificates[{index}].contentType: expected {PKCS12_CONTENT_TYPE} or {PEM_CONTENT_TYPE}"));
+            }
+        }
+        for (index, secret) in self.key_vault.secrets.iter().enumerate() {
+            if !valid_vault_name(&secret.name) {
+                return bad(format!("keyVault.secrets[{index}].name: {:?} is not a Key Vault name (letters, digits, '-')", secret.name));
             }
         }
         for (index, api) in self.apis.iter().enumerate() {

@@ -17,7 +17,9 @@ pub mod faults;
 pub mod graph;
 pub mod guard;
 pub mod html;
+pub mod key_vault;
 pub mod keys;
+pub mod managed_identity;
 pub mod sample_api;
 pub mod scopes;
 pub mod sso;
@@ -60,7 +62,11 @@ pub struct EmulatorState {
     /// The sample API's to-do items.
     pub todos: sample_api::TodoStore,
     /// Certificates registered per client id, for `private_key_jwt`.
-    pub certificates: std::collections::HashMap<String, Vec<certificates::RegisteredCertificate>>,
+    pub certificates: certificates::CertificateRegistry,
+    /// The Key Vault's certificates and secrets.
+    pub vault: key_vault::Vault,
+    /// What the App Service managed identity endpoint expects in `X-IDENTITY-HEADER`.
+    pub identity_header: config::ClientSecret,
     /// Client assertion `jti`s already used.
     pub seen_assertions: endpoints::token::assertion::SeenAssertions,
     /// POSTs to the token endpoint so far (tests assert on it).
@@ -76,16 +82,16 @@ impl EmulatorState {
     pub fn new(config: EmulatorConfig, base_url: &str) -> Result<Self, EmulatorError> {
         config.validate()?;
         let base_url = if base_url.ends_with('/') { base_url.to_owned() } else { format!("{base_url}/") };
-        let mut registered = std::collections::HashMap::new();
+        let registered = certificates::CertificateRegistry::default();
         for app in &config.apps {
-            let loaded = app
-                .certificates
-                .iter()
-                .map(|source| certificates::RegisteredCertificate::load(source))
-                .collect::<Result<Vec<_>, _>>()?;
-            registered.insert(app.client_id.clone(), loaded);
+            for source in &app.certificates {
+                registered.register(&app.client_id, certificates::RegisteredCertificate::load(source)?);
+            }
         }
+        let identity_header = config.identity_header.clone().unwrap_or_else(|| config::ClientSecret::new(format!("{:032x}", rand::random::<u128>())));
         Ok(Self {
+            vault: key_vault::Vault::new(&config.key_vault),
+            identity_header,
             certificates: registered,
             seen_assertions: Default::default(),
             issuer: format!("{base_url}{}/v2.0", config.tenant_id),
@@ -135,6 +141,9 @@ pub fn router(state: Arc<EmulatorState>) -> Router {
         .route("/{tenant}/oauth2/v2.0/authorize", get(authorize::show_sign_in).post(authorize::complete_sign_in))
         .route("/{tenant}/oauth2/v2.0/token", axum::routing::post(token::token))
         .route("/{tenant}/oauth2/v2.0/logout", get(logout::logout))
+        .route(managed_identity::APP_SERVICE_PATH, get(managed_identity::app_service_token))
+        .route(managed_identity::IMDS_PATH, get(managed_identity::imds_token))
+        .merge(key_vault::router())
         .merge(graph::router())
         .merge(sample_api::router())
         .nest(admin::PREFIX, admin::router())
@@ -209,6 +218,16 @@ impl RunningEmulator {
     /// `{base}v1.0`: what an app sets as `Graph:BaseUrl`.
     pub fn graph_base_url(&self) -> String {
         format!("{}v1.0", self.state.base_url)
+    }
+
+    /// What an app on this "host" finds in `IDENTITY_ENDPOINT` (App Service shape).
+    pub fn identity_endpoint(&self) -> String {
+        format!("{}{}", self.state.base_url, managed_identity::APP_SERVICE_PATH.trim_start_matches('/'))
+    }
+
+    /// What an app on this "host" finds in `IDENTITY_HEADER`.
+    pub fn identity_header(&self) -> &str {
+        self.state.identity_header.expose()
     }
 
     /// The bound address.

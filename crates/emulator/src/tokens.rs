@@ -297,6 +297,33 @@ impl Minter<'_> {
         })
     }
 
+    /// A managed identity's token for `resource` (`https://vault.azure.net`,
+    /// `api://AzureADTokenExchange`): issued by the tenant, `oid` and `sub`
+    /// the identity's principal id, like Entra's app-only tokens.
+    pub fn managed_identity_token(&self, identity: &crate::config::ManagedIdentity, resource: &str, lifetime: u64) -> String {
+        let now = now_secs();
+        self.sign(&AccessTokenClaims {
+            aud: resource.to_owned(),
+            iss: self.issuer.to_owned(),
+            iat: now,
+            nbf: now,
+            exp: now + lifetime,
+            azp: identity.client_id.clone(),
+            scp: None,
+            roles: None,
+            oid: identity.principal_id.clone(),
+            sub: identity.principal_id.clone(),
+            tid: self.tenant_id.to_owned(),
+            name: None,
+            preferred_username: None,
+            idtyp: Some("app".into()),
+            xms_cc: None,
+            acrs: None,
+            uti: random_token(16),
+            ver: "1.0".into(),
+        })
+    }
+
     /// A workload identity token (what a Kubernetes service account token
     /// is to Entra): `sub` = `subject`, for `audience`, signed by the
     /// emulator's key as the workload identity `issuer`.
@@ -308,11 +335,16 @@ impl Minter<'_> {
     /// Verifies a bearer token presented to `audience` the way a resource
     /// server does: RS256 only, a published key, issuer, audience, expiry.
     pub fn verify_access_token(&self, token: &str, audience: &str) -> Result<AccessTokenClaims, String> {
+        self.verify_token_for_any(token, &[audience])
+    }
+
+    /// As [`Self::verify_access_token`], accepting any of `audiences`.
+    pub fn verify_token_for_any(&self, token: &str, audiences: &[&str]) -> Result<AccessTokenClaims, String> {
         let header = jsonwebtoken::decode_header(token).map_err(|error| error.to_string())?;
         let kid = header.kid.ok_or("the token names no signing key")?;
         let key = self.keys.find(&kid).ok_or("the token's signing key is not published")?;
         let mut validation = Validation::new(Algorithm::RS256);
-        validation.set_audience(&[audience]);
+        validation.set_audience(audiences);
         validation.set_issuer(&[self.issuer]);
         validation.leeway = 60;
         validation.set_required_spec_claims(&["exp", "nbf", "aud", "iss"]);

@@ -9,6 +9,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 
 use crate::certificates::RegisteredCertificate;
+use crate::config::FederatedIssuer;
 use crate::error::OAuthError;
 use crate::tokens::now_secs;
 use crate::{lock, EmulatorState};
@@ -61,9 +62,13 @@ pub fn verify(
     // Who it claims to be, before the signature can be checked against that app's certificates.
     let unverified: AssertionClaims = jsonwebtoken::dangerous::insecure_decode_claims(assertion)
         .map_err(|_| refused(50027, "Invalid JWT token: the client assertion needs iss, sub and exp."))?;
-    // An assertion from the workload identity issuer authenticates through a federated credential.
+    // An assertion from the workload identity issuer, or a managed identity's token from
+    // the tenant itself, authenticates through a federated credential.
     if unverified.iss == state.workload_issuer() {
-        return verify_federated(state, assertion, &header, client_id);
+        return verify_federated(state, assertion, &header, client_id, FederatedIssuer::WorkloadIdentity);
+    }
+    if unverified.iss == state.issuer {
+        return verify_federated(state, assertion, &header, client_id, FederatedIssuer::Tenant);
     }
     let claimed = client_id.unwrap_or(&unverified.iss);
     if unverified.iss != claimed || unverified.sub != claimed {
@@ -72,7 +77,7 @@ pub fn verify(
     let Some(app) = state.config.app(claimed) else {
         return Err(OAuthError::new("unauthorized_client", 700016, format!("Application with identifier '{claimed}' was not found in the directory.")));
     };
-    let certificates = state.certificates.get(&app.client_id).map(Vec::as_slice).unwrap_or_default();
+    let certificates = state.certificates.of_app(&app.client_id);
     let certificate: &RegisteredCertificate = certificates
         .iter()
         .find(|certificate| certificate.matches(header.x5t.as_deref(), header.x5t_s256.as_deref()))
@@ -107,26 +112,35 @@ pub fn verify(
     Ok(app.client_id.clone())
 }
 
-/// Workload identity federation: an assertion the emulator's workload
-/// identity issuer signed, whose `sub` and `aud` match a federated
-/// credential of the app named by `client_id`. Such assertions are reused
-/// until they expire, so `jti` is not checked.
+/// Workload identity federation: an assertion signed by `issuer` (the
+/// workload identity issuer, or the tenant for a managed identity's token),
+/// whose `sub` and `aud` match a federated credential of the app named by
+/// `client_id` that trusts that issuer. Such assertions are reused until
+/// they expire, so `jti` is not checked.
 fn verify_federated(
     state: &EmulatorState,
     assertion: &str,
     header: &jsonwebtoken::Header,
     client_id: Option<&str>,
+    issuer: FederatedIssuer,
 ) -> Result<String, OAuthError> {
     let no_match = || refused(700213, "No matching federated identity record found for presented assertion subject.");
     let client_id = client_id.ok_or_else(|| OAuthError::new("invalid_request", 900144, "The request body must contain the 'client_id' parameter."))?;
     let app = state.config.app(client_id).ok_or_else(no_match)?;
     let key = header.kid.as_deref().and_then(|kid| state.keys.find(kid)).ok_or_else(|| refused(700027, "The assertion's signing key is not published by its issuer."))?;
     let unverified: AssertionClaims = jsonwebtoken::dangerous::insecure_decode_claims(assertion).map_err(|_| no_match())?;
-    let credential = app.federated_credentials.iter().find(|credential| credential.subject == unverified.sub).ok_or_else(no_match)?;
+    let credential = app
+        .federated_credentials
+        .iter()
+        .find(|credential| credential.issuer == issuer && credential.subject == unverified.sub)
+        .ok_or_else(no_match)?;
     let mut validation = Validation::new(Algorithm::RS256);
     validation.leeway = 60;
     validation.set_required_spec_claims(&["exp", "aud", "iss", "sub"]);
-    validation.set_issuer(&[state.workload_issuer()]);
+    validation.set_issuer(&[match issuer {
+        FederatedIssuer::WorkloadIdentity => state.workload_issuer(),
+        FederatedIssuer::Tenant => state.issuer.clone(),
+    }]);
     validation.set_audience(&credential.audiences);
     jsonwebtoken::decode::<AssertionClaims>(assertion, &key.decoding, &validation).map_err(|error| {
         use jsonwebtoken::errors::ErrorKind;
