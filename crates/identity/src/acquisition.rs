@@ -11,7 +11,7 @@ use openidconnect::{AccessToken, Nonce, OAuth2TokenResponse, Scope, TokenUrl};
 use crate::cache::{
     merge::merge, normalise_scopes, CachedAccessToken, PartitionKey, SaveOutcome, TokenCacheStore, TokenPartition, TokenSource, Versioned,
 };
-use crate::credentials::{ClientCredential, JWT_BEARER};
+use crate::credentials::{Credentials, JWT_BEARER};
 use crate::error::IdentityError;
 use crate::provider::{OidcClient, Provider, ProviderCache};
 use crate::telemetry::{self, error_chain};
@@ -56,7 +56,7 @@ pub struct TokenAcquisition {
     provider: Arc<ProviderCache>,
     store: Arc<dyn TokenCacheStore>,
     http: reqwest::Client,
-    credential: Arc<ClientCredential>,
+    credentials: Arc<Credentials>,
     client_id: String,
     tenant_id: String,
     refresh_margin: Duration,
@@ -67,18 +67,19 @@ pub struct TokenAcquisition {
 
 impl TokenAcquisition {
     /// Acquisition over `store`, talking to `provider` through `http`,
-    /// authenticating with `credential`.
+    /// authenticating with `credentials`.
     pub fn new(
         provider: Arc<ProviderCache>,
         store: Arc<dyn TokenCacheStore>,
         http: reqwest::Client,
+        credentials: Arc<Credentials>,
         config: &crate::config::IdentityConfig,
     ) -> Self {
         Self {
             provider,
             store,
             http,
-            credential: config.azure_ad.credential.clone(),
+            credentials,
             client_id: config.azure_ad.client_id.clone(),
             tenant_id: config.azure_ad.tenant_id.clone(),
             refresh_margin: config.token_cache.refresh_margin,
@@ -168,23 +169,28 @@ impl TokenAcquisition {
             )),
             None => None,
         };
-        let (request, token_endpoint) = match &tenant_client {
-            Some(client) => (client.exchange_refresh_token(&refresh_token), client.token_uri().as_str().to_owned()),
-            None => (
-                provider
+        let token_endpoint = match &tenant_client {
+            Some(client) => client.token_uri().as_str().to_owned(),
+            None => token_url(&provider.client),
+        };
+        let claims = crate::claims::claims_request(options.claims, &self.client_capabilities);
+        let build = || {
+            let request = match &tenant_client {
+                Some(client) => client.exchange_refresh_token(&refresh_token),
+                None => provider
                     .client
                     .exchange_refresh_token(&refresh_token)
                     .map_err(|error| IdentityError::Misconfigured(format!("token endpoint not configured: {error}")))?,
-                token_url(&provider.client),
-            ),
+            };
+            let request = request.add_scopes(options.scopes.iter().cloned().map(Scope::new));
+            Ok(match &claims {
+                Some(claims) => request.add_extra_param("claims", claims.clone()),
+                None => request,
+            })
         };
-        let mut request = request.add_scopes(options.scopes.iter().cloned().map(Scope::new));
-        if let Some(claims) = crate::claims::claims_request(options.claims, &self.client_capabilities) {
-            request = request.add_extra_param("claims", claims);
-        }
-        let request = self.authenticate(request, &token_endpoint)?;
-        let response = match token_endpoint::send(request, &self.http, "refresh_token").await {
+        let response = match self.send_authenticated(build, &token_endpoint, "refresh_token").await {
             Ok(response) => response,
+            Err(TokenRequestFailure::NotSent(error)) => return Err(error),
             Err(TokenRequestFailure::Refused(refused)) => return Err(self.refused(key, current, wanted, options, &refused).await),
             Err(TokenRequestFailure::Unavailable(why)) => return Err(IdentityError::ProviderUnavailable(format!("refresh: {why}"))),
             Err(TokenRequestFailure::Malformed(why)) => return Err(IdentityError::IdTokenRejected(format!("refresh: {why}"))),
@@ -216,14 +222,16 @@ impl TokenAcquisition {
             return Ok(token);
         }
         let provider = self.provider.get().await?;
-        let request = provider
-            .client
-            .exchange_client_credentials()
-            .map_err(|error| IdentityError::Misconfigured(format!("token endpoint not configured: {error}")))?
-            .add_scopes(scopes.iter().cloned().map(Scope::new));
-        let request = self.authenticate(request, &token_url(&provider.client))?;
-        let response = match token_endpoint::send(request, &self.http, "client_credentials").await {
+        let build = || {
+            Ok(provider
+                .client
+                .exchange_client_credentials()
+                .map_err(|error| IdentityError::Misconfigured(format!("token endpoint not configured: {error}")))?
+                .add_scopes(scopes.iter().cloned().map(Scope::new)))
+        };
+        let response = match self.send_authenticated(build, &token_url(&provider.client), "client_credentials").await {
             Ok(response) => response,
+            Err(TokenRequestFailure::NotSent(error)) => return Err(error),
             Err(TokenRequestFailure::Refused(refused)) => {
                 telemetry::provider_error(&refused.error);
                 return Err(refused.into_error("the app token request"));
@@ -275,12 +283,40 @@ impl TokenAcquisition {
         &self.store
     }
 
-    /// Adds a client assertion for `token_endpoint` to a token request when the credential uses one.
-    pub(crate) fn authenticate<R: TokenRequest>(&self, request: R, token_endpoint: &str) -> Result<R, IdentityError> {
-        Ok(match self.credential.client_assertion(&self.client_id, token_endpoint)? {
-            Some(assertion) => request.extra("client_assertion_type", JWT_BEARER.to_owned()).extra("client_assertion", assertion),
-            None => request,
-        })
+    /// Sends the token request `build` makes, authenticated with the app's
+    /// credential (a client assertion for `token_endpoint` when it uses one).
+    /// When the token endpoint refuses the credential as unknown or expired
+    /// (a rotated certificate), the credential is loaded again and the
+    /// request sent once more; a second refusal is the answer.
+    pub(crate) async fn send_authenticated<R: TokenRequest>(
+        &self,
+        build: impl Fn() -> Result<R, IdentityError>,
+        token_endpoint: &str,
+        grant: &'static str,
+    ) -> Result<MicrosoftTokenResponse, TokenRequestFailure> {
+        let mut credential = self.credentials.current();
+        let mut reloaded = false;
+        loop {
+            let request = build().map_err(TokenRequestFailure::NotSent)?;
+            let request = match credential.client_assertion(&self.client_id, token_endpoint).await {
+                Ok(Some(assertion)) => request.extra("client_assertion_type", JWT_BEARER.to_owned()).extra("client_assertion", assertion),
+                Ok(None) => request,
+                Err(error) => return Err(TokenRequestFailure::NotSent(error)),
+            };
+            match token_endpoint::send(request, &self.http, grant).await {
+                Err(TokenRequestFailure::Refused(refused)) if !reloaded && refused.rejects_client_credential() => {
+                    tracing::warn!(error = %refused, "the token endpoint refused the app's credential; loading it again");
+                    match self.credentials.reload(&credential).await {
+                        Some(fresh) => {
+                            credential = fresh;
+                            reloaded = true;
+                        }
+                        None => return Err(TokenRequestFailure::Refused(refused)),
+                    }
+                }
+                outcome => return outcome,
+            }
+        }
     }
 
     /// Caches the tokens of a code redemption for `user` (sign-in) and returns the access token.

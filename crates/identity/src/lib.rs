@@ -72,7 +72,6 @@ const HTTP_TIMEOUT: Duration = Duration::from_secs(20);
 /// The identity engine, built once and shared by every request.
 pub struct Identity {
     config: Arc<IdentityConfig>,
-    http: reqwest::Client,
     provider: Arc<ProviderCache>,
     tokens: Arc<TokenAcquisition>,
     sessions: SessionBackend,
@@ -87,6 +86,7 @@ pub struct IdentityBuilder {
     config: IdentityConfig,
     token_cache: Option<Arc<dyn TokenCacheStore>>,
     sessions: Option<SessionBackend>,
+    managed_identity: Option<credentials::ManagedIdentitySource>,
 }
 
 impl IdentityBuilder {
@@ -102,9 +102,19 @@ impl IdentityBuilder {
         self
     }
 
-    /// Builds the engine. Nothing is fetched yet: the provider is discovered
-    /// on first use, and a shared store that is down is retried on use, so
-    /// the app starts while either is down (`/readyz` says so).
+    /// Takes managed identity tokens from `source` instead of the endpoint
+    /// the environment names (`IDENTITY_ENDPOINT`/`IDENTITY_HEADER`, else IMDS).
+    pub fn managed_identity(mut self, source: credentials::ManagedIdentitySource) -> Self {
+        self.managed_identity = Some(source);
+        self
+    }
+
+    /// Builds the engine. The client credential is loaded now (the first
+    /// configured one that loads: a Key Vault certificate, a managed identity
+    /// token, a file...), so a credential that cannot work stops start-up.
+    /// Nothing else is fetched yet: the provider is discovered on first use,
+    /// and a shared store that is down is retried on use, so the app starts
+    /// while either is down (`/readyz` says so).
     pub async fn build(self) -> Result<Arc<Identity>, IdentityError> {
         let config = Arc::new(self.config);
         // No redirects: token and discovery calls must not be bounced to another host (SSRF).
@@ -113,7 +123,16 @@ impl IdentityBuilder {
             .timeout(HTTP_TIMEOUT)
             .build()
             .map_err(IdentityError::HttpClient)?;
-        let provider = Arc::new(ProviderCache::new(config.clone(), http.clone()));
+        let loader = credentials::Loader {
+            http: http.clone(),
+            managed_identity: match self.managed_identity {
+                Some(source) => Ok(source),
+                None => credentials::ManagedIdentitySource::from_env(),
+            },
+            send_x5c: config.azure_ad.send_x5c,
+        };
+        let credentials = Arc::new(credentials::Credentials::load(config.azure_ad.credentials.clone(), loader).await?);
+        let provider = Arc::new(ProviderCache::new(config.clone(), http.clone(), credentials.current().client_secret()));
         let store = match self.token_cache {
             Some(store) => store,
             None => stores::token_cache(&config.token_cache).await?,
@@ -122,19 +141,19 @@ impl IdentityBuilder {
             Some(sessions) => sessions,
             None => stores::session_store(&config.session).await?,
         };
-        let tokens = Arc::new(TokenAcquisition::new(provider.clone(), store, http.clone(), &config));
+        let tokens = Arc::new(TokenAcquisition::new(provider.clone(), store, http.clone(), credentials, &config));
         let caller = Arc::new(ApiCaller::new(http.clone(), tokens.clone()));
         let graph = GraphClient::new(&config.graph, caller.clone(), config.azure_ad.profile == config::ProviderProfile::Microsoft);
         let downstream = DownstreamApis::new(config.downstream_apis.clone(), caller);
         let offered_scopes = offered_scopes(&config);
-        Ok(Arc::new(Identity { config, http, provider, tokens, sessions, graph, downstream, offered_scopes }))
+        Ok(Arc::new(Identity { config, provider, tokens, sessions, graph, downstream, offered_scopes }))
     }
 }
 
 impl Identity {
     /// A builder over `config`.
     pub fn builder(config: IdentityConfig) -> IdentityBuilder {
-        IdentityBuilder { config, token_cache: None, sessions: None }
+        IdentityBuilder { config, token_cache: None, sessions: None, managed_identity: None }
     }
 
     /// Sign-in, callback and sign-out routes.
@@ -258,10 +277,6 @@ impl Identity {
 
     pub(crate) fn provider(&self) -> &ProviderCache {
         &self.provider
-    }
-
-    pub(crate) fn http(&self) -> &reqwest::Client {
-        &self.http
     }
 }
 

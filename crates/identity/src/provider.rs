@@ -12,7 +12,7 @@ use openidconnect::core::{
     CoreRevocableToken, CoreRevocationErrorResponse, CoreTokenIntrospectionResponse,
 };
 use openidconnect::{
-    ClaimsVerificationError, Client, ClientId, EndpointMaybeSet, EndpointNotSet, EndpointSet, EndSessionUrl, IssuerUrl, JsonWebKeySet,
+    ClaimsVerificationError, Client, ClientId, ClientSecret, EndpointMaybeSet, EndpointNotSet, EndpointSet, EndSessionUrl, IssuerUrl, JsonWebKeySet,
     AdditionalProviderMetadata, LogoutProviderMetadata, NonceVerifier, ProviderMetadata, RedirectUrl, SignatureVerificationError,
 };
 use tokio::sync::{Mutex, RwLock};
@@ -79,6 +79,9 @@ pub struct Provider {
 pub struct ProviderCache {
     config: Arc<IdentityConfig>,
     http: reqwest::Client,
+    /// The client secret, when that is the app's credential: openidconnect
+    /// sends it; any other credential adds an assertion to each request.
+    client_secret: Option<ClientSecret>,
     discovered: RwLock<Option<Arc<Provider>>>,
     // Held while talking to the provider, so readers of `discovered` never wait on the network.
     fetching: Mutex<FetchState>,
@@ -100,9 +103,10 @@ pub const FAILURE_BACKOFF: Duration = Duration::from_secs(5);
 pub const KEY_REFETCH_INTERVAL: Duration = Duration::from_secs(5 * 60);
 
 impl ProviderCache {
-    /// A cache that will discover `config`'s authority on first use.
-    pub fn new(config: Arc<IdentityConfig>, http: reqwest::Client) -> Self {
-        Self { config, http, discovered: RwLock::new(None), fetching: Mutex::new(FetchState::default()) }
+    /// A cache that will discover `config`'s authority on first use, for a
+    /// client authenticating with `client_secret` if it has one.
+    pub fn new(config: Arc<IdentityConfig>, http: reqwest::Client, client_secret: Option<ClientSecret>) -> Self {
+        Self { config, http, client_secret, discovered: RwLock::new(None), fetching: Mutex::new(FetchState::default()) }
     }
 
     /// The discovered provider, fetching the metadata and keys if not yet known.
@@ -176,7 +180,7 @@ impl ProviderCache {
             metadata.clone(),
             ClientId::new(azure_ad.client_id.clone()),
             // Only a secret is set on the client; assertions are added to each request.
-            azure_ad.credential.client_secret(),
+            self.client_secret.clone(),
         )
         .set_redirect_uri(redirect_url(&self.config.hosting.public_url, &azure_ad.callback_path)?);
         let signing_algorithms = azure_ad

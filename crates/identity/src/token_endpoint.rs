@@ -37,6 +37,9 @@ pub(crate) enum TokenRequestFailure {
     /// (an ID token without `sub`, a missing `access_token`): the answer
     /// failed validation.
     Malformed(String),
+    /// The request was never sent: it could not be built, or the app's
+    /// credential gave no assertion (a managed identity endpoint down).
+    NotSent(crate::error::IdentityError),
 }
 
 /// Sends `request` to the token endpoint through `http` and classifies the outcome.

@@ -85,6 +85,18 @@ impl MicrosoftErrorResponse {
         }
     }
 
+    /// Whether the app's credential itself was refused as unknown, revoked,
+    /// expired or badly signed (`invalid_client` with AADSTS700027 and its
+    /// kin): loading it again may find a rotated one. A wrong client secret
+    /// is not among them: configuration does not change while idweb runs.
+    pub fn rejects_client_credential(&self) -> bool {
+        /// 700027 unknown certificate or bad signature, 700024 assertion out of
+        /// its time range, 7000274 invalid assertion signature, 7000214
+        /// revoked certificate, 1000502 certificate outside its validity.
+        const CREDENTIAL_REJECTED: [u64; 5] = [700027, 700024, 7000274, 7000214, 1000502];
+        self.error == "invalid_client" && self.error_codes.iter().any(|code| CREDENTIAL_REJECTED.contains(code))
+    }
+
     /// `temporarily_unavailable` or `server_error`: the provider's own trouble.
     pub fn is_transient(&self) -> bool {
         matches!(self.error.as_str(), "temporarily_unavailable" | "server_error")

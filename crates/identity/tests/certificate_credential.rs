@@ -6,7 +6,7 @@ mod support;
 
 use serde_json::json;
 use support::certificates::{app_with_certificate, certificate_files, PFX_PASSWORD};
-use support::{location, TestApp, ADELE};
+use support::{location, start_up_error, TestApp, ADELE};
 
 #[tokio::test]
 async fn tok_01_a_certificate_signs_in_and_gets_app_tokens_without_a_secret() {
@@ -37,14 +37,14 @@ async fn a_separate_key_file_works_and_a_mismatched_one_is_refused_naming_the_ke
         })
     };
     let mismatched = settings(json!({ "SourceType": "Path", "CertificateDiskPath": files.certificate_only, "KeyDiskPath": other.key_only }));
-    let error = idweb_identity::IdentityConfig::from_json(&mismatched).unwrap_err().to_string();
-    assert!(error.contains("AzureAd:ClientCredentials:0:CertificateDiskPath") && error.contains("does not belong"), "{error}");
-    let unknown = settings(json!({ "SourceType": "KeyVault" }));
+    let error = start_up_error(&mismatched).await;
+    assert!(error.contains("AzureAd:ClientCredentials:0 (Path)") && error.contains("does not belong"), "{error}");
+    let unknown = settings(json!({ "SourceType": "KeyVaults" }));
     let error = idweb_identity::IdentityConfig::from_json(&unknown).unwrap_err().to_string();
-    assert!(error.contains("AzureAd:ClientCredentials:0:SourceType"), "{error}");
+    assert!(error.contains("AzureAd:ClientCredentials:0:SourceType") && error.contains("\"KeyVaults\""), "{error}");
     let missing = settings(json!({ "SourceType": "SignedAssertionFilePath", "SignedAssertionFileDiskPath": "/nonexistent/token" }));
-    let error = idweb_identity::IdentityConfig::from_json(&missing).unwrap_err().to_string();
-    assert!(error.contains("SignedAssertionFileDiskPath") && error.contains("/nonexistent/token"), "{error}");
+    let error = start_up_error(&missing).await;
+    assert!(error.contains("(SignedAssertionFilePath)") && error.contains("/nonexistent/token"), "{error}");
 }
 
 #[tokio::test]
@@ -90,7 +90,7 @@ async fn tok_01_a_pkcs12_file_with_its_password_works_and_a_wrong_password_is_na
         "Graph": { "BaseUrl": "http://127.0.0.1:9/v1.0", "Scopes": "User.Read" },
         "Hosting": { "PublicUrl": "http://127.0.0.1:9/" },
     });
-    let error = idweb_identity::IdentityConfig::from_json(&wrong).unwrap_err().to_string();
-    assert!(error.contains("CertificateDiskPath") && error.contains("CertificatePassword"), "{error}");
+    let error = start_up_error(&wrong).await;
+    assert!(error.contains("AzureAd:ClientCredentials:0 (Path)") && error.contains("CertificatePassword"), "{error}");
     assert!(!error.contains("nope"), "the password is not repeated");
 }

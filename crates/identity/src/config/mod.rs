@@ -5,6 +5,7 @@
 //! (`AzureAd__ClientSecret`). Keys match case-insensitively, as in .NET.
 //! Every missing or malformed key stops start-up with an error naming it.
 
+mod credentials;
 pub mod jsonc;
 mod layers;
 mod stores;
@@ -14,11 +15,8 @@ mod tests;
 use std::path::Path;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
-use openidconnect::ClientSecret;
-
-use crate::credentials::{CertificateCredential, ClientCredential};
+use crate::credentials::CredentialDescription;
 use serde_json::Value;
 use url::Url;
 
@@ -103,9 +101,11 @@ pub struct AzureAdConfig {
     pub tenant_id: String,
     /// `ClientId`: the application (client) id of the app registration.
     pub client_id: String,
-    /// The confidential client credential: `ClientCredentials[0]`,
-    /// `ClientCertificates[0]` or `ClientSecret` (never logged).
-    pub credential: Arc<ClientCredential>,
+    /// The confidential client's credentials, in the order they are tried:
+    /// `ClientCredentials`, `ClientCertificates`, `ClientSecret` (never logged).
+    pub credentials: Vec<CredentialDescription>,
+    /// `SendX5C`: send the certificate with each assertion (subject name and issuer authentication).
+    pub send_x5c: bool,
     /// `CallbackPath`: where the provider sends the authorization response.
     pub callback_path: String,
     /// `SignedOutCallbackPath`: where the provider returns after sign-out.
@@ -233,7 +233,8 @@ impl IdentityConfig {
             instance,
             tenant_id,
             client_id: required_token(tree, "AzureAd:ClientId")?,
-            credential: Arc::new(client_credential(tree, dir_of(tree))?),
+            credentials: credentials::client_credentials(tree, dir_of(tree))?,
+            send_x5c: optional_bool(tree, "AzureAd:SendX5C", false)?,
             callback_path: optional_path(tree, "AzureAd:CallbackPath", "/signin-oidc")?,
             signed_out_callback_path: optional_path(
                 tree,
@@ -539,61 +540,4 @@ const CONFIG_DIR_KEY: &str = "$configDirectory";
 
 fn dir_of(tree: &Value) -> &Path {
     tree.get(CONFIG_DIR_KEY).and_then(Value::as_str).map(Path::new).unwrap_or(Path::new("."))
-}
-
-/// Microsoft.Identity.Web's credential settings, first usable one wins:
-/// `ClientCredentials` (with `SourceType`), then `ClientCertificates`, then `ClientSecret`.
-fn client_credential(tree: &Value, dir: &Path) -> Result<ClientCredential, ConfigError> {
-    let send_x5c = optional_bool(tree, "AzureAd:SendX5C", false)?;
-    for list in ["AzureAd:ClientCredentials", "AzureAd:ClientCertificates"] {
-        match lookup(tree, list) {
-            None | Some(Value::Null) => continue,
-            Some(Value::Array(items)) if !items.is_empty() => {
-                return credential_entry(tree, &format!("{list}:0"), dir, send_x5c);
-            }
-            // As Microsoft.Identity.Web reads it: an empty list is no credential of that kind.
-            Some(Value::Array(_)) => continue,
-            Some(_) => return Err(ConfigError::Invalid { key: list.into(), reason: "expected an array".into() }),
-        }
-    }
-    Ok(ClientCredential::Secret(ClientSecret::new(required_string(tree, "AzureAd:ClientSecret")?)))
-}
-
-fn credential_entry(tree: &Value, prefix: &str, dir: &Path, send_x5c: bool) -> Result<ClientCredential, ConfigError> {
-    let key = |name: &str| format!("{prefix}:{name}");
-    let path = |name: &str| -> Result<std::path::PathBuf, ConfigError> {
-        let value = required_string(tree, &key(name))?;
-        Ok(dir.join(value))
-    };
-    let source_type = required_string(tree, &key("SourceType"))?;
-    match source_type.as_str() {
-        "ClientSecret" => Ok(ClientCredential::Secret(ClientSecret::new(required_string(tree, &key("ClientSecret"))?))),
-        "Path" => {
-            let certificate = path("CertificateDiskPath")?;
-            let is_pkcs12 = certificate.extension().is_some_and(|ext| ext.eq_ignore_ascii_case("pfx") || ext.eq_ignore_ascii_case("p12"));
-            let loaded = if is_pkcs12 {
-                let password = optional_string(tree, &key("CertificatePassword")).unwrap_or_default();
-                CertificateCredential::load_pkcs12(&certificate, &password, send_x5c)
-            } else {
-                let key_path = optional_string(tree, &key("KeyDiskPath")).map(|value| dir.join(value));
-                CertificateCredential::load_pem(&certificate, key_path.as_deref(), send_x5c)
-            };
-            loaded
-                .map(|loaded| ClientCredential::Certificate(Box::new(loaded)))
-                .map_err(|reason| ConfigError::Invalid { key: key("CertificateDiskPath"), reason })
-        }
-        "SignedAssertionFilePath" => {
-            let file = path("SignedAssertionFileDiskPath")?;
-            // Read once now so a wrong path stops start-up; it is read again on every use.
-            std::fs::metadata(&file).map_err(|error| ConfigError::Invalid {
-                key: key("SignedAssertionFileDiskPath"),
-                reason: format!("{}: {error}", file.display()),
-            })?;
-            Ok(ClientCredential::SignedAssertionFile(file))
-        }
-        other => Err(ConfigError::Invalid {
-            key: key("SourceType"),
-            reason: format!("{other:?} is not one of ClientSecret, Path, SignedAssertionFilePath"),
-        }),
-    }
 }

@@ -39,8 +39,9 @@ fn cfg_01_missing_keys_are_named() {
     for (section, key) in [("AzureAd", "ClientId"), ("AzureAd", "ClientSecret"), ("AzureAd", "TenantId"), ("Graph", "Scopes")] {
         let mut tree = valid_settings();
         remove(&mut tree, section, key);
-        let error = IdentityConfig::from_json(&tree).unwrap_err();
-        assert_eq!(error.to_string(), format!("configuration key {section}:{key} is missing"));
+        let error = IdentityConfig::from_json(&tree).unwrap_err().to_string();
+        // Without a secret, the message goes on to say which credentials would do.
+        assert!(error.starts_with(&format!("configuration key {section}:{key} is missing")), "{error}");
     }
 }
 
@@ -84,7 +85,7 @@ fn environment_overrides_use_double_underscore_and_ignore_case() {
     ];
     apply_env_overrides(&mut tree, vars.into_iter());
     let config = IdentityConfig::from_json(&tree).unwrap();
-    assert_eq!(config.azure_ad.credential.client_secret().unwrap().secret(), "from-env");
+    assert_eq!(the_only_secret(&config), "from-env");
     assert_eq!(config.graph.scopes, vec!["User.Read", "Mail.Read"]);
     assert!(config.session.secure_cookie);
     assert!(tree.get("PATH").is_none());
@@ -103,7 +104,7 @@ fn environment_file_overlays_the_base_file() {
     )
     .unwrap();
     let config = IdentityConfig::load(&dir, Some("Testing")).unwrap();
-    assert_eq!(config.azure_ad.credential.client_secret().unwrap().secret(), "overlay");
+    assert_eq!(the_only_secret(&config), "overlay");
     assert_eq!(config.graph.scopes, vec!["Mail.Read"]);
 
     std::fs::write(dir.join("appsettings.Broken.json"), "{ not json").unwrap();
@@ -256,7 +257,7 @@ fn microsofts_documented_example_loads_as_written() {
     std::fs::write(dir.join("appsettings.Example.json"), r#"{ "Hosting": { "PublicUrl": "https://app.example", }, }"#).unwrap();
     let config = IdentityConfig::load(&dir, Some("Example")).unwrap();
     assert!(config.azure_ad.is_multi_tenant());
-    assert!(matches!(config.azure_ad.credential.as_ref(), ClientCredential::Secret(_)), "the empty list is no certificate");
+    assert_eq!(the_only_secret(&config), "...", "the empty list is no certificate");
     assert_eq!(config.graph.base_url.as_str(), "https://graph.microsoft.com/beta");
     assert_eq!(config.graph.scopes, vec!["user.read"]);
     std::fs::remove_dir_all(dir).unwrap();
@@ -328,4 +329,90 @@ fn microsofts_authority_key_names_instance_and_tenant_and_a_conflict_is_refused(
     remove(&mut tree, "AzureAd", "Instance");
     let config = IdentityConfig::from_json(&tree).unwrap();
     assert_eq!(config.azure_ad.instance.as_str(), "https://login.microsoftonline.com/", "the worldwide cloud by default");
+}
+
+/// The configured client secret, asserting it is the only credential.
+fn the_only_secret(config: &IdentityConfig) -> &str {
+    match config.azure_ad.credentials.as_slice() {
+        [only] => match &only.source {
+            crate::credentials::CredentialSource::ClientSecret(secret) => secret.expose(),
+            other => panic!("expected a client secret, got {}", other.source_type()),
+        },
+        all => panic!("expected one credential, got {}", all.len()),
+    }
+}
+
+/// The credential list `entries` (with the settings' secret after them) reads as.
+fn credential_list(entries: Value) -> Result<Vec<crate::credentials::CredentialDescription>, ConfigError> {
+    let mut tree = valid_settings();
+    tree["AzureAd"]["ClientCredentials"] = entries;
+    IdentityConfig::from_json(&tree).map(|config| config.azure_ad.credentials)
+}
+
+#[test]
+fn every_microsoft_source_type_reads_with_its_keys_in_order_and_the_secret_comes_last() {
+    let entries = json!([
+        { "SourceType": "KeyVault", "KeyVaultUrl": "https://contoso.vault.azure.net", "KeyVaultCertificateName": "idweb-client", "ManagedIdentityClientId": "8e5b1f6a-3c2d-4b7e-9a10-6d4c2b1e0f71" },
+        { "SourceType": "signedassertionfrommanagedidentity" },
+        { "SourceType": "SignedAssertionFromManagedIdentity", "TokenExchangeUrl": "api://AzureADTokenExchangeUSGov" },
+        { "SourceType": "Path", "CertificateDiskPath": "certs/app.pfx", "CertificatePassword": "p" },
+        { "SourceType": "Base64Encoded", "Base64EncodedValue": "MIIK" },
+        { "SourceType": "SignedAssertionFilePath", "SignedAssertionFileDiskPath": "/var/run/secrets/azure/tokens/azure-identity-token" },
+        { "SourceType": "StoreWithThumbprint", "CertificateStorePath": "CurrentUser/My", "CertificateThumbprint": "962D129A" },
+        { "SourceType": "ClientSecret", "ClientSecret": "in-the-list" },
+    ]);
+    let list = credential_list(entries).unwrap();
+    let types: Vec<&str> = list.iter().map(|entry| entry.source.source_type()).collect();
+    assert_eq!(
+        types,
+        [
+            "KeyVault",
+            "SignedAssertionFromManagedIdentity",
+            "SignedAssertionFromManagedIdentity",
+            "Path",
+            "Base64Encoded",
+            "SignedAssertionFilePath",
+            "StoreWithThumbprint",
+            "ClientSecret",
+            "ClientSecret"
+        ]
+    );
+    assert_eq!(list[8].key, "AzureAd:ClientSecret", "the legacy secret is the last resort");
+    use crate::credentials::CredentialSource;
+    match &list[0].source {
+        CredentialSource::KeyVault { vault, certificate_name, managed_identity } => {
+            assert_eq!(vault.as_str(), "https://contoso.vault.azure.net/");
+            assert_eq!(certificate_name, "idweb-client");
+            assert_eq!(managed_identity.as_deref(), Some("8e5b1f6a-3c2d-4b7e-9a10-6d4c2b1e0f71"));
+        }
+        other => panic!("{}", other.source_type()),
+    }
+    match (&list[1].source, &list[2].source) {
+        (
+            CredentialSource::ManagedIdentityAssertion { token_exchange_audience: worldwide, managed_identity: None },
+            CredentialSource::ManagedIdentityAssertion { token_exchange_audience: us_government, .. },
+        ) => assert_eq!((worldwide.as_str(), us_government.as_str()), ("api://AzureADTokenExchange", "api://AzureADTokenExchangeUSGov")),
+        _ => panic!("managed identity entries"),
+    }
+    assert!(format!("{:?}", list).contains("[redacted]") && !format!("{:?}", list).contains("in-the-list"), "Debug shows no secret");
+}
+
+#[test]
+fn a_credential_entry_of_the_wrong_shape_is_named_by_its_key() {
+    let cases = [
+        (json!([{ "SourceType": "Magic" }]), "AzureAd:ClientCredentials:0:SourceType", "\"Magic\" is not one of ClientSecret, Path"),
+        (json!([{ "SourceType": "KeyVault", "KeyVaultCertificateName": "c" }]), "AzureAd:ClientCredentials:0:KeyVaultUrl", "missing"),
+        (json!([{ "SourceType": "KeyVault", "KeyVaultUrl": "https://v.vault.azure.net/" }]), "AzureAd:ClientCredentials:0:KeyVaultCertificateName", "missing"),
+        (json!([{ "SourceType": "KeyVault", "KeyVaultUrl": "https://v.vault.azure.net/", "KeyVaultCertificateName": "../secrets/x" }]), "KeyVaultCertificateName", "only letters, digits and '-'"),
+        (json!([{ "SourceType": "KeyVault", "KeyVaultUrl": "vault", "KeyVaultCertificateName": "c" }]), "KeyVaultUrl", "invalid"),
+        (json!([{ "SourceType": "Path" }]), "AzureAd:ClientCredentials:0:CertificateDiskPath", "missing"),
+        (json!([{ "SourceType": "Base64Encoded" }]), "AzureAd:ClientCredentials:0:Base64EncodedValue", "missing"),
+        (json!([{ "SourceType": "ClientSecret" }]), "AzureAd:ClientCredentials:0:ClientSecret", "missing"),
+        (json!([{ "SourceType": "SignedAssertionFromManagedIdentity", "ManagedIdentityClientId": "a b" }]), "ManagedIdentityClientId", "invalid"),
+        (json!({ "SourceType": "Path" }), "AzureAd:ClientCredentials", "expected an array"),
+    ];
+    for (entries, key, what) in cases {
+        let error = credential_list(entries.clone()).unwrap_err().to_string();
+        assert!(error.contains(key) && error.contains(what), "{entries}: {error}");
+    }
 }

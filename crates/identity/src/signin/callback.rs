@@ -14,7 +14,7 @@ use super::response::AuthorizationResponse;
 use super::start::SignInRequest;
 use super::{challenges, no_store, transaction, USER_KEY};
 use crate::acquisition::token_url;
-use crate::token_endpoint::{self, TokenRequestFailure};
+use crate::token_endpoint::TokenRequestFailure;
 use crate::cache::normalise_scopes;
 use crate::error::{IdentityError, SignInRejection};
 use crate::user::{HomeAccountId, IdTokenSummary, SignedInUser};
@@ -73,14 +73,18 @@ async fn complete_sign_in(
         return Err(IdentityError::ProviderError { error, description: query.error_description });
     }
     let code = query.code.ok_or(IdentityError::SignInRejected(SignInRejection::CodeMissing))?;
-    let exchange = provider
-        .client
-        .exchange_code(AuthorizationCode::new(code))
-        .map_err(|error| IdentityError::Misconfigured(format!("token endpoint not configured: {error}")))?
-        .set_pkce_verifier(PkceCodeVerifier::new(pending.pkce_verifier));
-    let exchange = identity.tokens().authenticate(exchange, &token_url(&provider.client))?;
-    let response = match token_endpoint::send(exchange, identity.http(), "authorization_code").await {
+    // Built again if the credential is reloaded: a code refused for the app's
+    // credential (not `invalid_grant`) was not spent.
+    let exchange = || {
+        Ok(provider
+            .client
+            .exchange_code(AuthorizationCode::new(code.clone()))
+            .map_err(|error| IdentityError::Misconfigured(format!("token endpoint not configured: {error}")))?
+            .set_pkce_verifier(PkceCodeVerifier::new(pending.pkce_verifier.clone())))
+    };
+    let response = match identity.tokens().send_authenticated(exchange, &token_url(&provider.client), "authorization_code").await {
         Ok(response) => response,
+        Err(TokenRequestFailure::NotSent(error)) => return Err(error),
         Err(TokenRequestFailure::Refused(refused)) if refused.error == "invalid_grant" => {
             // TOK-02: a replayed or stolen code surfaces here.
             crate::telemetry::provider_error(&refused.error);

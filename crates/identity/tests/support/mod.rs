@@ -9,6 +9,7 @@ use std::sync::Arc;
 use axum::routing::get;
 use axum::Router;
 use idweb_emulator::{EmulatorConfig, RunningEmulator};
+use idweb_identity::credentials::{ManagedIdentitySource, SecretText};
 use idweb_identity::{Identity, IdentityConfig};
 use reqwest::header::{LOCATION, SET_COOKIE};
 use reqwest::{Response, StatusCode};
@@ -24,6 +25,10 @@ pub const TODO_SCOPE: &str = "api://c1a9d3b7-6e2f-4d8a-9b5c-3f7e1d2a4b60/access_
 pub mod certificates;
 pub mod shared;
 
+/// Stands for the emulator's base URL (with its slash) in settings a test
+/// writes before the emulator listens: `"{emulator}/"`.
+pub const EMULATOR: &str = "{emulator}/";
+
 pub struct TestApp {
     pub identity: Arc<Identity>,
     pub url: Url,
@@ -31,6 +36,8 @@ pub struct TestApp {
     pub client_secret: String,
     /// The app's settings, for more instances of the same app.
     pub settings: serde_json::Value,
+    /// The emulator's managed identity endpoint, as the app's host would give it.
+    pub managed_identity: ManagedIdentitySource,
 }
 
 /// Another instance of the same app (same settings, provider and stores), on its own port.
@@ -93,9 +100,14 @@ impl TestApp {
             "Session": { "SecureCookie": false },
         });
         idweb_identity::config::merge_json(&mut base, settings);
-        let identity = build_identity(&base, token_cache).await;
+        replace_placeholder(&mut base, &emulator.base_url());
+        let managed_identity = ManagedIdentitySource::AppService {
+            endpoint: Url::parse(&emulator.identity_endpoint()).unwrap(),
+            header: SecretText::new(emulator.identity_header()),
+        };
+        let identity = build_identity(&base, token_cache, &managed_identity).await;
         serve(listener, identity.clone());
-        Self { identity, url, emulator, client_secret, settings: base }
+        Self { identity, url, emulator, client_secret, settings: base, managed_identity }
     }
 
     /// A second instance of this app sharing its settings (and so its shared stores).
@@ -113,7 +125,7 @@ impl TestApp {
         let url = Url::parse(&format!("http://{}/", listener.local_addr().unwrap())).unwrap();
         let mut settings = self.settings.clone();
         customise(&mut settings);
-        let identity = build_identity(&settings, token_cache).await;
+        let identity = build_identity(&settings, token_cache, &self.managed_identity).await;
         serve(listener, identity.clone());
         Instance { identity, url }
     }
@@ -123,12 +135,50 @@ impl TestApp {
     }
 }
 
-async fn build_identity(settings: &serde_json::Value, token_cache: Option<Arc<dyn idweb_identity::TokenCacheStore>>) -> Arc<Identity> {
-    let mut builder = Identity::builder(IdentityConfig::from_json(settings).unwrap());
+/// Replaces [`EMULATOR`] at the start of every string in `settings` with `base_url`.
+fn replace_placeholder(settings: &mut serde_json::Value, base_url: &str) {
+    match settings {
+        serde_json::Value::String(text) => {
+            if let Some(rest) = text.strip_prefix(EMULATOR) {
+                *text = format!("{base_url}{rest}");
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(|item| replace_placeholder(item, base_url)),
+        serde_json::Value::Object(map) => map.values_mut().for_each(|value| replace_placeholder(value, base_url)),
+        _ => {}
+    }
+}
+
+async fn build_identity(
+    settings: &serde_json::Value,
+    token_cache: Option<Arc<dyn idweb_identity::TokenCacheStore>>,
+    managed_identity: &ManagedIdentitySource,
+) -> Arc<Identity> {
+    let mut builder = Identity::builder(IdentityConfig::from_json(settings).unwrap()).managed_identity(managed_identity.clone());
     if let Some(store) = token_cache {
         builder = builder.token_cache(store);
     }
     builder.build().await.unwrap()
+}
+
+/// Why an engine with `settings` does not start (configuration read, then
+/// credentials loaded), with every cause.
+pub async fn start_up_error(settings: &serde_json::Value) -> String {
+    let config = match IdentityConfig::from_json(settings) {
+        Ok(config) => config,
+        Err(error) => return error.to_string(),
+    };
+    let error = match Identity::builder(config).build().await {
+        Ok(_) => panic!("the engine started"),
+        Err(error) => error,
+    };
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    text
 }
 
 fn serve(listener: tokio::net::TcpListener, identity: Arc<Identity>) {

@@ -1,0 +1,135 @@
+//! A certificate with its private key from Azure Key Vault, the way
+//! Microsoft.Identity.Web reads it: the certificate (`GET
+//! {vault}/certificates/{name}`) names the secret that holds the key
+//! (`sid`), whose value is base64 PKCS#12 or PEM. Both calls carry a
+//! managed identity's token for the vault's cloud.
+//!
+//! Plain REST over reqwest: Microsoft's Rust crates refuse bearer tokens to
+//! non-https endpoints and bring a second HTTP stack (see docs/CREDENTIALS.md).
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use serde::Deserialize;
+use url::Url;
+
+use super::certificate::CertificateCredential;
+use super::managed_identity::ManagedIdentityClient;
+
+/// The Key Vault REST API version idweb speaks.
+const API_VERSION: &str = "7.4";
+
+#[derive(Deserialize)]
+struct CertificateBundle {
+    /// The id of the secret holding the certificate's key.
+    sid: String,
+}
+
+#[derive(Deserialize)]
+struct SecretBundle {
+    value: String,
+    #[serde(default, rename = "contentType")]
+    content_type: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct VaultErrorBody {
+    error: VaultError,
+}
+
+#[derive(Deserialize)]
+struct VaultError {
+    code: String,
+}
+
+/// The Key Vault resource of the vault's cloud, which its tokens are for.
+pub fn vault_resource(vault: &Url) -> &'static str {
+    let host = vault.host_str().unwrap_or_default().to_ascii_lowercase();
+    if host.ends_with(".vault.usgovcloudapi.net") {
+        "https://vault.usgovcloudapi.net"
+    } else if host.ends_with(".vault.azure.cn") {
+        "https://vault.azure.cn"
+    } else {
+        "https://vault.azure.net"
+    }
+}
+
+/// Whether a bearer token may be sent to `url`: over TLS, or to this machine
+/// (the emulator, a local proxy).
+pub fn may_carry_token(url: &Url) -> bool {
+    url.scheme() == "https" || matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"))
+}
+
+/// Reads certificate `name` from `vault` with `identity`'s token.
+pub async fn load_certificate(
+    http: &reqwest::Client,
+    vault: &Url,
+    name: &str,
+    identity: &ManagedIdentityClient,
+    send_x5c: bool,
+) -> Result<CertificateCredential, String> {
+    if !may_carry_token(vault) {
+        return Err(format!("{vault} is not https: a vault token must not travel unencrypted"));
+    }
+    let token = identity.token(vault_resource(vault)).await?;
+    let certificate_url = vault.join(&format!("certificates/{name}")).map_err(|error| format!("bad certificate URL: {error}"))?;
+    let bundle: CertificateBundle = get(http, &certificate_url, token.expose(), "certificate").await?;
+    let secret_url = Url::parse(&bundle.sid).map_err(|_| "the certificate's sid is not a URL".to_owned())?;
+    // The token goes only to the vault configuration names, whatever the answer says.
+    if secret_url.origin() != vault.origin() {
+        return Err("the certificate's secret is in another vault; refusing to send the token there".into());
+    }
+    let secret: SecretBundle = get(http, &secret_url, token.expose(), "certificate's secret").await?;
+    match secret.content_type.as_deref() {
+        Some("application/x-pkcs12") | None => {
+            let bytes = STANDARD.decode(secret.value.trim()).map_err(|_| "the certificate's secret is not base64 PKCS#12".to_owned())?;
+            // Key Vault exports PKCS#12 without a password.
+            CertificateCredential::from_pkcs12(&bytes, "", send_x5c)
+        }
+        Some("application/x-pem-file") => CertificateCredential::from_pem(&secret.value, &secret.value, send_x5c),
+        Some(other) => Err(format!("the certificate's secret has content type {:?}, not PKCS#12 or PEM", printable(other))),
+    }
+}
+
+async fn get<T: serde::de::DeserializeOwned>(http: &reqwest::Client, url: &Url, token: &str, what: &str) -> Result<T, String> {
+    let response = http
+        .get(url.clone())
+        .query(&[("api-version", API_VERSION)])
+        .bearer_auth(token)
+        .send()
+        .await
+        .map_err(|error| format!("Key Vault did not answer for the {what}: {}", crate::telemetry::error_chain(&error)))?;
+    let status = response.status();
+    if !status.is_success() {
+        let code = response.json::<VaultErrorBody>().await.ok().map(|body| printable(&body.error.code)).unwrap_or_default();
+        return Err(format!("Key Vault answered {status} {code} for the {what}"));
+    }
+    response.json().await.map_err(|_| format!("Key Vault's answer for the {what} is not what Key Vault sends"))
+}
+
+/// A provider's short code as a message may carry it: letters and digits only.
+fn printable(text: &str) -> String {
+    text.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '/' | '.')).take(64).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_vault_token_travels_over_tls_or_stays_on_this_machine() {
+        let url = |text: &str| Url::parse(text).unwrap();
+        assert!(may_carry_token(&url("https://contoso.vault.azure.net/")));
+        assert!(may_carry_token(&url("http://127.0.0.1:5001/")));
+        assert!(may_carry_token(&url("http://localhost:5001/")));
+        assert!(!may_carry_token(&url("http://contoso.vault.azure.net/")));
+        assert!(!may_carry_token(&url("http://10.0.0.4/")));
+    }
+
+    #[test]
+    fn the_vault_resource_follows_the_vault_s_cloud() {
+        let resource = |text: &str| vault_resource(&Url::parse(text).unwrap());
+        assert_eq!(resource("https://contoso.vault.azure.net/"), "https://vault.azure.net");
+        assert_eq!(resource("https://contoso.vault.usgovcloudapi.net/"), "https://vault.usgovcloudapi.net");
+        assert_eq!(resource("https://contoso.vault.azure.cn/"), "https://vault.azure.cn");
+    }
+}
