@@ -18,6 +18,8 @@ const USAGE: &str = "usage: idweb-emulator [--config FILE] [--listen ADDR] [--pu
 [--redirect-uri URI]... [--post-logout-redirect-uri URI]... [--front-channel-logout-uri URI] \
 [--backchannel-logout-uri URI] [--allow-remote]";
 const SECRET_VARIABLE: &str = "IDWEB_EMULATOR_CLIENT_SECRET";
+/// What the managed identity endpoint expects in `X-IDENTITY-HEADER` (random when unset).
+const IDENTITY_HEADER_VARIABLE: &str = "IDWEB_EMULATOR_IDENTITY_HEADER";
 
 #[derive(Debug)]
 struct Options {
@@ -106,6 +108,12 @@ async fn run() -> Result<(), String> {
         }
         _ => {}
     }
+    // The value the app's host gives it in IDENTITY_HEADER (App Service shape).
+    if let Ok(header) = std::env::var(IDENTITY_HEADER_VARIABLE) {
+        if !header.is_empty() {
+            config.identity_header = Some(ClientSecret::new(header));
+        }
+    }
     for app in config.apps.iter().filter(|app| app.client_secrets.is_empty()) {
         tracing::warn!(client_id = %app.client_id, "app has no client secret; set {SECRET_VARIABLE} or its token requests will fail");
     }
@@ -118,6 +126,7 @@ async fn run() -> Result<(), String> {
     tracing::info!(
         authority = %emulator.authority(),
         graph = %emulator.graph_base_url(),
+        identity_endpoint = %emulator.identity_endpoint(),
         "idweb-emulator listening on {bound}"
     );
     tokio::select! {

@@ -230,7 +230,7 @@ impl Credentials {
     /// Loads the first of `descriptions` that loads.
     pub async fn load(descriptions: Vec<CredentialDescription>, loader: Loader) -> Result<Self, CredentialError> {
         let (credential, index) = loader.first_loading(&descriptions, false).await.map_err(|attempts| CredentialError::NoneLoaded { attempts })?;
-        tracing::info!(credential = %descriptions[index].key, source = descriptions[index].source.source_type(), "client credential loaded");
+        tracing::info!(credential = %descriptions[index].key, source = %descriptions[index].source.source_type(), "client credential loaded");
         Ok(Self { descriptions, loader, current: RwLock::new(Arc::new(credential)), reloading: tokio::sync::Mutex::new(()) })
     }
 
