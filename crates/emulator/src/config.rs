@@ -37,6 +37,10 @@ pub struct EmulatorConfig {
     /// What discovery lists as `id_token_signing_alg_values_supported`
     /// (Microsoft: `["RS256"]`); a hostile provider may list `HS256` too.
     pub id_token_signing_alg_values: Vec<String>,
+    /// Microsoft Graph's Application ID URI in the cloud the emulator plays
+    /// (`https://graph.microsoft.us` for US Government); scopes prefixed with
+    /// it (or with the worldwide one) are Graph's.
+    pub graph_resource_uri: String,
     /// Managed identities the managed identity endpoint issues tokens to;
     /// the first is the system-assigned one (asked for without a client id).
     pub managed_identities: Vec<ManagedIdentity>,
@@ -341,6 +345,7 @@ impl Default for EmulatorConfig {
             code_lifetime_secs: 600,
             refresh_token_lifetime_secs: 90 * 24 * 3600,
             id_token_signing_alg_values: vec!["RS256".into()],
+            graph_resource_uri: crate::scopes::GRAPH_URI.into(),
             managed_identities: vec![ManagedIdentity {
                 client_id: DEFAULT_MANAGED_IDENTITY_CLIENT_ID.into(),
                 principal_id: DEFAULT_MANAGED_IDENTITY_PRINCIPAL_ID.into(),

@@ -123,7 +123,8 @@ fn resolve(item: &str, config: &EmulatorConfig) -> Option<(ResourceScopes, Strin
     if name.is_empty() {
         return None;
     }
-    if prefix.eq_ignore_ascii_case(GRAPH_URI) || prefix.eq_ignore_ascii_case(GRAPH_APP_ID) {
+    let graph_prefix = prefix.eq_ignore_ascii_case(GRAPH_URI) || prefix.eq_ignore_ascii_case(config.graph_resource_uri.trim_end_matches('/'));
+    if graph_prefix || prefix.eq_ignore_ascii_case(GRAPH_APP_ID) {
         return Some((graph(), name.to_owned()));
     }
     let api = config.apis.iter().find(|api| {

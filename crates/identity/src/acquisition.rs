@@ -9,7 +9,7 @@ use std::time::{Duration, Instant, SystemTime};
 use openidconnect::{AccessToken, Nonce, OAuth2TokenResponse, Scope, TokenUrl};
 
 use crate::cache::{
-    merge::merge, normalise_scopes, CachedAccessToken, PartitionKey, SaveOutcome, TokenCacheStore, TokenPartition, TokenSource, Versioned,
+    merge::merge, CachedAccessToken, ScopeNormaliser, PartitionKey, SaveOutcome, TokenCacheStore, TokenPartition, TokenSource, Versioned,
 };
 use crate::credentials::{Credentials, JWT_BEARER};
 use crate::error::IdentityError;
@@ -57,6 +57,7 @@ pub struct TokenAcquisition {
     store: Arc<dyn TokenCacheStore>,
     http: reqwest::Client,
     credentials: Arc<Credentials>,
+    scopes: ScopeNormaliser,
     client_id: String,
     tenant_id: String,
     refresh_margin: Duration,
@@ -80,6 +81,7 @@ impl TokenAcquisition {
             store,
             http,
             credentials,
+            scopes: ScopeNormaliser::for_graph(&config.graph),
             client_id: config.azure_ad.client_id.clone(),
             tenant_id: config.azure_ad.tenant_id.clone(),
             refresh_margin: config.token_cache.refresh_margin,
@@ -100,7 +102,7 @@ impl TokenAcquisition {
     /// request, in this process and (with a shared store) across instances.
     pub async fn for_user_with(&self, user: &SignedInUser, options: UserTokenOptions<'_>) -> Result<AccessToken, IdentityError> {
         let key = PartitionKey::User(user.home_account_id.clone());
-        let wanted = normalise_scopes(options.scopes.iter().map(String::as_str));
+        let wanted = self.scopes.normalise(options.scopes.iter().map(String::as_str));
         let use_cache = !options.force_refresh && options.claims.is_none();
         if let Some(tenant) = options.tenant {
             check_tenant(tenant)?;
@@ -207,7 +209,7 @@ impl TokenAcquisition {
     /// cached per tenant and scopes.
     pub async fn for_app(&self, scopes: &[String]) -> Result<AccessToken, IdentityError> {
         let key = PartitionKey::App { tenant_id: self.tenant_id.clone() };
-        let wanted = normalise_scopes(scopes.iter().map(String::as_str));
+        let wanted = self.scopes.normalise(scopes.iter().map(String::as_str));
         if let Some(token) = self.cached(&key, &wanted, None).await? {
             return Ok(token);
         }
@@ -250,7 +252,7 @@ impl TokenAcquisition {
         let current = self.store.load_latest(&key).await?;
         if let Some(stored) = &current {
             let mut partition = stored.partition.clone();
-            partition.forget_access_tokens(&normalise_scopes(scopes.iter().map(String::as_str)));
+            partition.forget_access_tokens(&self.scopes.normalise(scopes.iter().map(String::as_str)));
             // Writes only when something was dropped: an unchanged partition costs no store write.
             if partition.access_tokens.len() != stored.partition.access_tokens.len() {
                 self.update(&key, current, partition).await?;
@@ -276,6 +278,11 @@ impl TokenAcquisition {
     pub async fn partition(&self, user: &SignedInUser) -> Result<Option<TokenPartition>, IdentityError> {
         let stored = self.store.load(&PartitionKey::User(user.home_account_id.clone())).await?;
         Ok(stored.map(|stored| stored.partition))
+    }
+
+    /// How scopes are compared (the configured Graph's resource prefix dropped).
+    pub fn scopes(&self) -> &ScopeNormaliser {
+        &self.scopes
     }
 
     /// The token cache store.
@@ -375,7 +382,7 @@ impl TokenAcquisition {
         // Microsoft returns the granted scopes; fall back to what was asked.
         let granted = response
             .scopes()
-            .map(|scopes| normalise_scopes(scopes.iter().map(|scope| scope.as_str())))
+            .map(|scopes| self.scopes.normalise(scopes.iter().map(|scope| scope.as_str())))
             .filter(|granted| !granted.is_empty())
             .unwrap_or_else(|| requested.clone());
         let now = SystemTime::now();

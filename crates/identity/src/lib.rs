@@ -284,5 +284,5 @@ fn offered_scopes(config: &IdentityConfig) -> BTreeSet<String> {
     let microsoft = config.azure_ad.profile == config::ProviderProfile::Microsoft;
     let graph = config.graph.scopes.iter().map(String::as_str).chain(graph::MAIL_SCOPES).filter(|_| microsoft);
     let apis = config.downstream_apis.values().flat_map(|api| api.scopes.iter().map(String::as_str));
-    cache::normalise_scopes(graph.chain(apis))
+    cache::ScopeNormaliser::for_graph(&config.graph).normalise(graph.chain(apis))
 }

@@ -111,8 +111,19 @@ pub struct Photo {
     pub bytes: Vec<u8>,
 }
 
-/// The scope of app tokens for Graph when `Graph:AppScopes` is not set (the worldwide cloud).
-const GRAPH_APP_SCOPE: &str = "https://graph.microsoft.com/.default";
+/// Microsoft Graph's hosts in Azure's clouds: worldwide, US Government
+/// (L4 and DoD) and China. A Graph at one of them is asked for app tokens
+/// as `{its origin}/.default` when `Graph:AppScopes` is not set.
+const GRAPH_HOSTS: [&str; 4] = ["graph.microsoft.com", "graph.microsoft.us", "dod-graph.microsoft.us", "microsoftgraph.chinacloudapi.cn"];
+
+/// The scope of app tokens for the Graph at `base_url`: its own cloud's
+/// `.default`, or the worldwide cloud's for anything else (the emulator).
+fn default_app_scope(base_url: &url::Url) -> String {
+    match base_url.host_str() {
+        Some(host) if GRAPH_HOSTS.iter().any(|graph| graph.eq_ignore_ascii_case(host)) => format!("https://{}/.default", host.to_ascii_lowercase()),
+        _ => "https://graph.microsoft.com/.default".into(),
+    }
+}
 
 /// Calls Microsoft Graph with tokens acquired for the user (or the app).
 pub struct GraphClient {
@@ -133,7 +144,7 @@ const PHOTO_CACHE_BYTES: u64 = 64 * 1024 * 1024;
 impl GraphClient {
     /// A client for the Graph described by `config`.
     pub fn new(config: &DownstreamApiConfig, caller: Arc<ApiCaller>, offered: bool) -> Self {
-        let app_scopes = if config.app_scopes.is_empty() { vec![GRAPH_APP_SCOPE.into()] } else { config.app_scopes.clone() };
+        let app_scopes = if config.app_scopes.is_empty() { vec![default_app_scope(&config.base_url)] } else { config.app_scopes.clone() };
         let app_api = DownstreamApiConfig { scopes: app_scopes, ..config.clone() };
         let photos = moka::sync::Cache::builder()
             .max_capacity(PHOTO_CACHE_BYTES)

@@ -15,7 +15,6 @@ use super::start::SignInRequest;
 use super::{challenges, no_store, transaction, USER_KEY};
 use crate::acquisition::token_url;
 use crate::token_endpoint::TokenRequestFailure;
-use crate::cache::normalise_scopes;
 use crate::error::{IdentityError, SignInRejection};
 use crate::user::{HomeAccountId, IdTokenSummary, SignedInUser};
 use crate::Identity;
@@ -149,7 +148,7 @@ async fn complete_sign_in(
     }
     let initial = if provider.microsoft { &identity.config().graph.scopes } else { &pending.scopes };
     let asked = if pending.scopes.is_empty() { initial } else { &pending.scopes };
-    let requested = normalise_scopes(asked.iter().map(String::as_str));
+    let requested = identity.tokens().scopes().normalise(asked.iter().map(String::as_str));
     identity.tokens().store_response(&user, &response, &requested).await?;
     // Session fixation: the pre-sign-in id must not survive into the signed-in session.
     session.cycle_id().await?;

@@ -22,7 +22,6 @@ use serde::Deserialize;
 use tower_sessions::Session;
 
 use super::{challenges, no_store, safe_return_path, transaction, RANDOM_BYTES};
-use crate::cache::normalise_scopes;
 use crate::error::{IdentityError, SignInRejection};
 use crate::Identity;
 
@@ -104,7 +103,7 @@ pub(super) async fn sign_in(
     let request = SignInRequest::from_query(query)?;
     // AUTHZ-05: only what this app uses may be asked for, whoever wrote the link.
     let offered = identity.offered_scopes();
-    if let Some(scope) = normalise_scopes(request.scopes.iter().map(String::as_str)).into_iter().find(|scope| !offered.contains(scope)) {
+    if let Some(scope) = identity.tokens().scopes().normalise(request.scopes.iter().map(String::as_str)).into_iter().find(|scope| !offered.contains(scope)) {
         tracing::warn!(target: "idweb::security", %scope, "sign-in link asks for a scope no configured API uses; refused");
         return Err(IdentityError::SignInRejected(SignInRejection::NotOffered));
     }
