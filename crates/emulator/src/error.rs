@@ -21,6 +21,9 @@ pub enum EmulatorError {
     /// Key generation failed.
     #[error("cannot create signing key: {0}")]
     Key(String),
+    /// The HTTPS listener's certificates could not be made.
+    #[error("cannot set up TLS: {0}")]
+    Tls(String),
     /// The listener could not be bound.
     #[error("cannot listen on {address}: {reason}")]
     Bind {

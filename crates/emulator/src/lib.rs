@@ -24,6 +24,7 @@ pub mod sample_api;
 pub mod scopes;
 pub mod sso;
 pub mod store;
+pub mod tls;
 pub mod tokens;
 
 use std::net::SocketAddr;
@@ -169,11 +170,34 @@ pub async fn spawn(config: EmulatorConfig, addr: SocketAddr) -> Result<RunningEm
     serve(listener, config, &format!("http://{addr}/")).await
 }
 
+/// Binds `addr` (port 0 picks a free port) and serves HTTPS with a server
+/// certificate `ca` signs, until shut down or dropped.
+pub async fn spawn_tls(config: EmulatorConfig, addr: SocketAddr, ca: &tls::LocalCa) -> Result<RunningEmulator, EmulatorError> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|error| EmulatorError::Bind { address: addr.to_string(), reason: error.to_string() })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|error| EmulatorError::Bind { address: addr.to_string(), reason: error.to_string() })?;
+    let tls_config = ca.server_config()?;
+    serve_with(listener, config, &format!("https://{addr}/"), Some(tls_config)).await
+}
+
 /// Serves on an already bound listener; `public_url` is how clients reach it.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     config: EmulatorConfig,
     public_url: &str,
+) -> Result<RunningEmulator, EmulatorError> {
+    serve_with(listener, config, public_url, None).await
+}
+
+/// Serves on an already bound listener, over TLS when `tls_config` is given.
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    config: EmulatorConfig,
+    public_url: &str,
+    tls_config: Option<rustls::ServerConfig>,
 ) -> Result<RunningEmulator, EmulatorError> {
     let addr = listener
         .local_addr()
@@ -186,21 +210,24 @@ pub async fn serve(
     let state = Arc::new(state);
     let (stop, stopped) = oneshot::channel::<()>();
     let app = router(state.clone());
-    let task = tokio::spawn(async move {
-        let shutdown = async {
-            let _ = stopped.await;
-        };
-        // The peer address lets the admin API refuse anything but loopback.
-        let service = app.into_make_service_with_connect_info::<SocketAddr>();
-        if let Err(error) = axum::serve(listener, service).with_graceful_shutdown(shutdown).await {
-            tracing::error!(%error, "emulator stopped");
-        }
-    });
+    let task = match tls_config {
+        Some(tls_config) => tokio::spawn(tls::serve(listener, app, tls_config, stopped)),
+        None => tokio::spawn(async move {
+            let shutdown = async {
+                let _ = stopped.await;
+            };
+            // The peer address lets the admin API refuse anything but loopback.
+            let service = app.into_make_service_with_connect_info::<SocketAddr>();
+            if let Err(error) = axum::serve(listener, service).with_graceful_shutdown(shutdown).await {
+                tracing::error!(%error, "emulator stopped");
+            }
+        }),
+    };
     Ok(RunningEmulator { state, addr, stop: Some(stop), task })
 }
 
 impl RunningEmulator {
-    /// `http://127.0.0.1:PORT/`: what an app sets as `AzureAd:Instance`.
+    /// `http://127.0.0.1:PORT/` (`https://` over TLS): what an app sets as `AzureAd:Instance`.
     pub fn base_url(&self) -> String {
         self.state.base_url.clone()
     }

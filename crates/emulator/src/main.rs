@@ -4,7 +4,10 @@
 //! idweb-emulator [--config FILE] [--listen 127.0.0.1:5001] [--public-url URL]
 //!                [--redirect-uri URI]... [--post-logout-redirect-uri URI]...
 //!                [--front-channel-logout-uri URI] [--backchannel-logout-uri URI] [--allow-remote]
+//!                [--tls-ca-file FILE]
 //! ```
+//! With `--tls-ca-file` it serves HTTPS, with a certificate signed by a local
+//! CA whose certificate is FILE (created with its key in FILE.key when absent).
 //! The client secret comes from `IDWEB_EMULATOR_CLIENT_SECRET` (secrets never
 //! live in files of the repository); it is given to every app without one.
 
@@ -16,7 +19,7 @@ use idweb_emulator::{ClientSecret, EmulatorConfig};
 
 const USAGE: &str = "usage: idweb-emulator [--config FILE] [--listen ADDR] [--public-url URL] \
 [--redirect-uri URI]... [--post-logout-redirect-uri URI]... [--front-channel-logout-uri URI] \
-[--backchannel-logout-uri URI] [--allow-remote]";
+[--backchannel-logout-uri URI] [--allow-remote] [--tls-ca-file FILE]";
 const SECRET_VARIABLE: &str = "IDWEB_EMULATOR_CLIENT_SECRET";
 /// What the managed identity endpoint expects in `X-IDENTITY-HEADER` (random when unset).
 const IDENTITY_HEADER_VARIABLE: &str = "IDWEB_EMULATOR_IDENTITY_HEADER";
@@ -31,6 +34,7 @@ struct Options {
     front_channel_logout_uri: Option<String>,
     backchannel_logout_uri: Option<String>,
     allow_remote: bool,
+    tls_ca_file: Option<PathBuf>,
 }
 
 fn parse(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
@@ -43,6 +47,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
         front_channel_logout_uri: None,
         backchannel_logout_uri: None,
         allow_remote: false,
+        tls_ca_file: None,
     };
     while let Some(flag) = args.next() {
         let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value\n{USAGE}"));
@@ -58,6 +63,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
             "--front-channel-logout-uri" => options.front_channel_logout_uri = Some(value()?),
             "--backchannel-logout-uri" => options.backchannel_logout_uri = Some(value()?),
             "--allow-remote" => options.allow_remote = true,
+            "--tls-ca-file" => options.tls_ca_file = Some(PathBuf::from(value()?)),
             "--help" | "-h" => return Err(USAGE.into()),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
         }
@@ -121,8 +127,17 @@ async fn run() -> Result<(), String> {
         .await
         .map_err(|error| format!("cannot listen on {}: {error}", options.listen))?;
     let bound = listener.local_addr().map_err(|error| error.to_string())?;
-    let public_url = options.public_url.unwrap_or_else(|| format!("http://{bound}/"));
-    let emulator = idweb_emulator::serve(listener, config, &public_url).await.map_err(|error| error.to_string())?;
+    let scheme = if options.tls_ca_file.is_some() { "https" } else { "http" };
+    let public_url = options.public_url.unwrap_or_else(|| format!("{scheme}://{bound}/"));
+    let tls_config = match &options.tls_ca_file {
+        Some(ca_file) => {
+            let ca = idweb_emulator::tls::LocalCa::load_or_create(ca_file).map_err(|error| error.to_string())?;
+            tracing::info!(ca_file = %ca_file.display(), "serving HTTPS; clients trust the CA in that file");
+            Some(ca.server_config().map_err(|error| error.to_string())?)
+        }
+        None => None,
+    };
+    let emulator = idweb_emulator::serve_with(listener, config, &public_url, tls_config).await.map_err(|error| error.to_string())?;
     tracing::info!(
         authority = %emulator.authority(),
         graph = %emulator.graph_base_url(),

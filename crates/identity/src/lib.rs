@@ -118,11 +118,11 @@ impl IdentityBuilder {
     pub async fn build(self) -> Result<Arc<Identity>, IdentityError> {
         let config = Arc::new(self.config);
         // No redirects: token and discovery calls must not be bounced to another host (SSRF).
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(HTTP_TIMEOUT)
-            .build()
-            .map_err(IdentityError::HttpClient)?;
+        let mut http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).timeout(HTTP_TIMEOUT);
+        for certificate in trusted_authorities(&config.http)? {
+            http = http.add_root_certificate(certificate);
+        }
+        let http = http.build().map_err(IdentityError::HttpClient)?;
         let loader = credentials::Loader {
             http: http.clone(),
             managed_identity: match self.managed_identity {
@@ -278,6 +278,21 @@ impl Identity {
     pub(crate) fn provider(&self) -> &ProviderCache {
         &self.provider
     }
+}
+
+/// The certificate authorities `Http:TrustedCaFiles` adds to the public ones.
+fn trusted_authorities(http: &config::HttpConfig) -> Result<Vec<reqwest::Certificate>, IdentityError> {
+    let mut trusted = Vec::new();
+    for (index, file) in http.trusted_ca_files.iter().enumerate() {
+        let named = |reason: String| IdentityError::Misconfigured(format!("Http:TrustedCaFiles:{index}: {}: {reason}", file.display()));
+        let pem = std::fs::read(file).map_err(|error| named(error.to_string()))?;
+        let certificates = reqwest::Certificate::from_pem_bundle(&pem).map_err(|error| named(error.to_string()))?;
+        if certificates.is_empty() {
+            return Err(named("no PEM certificate in it".into()));
+        }
+        trusted.extend(certificates);
+    }
+    Ok(trusted)
 }
 
 fn offered_scopes(config: &IdentityConfig) -> BTreeSet<String> {

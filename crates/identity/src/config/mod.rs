@@ -69,6 +69,8 @@ pub struct IdentityConfig {
     pub downstream_apis: BTreeMap<String, DownstreamApiConfig>,
     /// The `Hosting` section: how the app is reached from the browser.
     pub hosting: HostingConfig,
+    /// The `Http` section: trust for outbound calls.
+    pub http: HttpConfig,
     /// The `Session` section: session cookie, lifetimes, store.
     pub session: SessionConfig,
     /// The `TokenCache` section: store, size, expiry, refresh margin, encryption keys.
@@ -190,6 +192,15 @@ pub struct HostingConfig {
     pub metrics_address: Option<std::net::SocketAddr>,
 }
 
+/// The `Http` section: how idweb's own outbound calls (the provider, Graph,
+/// web APIs, Key Vault) trust servers.
+#[derive(Debug, Clone, Default)]
+pub struct HttpConfig {
+    /// `TrustedCaFiles`: PEM files of certificate authorities trusted besides
+    /// the public ones (the emulator's local CA, a corporate proxy's).
+    pub trusted_ca_files: Vec<std::path::PathBuf>,
+}
+
 impl IdentityConfig {
     /// Loads `appsettings.json` (required), `appsettings.{environment}.json`
     /// (optional) from `dir`, then applies the process environment.
@@ -271,9 +282,12 @@ impl IdentityConfig {
                 })
                 .transpose()?,
         };
+        let http = HttpConfig {
+            trusted_ca_files: optional_list(tree, "Http:TrustedCaFiles")?.into_iter().map(|file| dir_of(tree).join(file)).collect(),
+        };
         let token_cache = TokenCacheConfig::from_tree(tree)?;
         let session = SessionConfig::from_tree(tree, &token_cache)?;
-        Ok(Self { azure_ad, graph, downstream_apis, hosting, session, token_cache })
+        Ok(Self { azure_ad, graph, downstream_apis, hosting, http, session, token_cache })
     }
 }
 

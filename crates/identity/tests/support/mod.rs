@@ -38,6 +38,8 @@ pub struct TestApp {
     pub settings: serde_json::Value,
     /// The emulator's managed identity endpoint, as the app's host would give it.
     pub managed_identity: ManagedIdentitySource,
+    /// The emulator's CA certificate (PEM), when it serves HTTPS.
+    pub ca_pem: Option<String>,
 }
 
 /// Another instance of the same app (same settings, provider and stores), on its own port.
@@ -61,6 +63,20 @@ impl TestApp {
         customise: impl FnOnce(&mut EmulatorConfig, &mut serde_json::Value),
         token_cache: Option<Arc<dyn idweb_identity::TokenCacheStore>>,
     ) -> Self {
+        Self::start_on(customise, token_cache, false).await
+    }
+
+    /// As [`Self::start_with`], the emulator serving HTTPS with a local CA the
+    /// app trusts through `Http:TrustedCaFiles` (and the test browser too).
+    pub async fn start_https(customise: impl FnOnce(&mut EmulatorConfig, &mut serde_json::Value)) -> Self {
+        Self::start_on(customise, None, true).await
+    }
+
+    async fn start_on(
+        customise: impl FnOnce(&mut EmulatorConfig, &mut serde_json::Value),
+        token_cache: Option<Arc<dyn idweb_identity::TokenCacheStore>>,
+        https: bool,
+    ) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = Url::parse(&format!("http://{}/", listener.local_addr().unwrap())).unwrap();
         let client_secret = format!("test-secret-{}", rand::random::<u64>());
@@ -76,7 +92,13 @@ impl TestApp {
         // Overlaid on the base settings below, which need the emulator's address.
         let mut settings = json!({});
         customise(&mut emulator_config, &mut settings);
-        let emulator = idweb_emulator::spawn(emulator_config, "127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let loopback = "127.0.0.1:0".parse().unwrap();
+        let (emulator, ca_pem) = if https {
+            let ca = idweb_emulator::tls::LocalCa::ephemeral().unwrap();
+            (idweb_emulator::spawn_tls(emulator_config, loopback, &ca).await.unwrap(), Some(ca.certificate_pem()))
+        } else {
+            (idweb_emulator::spawn(emulator_config, loopback).await.unwrap(), None)
+        };
 
         let mut base = json!({
             "AzureAd": {
@@ -99,6 +121,11 @@ impl TestApp {
             "Hosting": { "PublicUrl": url.as_str() },
             "Session": { "SecureCookie": false },
         });
+        if let Some(pem) = &ca_pem {
+            let file = std::env::temp_dir().join(format!("idweb-emulator-ca-{}.pem", rand::random::<u64>()));
+            std::fs::write(&file, pem).unwrap();
+            base["Http"] = json!({ "TrustedCaFiles": [file] });
+        }
         idweb_identity::config::merge_json(&mut base, settings);
         replace_placeholder(&mut base, &emulator.base_url());
         let managed_identity = ManagedIdentitySource::AppService {
@@ -107,7 +134,7 @@ impl TestApp {
         };
         let identity = build_identity(&base, token_cache, &managed_identity).await;
         serve(listener, identity.clone());
-        Self { identity, url, emulator, client_secret, settings: base, managed_identity }
+        Self { identity, url, emulator, client_secret, settings: base, managed_identity, ca_pem }
     }
 
     /// A second instance of this app sharing its settings (and so its shared stores).
@@ -131,7 +158,10 @@ impl TestApp {
     }
 
     pub fn browser(&self) -> Browser {
-        Browser::new(self.url.clone())
+        match &self.ca_pem {
+            Some(pem) => Browser::trusting(self.url.clone(), pem),
+            None => Browser::new(self.url.clone()),
+        }
     }
 }
 
@@ -232,6 +262,17 @@ impl Browser {
         let client = reqwest::Client::builder()
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        Self { client, app }
+    }
+
+    /// A browser that also trusts the CA in `ca_pem` (an HTTPS emulator's).
+    pub fn trusting(app: Url, ca_pem: &str) -> Self {
+        let client = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .add_root_certificate(reqwest::Certificate::from_pem(ca_pem.as_bytes()).unwrap())
             .build()
             .unwrap();
         Self { client, app }
