@@ -55,8 +55,24 @@ fn has_any(object: &serde_json::Map<String, Value>, keys: &[&str]) -> bool {
     object.keys().any(|key| keys.iter().any(|wanted| wanted.eq_ignore_ascii_case(key)))
 }
 
+/// Validates `settings` against the published schema, as an editor would.
+fn valid_for_editors(settings: &Value) -> Result<(), String> {
+    static VALIDATOR: std::sync::OnceLock<jsonschema::Validator> = std::sync::OnceLock::new();
+    let validator = VALIDATOR.get_or_init(|| {
+        let schema: Value = serde_json::from_str(&std::fs::read_to_string("docs/appsettings.schema.json").unwrap()).unwrap();
+        jsonschema::validator_for(&schema).expect("docs/appsettings.schema.json is a valid JSON Schema")
+    });
+    let problems: Vec<String> = validator.iter_errors(settings).map(|error| format!("{} at {}", error, error.instance_path())).collect();
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("not valid against docs/appsettings.schema.json: {}", problems.join("; ")))
+    }
+}
+
 /// Loads `example` as an app's settings, supplying only what it leaves out.
 fn load_app_settings(example: Value) -> Result<(), String> {
+    valid_for_editors(&example)?;
     let object = example.as_object().cloned().unwrap_or_default();
     let azure_ad = object.iter().find(|(key, _)| key.eq_ignore_ascii_case("AzureAd")).and_then(|(_, value)| value.as_object().cloned()).unwrap_or_default();
     let mut base = json!({ "AzureAd": { "ClientId": "2ec40e65-ba09-4853-bcde-bcb60029e596" }, "Hosting": { "PublicUrl": "https://app.example" } });
@@ -110,6 +126,7 @@ fn every_documented_settings_example_loads() {
 fn the_shipped_settings_and_emulator_configuration_load() {
     let read = |file: &str| -> Value { serde_json::from_str(&idweb_identity::config::jsonc::strip(&std::fs::read_to_string(file).unwrap()).unwrap()).unwrap() };
     let base = read("appsettings.json");
+    assert_eq!(base["$schema"], "./docs/appsettings.schema.json", "editors find the schema");
     load_app_settings(base.clone()).unwrap_or_else(|error| panic!("appsettings.json: {error}"));
     // The Development file is an overlay on the base file, as the server reads them.
     let mut development = base;
@@ -125,5 +142,7 @@ fn a_broken_example_would_be_caught() {
     let error = check(Path::new("example.md"), 1, broken).unwrap_err();
     assert!(error.contains("SourceType"), "{error}");
     assert!(check(Path::new("example.md"), 1, "\"AzureAd\": {}").is_err(), "fragments are refused");
+    let mistyped = check(Path::new("example.md"), 1, "{ \"AzureAd\": { \"SendX5C\": [1] } }").unwrap_err();
+    assert!(mistyped.contains("docs/appsettings.schema.json"), "the schema catches what an editor would: {mistyped}");
     assert_eq!(json_blocks("text\n```jsonc\n{}\n```\n```sh\nx\n```\n"), vec![(2, "{}\n".to_owned())]);
 }

@@ -6,10 +6,11 @@
 
 use std::path::Path;
 
-use serde_json::Value;
 use url::Url;
 
-use super::{lookup, optional_string, required_string, ConfigError};
+use super::raw::{AzureAdSection, CredentialEntry};
+use super::values::{optional_token, required, text};
+use super::ConfigError;
 use crate::credentials::description::{unavailable_reason, TOKEN_EXCHANGE_AUDIENCE};
 use crate::credentials::{CredentialDescription, CredentialSource, SecretText};
 
@@ -21,21 +22,15 @@ const OTHER_SOURCE_TYPES: [&str; 6] = ["StoreWithThumbprint", "StoreWithDistingu
 const FEDERATED_TOKEN_FILE_VARIABLE: &str = "AZURE_FEDERATED_TOKEN_FILE";
 
 /// Every configured credential, in the order they are tried.
-pub(super) fn client_credentials(tree: &Value, dir: &Path) -> Result<Vec<CredentialDescription>, ConfigError> {
+pub(super) fn client_credentials(section: &AzureAdSection, dir: &Path) -> Result<Vec<CredentialDescription>, ConfigError> {
     let mut descriptions = Vec::new();
-    for list in ["AzureAd:ClientCredentials", "AzureAd:ClientCertificates"] {
-        match lookup(tree, list) {
-            None | Some(Value::Null) => {}
-            // As Microsoft.Identity.Web reads it: an empty list is no credential of that kind.
-            Some(Value::Array(items)) => {
-                for index in 0..items.len() {
-                    descriptions.push(entry(tree, &format!("{list}:{index}"), dir)?);
-                }
-            }
-            Some(_) => return Err(ConfigError::Invalid { key: list.into(), reason: "expected an array".into() }),
+    // As Microsoft.Identity.Web reads them: an empty list is no credential of that kind.
+    for (list, entries) in [("AzureAd:ClientCredentials", &section.client_credentials), ("AzureAd:ClientCertificates", &section.client_certificates)] {
+        for (index, entry) in entries.iter().flatten().enumerate() {
+            descriptions.push(description(entry, &format!("{list}:{index}"), dir)?);
         }
     }
-    if let Some(secret) = optional_string(tree, "AzureAd:ClientSecret") {
+    if let Some(secret) = text(&section.client_secret) {
         descriptions.push(CredentialDescription { key: "AzureAd:ClientSecret".into(), source: CredentialSource::ClientSecret(SecretText::new(secret)) });
     }
     if descriptions.is_empty() {
@@ -47,36 +42,38 @@ pub(super) fn client_credentials(tree: &Value, dir: &Path) -> Result<Vec<Credent
     Ok(descriptions)
 }
 
-/// One entry at `prefix` (`AzureAd:ClientCredentials:0`).
-fn entry(tree: &Value, prefix: &str, dir: &Path) -> Result<CredentialDescription, ConfigError> {
+/// One entry, named `prefix` (`AzureAd:ClientCredentials:0`).
+fn description(entry: &CredentialEntry, prefix: &str, dir: &Path) -> Result<CredentialDescription, ConfigError> {
     let key = |name: &str| format!("{prefix}:{name}");
-    let required = |name: &str| required_string(tree, &key(name));
-    let optional = |name: &str| optional_string(tree, &key(name));
-    let secret = |name: &str| optional(name).map(SecretText::new);
-    let written = required("SourceType")?;
+    let secret = |value: &Option<String>| text(value).map(SecretText::new);
+    let written = required(&entry.source_type, &key("SourceType"))?;
     let source_type = LOADED_SOURCE_TYPES
         .iter()
         .chain(OTHER_SOURCE_TYPES.iter())
-        .find(|known| known.eq_ignore_ascii_case(&written))
+        .find(|known| known.eq_ignore_ascii_case(written))
         .ok_or_else(|| ConfigError::Invalid {
             key: key("SourceType"),
             reason: format!("{written:?} is not one of {}", LOADED_SOURCE_TYPES.join(", ")),
         })?;
     let source = match *source_type {
-        "ClientSecret" => CredentialSource::ClientSecret(SecretText::new(required("ClientSecret")?)),
+        "ClientSecret" => CredentialSource::ClientSecret(SecretText::new(required(&entry.client_secret, &key("ClientSecret"))?)),
         "Path" => CredentialSource::File {
-            certificate: dir.join(required("CertificateDiskPath")?),
-            key: optional("KeyDiskPath").map(|path| dir.join(path)),
-            password: secret("CertificatePassword"),
+            certificate: dir.join(required(&entry.certificate_disk_path, &key("CertificateDiskPath"))?),
+            key: text(&entry.key_disk_path).map(|path| dir.join(path)),
+            password: secret(&entry.certificate_password),
         },
-        "Base64Encoded" => CredentialSource::Base64Encoded { value: SecretText::new(required("Base64EncodedValue")?), password: secret("CertificatePassword") },
+        "Base64Encoded" => CredentialSource::Base64Encoded {
+            value: SecretText::new(required(&entry.base64_encoded_value, &key("Base64EncodedValue"))?),
+            password: secret(&entry.certificate_password),
+        },
         "KeyVault" => CredentialSource::KeyVault {
-            vault: vault_url(tree, &key("KeyVaultUrl"))?,
-            certificate_name: vault_name(required("KeyVaultCertificateName")?, &key("KeyVaultCertificateName"))?,
-            managed_identity: client_id(tree, &key("ManagedIdentityClientId"))?,
+            vault: vault_url(&entry.key_vault_url, &key("KeyVaultUrl"))?,
+            certificate_name: vault_name(required(&entry.key_vault_certificate_name, &key("KeyVaultCertificateName"))?, &key("KeyVaultCertificateName"))?,
+            managed_identity: optional_token(&entry.managed_identity_client_id, &key("ManagedIdentityClientId"))?,
         },
         "SignedAssertionFilePath" => {
-            let path = optional("SignedAssertionFileDiskPath")
+            let path = text(&entry.signed_assertion_file_disk_path)
+                .map(str::to_owned)
                 .or_else(|| std::env::var(FEDERATED_TOKEN_FILE_VARIABLE).ok().filter(|path| !path.trim().is_empty()))
                 .ok_or_else(|| ConfigError::Required {
                     key: key("SignedAssertionFileDiskPath"),
@@ -85,8 +82,8 @@ fn entry(tree: &Value, prefix: &str, dir: &Path) -> Result<CredentialDescription
             CredentialSource::SignedAssertionFile(dir.join(path))
         }
         "SignedAssertionFromManagedIdentity" => CredentialSource::ManagedIdentityAssertion {
-            managed_identity: client_id(tree, &key("ManagedIdentityClientId"))?,
-            token_exchange_audience: optional("TokenExchangeUrl").unwrap_or_else(|| TOKEN_EXCHANGE_AUDIENCE.into()),
+            managed_identity: optional_token(&entry.managed_identity_client_id, &key("ManagedIdentityClientId"))?,
+            token_exchange_audience: text(&entry.token_exchange_url).unwrap_or(TOKEN_EXCHANGE_AUDIENCE).to_owned(),
         },
         other => CredentialSource::Unavailable {
             source_type: other.to_owned(),
@@ -98,8 +95,8 @@ fn entry(tree: &Value, prefix: &str, dir: &Path) -> Result<CredentialDescription
 
 /// `KeyVaultUrl`: an absolute http(s) URL, kept with a trailing slash so
 /// `certificates/{name}` joins under it.
-fn vault_url(tree: &Value, key: &str) -> Result<Url, ConfigError> {
-    let mut url = super::required_url(tree, key)?;
+fn vault_url(value: &Option<String>, key: &str) -> Result<Url, ConfigError> {
+    let mut url = super::values::required_url(value, key)?;
     if url.query().is_some() || url.fragment().is_some() {
         return Err(ConfigError::Invalid { key: key.into(), reason: "expected https://{vault}.vault.azure.net/ without query or fragment".into() });
     }
@@ -111,18 +108,10 @@ fn vault_url(tree: &Value, key: &str) -> Result<Url, ConfigError> {
 }
 
 /// A Key Vault object name: 1 to 127 letters, digits and dashes.
-fn vault_name(name: String, key: &str) -> Result<String, ConfigError> {
+fn vault_name(name: &str, key: &str) -> Result<String, ConfigError> {
     if name.len() <= 127 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-        Ok(name)
+        Ok(name.to_owned())
     } else {
         Err(ConfigError::Invalid { key: key.into(), reason: "a Key Vault name has only letters, digits and '-'".into() })
-    }
-}
-
-/// `ManagedIdentityClientId`: absent for the system-assigned identity.
-fn client_id(tree: &Value, key: &str) -> Result<Option<String>, ConfigError> {
-    match optional_string(tree, key) {
-        None => Ok(None),
-        Some(_) => super::required_token(tree, key).map(Some),
     }
 }

@@ -4,9 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::Value;
-
-use super::{lookup, optional_string, optional_u32, required_string, ConfigError};
+use super::raw::{EncryptionKeyEntry, SessionSection, StoreKeys, TokenCacheSection};
+use super::values::{flag, positive, required, text};
+use super::ConfigError;
 use crate::cache::encryption::{EncryptionKey, KeyRing};
 
 /// The engine of a store several instances share (`Store` = `Memory`, the
@@ -21,8 +21,8 @@ pub enum StoreKind {
 
 impl StoreKind {
     /// `{key}` read as a shared engine; `None` for `Memory` or no value.
-    fn parse(tree: &Value, key: &str) -> Result<Option<Self>, ConfigError> {
-        match optional_string(tree, key).map(|text| text.to_ascii_lowercase()).as_deref() {
+    fn parse(value: &Option<String>, key: &str) -> Result<Option<Self>, ConfigError> {
+        match text(value).map(str::to_ascii_lowercase).as_deref() {
             None | Some("memory") => Ok(None),
             Some("redis") => Ok(Some(Self::Redis)),
             Some("postgres" | "postgresql") => Ok(Some(Self::Postgres)),
@@ -93,9 +93,9 @@ const DEFAULT_SCHEMA: &str = "idweb";
 const DEFAULT_TIMEOUT_MS: u32 = 1000;
 
 impl TokenCacheConfig {
-    pub(super) fn from_tree(tree: &Value) -> Result<Self, ConfigError> {
-        let shared = shared_store(tree, "TokenCache", None)?;
-        let encryption_keys = key_ring(tree)?;
+    pub(super) fn from_section(section: &TokenCacheSection) -> Result<Self, ConfigError> {
+        let shared = shared_store(&section.store, "TokenCache", None)?;
+        let encryption_keys = key_ring(section.encryption_keys.as_deref())?;
         if shared.is_some() && encryption_keys.is_none() {
             return Err(ConfigError::Required {
                 key: "TokenCache:EncryptionKeys".into(),
@@ -103,12 +103,12 @@ impl TokenCacheConfig {
             });
         }
         Ok(Self {
-            max_partitions: u64::from(optional_u32(tree, "TokenCache:MaxPartitions", 100_000)?),
-            sliding_expiration: Duration::from_secs(60 * u64::from(optional_u32(tree, "TokenCache:SlidingExpirationMinutes", 24 * 60)?)),
-            refresh_margin: Duration::from_secs(u64::from(optional_u32(tree, "TokenCache:RefreshMarginSeconds", 300)?)),
+            max_partitions: u64::from(positive(&section.max_partitions, "TokenCache:MaxPartitions", 100_000)?),
+            sliding_expiration: Duration::from_secs(60 * u64::from(positive(&section.sliding_expiration_minutes, "TokenCache:SlidingExpirationMinutes", 24 * 60)?)),
+            refresh_margin: Duration::from_secs(u64::from(positive(&section.refresh_margin_seconds, "TokenCache:RefreshMarginSeconds", 300)?)),
             shared,
-            l1_max_partitions: u64::from(optional_u32(tree, "TokenCache:L1MaxPartitions", 10_000)?),
-            l1_expiration: Duration::from_secs(u64::from(optional_u32(tree, "TokenCache:L1ExpirationSeconds", 120)?)),
+            l1_max_partitions: u64::from(positive(&section.l1_max_partitions, "TokenCache:L1MaxPartitions", 10_000)?),
+            l1_expiration: Duration::from_secs(u64::from(positive(&section.l1_expiration_seconds, "TokenCache:L1ExpirationSeconds", 120)?)),
             encryption_keys,
         })
     }
@@ -133,10 +133,10 @@ pub struct SessionConfig {
 }
 
 impl SessionConfig {
-    pub(super) fn from_tree(tree: &Value, token_cache: &TokenCacheConfig) -> Result<Self, ConfigError> {
-        let secure_cookie = super::optional_bool(tree, "Session:SecureCookie", true)?;
+    pub(super) fn from_section(section: &SessionSection, token_cache: &TokenCacheConfig) -> Result<Self, ConfigError> {
+        let secure_cookie = flag(&section.secure_cookie, true);
         let default_cookie_name = if secure_cookie { "__Host-idweb" } else { "idweb" };
-        let cookie_name = optional_string(tree, "Session:CookieName").unwrap_or_else(|| default_cookie_name.to_owned());
+        let cookie_name = text(&section.cookie_name).unwrap_or(default_cookie_name).to_owned();
         if cookie_name.starts_with("__Host-") && !secure_cookie {
             return Err(ConfigError::Invalid {
                 key: "Session:CookieName".into(),
@@ -146,27 +146,27 @@ impl SessionConfig {
         Ok(Self {
             cookie_name,
             secure_cookie,
-            idle_timeout_minutes: optional_u32(tree, "Session:IdleTimeoutMinutes", 60)?,
-            absolute_timeout: Duration::from_secs(60 * u64::from(optional_u32(tree, "Session:AbsoluteTimeoutMinutes", 12 * 60)?)),
-            max_sessions: u64::from(optional_u32(tree, "Session:MaxSessions", 100_000)?),
+            idle_timeout_minutes: positive(&section.idle_timeout_minutes, "Session:IdleTimeoutMinutes", 60)?,
+            absolute_timeout: Duration::from_secs(60 * u64::from(positive(&section.absolute_timeout_minutes, "Session:AbsoluteTimeoutMinutes", 12 * 60)?)),
+            max_sessions: u64::from(positive(&section.max_sessions, "Session:MaxSessions", 100_000)?),
             // The same engine as the token cache needs no second connection string.
-            shared: shared_store(tree, "Session", token_cache.shared.as_ref())?,
+            shared: shared_store(&section.store, "Session", token_cache.shared.as_ref())?,
         })
     }
 }
 
 /// `{section}:Store` and its connection; `fallback` lends a connection
 /// string to a section that names the same engine without one.
-fn shared_store(tree: &Value, section: &str, fallback: Option<&SharedStoreConfig>) -> Result<Option<SharedStoreConfig>, ConfigError> {
+fn shared_store(keys: &StoreKeys, section: &str, fallback: Option<&SharedStoreConfig>) -> Result<Option<SharedStoreConfig>, ConfigError> {
     let key = |name: &str| format!("{section}:{name}");
-    let Some(kind) = StoreKind::parse(tree, &key("Store"))? else {
+    let Some(kind) = StoreKind::parse(&keys.store, &key("Store"))? else {
         return Ok(None);
     };
-    let connection_string = match optional_string(tree, &key("ConnectionString")) {
-        Some(text) => text,
+    let connection_string = match text(&keys.connection_string) {
+        Some(text) => text.to_owned(),
         None => match fallback.filter(|other| other.kind == kind) {
             Some(other) => other.connection_string.expose().to_owned(),
-            None => required_string(tree, &key("ConnectionString"))?,
+            None => required(&keys.connection_string, &key("ConnectionString"))?.to_owned(),
         },
     };
     let schemes: &[&str] = match kind {
@@ -177,9 +177,9 @@ fn shared_store(tree: &Value, section: &str, fallback: Option<&SharedStoreConfig
         return Err(ConfigError::Invalid { key: key("ConnectionString"), reason: format!("expected a URL starting with {}", schemes.join(" or ")) });
     }
     let namespace = match kind {
-        StoreKind::Redis => optional_string(tree, &key("KeyPrefix")).unwrap_or_else(|| DEFAULT_REDIS_PREFIX.into()),
+        StoreKind::Redis => text(&keys.key_prefix).unwrap_or(DEFAULT_REDIS_PREFIX).to_owned(),
         StoreKind::Postgres => {
-            let schema = optional_string(tree, &key("Schema")).unwrap_or_else(|| DEFAULT_SCHEMA.into());
+            let schema = text(&keys.schema).unwrap_or(DEFAULT_SCHEMA).to_owned();
             // 40 leaves room for the `_token_cache` notice channel within PostgreSQL's 63-byte names.
             let identifier = schema.len() <= 40
                 && schema.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
@@ -194,25 +194,23 @@ fn shared_store(tree: &Value, section: &str, fallback: Option<&SharedStoreConfig
         kind,
         connection_string: ConnectionString(connection_string),
         namespace,
-        timeout: Duration::from_millis(u64::from(optional_u32(tree, &key("TimeoutMilliseconds"), DEFAULT_TIMEOUT_MS)?)),
+        timeout: Duration::from_millis(u64::from(positive(&keys.timeout_milliseconds, &key("TimeoutMilliseconds"), DEFAULT_TIMEOUT_MS)?)),
     }))
 }
 
 /// `TokenCache:EncryptionKeys`: `[{ "Id": "...", "Key": "<base64>" }, ...]`.
-fn key_ring(tree: &Value) -> Result<Option<Arc<KeyRing>>, ConfigError> {
+fn key_ring(entries: Option<&[EncryptionKeyEntry]>) -> Result<Option<Arc<KeyRing>>, ConfigError> {
     const KEYS: &str = "TokenCache:EncryptionKeys";
-    let entries = match lookup(tree, KEYS) {
-        None | Some(Value::Null) => return Ok(None),
-        Some(Value::Array(entries)) if entries.is_empty() => return Ok(None),
-        Some(Value::Array(entries)) => entries.len(),
-        Some(_) => return Err(ConfigError::Invalid { key: KEYS.into(), reason: "expected an array of { Id, Key }".into() }),
+    let Some(entries) = entries.filter(|entries| !entries.is_empty()) else {
+        return Ok(None);
     };
-    let keys = (0..entries)
-        .map(|index| {
-            let id = required_string(tree, &format!("{KEYS}:{index}:Id"))?;
-            let key = required_string(tree, &format!("{KEYS}:{index}:Key"))?;
-            EncryptionKey::from_base64(&id, &key)
-                .map_err(|error| ConfigError::Invalid { key: format!("{KEYS}:{index}"), reason: error.to_string() })
+    let keys = entries
+        .iter()
+        .enumerate()
+        .map(|(index, entry)| {
+            let id = required(&entry.id, &format!("{KEYS}:{index}:Id"))?;
+            let key = required(&entry.key, &format!("{KEYS}:{index}:Key"))?;
+            EncryptionKey::from_base64(id, key).map_err(|error| ConfigError::Invalid { key: format!("{KEYS}:{index}"), reason: error.to_string() })
         })
         .collect::<Result<Vec<_>, _>>()?;
     KeyRing::new(keys).map(|ring| Some(Arc::new(ring))).map_err(|error| ConfigError::Invalid { key: KEYS.into(), reason: error.to_string() })

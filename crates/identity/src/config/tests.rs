@@ -399,6 +399,15 @@ fn every_microsoft_source_type_reads_with_its_keys_in_order_and_the_secret_comes
 
 #[test]
 fn a_credential_entry_of_the_wrong_shape_is_named_by_its_key() {
+    let mut tree = valid_settings();
+    tree["AzureAd"] = json!("not a section");
+    let error = IdentityConfig::from_json(&tree).unwrap_err().to_string();
+    assert!(error.contains("AzureAd is invalid") && error.ends_with("invalid type: a string, expected an object"), "{error}");
+    assert!(!error.contains("not a section"), "the value is not repeated: {error}");
+    let mut tree = valid_settings();
+    tree["DownstreamApis"] = json!({ "TodoList": { "BaseUrl": "https://api.example/", "Scopes": "s", "TimeoutSeconds": "soon" } });
+    let error = IdentityConfig::from_json(&tree).unwrap_err().to_string();
+    assert!(error.contains("DownstreamApis:TodoList:TimeoutSeconds") && error.contains("expected a whole number"), "{error}");
     let cases = [
         (json!([{ "SourceType": "Magic" }]), "AzureAd:ClientCredentials:0:SourceType", "\"Magic\" is not one of ClientSecret, Path"),
         (json!([{ "SourceType": "KeyVault", "KeyVaultCertificateName": "c" }]), "AzureAd:ClientCredentials:0:KeyVaultUrl", "missing"),
@@ -409,10 +418,33 @@ fn a_credential_entry_of_the_wrong_shape_is_named_by_its_key() {
         (json!([{ "SourceType": "Base64Encoded" }]), "AzureAd:ClientCredentials:0:Base64EncodedValue", "missing"),
         (json!([{ "SourceType": "ClientSecret" }]), "AzureAd:ClientCredentials:0:ClientSecret", "missing"),
         (json!([{ "SourceType": "SignedAssertionFromManagedIdentity", "ManagedIdentityClientId": "a b" }]), "ManagedIdentityClientId", "invalid"),
-        (json!({ "SourceType": "Path" }), "AzureAd:ClientCredentials", "expected an array"),
+        (json!({ "SourceType": "Path" }), "AzureAd:ClientCredentials", "invalid type: map, expected an array"),
+        (json!([{ "SourceType": 5 }]), "AzureAd:ClientCredentials:0:SourceType", "invalid type: integer `5`, expected a string"),
     ];
     for (entries, key, what) in cases {
         let error = credential_list(entries.clone()).unwrap_err().to_string();
         assert!(error.contains(key) && error.contains(what), "{entries}: {error}");
+    }
+}
+
+#[test]
+fn a_null_section_or_key_is_absent_as_in_dotnet_configuration() {
+    let mut tree = valid_settings();
+    tree["Session"] = Value::Null;
+    tree["Http"] = Value::Null;
+    tree["DownstreamApis"] = Value::Null;
+    tree["AzureAd"]["CallbackPath"] = Value::Null;
+    tree["Session"] = json!({ "SecureCookie": false });
+    let config = IdentityConfig::from_json(&tree).unwrap();
+    assert_eq!(config.azure_ad.callback_path, "/signin-oidc");
+    assert!(config.downstream_apis.is_empty() && config.http.trusted_ca_files.is_empty());
+}
+
+#[test]
+fn the_schema_knows_every_section_and_credential_key() {
+    let schema = crate::config::settings_schema();
+    let text = schema.to_string();
+    for key in ["AzureAd", "GraphBeta", "DownstreamApis", "TokenCache", "Http", "TrustedCaFiles", "KeyVaultCertificateName", "SignedAssertionFileDiskPath", "ManagedIdentityClientId", "EncryptionKeys", "ConnectionString"] {
+        assert!(text.contains(&format!("\"{key}\"")), "{key} is in the schema");
     }
 }
