@@ -5,7 +5,7 @@ use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes, A};
 use leptos_router::{path, SsrMode};
 
-use crate::auth_links::sign_in_href;
+use crate::auth_links::SignInLink;
 use crate::pages::{DiagnosticsPage, HomePage, MailPage, NotFoundPage, ProfilePage, SignInErrorPage, TodoPage};
 use crate::session_user::{current_user, use_current_user, CurrentUserResource};
 
@@ -56,6 +56,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/mail") view=MailPage ssr=SsrMode::Async/>
                         <Route path=path!("/diagnostics") view=DiagnosticsPage ssr=SsrMode::Async/>
                         <Route path=path!("/todo") view=TodoPage ssr=SsrMode::Async/>
+                        // idweb_routes::SIGN_IN_ERROR_PATH (path! takes a literal; a test ties them).
                         <Route path=path!("/auth/error") view=SignInErrorPage ssr=SsrMode::Async/>
                     </Routes>
                 </main>
@@ -98,20 +99,21 @@ fn Header() -> impl IntoView {
     }
 }
 
-/// A link that leaves the app for the provider's sign-in page.
-#[component]
-pub fn SignInLink(#[prop(into)] return_to: String) -> impl IntoView {
-    let href = sign_in_href(&return_to, &[], None);
-    // rel="external": the router must not turn this into client-side navigation.
-    view! { <a class="button primary" href=href rel="external" data-testid="sign-in">"Sign in"</a> }
-}
-
 /// Sign-out is a POST so a cross-site link cannot sign people out.
 #[component]
 fn SignOutButton() -> impl IntoView {
     view! {
-        <form method="post" action="/auth/sign-out" class="inline-form">
+        <form method="post" action=idweb_routes::SIGN_OUT_PATH class="inline-form">
             <button type="submit" class="button" data-testid="sign-out">"Sign out"</button>
         </form>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_error_page_route_is_where_the_engine_sends_failed_sign_ins() {
+        let source = include_str!("app.rs");
+        assert!(source.contains(&format!("path!(\"{}\")", idweb_routes::SIGN_IN_ERROR_PATH)));
     }
 }

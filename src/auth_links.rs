@@ -1,44 +1,23 @@
-//! Links into the identity engine's sign-in route (`/auth/sign-in`), built
-//! the same way on the server and in the browser.
-//!
-//! The route reads `returnUrl`, `scopes` (space-separated, beyond sign-in)
-//! and `challenge` (the id of a claims challenge the server kept for this
-//! session: claims never travel in a link); see
-//! `idweb_identity::signin::SignInRequest`.
+//! Links into the identity engine's sign-in route, built by `idweb_routes`
+//! the same way on the server and in the browser (claims never travel in a
+//! link: a challenge the server kept is named by its id).
 
 use leptos::prelude::*;
+use idweb_routes::SignInLink as Link;
 
-use crate::app::SignInLink;
 use crate::error::AppError;
 
 /// `/auth/sign-in?returnUrl=...[&scopes=...][&challenge=...]`.
 pub fn sign_in_href(return_to: &str, scopes: &[String], challenge: Option<&str>) -> String {
-    let mut href = format!("/auth/sign-in?returnUrl={}", urlencode(return_to));
-    if !scopes.is_empty() {
-        href.push_str(&format!("&scopes={}", urlencode(&scopes.join(" "))));
-    }
-    if let Some(challenge) = challenge {
-        href.push_str(&format!("&challenge={}", urlencode(challenge)));
-    }
-    href
+    Link { scopes, challenge, ..Link::to(return_to) }.href()
 }
 
-/// `path` when it is a path of this site (AUTHZ-03: `/x`, never `//host`,
-/// `/\host` or a scheme); the error page's links come from its own URL.
-pub fn same_origin_path(path: &str) -> Option<&str> {
-    let rest = path.strip_prefix('/')?;
-    let acceptable = !rest.starts_with('/') && !rest.starts_with('\\') && !path.chars().any(|c| c.is_control());
-    acceptable.then_some(path)
-}
-
-/// Percent-encodes a query value (everything but unreserved characters and `/`).
-fn urlencode(text: &str) -> String {
-    text.bytes()
-        .map(|byte| match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => (byte as char).to_string(),
-            other => format!("%{other:02X}"),
-        })
-        .collect()
+/// A link that leaves the app for the provider's sign-in page.
+#[component]
+pub fn SignInLink(#[prop(into)] return_to: String) -> impl IntoView {
+    let href = sign_in_href(&return_to, &[], None);
+    // rel="external": the router must not turn this into client-side navigation.
+    view! { <a class="button primary" href=href rel="external" data-testid="sign-in">"Sign in"</a> }
 }
 
 /// What a page shows when a server function needs the user's permission:
@@ -81,15 +60,7 @@ pub fn PageFailure(error: AppError, #[prop(into)] return_to: String, #[prop(into
 
 #[cfg(test)]
 mod tests {
-    use super::{same_origin_path, sign_in_href};
-
-    #[test]
-    fn only_same_origin_paths_are_return_targets() {
-        assert_eq!(same_origin_path("/mail?count=20"), Some("/mail?count=20"));
-        for hostile in ["https://evil.example", "//evil.example", "/\\evil.example", "javascript:alert(1)", "", "mail"] {
-            assert_eq!(same_origin_path(hostile), None, "{hostile}");
-        }
-    }
+    use super::sign_in_href;
 
     #[test]
     fn scopes_and_claims_are_encoded_into_the_sign_in_link() {

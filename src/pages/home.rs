@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use leptos_router::components::A;
 
-use crate::app::SignInLink;
+use crate::auth_links::SignInLink;
 use crate::session_user::use_current_user;
 
 /// The landing page.

@@ -6,20 +6,23 @@
 //! number (digits). Nothing else from its URL reaches the page, and the
 //! retry link is built from a same-origin path only.
 
+use idweb_routes::{FailureReason, SignInError};
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
-use crate::auth_links::{same_origin_path, sign_in_href};
+use crate::auth_links::sign_in_href;
 
 /// Explains a failed sign-in.
 #[component]
 pub fn SignInErrorPage() -> impl IntoView {
     let query = use_query_map();
-    let reason = move || query.read().get("reason").unwrap_or_default();
-    let provider_error = move || query.read().get("error").and_then(|code| describe_provider_error(&code).map(|text| (code, text)));
-    let aadsts = move || query.read().get("aadsts").filter(|code| !code.is_empty() && code.len() <= 10 && code.bytes().all(|b| b.is_ascii_digit()));
-    let declined = move || reason() == "consent_declined";
-    let return_to = move || query.read().get("returnUrl").and_then(|path| same_origin_path(&path).map(str::to_owned)).unwrap_or_else(|| "/".into());
+    // Only what the engine could have written survives reading (AUTHZ-05).
+    let page = move || SignInError::read(|name| query.read().get(name));
+    let reason = move || page().reason;
+    let provider_error = move || page().provider_error.and_then(|code| describe_provider_error(code).map(|text| (code, text)));
+    let aadsts = move || page().aadsts;
+    let declined = move || reason() == Some(FailureReason::ConsentDeclined);
+    let return_to = move || page().return_to.unwrap_or_else(|| "/".into());
     // After a declined consent the page that asked asks again itself; otherwise sign in again.
     let retry_href = move || if declined() { return_to() } else { sign_in_href(&return_to(), &[], None) };
     view! {
@@ -27,7 +30,7 @@ pub fn SignInErrorPage() -> impl IntoView {
             <h1 id="sign-in-error-title">
                 {move || if declined() { "Access was not granted" } else { "You were not signed in" }}
             </h1>
-            <p data-testid="error-reason">{move || describe_reason(&reason())}</p>
+            <p data-testid="error-reason">{move || describe_reason(reason())}</p>
             {move || provider_error().map(|(code, text)| view! {
                 <p data-testid="provider-error-text">{text}</p>
                 <p>"The identity provider said: " <code data-testid="provider-error">{code}</code></p>
@@ -44,23 +47,25 @@ pub fn SignInErrorPage() -> impl IntoView {
     }
 }
 
-/// Human text for the identity engine's reason codes (see `IdentityError::reason_code`).
-fn describe_reason(reason_code: &str) -> &'static str {
-    match reason_code {
-        "provider_unavailable" => "The identity provider could not be reached. Please try again in a moment.",
-        "provider_misconfigured" => {
+/// Human text for each reason the engine sends a failed sign-in here with.
+fn describe_reason(reason: Option<FailureReason>) -> &'static str {
+    let Some(reason) = reason else { return "Something went wrong while signing you in." };
+    match reason {
+        FailureReason::ProviderUnavailable => "The identity provider could not be reached. Please try again in a moment.",
+        FailureReason::ProviderMisconfigured => {
             "The identity provider's answer does not match idweb's settings, so signing in cannot work until an administrator fixes them."
         }
-        "expired" => "The sign-in took too long. Please start again.",
-        "invalid_response" => "The sign-in response did not match a sign-in started in this browser, so it was refused.",
-        "provider_error" => "The identity provider did not sign you in.",
-        "code_rejected" => "The identity provider refused to complete the sign-in.",
-        "id_token_rejected" => "The identity provider's answer failed validation, so you were not signed in.",
-        "consent_declined" => "You did not grant the permission the page asked for. The page stays unavailable until you do.",
-        "bad_request" => "The sign-in link was malformed, so it was not followed.",
-        "not_offered" => "The sign-in link asked for permissions this app does not use, so it was not followed.",
-        "store_unavailable" => "idweb cannot reach its session or token store right now. Please try again in a moment.",
-        _ => "Something went wrong while signing you in.",
+        FailureReason::Expired => "The sign-in took too long. Please start again.",
+        FailureReason::InvalidResponse => "The sign-in response did not match a sign-in started in this browser, so it was refused.",
+        FailureReason::ProviderError => "The identity provider did not sign you in.",
+        FailureReason::CodeRejected => "The identity provider refused to complete the sign-in.",
+        FailureReason::IdTokenRejected => "The identity provider's answer failed validation, so you were not signed in.",
+        FailureReason::ConsentDeclined => "You did not grant the permission the page asked for. The page stays unavailable until you do.",
+        FailureReason::BadRequest => "The sign-in link was malformed, so it was not followed.",
+        FailureReason::NotOffered => "The sign-in link asked for permissions this app does not use, so it was not followed.",
+        FailureReason::StoreUnavailable => "idweb cannot reach its session or token store right now. Please try again in a moment.",
+        FailureReason::InteractionRequired | FailureReason::NotSignedIn => "You need to sign in again.",
+        FailureReason::Downstream | FailureReason::Internal => "Something went wrong while signing you in.",
     }
 }
 
@@ -87,13 +92,12 @@ mod tests {
         assert!(describe_provider_error("access_denied").is_some());
         assert!(describe_provider_error("call_support_at_1_800").is_none());
         assert!(describe_provider_error("<script>").is_none());
-        assert_eq!(describe_reason("Your account is locked"), describe_reason("unknown"));
+        assert_eq!(describe_reason(FailureReason::from_code("Your account is locked")), describe_reason(None));
     }
 
-    #[cfg(feature = "ssr")]
     #[test]
     fn every_code_the_engine_passes_on_is_explained() {
-        for code in idweb_identity::error::KNOWN_PROVIDER_ERRORS {
+        for code in idweb_routes::KNOWN_PROVIDER_ERRORS {
             assert!(describe_provider_error(code).is_some(), "{code}");
         }
     }

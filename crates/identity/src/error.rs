@@ -2,11 +2,9 @@
 
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Redirect, Response};
+use idweb_routes::{FailureReason, SignInError, SignInLink};
 
-/// Path of the app's page that explains a failed sign-in.
-pub const SIGN_IN_ERROR_PATH: &str = "/auth/error";
-/// Path that starts a sign-in.
-pub const SIGN_IN_PATH: &str = "/auth/sign-in";
+pub use idweb_routes::{KNOWN_PROVIDER_ERRORS, SIGN_IN_ERROR_PATH, SIGN_IN_PATH};
 
 /// Everything that can go wrong in sign-in, token acquisition and API calls.
 /// Messages never contain tokens, codes or secrets.
@@ -141,53 +139,33 @@ pub enum SignInRejection {
 }
 
 impl IdentityError {
-    /// A stable, non-sensitive code for the error page and logs.
-    pub fn reason_code(&self) -> &'static str {
+    /// Why, as the error page explains it (a stable, non-sensitive code).
+    pub fn reason(&self) -> FailureReason {
         match self {
-            Self::ProviderUnavailable(_) => "provider_unavailable",
-            Self::ProviderMisconfigured(_) => "provider_misconfigured",
-            Self::SignInRejected(SignInRejection::Expired) => "expired",
-            Self::SignInRejected(SignInRejection::BadRequest) => "bad_request",
-            Self::SignInRejected(SignInRejection::NotOffered) => "not_offered",
-            Self::SignInRejected(_) => "invalid_response",
-            Self::ProviderError { .. } => "provider_error",
-            Self::ConsentDeclined { .. } => "consent_declined",
-            Self::CodeRejected(_) => "code_rejected",
-            Self::IdTokenRejected(_) | Self::UnknownSigningKey => "id_token_rejected",
-            Self::InteractionRequired { .. } => "interaction_required",
-            Self::NotSignedIn => "not_signed_in",
-            Self::Downstream { .. } | Self::DownstreamUnavailable(_) | Self::GraphNotOffered => "downstream",
-            Self::TokenCache(_) | Self::Session(_) => "store_unavailable",
+            Self::ProviderUnavailable(_) => FailureReason::ProviderUnavailable,
+            Self::ProviderMisconfigured(_) => FailureReason::ProviderMisconfigured,
+            Self::SignInRejected(SignInRejection::Expired) => FailureReason::Expired,
+            Self::SignInRejected(SignInRejection::BadRequest) => FailureReason::BadRequest,
+            Self::SignInRejected(SignInRejection::NotOffered) => FailureReason::NotOffered,
+            Self::SignInRejected(_) => FailureReason::InvalidResponse,
+            Self::ProviderError { .. } => FailureReason::ProviderError,
+            Self::ConsentDeclined { .. } => FailureReason::ConsentDeclined,
+            Self::CodeRejected(_) => FailureReason::CodeRejected,
+            Self::IdTokenRejected(_) | Self::UnknownSigningKey => FailureReason::IdTokenRejected,
+            Self::InteractionRequired { .. } => FailureReason::InteractionRequired,
+            Self::NotSignedIn => FailureReason::NotSignedIn,
+            Self::Downstream { .. } | Self::DownstreamUnavailable(_) | Self::GraphNotOffered => FailureReason::Downstream,
+            Self::TokenCache(_) | Self::Session(_) => FailureReason::StoreUnavailable,
             Self::Credential(_) | Self::AppRequestRefused(_) | Self::Misconfigured(_) | Self::InvalidRequest(_) | Self::HttpClient(_) => {
-                "internal"
+                FailureReason::Internal
             }
         }
     }
-}
 
-/// The authorization error codes of RFC 6749 4.1.2.1 and OpenID Connect
-/// Core 3.1.2.6: the error page explains these; any other is not passed on.
-pub const KNOWN_PROVIDER_ERRORS: [&str; 13] = [
-    "invalid_request",
-    "unauthorized_client",
-    "access_denied",
-    "unsupported_response_type",
-    "invalid_scope",
-    "server_error",
-    "temporarily_unavailable",
-    "interaction_required",
-    "login_required",
-    "account_selection_required",
-    "consent_required",
-    "invalid_request_uri",
-    "invalid_request_object",
-];
-
-/// The AADSTS number a Microsoft error description starts with
-/// (`AADSTS65004: User declined ...`): digits only, for support.
-fn aadsts_code(description: &str) -> Option<String> {
-    let digits: String = description.strip_prefix("AADSTS")?.chars().take_while(char::is_ascii_digit).take(10).collect();
-    (!digits.is_empty()).then_some(digits)
+    /// [`Self::reason`]'s code, for logs.
+    pub fn reason_code(&self) -> &'static str {
+        self.reason().code()
+    }
 }
 
 impl IntoResponse for IdentityError {
@@ -196,8 +174,8 @@ impl IntoResponse for IdentityError {
             Self::NotSignedIn => return Redirect::to(SIGN_IN_PATH).into_response(),
             Self::InteractionRequired { scopes, claims: None, .. } => {
                 // Ask for exactly what is missing, not a plain sign-in.
-                let request = crate::signin::SignInRequest { return_to: "/".into(), scopes: scopes.clone(), challenge: None, interactive: false };
-                return Redirect::to(&request.url()).into_response();
+                let link = SignInLink { scopes, ..SignInLink::to("/") };
+                return Redirect::to(&link.href()).into_response();
             }
             Self::InteractionRequired { claims: Some(_), .. } => {
                 // A claims challenge is kept in the session (AUTHZ-05), which a bare
@@ -219,23 +197,20 @@ impl IntoResponse for IdentityError {
             }
             _ => tracing::warn!(target: "idweb::security", reason = self.reason_code(), error = %self, "sign-in refused"),
         }
-        let mut target = url::form_urlencoded::Serializer::new(String::new());
-        target.append_pair("reason", self.reason_code());
         // AUTHZ-05: the error page is a URL anyone can link to, so it carries
         // only known codes and numbers, never text it would show.
+        let mut page = SignInError::new(self.reason());
         if let Self::ProviderError { error, description } = &self {
-            if KNOWN_PROVIDER_ERRORS.contains(&error.as_str()) {
-                target.append_pair("error", error);
-            }
-            if let Some(code) = description.as_deref().and_then(aadsts_code) {
-                target.append_pair("aadsts", &code);
+            page = page.with_provider_error(error);
+            if let Some(description) = description {
+                page = page.with_aadsts(description);
             }
         }
         if let Self::ConsentDeclined { return_to, .. } = &self {
             // "Try again" goes back to the page that asked; it asks again itself.
-            target.append_pair("returnUrl", return_to);
+            page = page.with_return_to(return_to);
         }
-        let mut response = Redirect::to(&format!("{SIGN_IN_ERROR_PATH}?{}", target.finish())).into_response();
+        let mut response = Redirect::to(&page.href()).into_response();
         response.headers_mut().insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
         response
     }

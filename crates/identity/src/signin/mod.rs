@@ -33,7 +33,7 @@ pub(crate) const USER_KEY: &str = "idweb.user";
 /// Bytes of randomness in `state` and `nonce` (AUTHZ-01 asks for at least 16).
 const RANDOM_BYTES: u32 = 32;
 /// Path that signs the user out (POST).
-pub const SIGN_OUT_PATH: &str = "/auth/sign-out";
+pub use idweb_routes::SIGN_OUT_PATH;
 
 /// The sign-in routes, bound to `identity`.
 pub fn router(identity: Arc<Identity>) -> Router {

@@ -4,12 +4,7 @@
 /// `https://evil`, `//evil` and `/\evil` would all leave the site.
 pub fn safe_return_path(candidate: Option<&str>) -> String {
     let Some(path) = candidate else { return "/".into() };
-    let acceptable = path.starts_with('/')
-        && !path.starts_with("//")
-        && !path.contains('\\')
-        && !path.chars().any(char::is_control)
-        && path.len() <= 2048;
-    if acceptable {
+    if let Some(path) = idweb_routes::same_origin_path(path) {
         path.to_owned()
     } else {
         tracing::warn!(target: "idweb::security", "refused a return URL that is not a same-origin path");

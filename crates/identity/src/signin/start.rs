@@ -57,18 +57,7 @@ pub struct SignInRequest {
 impl SignInRequest {
     /// The `/auth/sign-in` URL that starts this request.
     pub fn url(&self) -> String {
-        let mut query = url::form_urlencoded::Serializer::new(String::new());
-        query.append_pair("returnUrl", &self.return_to);
-        if !self.scopes.is_empty() {
-            query.append_pair("scopes", &self.scopes.join(" "));
-        }
-        if let Some(challenge) = &self.challenge {
-            query.append_pair("challenge", challenge);
-        }
-        if self.interactive {
-            query.append_pair("interactive", "true");
-        }
-        format!("{}?{}", crate::error::SIGN_IN_PATH, query.finish())
+        idweb_routes::SignInLink { return_to: &self.return_to, scopes: &self.scopes, challenge: self.challenge.as_deref(), interactive: self.interactive }.href()
     }
 
     fn from_query(query: SignInQuery) -> Result<Self, IdentityError> {
