@@ -42,7 +42,7 @@ fi
 
 cargo build -p idweb-emulator
 IDWEB_EMULATOR_CLIENT_SECRET="$client_secret" IDWEB_EMULATOR_IDENTITY_HEADER="$identity_header" target/debug/idweb-emulator \
-  --config crates/emulator/emulator.json --listen 127.0.0.1:5001 "${emulator_tls[@]}" &
+  --config crates/emulator/emulator.json --listen 127.0.0.1:5001 ${emulator_tls[@]+"${emulator_tls[@]}"} &
 emulator_pid=$!
 trap 'kill $emulator_pid 2>/dev/null || true' EXIT INT TERM
 

@@ -4,7 +4,8 @@
 //! it signs for the loopback names, and the accept loop that serves the
 //! router over TLS.
 //!
-//! The CA's key is kept next to its certificate (`{file}.key`, readable by
+//! The CA is name-constrained to `localhost` and the loopback addresses, so
+//! trusting it cannot make any other host trusted. Its key is kept next to its certificate (`{file}.key`, readable by
 //! its owner only), so a restarted emulator signs with the same CA and
 //! clients configured once keep trusting it.
 
@@ -14,7 +15,7 @@ use std::sync::Arc;
 
 use axum::extract::ConnectInfo;
 use axum::Router;
-use rcgen::{BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, KeyPair, KeyUsagePurpose};
+use rcgen::{BasicConstraints, CertificateParams, CidrSubnet, DistinguishedName, DnType, GeneralSubtree, IsCa, KeyPair, KeyUsagePurpose, NameConstraints};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use tokio::sync::oneshot;
 
@@ -63,6 +64,19 @@ impl LocalCa {
         name.push(DnType::CommonName, CA_NAME);
         params.distinguished_name = name;
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        // The CA vouches for this machine only: a client that trusts it (and
+        // whoever holds its key) cannot be shown a certificate for
+        // login.microsoftonline.com or any other real host.
+        let mut ipv6_loopback = [0u8; 16];
+        ipv6_loopback[15] = 1;
+        params.name_constraints = Some(NameConstraints {
+            permitted_subtrees: vec![
+                GeneralSubtree::DnsName("localhost".into()),
+                GeneralSubtree::IpAddress(CidrSubnet::V4([127, 0, 0, 0], [255, 0, 0, 0])),
+                GeneralSubtree::IpAddress(CidrSubnet::V6(ipv6_loopback, [0xff; 16])),
+            ],
+            excluded_subtrees: Vec::new(),
+        });
         params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
         let certificate = params.self_signed(&key).map_err(tls_error)?;
         Ok(Self { key, certificate })
@@ -73,12 +87,24 @@ impl LocalCa {
         self.certificate.pem()
     }
 
+    /// The CA certificate, DER.
+    pub fn certificate_der(&self) -> Vec<u8> {
+        self.certificate.der().to_vec()
+    }
+
+    /// A server certificate (DER) for `names` and its key. Names outside the
+    /// CA's constraints are signed too, and refused by every client.
+    pub fn issue(&self, names: &[&str]) -> Result<(Vec<u8>, KeyPair), EmulatorError> {
+        let server_key = KeyPair::generate().map_err(tls_error)?;
+        let params = CertificateParams::new(names.iter().map(|name| (*name).to_owned()).collect::<Vec<_>>()).map_err(tls_error)?;
+        let server = params.signed_by(&server_key, &self.certificate, &self.key).map_err(tls_error)?;
+        Ok((server.der().to_vec(), server_key))
+    }
+
     /// A TLS configuration with a fresh server certificate for the loopback names.
     pub fn server_config(&self) -> Result<rustls::ServerConfig, EmulatorError> {
-        let server_key = KeyPair::generate().map_err(tls_error)?;
-        let params = CertificateParams::new(SERVER_NAMES.iter().map(|name| (*name).to_owned()).collect::<Vec<_>>()).map_err(tls_error)?;
-        let server = params.signed_by(&server_key, &self.certificate, &self.key).map_err(tls_error)?;
-        let chain = vec![CertificateDer::from(server.der().to_vec()), CertificateDer::from(self.certificate.der().to_vec())];
+        let (server_der, server_key) = self.issue(&SERVER_NAMES)?;
+        let chain = vec![CertificateDer::from(server_der), CertificateDer::from(self.certificate.der().to_vec())];
         let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(server_key.serialize_der()));
         let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
             .with_safe_default_protocol_versions()

@@ -41,3 +41,24 @@ async fn a_client_trusting_the_ca_file_connects_and_others_are_refused_even_afte
     assert_eq!(trusting(&written).get(&discovery).send().await.unwrap().status(), 200);
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn the_ca_cannot_vouch_for_another_host() {
+    use rustls::client::danger::ServerCertVerifier;
+    // A certificate for login.microsoftonline.com signed by the local CA (as
+    // someone holding its key could make) is refused by a client that trusts the CA.
+    let ca = LocalCa::ephemeral().unwrap();
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(rustls::pki_types::CertificateDer::from(ca.certificate_der())).unwrap();
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let verifier = rustls::client::WebPkiServerVerifier::builder_with_provider(std::sync::Arc::new(roots), provider).build().unwrap();
+    let verify = |host: &str| {
+        let (der, _) = ca.issue(&[host]).unwrap();
+        let name = rustls::pki_types::ServerName::try_from(host.to_owned()).unwrap();
+        verifier.verify_server_cert(&rustls::pki_types::CertificateDer::from(der), &[], &name, &[], rustls::pki_types::UnixTime::now())
+    };
+    assert!(verify("localhost").is_ok(), "the loopback names are vouched for");
+    assert!(verify("127.0.0.1").is_ok());
+    assert!(verify("login.microsoftonline.com").is_err(), "a name outside the CA's constraints is refused");
+    assert!(verify("graph.microsoft.com").is_err());
+}

@@ -112,6 +112,10 @@ async fn tok_01_a_certificate_the_app_no_longer_trusts_fails_clearly_after_one_r
     let error = app.identity.tokens().for_app(&[GRAPH_DEFAULT.to_owned()]).await.unwrap_err().to_string();
     assert!(error.contains("invalid_client") && error.contains("AADSTS700027"), "{error}");
     assert_eq!(app.emulator.token_requests() - before, 2, "one retry after reloading, not a loop");
+    // The next refusal within a minute does not reload again (nor retry): one request.
+    let again = app.emulator.token_requests();
+    app.identity.tokens().for_app(&["api://c1a9d3b7-6e2f-4d8a-9b5c-3f7e1d2a4b60/.default".to_owned()]).await.unwrap_err();
+    assert_eq!(app.emulator.token_requests() - again, 1, "reloads are rate-limited");
 }
 
 #[tokio::test]

@@ -368,6 +368,8 @@ const OIDC_SCOPES: [&str; 4] = ["openid", "profile", "offline_access", "email"];
 
 /// Microsoft Graph's resource in the worldwide cloud, as a scope prefix.
 const WORLDWIDE_GRAPH_PREFIX: &str = "https://graph.microsoft.com/";
+/// Microsoft Graph's hosts in the national clouds (US Government L4 and DoD, China).
+pub const NATIONAL_GRAPH_HOSTS: [&str; 3] = ["graph.microsoft.us", "dod-graph.microsoft.us", "microsoftgraph.chinacloudapi.cn"];
 
 /// How scopes are compared, in the cache and against what sign-in offers:
 /// lower case (Microsoft treats them case-insensitively), without the
@@ -388,11 +390,14 @@ impl Default for ScopeNormaliser {
 }
 
 impl ScopeNormaliser {
-    /// For the Graph `graph` describes: the worldwide prefix, its base URL's
-    /// origin (`https://graph.microsoft.us/` in the US Government cloud) and
-    /// the resource its configured scopes name.
+    /// For the Graph `graph` describes: its base URL's origin
+    /// (`https://graph.microsoft.us/` in the US Government cloud), the
+    /// resource its configured scopes name, and the worldwide prefix unless
+    /// the base URL is a national cloud's Graph (there the worldwide Graph is
+    /// another resource, whose scopes must not pass for this one's).
     pub fn for_graph(graph: &crate::config::DownstreamApiConfig) -> Self {
-        let mut normaliser = Self::default();
+        let national = graph.base_url.host_str().is_some_and(|host| NATIONAL_GRAPH_HOSTS.iter().any(|national| national.eq_ignore_ascii_case(host)));
+        let mut normaliser = if national { Self { graph_prefixes: Vec::new() } } else { Self::default() };
         let origin = format!("{}/", graph.base_url.origin().ascii_serialization());
         let named = graph.scopes.iter().chain(graph.app_scopes.iter()).filter_map(|scope| {
             let (resource, _) = scope.rsplit_once('/')?;

@@ -3,7 +3,8 @@
 //! deserialized, every key the schema knows is given the schema's spelling,
 //! walking the tree and the schema together. Keys the schema does not know
 //! (other sections, a map's own names such as a downstream API's) stay as
-//! written.
+//! written. A number or `true`/`false` where the schema wants a string
+//! becomes that string, as .NET configuration holds every value as text.
 
 use std::sync::OnceLock;
 
@@ -56,7 +57,34 @@ fn respell(value: &mut Value, schema: &Value, root: &Value) {
                 }
             }
         }
+        Value::Number(_) | Value::Bool(_)
+            if candidates.iter().any(|candidate| wants_string(candidate)) && !candidates.iter().any(|candidate| accepts_scalar(candidate, value)) =>
+        {
+            *value = Value::String(value.to_string());
+        }
         _ => {}
+    }
+}
+
+/// Whether `schema` is a string (or an optional one), the way schemars writes `String` and `Option<String>`.
+fn wants_string(schema: &Value) -> bool {
+    match schema.get("type") {
+        Some(Value::String(kind)) => kind == "string",
+        Some(Value::Array(kinds)) => kinds.iter().any(|kind| kind == "string") && !kinds.iter().any(|kind| kind == "number" || kind == "integer" || kind == "boolean"),
+        _ => false,
+    }
+}
+
+/// Whether `schema` takes `value` (a number or flag) as it is.
+fn accepts_scalar(schema: &Value, value: &Value) -> bool {
+    let own: &[&str] = match value {
+        Value::Bool(_) => &["boolean"],
+        _ => &["number", "integer"],
+    };
+    match schema.get("type") {
+        Some(Value::String(kind)) => own.contains(&kind.as_str()),
+        Some(Value::Array(kinds)) => kinds.iter().any(|kind| kind.as_str().is_some_and(|kind| own.contains(&kind))),
+        _ => false,
     }
 }
 
@@ -111,5 +139,9 @@ mod tests {
         assert_eq!(canonical["DownstreamApis"]["todoList"]["BaseUrl"], "https://api.example/");
         assert_eq!(canonical["Session"]["ConnectionString"], "redis://127.0.0.1", "flattened store keys too");
         assert_eq!(canonical["Logging"]["LogLevel"]["Default"], "Information", "unknown sections as written");
+        let numbers = super::canonical(&json!({ "AzureAd": { "ClientSecret": 123456, "SendX5C": true }, "Session": { "IdleTimeoutMinutes": 30 } }));
+        assert_eq!(numbers["AzureAd"]["ClientSecret"], "123456", "a number where text is expected is text");
+        assert_eq!(numbers["AzureAd"]["SendX5C"], true, "a flag stays a flag");
+        assert_eq!(numbers["Session"]["IdleTimeoutMinutes"], 30);
     }
 }

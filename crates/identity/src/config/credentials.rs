@@ -100,6 +100,12 @@ fn vault_url(value: &Option<String>, key: &str) -> Result<Url, ConfigError> {
     if url.query().is_some() || url.fragment().is_some() {
         return Err(ConfigError::Invalid { key: key.into(), reason: "expected https://{vault}.vault.azure.net/ without query or fragment".into() });
     }
+    if !crate::credentials::key_vault::is_vault_url(&url) {
+        return Err(ConfigError::Invalid {
+            key: key.into(),
+            reason: "expected a Key Vault URL, https://{vault}.vault.azure.net/ (or a national cloud's): the vault token goes nowhere else".into(),
+        });
+    }
     if !url.path().ends_with('/') {
         let path = format!("{}/", url.path());
         url.set_path(&path);

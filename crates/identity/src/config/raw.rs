@@ -7,7 +7,8 @@
 //!
 //! Values are read as ASP.NET Core's configuration holds them: a number or
 //! flag may be a string (environment variables are), and a scope list may be
-//! one string separated by spaces or commas.
+//! one string separated by spaces or commas. These types hold secrets as
+//! written, so none of them is `Debug`: the checked configuration redacts.
 
 use std::collections::BTreeMap;
 
@@ -20,7 +21,7 @@ use super::casing;
 use super::ConfigError;
 
 /// A whole settings file.
-#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[derive(Default, Deserialize, JsonSchema)]
 #[serde(default)]
 #[schemars(title = "idweb settings (appsettings.json)")]
 pub struct Settings {
@@ -69,7 +70,7 @@ pub struct Settings {
 }
 
 /// The `AzureAd` section (Microsoft.Identity.Web's `MicrosoftIdentityOptions`).
-#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[derive(Default, Deserialize, JsonSchema)]
 #[serde(default)]
 pub struct AzureAdSection {
     /// `Microsoft` (default) or `Generic` (any certified OpenID provider at `Authority`).
@@ -126,7 +127,7 @@ pub struct AzureAdSection {
 }
 
 /// One credential (Microsoft.Identity.Web's `CredentialDescription`).
-#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[derive(Default, Deserialize, JsonSchema)]
 #[serde(default)]
 pub struct CredentialEntry {
     /// `ClientSecret`, `Path`, `Base64Encoded`, `KeyVault`, `SignedAssertionFilePath`,
@@ -175,7 +176,7 @@ pub struct CredentialEntry {
 }
 
 /// A web API (Microsoft.Identity.Web's `DownstreamApiOptions`).
-#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[derive(Default, Deserialize, JsonSchema)]
 #[serde(default)]
 pub struct ApiSection {
     /// Where the API lives, e.g. `https://graph.microsoft.com/v1.0`.
@@ -208,7 +209,7 @@ pub struct ApiSection {
 }
 
 /// The `Hosting` section.
-#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[derive(Default, Deserialize, JsonSchema)]
 #[serde(default)]
 pub struct HostingSection {
     /// The origin people use, e.g. `https://your.host`.
@@ -220,7 +221,7 @@ pub struct HostingSection {
 }
 
 /// The `Http` section.
-#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[derive(Default, Deserialize, JsonSchema)]
 #[serde(default)]
 pub struct HttpSection {
     /// PEM files of certificate authorities trusted besides the public ones.
@@ -229,7 +230,7 @@ pub struct HttpSection {
 }
 
 /// Where a section's entries are kept when several instances share them.
-#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[derive(Default, Deserialize, JsonSchema)]
 #[serde(default)]
 pub struct StoreKeys {
     /// `Memory` (default), `Redis` or `Postgres`.
@@ -250,7 +251,7 @@ pub struct StoreKeys {
 }
 
 /// The `Session` section.
-#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[derive(Default, Deserialize, JsonSchema)]
 #[serde(default)]
 pub struct SessionSection {
     /// Default `__Host-idweb` (`idweb` when not `SecureCookie`).
@@ -274,7 +275,7 @@ pub struct SessionSection {
 }
 
 /// The `TokenCache` section.
-#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[derive(Default, Deserialize, JsonSchema)]
 #[serde(default)]
 pub struct TokenCacheSection {
     /// Users kept in memory, default 100000.
@@ -301,7 +302,7 @@ pub struct TokenCacheSection {
 }
 
 /// One token cache encryption key.
-#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[derive(Default, Deserialize, JsonSchema)]
 #[serde(default)]
 pub struct EncryptionKeyEntry {
     /// Its id, stored with each entry it seals.
@@ -425,6 +426,13 @@ fn plain_words(reason: &str) -> String {
     if let Some(start) = reason.find("string \"") {
         if let Some(length) = reason[start..].find("\", expected") {
             reason.replace_range(start..start + length + 1, "a string");
+        }
+    }
+    // serde shows other values between backticks (`integer `5``): dropped too.
+    while let Some(start) = reason.find(" `") {
+        match reason[start + 2..].find('`') {
+            Some(length) => reason.replace_range(start..start + 2 + length + 1, ""),
+            None => break,
         }
     }
     match reason.find("expected struct ") {

@@ -414,12 +414,13 @@ fn a_credential_entry_of_the_wrong_shape_is_named_by_its_key() {
         (json!([{ "SourceType": "KeyVault", "KeyVaultUrl": "https://v.vault.azure.net/" }]), "AzureAd:ClientCredentials:0:KeyVaultCertificateName", "missing"),
         (json!([{ "SourceType": "KeyVault", "KeyVaultUrl": "https://v.vault.azure.net/", "KeyVaultCertificateName": "../secrets/x" }]), "KeyVaultCertificateName", "only letters, digits and '-'"),
         (json!([{ "SourceType": "KeyVault", "KeyVaultUrl": "vault", "KeyVaultCertificateName": "c" }]), "KeyVaultUrl", "invalid"),
+        (json!([{ "SourceType": "KeyVault", "KeyVaultUrl": "https://evil.example/", "KeyVaultCertificateName": "c" }]), "KeyVaultUrl", "expected a Key Vault URL"),
         (json!([{ "SourceType": "Path" }]), "AzureAd:ClientCredentials:0:CertificateDiskPath", "missing"),
         (json!([{ "SourceType": "Base64Encoded" }]), "AzureAd:ClientCredentials:0:Base64EncodedValue", "missing"),
         (json!([{ "SourceType": "ClientSecret" }]), "AzureAd:ClientCredentials:0:ClientSecret", "missing"),
         (json!([{ "SourceType": "SignedAssertionFromManagedIdentity", "ManagedIdentityClientId": "a b" }]), "ManagedIdentityClientId", "invalid"),
         (json!({ "SourceType": "Path" }), "AzureAd:ClientCredentials", "invalid type: map, expected an array"),
-        (json!([{ "SourceType": 5 }]), "AzureAd:ClientCredentials:0:SourceType", "invalid type: integer `5`, expected a string"),
+        (json!([{ "SourceType": ["Path"] }]), "AzureAd:ClientCredentials:0:SourceType", "invalid type: sequence, expected a string"),
     ];
     for (entries, key, what) in cases {
         let error = credential_list(entries.clone()).unwrap_err().to_string();

@@ -53,10 +53,25 @@ pub fn vault_resource(vault: &Url) -> &'static str {
     }
 }
 
+/// The host names of Key Vaults in Azure's clouds.
+const VAULT_HOST_SUFFIXES: [&str; 3] = [".vault.azure.net", ".vault.usgovcloudapi.net", ".vault.azure.cn"];
+
+fn is_loopback(url: &Url) -> bool {
+    matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"))
+}
+
+/// Whether `url` is a Key Vault (`https://{vault}.vault.azure.net/` and the
+/// national clouds' equivalents) or on this machine (the emulator): a vault
+/// token, which opens every vault the identity may read, goes nowhere else.
+pub fn is_vault_url(url: &Url) -> bool {
+    let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
+    is_loopback(url) || (url.scheme() == "https" && VAULT_HOST_SUFFIXES.iter().any(|suffix| host.ends_with(suffix)))
+}
+
 /// Whether a bearer token may be sent to `url`: over TLS, or to this machine
 /// (the emulator, a local proxy).
 pub fn may_carry_token(url: &Url) -> bool {
-    url.scheme() == "https" || matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"))
+    url.scheme() == "https" || is_loopback(url)
 }
 
 /// Reads certificate `name` from `vault` with `identity`'s token.
@@ -67,8 +82,8 @@ pub async fn load_certificate(
     identity: &ManagedIdentityClient,
     send_x5c: bool,
 ) -> Result<CertificateCredential, String> {
-    if !may_carry_token(vault) {
-        return Err(format!("{vault} is not https: a vault token must not travel unencrypted"));
+    if !may_carry_token(vault) || !is_vault_url(vault) {
+        return Err(format!("{vault} is not an https Key Vault URL: a vault token goes to Key Vault only"));
     }
     let token = identity.token(vault_resource(vault)).await?;
     let certificate_url = vault.join(&format!("certificates/{name}")).map_err(|error| format!("bad certificate URL: {error}"))?;
@@ -123,6 +138,17 @@ mod tests {
         assert!(may_carry_token(&url("http://localhost:5001/")));
         assert!(!may_carry_token(&url("http://contoso.vault.azure.net/")));
         assert!(!may_carry_token(&url("http://10.0.0.4/")));
+    }
+
+    #[test]
+    fn only_key_vaults_and_this_machine_are_vault_urls() {
+        let url = |text: &str| Url::parse(text).unwrap();
+        assert!(is_vault_url(&url("https://contoso.vault.azure.net/")));
+        assert!(is_vault_url(&url("https://contoso.vault.usgovcloudapi.net/")));
+        assert!(is_vault_url(&url("http://127.0.0.1:5001/")));
+        assert!(!is_vault_url(&url("https://evil.example/")));
+        assert!(!is_vault_url(&url("https://vault.azure.net.evil.example/")));
+        assert!(!is_vault_url(&url("http://contoso.vault.azure.net/")));
     }
 
     #[test]

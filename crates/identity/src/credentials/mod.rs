@@ -208,6 +208,10 @@ impl Loader {
                     for attempt in &attempts {
                         tracing::warn!(skipped = %attempt, "a configured client credential could not be loaded; the next one was tried");
                     }
+                    if !attempts.is_empty() && credential.client_secret().is_some() {
+                        // A deployment meant to run without a secret now runs on one.
+                        tracing::error!(credential = %description.key, "every certificate or federated credential before it failed; falling back to a client secret");
+                    }
                     return Ok((credential, index));
                 }
                 Err(reason) => attempts.push(format!("{} ({}): {reason}", description.key, description.source.source_type())),
@@ -222,16 +226,22 @@ pub struct Credentials {
     descriptions: Vec<CredentialDescription>,
     loader: Loader,
     current: RwLock<Arc<ClientCredential>>,
-    /// One reload at a time: the requests refused together share it.
-    reloading: tokio::sync::Mutex<()>,
+    /// One reload at a time, and when the last one was tried: the requests
+    /// refused together share it, and a refusal that reloading does not cure
+    /// (a certificate removed from the app, a skewed clock) costs at most one
+    /// reload per [`RELOAD_INTERVAL`], not one per request.
+    reloading: tokio::sync::Mutex<Option<std::time::Instant>>,
 }
+
+/// Shortest time between two reloads of the credential.
+pub const RELOAD_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl Credentials {
     /// Loads the first of `descriptions` that loads.
     pub async fn load(descriptions: Vec<CredentialDescription>, loader: Loader) -> Result<Self, CredentialError> {
         let (credential, index) = loader.first_loading(&descriptions, false).await.map_err(|attempts| CredentialError::NoneLoaded { attempts })?;
         tracing::info!(credential = %descriptions[index].key, source = %descriptions[index].source.source_type(), "client credential loaded");
-        Ok(Self { descriptions, loader, current: RwLock::new(Arc::new(credential)), reloading: tokio::sync::Mutex::new(()) })
+        Ok(Self { descriptions, loader, current: RwLock::new(Arc::new(credential)), reloading: tokio::sync::Mutex::new(None) })
     }
 
     /// The credential to use now.
@@ -242,16 +252,21 @@ impl Credentials {
     /// The token endpoint refused `refused` as unknown or expired: loads the
     /// entries that can change again (a rotated certificate, a new token) and
     /// returns the new credential, or `None` when there is nothing else to try
-    /// (a secret, or every entry failing). Requests refused together share one reload.
+    /// (a secret, every entry failing, or a reload tried less than
+    /// [`RELOAD_INTERVAL`] ago). Requests refused together share one reload.
     pub async fn reload(&self, refused: &Arc<ClientCredential>) -> Option<Arc<ClientCredential>> {
         if refused.client_secret().is_some() {
             return None;
         }
-        let _one_at_a_time = self.reloading.lock().await;
+        let mut last_attempt = self.reloading.lock().await;
         let current = self.current();
         if !Arc::ptr_eq(&current, refused) {
             return Some(current);
         }
+        if last_attempt.is_some_and(|at| at.elapsed() < RELOAD_INTERVAL) {
+            return None;
+        }
+        *last_attempt = Some(std::time::Instant::now());
         match self.loader.first_loading(&self.descriptions, true).await {
             Ok((credential, index)) => {
                 tracing::info!(credential = %self.descriptions[index].key, "client credential reloaded after the token endpoint refused it");

@@ -111,16 +111,14 @@ pub struct Photo {
     pub bytes: Vec<u8>,
 }
 
-/// Microsoft Graph's hosts in Azure's clouds: worldwide, US Government
-/// (L4 and DoD) and China. A Graph at one of them is asked for app tokens
-/// as `{its origin}/.default` when `Graph:AppScopes` is not set.
-const GRAPH_HOSTS: [&str; 4] = ["graph.microsoft.com", "graph.microsoft.us", "dod-graph.microsoft.us", "microsoftgraph.chinacloudapi.cn"];
-
-/// The scope of app tokens for the Graph at `base_url`: its own cloud's
-/// `.default`, or the worldwide cloud's for anything else (the emulator).
+/// The scope of app tokens for the Graph at `base_url` when `Graph:AppScopes`
+/// is not set: a national cloud's Graph its own `.default`, anything else
+/// (the worldwide Graph, the emulator) the worldwide cloud's.
 fn default_app_scope(base_url: &url::Url) -> String {
     match base_url.host_str() {
-        Some(host) if GRAPH_HOSTS.iter().any(|graph| graph.eq_ignore_ascii_case(host)) => format!("https://{}/.default", host.to_ascii_lowercase()),
+        Some(host) if crate::cache::NATIONAL_GRAPH_HOSTS.iter().any(|graph| graph.eq_ignore_ascii_case(host)) => {
+            format!("https://{}/.default", host.to_ascii_lowercase())
+        }
         _ => "https://graph.microsoft.com/.default".into(),
     }
 }
