@@ -161,24 +161,22 @@ pub struct RunningEmulator {
 
 /// Binds `addr` (port 0 picks a free port) and serves until shut down or dropped.
 pub async fn spawn(config: EmulatorConfig, addr: SocketAddr) -> Result<RunningEmulator, EmulatorError> {
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|error| EmulatorError::Bind { address: addr.to_string(), reason: error.to_string() })?;
-    let addr = listener
-        .local_addr()
-        .map_err(|error| EmulatorError::Bind { address: addr.to_string(), reason: error.to_string() })?;
+    let (listener, addr) = bind(addr).await?;
     serve(listener, config, &format!("http://{addr}/")).await
+}
+
+/// A listener on `addr`, and the address it got.
+async fn bind(addr: SocketAddr) -> Result<(tokio::net::TcpListener, SocketAddr), EmulatorError> {
+    let failed = |error: std::io::Error| EmulatorError::Bind { address: addr.to_string(), reason: error.to_string() };
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(failed)?;
+    let bound = listener.local_addr().map_err(failed)?;
+    Ok((listener, bound))
 }
 
 /// Binds `addr` (port 0 picks a free port) and serves HTTPS with a server
 /// certificate `ca` signs, until shut down or dropped.
 pub async fn spawn_tls(config: EmulatorConfig, addr: SocketAddr, ca: &tls::LocalCa) -> Result<RunningEmulator, EmulatorError> {
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|error| EmulatorError::Bind { address: addr.to_string(), reason: error.to_string() })?;
-    let addr = listener
-        .local_addr()
-        .map_err(|error| EmulatorError::Bind { address: addr.to_string(), reason: error.to_string() })?;
+    let (listener, addr) = bind(addr).await?;
     let tls_config = ca.server_config()?;
     serve_with(listener, config, &format!("https://{addr}/"), Some(tls_config)).await
 }

@@ -141,7 +141,7 @@ async fn a_rotated_vault_certificate_is_the_only_one_the_app_trusts_and_old_vers
 }
 
 #[tokio::test]
-async fn a_managed_identity_token_for_the_exchange_audience_authenticates_the_app_it_is_federated_with() {
+async fn tok_01_a_managed_identity_token_for_the_exchange_audience_authenticates_the_app_it_is_federated_with() {
     let mut config = EmulatorConfig::default();
     config.managed_identities.push(serde_json::from_value(json!({ "clientId": "other-identity", "principalId": "other-principal" })).unwrap());
     let emulator = Emulator::start_with(config).await;

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use support::{location, start_up_error, TestApp, ADELE, EMULATOR};
 
 #[tokio::test]
-async fn with_the_local_ca_trusted_everything_works_over_https() {
+async fn tok_01_with_the_local_ca_trusted_everything_works_over_https() {
     let app = TestApp::start_https(|emulator, settings| {
         emulator.apps[0].client_secrets.clear();
         *settings = json!({ "AzureAd": {

@@ -8,21 +8,8 @@ mod support;
 use serde_json::{json, Value};
 use support::{location, TestApp, ADELE, EMULATOR};
 
-const FROM_MICROSOFTS_DOCS: &str = r#"{
-  "AzureAd": {
-    "Instance": "https://login.microsoftonline.com/",
-    "ClientId": "2ec40e65-ba09-4853-bcde-bcb60029e596",
-    "TenantId": "common",
-    // To call an API
-    "ClientSecret": "...",
-    "ClientCertificates": [
-    ]
-  },
-  "GraphBeta": {
-    "BaseUrl": "https://graph.microsoft.com/beta",
-    "Scopes": "user.read"
-  }
-}"#;
+/// Microsoft's example as published (Microsoft.Identity.Web's wiki, "calling a web API").
+const FROM_MICROSOFTS_DOCS: &str = include_str!("fixtures/microsoft-docs-appsettings.jsonc");
 
 #[tokio::test]
 async fn microsofts_documented_settings_sign_in_against_the_emulator() {

@@ -4,8 +4,10 @@
 //! (`sid`), whose value is base64 PKCS#12 or PEM. Both calls carry a
 //! managed identity's token for the vault's cloud.
 //!
-//! Plain REST over reqwest: Microsoft's Rust crates refuse bearer tokens to
-//! non-https endpoints and bring a second HTTP stack (see docs/CREDENTIALS.md).
+//! Plain REST over reqwest, not Microsoft's `azure_security_keyvault_*`
+//! crates: their bearer token policy refuses any endpoint that is not https
+//! (so they cannot talk to the emulator over plain http), and they bring a
+//! second HTTP stack (reqwest 0.13 with aws-lc) for two GETs.
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
