@@ -58,7 +58,7 @@ load() { # url, cookie, connections -> requests/s
 
 # One instance, memory stores.
 start_app "$app_a"
-cookie=$(python3 bench/scale-out/sign_in.py "http://127.0.0.1:$app_a" "$adele")
+cookie=$(python3 bench/sign_in.py cookies "http://127.0.0.1:$app_a" "/auth/sign-in?returnUrl=/" <(echo "$adele") 1)
 curl -fs -H "Cookie: $cookie" "http://127.0.0.1:$app_a/profile" | grep -q "Adele Vance" || { echo "profile not served" >&2; exit 1; }
 one=$(load "http://127.0.0.1:$app_a/profile" "$cookie" "$connections")
 kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true; unset 'pids[-1]'
@@ -69,7 +69,7 @@ shared=(TokenCache__Store=Redis TokenCache__ConnectionString=redis://127.0.0.1:$
         Session__Store=Redis)
 start_app "$app_a" "${shared[@]}"
 start_app "$app_b" "${shared[@]}"
-cookie=$(python3 bench/scale-out/sign_in.py "http://127.0.0.1:$app_a" "$adele")
+cookie=$(python3 bench/sign_in.py cookies "http://127.0.0.1:$app_a" "/auth/sign-in?returnUrl=/" <(echo "$adele") 1)
 curl -fs -H "Cookie: $cookie" "http://127.0.0.1:$app_b/profile" | grep -q "Adele Vance" || { echo "profile not served by B" >&2; exit 1; }
 redis-cli -p "$redis_port" config resetstat >/dev/null
 half=$(( (connections + 1) / 2 ))

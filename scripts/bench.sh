@@ -1,0 +1,182 @@
+#!/usr/bin/env bash
+# The Profile page benchmark (cached token + Graph /me at the emulator +
+# HTML), each system signed in through the real flow, against the ceiling:
+# a bare Axum handler doing the same Graph call with a fixed token.
+#
+#   scripts/bench.sh [SECONDS] [USERS] [CONNECTIONS...]
+#     SECONDS      length of each load run (default 10)
+#     USERS        users signed in before the load (default 1000; RSS is
+#                  read after 10 and after all of them)
+#     CONNECTIONS  wrk connection counts (default: 1 8)
+#
+# Release builds; the emulator serves HTTPS with its local CA (as
+# Microsoft's endpoints do). The system under test runs on core 0, the
+# emulator, Redis and wrk on core 1: the system's CPU per request comes
+# from /proc for its process alone. Every system runs twice, interleaved.
+# Loopback only; bounded: about (2 + 2 x connection counts x SECONDS) s per
+# system and round, plus the sign-ins. Writes the Markdown table to stdout
+# (docs/BENCHMARKS.md keeps one run) and the raw numbers to
+# target/bench/results.tsv.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${1:-10}
+users=${2:-1000}
+shift $(( $# > 2 ? 2 : $# ))
+connections=("$@")
+[ ${#connections[@]} -gt 0 ] || connections=(1 8)
+
+say() { printf '\033[1m[bench]\033[0m %s\n' "$*" >&2; }
+command -v wrk >/dev/null || { say "installing wrk"; apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
+command -v taskset >/dev/null || { echo "taskset (util-linux) is needed to pin processes" >&2; exit 1; }
+[ "$(nproc)" -ge 2 ] || { echo "the benchmark pins the system and the load to different cores: 2 or more needed" >&2; exit 1; }
+scripts/services.sh >/dev/null
+[ -x target/release/idweb ] && [ -d target/site/pkg ] || scripts/release.sh >&2
+cargo build --release -q -p idweb-emulator -p idweb-bench-ceiling >&2
+
+work=$(mktemp -d)
+mkdir -p target/bench
+results=target/bench/results.tsv
+: >"$results"
+pids=()
+stop_all() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  [ -n "${redis_port:-}" ] && redis-cli -p "$redis_port" shutdown nosave >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap stop_all EXIT
+
+read -r emulator_port app_port redis_port < <(python3 -c '
+import socket
+s = [socket.socket() for _ in range(3)]
+[x.bind(("127.0.0.1", 0)) for x in s]
+print(*[x.getsockname()[1] for x in s])')
+emulator=https://127.0.0.1:$emulator_port
+app=http://127.0.0.1:$app_port
+ca=$work/emulator-ca.pem
+secret=$(head -c 24 /dev/urandom | base64 | tr -d '/+=')
+tenant=7d3a2f61-4a2e-4c49-9b56-2f1c8e4d9a10
+client_id=5f4b6c2e-8d1a-4e3b-9c7f-1a2b3c4d5e6f
+clock_ticks=$(getconf CLK_TCK)
+
+wait_for() { # url [curl options]
+  local url=$1; shift
+  for _ in $(seq 200); do curl -fs "$@" "$url" >/dev/null 2>&1 && return; sleep 0.1; done
+  echo "$url never answered" >&2; exit 1
+}
+cpu_seconds() { # pid: user + system CPU of the whole process, in seconds
+  python3 -c "
+import sys
+fields = open('/proc/$1/stat').read().rsplit(')', 1)[1].split()
+print((int(fields[11]) + int(fields[12])) / $clock_ticks)"
+}
+rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+
+# The emulator with USERS generated users (their object ids in $work/users), on core 1.
+python3 - "$users" "$app" >"$work/emulator.json" 3>"$work/users" <<'PY'
+import json, os, sys
+count, app = int(sys.argv[1]), sys.argv[2]
+config = json.load(open("crates/emulator/emulator.json"))
+config["apps"][0]["redirectUris"] = [f"{app}/signin-oidc"]
+config["apps"][0]["postLogoutRedirectUris"] = [f"{app}/signout-callback-oidc"]
+config["users"] = [{
+    "objectId": f"00000000-0000-4000-8000-{index:012d}",
+    "displayName": f"Bench User {index}", "givenName": "Bench", "surname": f"User {index}",
+    "userPrincipalName": f"bench{index}@contoso.example", "mail": f"bench{index}@contoso.example",
+    "jobTitle": "Tester", "officeLocation": f"{index}/1",
+} for index in range(1, count + 1)]
+json.dump(config, sys.stdout)
+with os.fdopen(3, "w") as oids:
+    oids.write("".join(user["objectId"] + "\n" for user in config["users"]))
+PY
+IDWEB_EMULATOR_CLIENT_SECRET=$secret RUST_LOG=warn taskset -c 1 target/release/idweb-emulator \
+  --config "$work/emulator.json" --listen 127.0.0.1:$emulator_port --tls-ca-file "$ca" >"$work/emulator.log" 2>&1 &
+pids+=($!)
+wait_for "$emulator/_emulator" --cacert "$ca"
+(cd "$work" && taskset -c 1 redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no --daemonize yes --logfile redis.log)
+
+start_idweb() { # extra NAME=VALUE settings
+  env IDWEB_ENVIRONMENT=Development RUST_LOG=warn LEPTOS_SITE_ADDR=127.0.0.1:$app_port LEPTOS_SITE_ROOT=target/site \
+    AzureAd__Instance="$emulator/" AzureAd__ClientSecret="$secret" Graph__BaseUrl="$emulator/v1.0" \
+    Http__TrustedCaFiles__0="$ca" Hosting__PublicUrl="$app" Session__MaxSessions=100000 "$@" \
+    taskset -c 0 target/release/idweb >"$work/system.log" 2>&1 &
+  pids+=($!)
+  system_pid=$!
+  wait_for "$app/readyz"
+}
+start_ceiling() {
+  local token
+  token=$(python3 bench/sign_in.py token "$emulator" "$tenant" "$client_id" "$secret" "$app/signin-oidc" \
+    "$(head -1 "$work/users")" "$ca")
+  CEILING_ADDR=127.0.0.1:$app_port CEILING_GRAPH="$emulator/v1.0" CEILING_TOKEN=$token CEILING_CA_FILE=$ca \
+    taskset -c 0 target/release/idweb-bench-ceiling >"$work/system.log" 2>&1 &
+  pids+=($!)
+  system_pid=$!
+  wait_for "$app/profile"
+}
+stop_system() {
+  kill "$system_pid" 2>/dev/null || true
+  wait "$system_pid" 2>/dev/null || true
+}
+
+# Runs SYSTEM once: start it, sign users in (if it has sessions), load it at each connection count.
+measure() { # system round
+  local system=$1 round=$2 cookies="" rss10=0 rss_all=0 signed=0
+  case "$system" in
+    idweb) start_idweb ;;
+    "idweb, Redis L2") start_idweb TokenCache__Store=Redis TokenCache__ConnectionString=redis://127.0.0.1:$redis_port/ \
+        TokenCache__KeyPrefix="bench-$round:" TokenCache__EncryptionKeys__0__Id=bench \
+        TokenCache__EncryptionKeys__0__Key="$(head -c 32 /dev/urandom | base64)" Session__Store=Redis \
+        Session__KeyPrefix="bench-session-$round:" ;;
+    ceiling) start_ceiling ;;
+  esac
+  if [ "$system" != ceiling ]; then
+    cookies=$work/cookies
+    say "$system (round $round): signing in 10 users, then up to $users"
+    head -n 10 "$work/users" >"$work/first-users"
+    tail -n +11 "$work/users" >"$work/other-users"
+    python3 bench/sign_in.py cookies "$app" "/auth/sign-in?returnUrl=/" "$work/first-users" 10 "$ca" >"$cookies"
+    rss10=$(rss_kb "$system_pid")
+    python3 bench/sign_in.py cookies "$app" "/auth/sign-in?returnUrl=/" "$work/other-users" "$users" "$ca" >>"$cookies"
+    rss_all=$(rss_kb "$system_pid")
+    signed=$(wc -l <"$cookies")
+    curl -fs -H "Cookie: $(head -1 "$cookies")" "$app/profile" | grep -q "Bench User 1<" \
+      || { echo "$system did not serve the profile" >&2; exit 1; }
+  fi
+  BENCH_COOKIES=$cookies taskset -c 1 wrk -t 1 -c 8 -d 2s -s bench/wrk/profile.lua "$app/profile" >/dev/null
+  # Without sessions, the memory it needs at all, after a warm-up.
+  [ "$system" != ceiling ] || rss_all=$(rss_kb "$system_pid")
+  for c in "${connections[@]}"; do
+    local before after output=$work/wrk.out
+    before=$(cpu_seconds "$system_pid")
+    BENCH_COOKIES=$cookies taskset -c 1 wrk -t 1 -c "$c" -d "${seconds}s" --latency -s bench/wrk/profile.lua "$app/profile" >"$output"
+    after=$(cpu_seconds "$system_pid")
+    if grep -q "Non-2xx" "$output"; then echo "$system answered errors under load:" >&2; cat "$output" >&2; exit 1; fi
+    python3 - "$system" "$round" "$c" "$before" "$after" "$rss10" "$rss_all" "$signed" "$output" >>"$results" <<'PY'
+import re, sys
+system, round_, connections, before, after, rss10, rss_all, signed, output = sys.argv[1:]
+text = open(output).read()
+def millis(label):
+    value, unit = re.search(rf"^\s*{label}\s+([\d.]+)(us|ms|s)\s*$", text, re.M).groups()
+    return float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
+requests, seconds = re.search(r"(\d+) requests in ([\d.]+)(?:s)", text).groups()
+print("\t".join([system, round_, connections, requests, seconds, f"{millis('50%'):.3f}", f"{millis('99%'):.3f}",
+                 f"{float(after) - float(before):.3f}", rss10, rss_all, signed]))
+PY
+    say "$system (round $round), $c connections: $(tail -1 "$results" | cut -f4) requests"
+  done
+  stop_system
+}
+
+systems=(idweb "idweb, Redis L2" ceiling)
+for round in 1 2; do
+  # Interleaved, the order turned around in the second round.
+  if [ "$round" = 2 ]; then order=(ceiling "idweb, Redis L2" idweb); else order=("${systems[@]}"); fi
+  for system in "${order[@]}"; do measure "$system" "$round"; done
+done
+
+cat <<HEAD
+Machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo); $(wrk --version 2>&1 | head -1 | cut -d' ' -f1,2); $(rustc --version | cut -d' ' -f1,2).
+\`scripts/bench.sh $seconds $users ${connections[*]}\`: ${seconds} s per load run, $users users signed in, each system twice (interleaved); system under test on core 0, emulator (HTTPS), Redis and wrk on core 1.
+
+HEAD
+python3 bench/report.py "$results" ceiling
