@@ -15,8 +15,10 @@ library only (the emulator may serve HTTPS with a local CA).
 """
 import base64
 import hashlib
+import html
 import http.client
 import json
+import re
 import secrets
 import ssl
 import sys
@@ -70,11 +72,17 @@ def pick(authorize_url, user_oid):
 def sign_in(app, start_path, user_oid):
     cookies = {}
     url = urllib.parse.urljoin(app, start_path)
-    # Follow the app's own redirects until one leaves for the emulator.
+    # Follow the app's own redirects (or the authorize link of its login page:
+    # Microsoft's `identity` package answers with a page that refreshes to it)
+    # until one leads to the emulator.
     for _ in range(5):
-        started, _ = request("GET", url, {"cookie": cookie_header(cookies)} if cookies else {})
+        started, body = request("GET", url, {"cookie": cookie_header(cookies)} if cookies else {})
         keep_cookies(started, cookies)
-        url = urllib.parse.urljoin(url, started.getheader("location") or "")
+        link = re.search(rb"""(https?://[^'"\s]*/oauth2/v2\.0/authorize[^'"\s]*)""", body)
+        if started.status == 200 and link:
+            url = html.unescape(link.group(1).decode())
+        else:
+            url = urllib.parse.urljoin(url, started.getheader("location") or "")
         if "/oauth2/v2.0/authorize" in url:
             break
     else:

@@ -63,20 +63,36 @@ wait_for() { # url [curl options]
   for _ in $(seq 200); do curl -fs "$@" "$url" >/dev/null 2>&1 && return; sleep 0.1; done
   echo "$url never answered" >&2; exit 1
 }
-cpu_seconds() { # pid: user + system CPU of the whole process, in seconds
-  python3 -c "
-import sys
-fields = open('/proc/$1/stat').read().rsplit(')', 1)[1].split()
-print((int(fields[11]) + int(fields[12])) / $clock_ticks)"
+tree() { # pid: it and its descendants (gunicorn's worker runs under its master)
+  local pid=$1 child
+  echo "$pid"
+  for child in $(pgrep -P "$pid" || true); do tree "$child"; done
 }
-rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+cpu_seconds() { # pid: user + system CPU of the process and its descendants, in seconds
+  python3 - $(tree "$1") <<PY
+import sys
+total = 0
+for pid in sys.argv[1:]:
+    try:
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        continue
+    total += int(fields[11]) + int(fields[12])
+print(total / $clock_ticks)
+PY
+}
+rss_kb() { # pid: resident memory of the process and its descendants
+  local pid total=0
+  for pid in $(tree "$1"); do total=$(( total + $(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status" 2>/dev/null || echo 0) )); done
+  echo "$total"
+}
 
 # The emulator with USERS generated users (their object ids in $work/users), on core 1.
 python3 - "$users" "$app" >"$work/emulator.json" 3>"$work/users" <<'PY'
 import json, os, sys
 count, app = int(sys.argv[1]), sys.argv[2]
 config = json.load(open("crates/emulator/emulator.json"))
-config["apps"][0]["redirectUris"] = [f"{app}/signin-oidc"]
+config["apps"][0]["redirectUris"] = [f"{app}/signin-oidc", f"{app}/getAToken"]
 config["apps"][0]["postLogoutRedirectUris"] = [f"{app}/signout-callback-oidc"]
 config["users"] = [{
     "objectId": f"00000000-0000-4000-8000-{index:012d}",
@@ -113,6 +129,23 @@ start_ceiling() {
   system_pid=$!
   wait_for "$app/profile"
 }
+python_peer=.idweb/bench/python
+if [ ! -x "$python_peer/bin/gunicorn" ]; then
+  say "installing the Python peer's packages in $python_peer"
+  python3 -m venv "$python_peer"
+  "$python_peer/bin/pip" install -q -r bench/peers/flask/requirements.txt >&2
+fi
+start_flask() {
+  mkdir -p "$work/flask-sessions"
+  rm -rf "${work:?}/flask-sessions/"*
+  (cd bench/peers/flask && AUTHORITY="$emulator/$tenant" CLIENT_ID=$client_id CLIENT_SECRET=$secret \
+    REDIRECT_URI="$app/getAToken" GRAPH="$emulator/v1.0" SESSION_DIR="$work/flask-sessions" REQUESTS_CA_BUNDLE=$ca \
+    PYTHONWARNINGS=ignore exec taskset -c 0 "$OLDPWD/$python_peer/bin/gunicorn" -w 1 -b 127.0.0.1:$app_port --log-level warning app:app) \
+    >"$work/system.log" 2>&1 &
+  pids+=($!)
+  system_pid=$!
+  wait_for "$app/profile"
+}
 stop_system() {
   kill "$system_pid" 2>/dev/null || true
   wait "$system_pid" 2>/dev/null || true
@@ -128,15 +161,18 @@ measure() { # system round
         TokenCache__EncryptionKeys__0__Key="$(head -c 32 /dev/urandom | base64)" Session__Store=Redis \
         Session__KeyPrefix="bench-session-$round:" ;;
     ceiling) start_ceiling ;;
+    "Flask + identity") start_flask ;;
   esac
+  local start_path="/auth/sign-in?returnUrl=/"
+  [ "$system" != "Flask + identity" ] || start_path=/profile
   if [ "$system" != ceiling ]; then
     cookies=$work/cookies
     say "$system (round $round): signing in 10 users, then up to $users"
     head -n 10 "$work/users" >"$work/first-users"
     tail -n +11 "$work/users" >"$work/other-users"
-    python3 bench/sign_in.py cookies "$app" "/auth/sign-in?returnUrl=/" "$work/first-users" 10 "$ca" >"$cookies"
+    python3 bench/sign_in.py cookies "$app" "$start_path" "$work/first-users" 10 "$ca" >"$cookies"
     rss10=$(rss_kb "$system_pid")
-    python3 bench/sign_in.py cookies "$app" "/auth/sign-in?returnUrl=/" "$work/other-users" "$users" "$ca" >>"$cookies"
+    python3 bench/sign_in.py cookies "$app" "$start_path" "$work/other-users" "$users" "$ca" >>"$cookies"
     rss_all=$(rss_kb "$system_pid")
     signed=$(wc -l <"$cookies")
     curl -fs -H "Cookie: $(head -1 "$cookies")" "$app/profile" | grep -q "Bench User 1<" \
@@ -167,10 +203,10 @@ PY
   stop_system
 }
 
-systems=(idweb "idweb, Redis L2" ceiling)
+systems=(idweb "idweb, Redis L2" "Flask + identity" ceiling)
 for round in 1 2; do
   # Interleaved, the order turned around in the second round.
-  if [ "$round" = 2 ]; then order=(ceiling "idweb, Redis L2" idweb); else order=("${systems[@]}"); fi
+  if [ "$round" = 2 ]; then order=(ceiling "Flask + identity" "idweb, Redis L2" idweb); else order=("${systems[@]}"); fi
   for system in "${order[@]}"; do measure "$system" "$round"; done
 done
 
