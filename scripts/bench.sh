@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The Profile page benchmark (cached token + Graph /me at the emulator +
-# HTML), each system signed in through the real flow, against the ceiling:
-# a bare Axum handler doing the same Graph call with a fixed token.
+# HTML), each system signed in through the real flow: idweb (memory stores,
+# and Redis), the stacks people pick instead (Express + msal-node, Flask +
+# Microsoft's identity package; bench/peers/), and the ceiling: a bare Axum
+# handler doing the same Graph call with a fixed token.
 #
 #   scripts/bench.sh [SECONDS] [USERS] [CONNECTIONS...]
 #     SECONDS      length of each load run (default 10)
@@ -92,7 +94,7 @@ python3 - "$users" "$app" >"$work/emulator.json" 3>"$work/users" <<'PY'
 import json, os, sys
 count, app = int(sys.argv[1]), sys.argv[2]
 config = json.load(open("crates/emulator/emulator.json"))
-config["apps"][0]["redirectUris"] = [f"{app}/signin-oidc", f"{app}/getAToken"]
+config["apps"][0]["redirectUris"] = [f"{app}/signin-oidc", f"{app}/getAToken", f"{app}/auth/redirect"]
 config["apps"][0]["postLogoutRedirectUris"] = [f"{app}/signout-callback-oidc"]
 config["users"] = [{
     "objectId": f"00000000-0000-4000-8000-{index:012d}",
@@ -146,6 +148,18 @@ start_flask() {
   system_pid=$!
   wait_for "$app/profile"
 }
+if [ ! -d bench/peers/express/node_modules/@azure/msal-node ]; then
+  say "installing the Node peer's packages"
+  (cd bench/peers/express && npm ci --no-audit --no-fund >&2)
+fi
+start_express() {
+  PORT=$app_port AUTHORITY="$emulator/$tenant" CLIENT_ID=$client_id CLIENT_SECRET=$secret \
+    REDIRECT_URI="$app/auth/redirect" GRAPH="$emulator/v1.0" NODE_EXTRA_CA_CERTS=$ca NODE_ENV=production \
+    taskset -c 0 node bench/peers/express/app.mjs >"$work/system.log" 2>&1 &
+  pids+=($!)
+  system_pid=$!
+  wait_for "$app/profile"
+}
 stop_system() {
   kill "$system_pid" 2>/dev/null || true
   wait "$system_pid" 2>/dev/null || true
@@ -162,9 +176,11 @@ measure() { # system round
         Session__KeyPrefix="bench-session-$round:" ;;
     ceiling) start_ceiling ;;
     "Flask + identity") start_flask ;;
+    "Express + msal-node") start_express ;;
   esac
   local start_path="/auth/sign-in?returnUrl=/"
   [ "$system" != "Flask + identity" ] || start_path=/profile
+  [ "$system" != "Express + msal-node" ] || start_path=/auth/signin
   if [ "$system" != ceiling ]; then
     cookies=$work/cookies
     say "$system (round $round): signing in 10 users, then up to $users"
@@ -203,10 +219,10 @@ PY
   stop_system
 }
 
-systems=(idweb "idweb, Redis L2" "Flask + identity" ceiling)
+systems=(idweb "idweb, Redis L2" "Express + msal-node" "Flask + identity" ceiling)
 for round in 1 2; do
   # Interleaved, the order turned around in the second round.
-  if [ "$round" = 2 ]; then order=(ceiling "Flask + identity" "idweb, Redis L2" idweb); else order=("${systems[@]}"); fi
+  if [ "$round" = 2 ]; then order=(ceiling "Flask + identity" "Express + msal-node" "idweb, Redis L2" idweb); else order=("${systems[@]}"); fi
   for system in "${order[@]}"; do measure "$system" "$round"; done
 done
 

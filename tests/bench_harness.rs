@@ -1,7 +1,8 @@
 //! The benchmark harness is not run in CI (it takes minutes and wants quiet
 //! cores), so this checks it cannot rot silently: its scripts parse, and its
-//! report turns measurements into the table docs/BENCHMARKS.md shows. The
-//! ceiling peer is a workspace member, so CI compiles it.
+//! report turns measurements into the table docs/BENCHMARKS.md shows, and
+//! the peers' code parses (Python, JavaScript). The ceiling peer is a
+//! workspace member, so CI compiles it.
 #![cfg(feature = "ssr")]
 
 use std::process::Command;
@@ -19,6 +20,15 @@ fn the_harness_scripts_parse() {
     let cache = std::env::temp_dir().join(format!("idweb-bench-pycache-{}", std::process::id()));
     let cache = cache.display().to_string();
     succeeds("python3", &["-X", &format!("pycache_prefix={cache}"), "-m", "py_compile", "bench/sign_in.py", "bench/report.py"]);
+}
+
+#[test]
+fn the_peers_code_parses() {
+    let cache = std::env::temp_dir().join(format!("idweb-bench-pycache-peers-{}", std::process::id()));
+    succeeds("python3", &["-X", &format!("pycache_prefix={}", cache.display()), "-m", "py_compile", "bench/peers/flask/app.py"]);
+    succeeds("node", &["--check", "bench/peers/express/app.mjs"]);
+    let lock: serde_json::Value = serde_json::from_str(&std::fs::read_to_string("bench/peers/express/package-lock.json").unwrap()).unwrap();
+    assert_eq!(lock["packages"][""]["dependencies"]["@azure/msal-node"], "7.2.3", "the lock file is the package's");
 }
 
 #[test]
