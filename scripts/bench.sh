@@ -220,10 +220,20 @@ PY
 }
 
 systems=(idweb "idweb, Redis L2" "Express + msal-node" "Flask + identity" ceiling)
+# BENCH_SYSTEMS="idweb ceiling" measures only those (words: idweb, Express, Flask,
+# ceiling; a quick before/after); default: all.
+if [ -n "${BENCH_SYSTEMS:-}" ]; then
+  wanted=" $BENCH_SYSTEMS "
+  keep() { local system=$1 word=${1%%,*}; word=${word%% *}; [[ "$wanted" == *" $word "* ]]; }
+else
+  keep() { true; }
+fi
 for round in 1 2; do
   # Interleaved, the order turned around in the second round.
   if [ "$round" = 2 ]; then order=(ceiling "Flask + identity" "Express + msal-node" "idweb, Redis L2" idweb); else order=("${systems[@]}"); fi
-  for system in "${order[@]}"; do measure "$system" "$round"; done
+  for system in "${order[@]}"; do
+    if keep "$system"; then measure "$system" "$round"; fi
+  done
 done
 
 cat <<HEAD
