@@ -10,6 +10,19 @@ use std::net::SocketAddr;
 use common::{header, headers, http_get, http_request};
 use serde_json::json;
 
+/// Runs `test` alone, on the one runtime every test of this file shares, as
+/// a server process runs one app. Building and rendering several apps at
+/// once in one process (tests in parallel) now and then left a Leptos render
+/// unfinished forever (about one run in 25, the not-found page and `/`
+/// alike); one app serving thousands of concurrent pages never hung.
+fn on_one_runtime(test: impl std::future::Future<Output = ()>) {
+    static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let runtime = RUNTIME.get_or_init(|| tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("a runtime"));
+    runtime.block_on(test);
+}
+
 /// Serves the app over `settings` on a free loopback port.
 async fn serve(settings: serde_json::Value) -> SocketAddr {
     serve_site(settings, None).await
@@ -47,94 +60,104 @@ async fn local_app() -> SocketAddr {
     serve(settings("http://127.0.0.1:9/", "tenant", "client", "http://127.0.0.1:3000/", Some(false))).await
 }
 
-#[tokio::test]
-async fn hdr_01_a_page_carries_a_fresh_nonce_policy_and_is_not_stored() {
-    let address = local_app().await;
-    let first = http_get(address, "/").await;
-    assert!(first.starts_with("HTTP/1.1 200"), "{first}");
-    let policy = header(&first, "content-security-policy").expect("a CSP").to_owned();
-    let nonce = policy.split("'nonce-").nth(1).and_then(|rest| rest.split('\'').next()).expect("a nonce in script-src").to_owned();
-    assert!(nonce.len() >= 16, "{nonce}");
-    assert!(policy.contains(&format!("script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval';")), "{policy}");
-    assert!(policy.contains("connect-src 'self';") && policy.contains("frame-ancestors 'none'") && policy.contains("object-src 'none'"));
-    assert!(first.contains(&format!("nonce=\"{nonce}\"")), "the hydration script carries the nonce");
-    assert_eq!(header(&first, "cache-control"), Some("no-store"));
-    assert_eq!(header(&first, "x-content-type-options"), Some("nosniff"));
-    assert_eq!(header(&first, "strict-transport-security"), None, "no HSTS over http");
+#[test]
+fn hdr_01_a_page_carries_a_fresh_nonce_policy_and_is_not_stored() {
+    on_one_runtime(async {
+        let address = local_app().await;
+        let first = http_get(address, "/").await;
+        assert!(first.starts_with("HTTP/1.1 200"), "{first}");
+        let policy = header(&first, "content-security-policy").expect("a CSP").to_owned();
+        let nonce = policy.split("'nonce-").nth(1).and_then(|rest| rest.split('\'').next()).expect("a nonce in script-src").to_owned();
+        assert!(nonce.len() >= 16, "{nonce}");
+        assert!(policy.contains(&format!("script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval';")), "{policy}");
+        assert!(policy.contains("connect-src 'self';") && policy.contains("frame-ancestors 'none'") && policy.contains("object-src 'none'"));
+        assert!(first.contains(&format!("nonce=\"{nonce}\"")), "the hydration script carries the nonce");
+        assert_eq!(header(&first, "cache-control"), Some("no-store"));
+        assert_eq!(header(&first, "x-content-type-options"), Some("nosniff"));
+        assert_eq!(header(&first, "strict-transport-security"), None, "no HSTS over http");
 
-    let second = http_get(address, "/").await;
-    let second_policy = header(&second, "content-security-policy").unwrap();
-    assert!(!second_policy.contains(&nonce), "a new nonce per response");
+        let second = http_get(address, "/").await;
+        let second_policy = header(&second, "content-security-policy").unwrap();
+        assert!(!second_policy.contains(&nonce), "a new nonce per response");
+    });
 }
 
-#[tokio::test]
-async fn hdr_01_static_assets_may_be_cached_and_other_responses_may_not() {
-    // A site of its own: the test must not depend on a cargo-leptos build having run
-    // (nor render the not-found page, which hangs now and then when several test
-    // runtimes share the process; one server runtime, as in production, does not).
-    let site = std::env::temp_dir().join(format!("idweb-site-{}", std::process::id()));
-    std::fs::create_dir_all(site.join("pkg")).unwrap();
-    std::fs::write(site.join("pkg/idweb.css"), "body { margin: 0 }").unwrap();
-    let address = serve_site(settings("http://127.0.0.1:9/", "tenant", "client", "http://127.0.0.1:3000/", Some(false)), Some(&site)).await;
-    let asset = http_get(address, "/pkg/idweb.css").await;
-    assert!(asset.starts_with("HTTP/1.1 200"), "{asset}");
-    assert_ne!(header(&asset, "cache-control"), Some("no-store"), "{asset}");
-    let health = http_get(address, "/healthz").await;
-    assert_eq!(header(&health, "cache-control"), Some("no-store"));
-    assert!(header(&health, "content-security-policy").is_some_and(|policy| policy.starts_with("default-src 'none'")));
+#[test]
+fn hdr_01_static_assets_may_be_cached_and_other_responses_may_not() {
+    on_one_runtime(async {
+        // A site of its own: the test must not depend on a cargo-leptos build having run.
+        let site = std::env::temp_dir().join(format!("idweb-site-{}", std::process::id()));
+        std::fs::create_dir_all(site.join("pkg")).unwrap();
+        std::fs::write(site.join("pkg/idweb.css"), "body { margin: 0 }").unwrap();
+        let address = serve_site(settings("http://127.0.0.1:9/", "tenant", "client", "http://127.0.0.1:3000/", Some(false)), Some(&site)).await;
+        let asset = http_get(address, "/pkg/idweb.css").await;
+        assert!(asset.starts_with("HTTP/1.1 200"), "{asset}");
+        assert_ne!(header(&asset, "cache-control"), Some("no-store"), "{asset}");
+        let health = http_get(address, "/healthz").await;
+        assert_eq!(header(&health, "cache-control"), Some("no-store"));
+        assert!(header(&health, "content-security-policy").is_some_and(|policy| policy.starts_with("default-src 'none'")));
+    });
 }
 
-#[tokio::test]
-async fn hdr_01_hsts_when_the_public_url_is_https() {
-    let address = serve(settings("http://127.0.0.1:9/", "tenant", "client", "https://app.example/", None)).await;
-    let page = http_get(address, "/healthz").await;
-    assert_eq!(header(&page, "strict-transport-security"), Some("max-age=31536000"));
+#[test]
+fn hdr_01_hsts_when_the_public_url_is_https() {
+    on_one_runtime(async {
+        let address = serve(settings("http://127.0.0.1:9/", "tenant", "client", "https://app.example/", None)).await;
+        let page = http_get(address, "/healthz").await;
+        assert_eq!(header(&page, "strict-transport-security"), Some("max-age=31536000"));
+    });
 }
 
-#[tokio::test]
-async fn server_functions_and_the_photo_answer_401_without_a_session() {
-    let address = local_app().await;
-    let form = ["Content-Type: application/x-www-form-urlencoded", "Accept: application/json"];
-    for endpoint in ["/api/my_profile", "/api/my_messages", "/api/my_todos", "/api/my_diagnostics"] {
-        let body = if endpoint == "/api/my_messages" { "count=10" } else { "" };
-        let response = http_request(address, "POST", endpoint, &form, body).await;
-        assert!(response.starts_with("HTTP/1.1 401"), "{endpoint}: {response}");
-        assert!(response.contains("NotSignedIn"), "the typed body the UI reads: {response}");
-        assert_eq!(header(&response, "cache-control"), Some("no-store"), "{endpoint}");
-    }
-    let anonymous = http_request(address, "POST", "/api/current_user", &form, "").await;
-    assert!(anonymous.starts_with("HTTP/1.1 200"), "asking who is signed in is no error: {anonymous}");
-    let photo = http_get(address, "/profile/photo").await;
-    assert!(photo.starts_with("HTTP/1.1 401"), "{photo}");
+#[test]
+fn server_functions_and_the_photo_answer_401_without_a_session() {
+    on_one_runtime(async {
+        let address = local_app().await;
+        let form = ["Content-Type: application/x-www-form-urlencoded", "Accept: application/json"];
+        for endpoint in ["/api/my_profile", "/api/my_messages", "/api/my_todos", "/api/my_diagnostics"] {
+            let body = if endpoint == "/api/my_messages" { "count=10" } else { "" };
+            let response = http_request(address, "POST", endpoint, &form, body).await;
+            assert!(response.starts_with("HTTP/1.1 401"), "{endpoint}: {response}");
+            assert!(response.contains("NotSignedIn"), "the typed body the UI reads: {response}");
+            assert_eq!(header(&response, "cache-control"), Some("no-store"), "{endpoint}");
+        }
+        let anonymous = http_request(address, "POST", "/api/current_user", &form, "").await;
+        assert!(anonymous.starts_with("HTTP/1.1 200"), "asking who is signed in is no error: {anonymous}");
+        let photo = http_get(address, "/profile/photo").await;
+        assert!(photo.starts_with("HTTP/1.1 401"), "{photo}");
+    });
 }
 
-#[tokio::test]
-async fn ses_01_in_production_the_session_cookie_is_host_prefixed_secure_http_only_and_lax() {
-    let mut emulator_config = idweb_emulator::EmulatorConfig::default();
-    emulator_config.apps[0].client_secrets = vec![serde_json::from_value(json!("end2end-only-secret")).unwrap()];
-    let client_id = emulator_config.apps[0].client_id.clone();
-    let emulator = idweb_emulator::spawn(emulator_config, "127.0.0.1:0".parse().unwrap()).await.unwrap();
-    // Production: an https public URL and no Session settings at all.
-    let address = serve(settings(&emulator.base_url(), emulator.tenant_id(), &client_id, "https://app.example/", None)).await;
-    let response = http_get(address, "/auth/sign-in?returnUrl=/").await;
-    assert!(response.starts_with("HTTP/1.1 303"), "{response}");
-    let cookies = headers(&response, "set-cookie");
-    let session = cookies.iter().find(|cookie| cookie.starts_with("__Host-idweb=")).expect("the __Host- session cookie");
-    let attributes: Vec<String> = session.split(';').skip(1).map(|part| part.trim().to_ascii_lowercase()).collect();
-    for expected in ["secure", "httponly", "samesite=lax", "path=/"] {
-        assert!(attributes.iter().any(|attribute| attribute == expected), "{expected} missing: {session}");
-    }
-    assert!(!attributes.iter().any(|attribute| attribute.starts_with("domain=")), "__Host- cookies name no domain: {session}");
+#[test]
+fn ses_01_in_production_the_session_cookie_is_host_prefixed_secure_http_only_and_lax() {
+    on_one_runtime(async {
+        let mut emulator_config = idweb_emulator::EmulatorConfig::default();
+        emulator_config.apps[0].client_secrets = vec![serde_json::from_value(json!("end2end-only-secret")).unwrap()];
+        let client_id = emulator_config.apps[0].client_id.clone();
+        let emulator = idweb_emulator::spawn(emulator_config, "127.0.0.1:0".parse().unwrap()).await.unwrap();
+        // Production: an https public URL and no Session settings at all.
+        let address = serve(settings(&emulator.base_url(), emulator.tenant_id(), &client_id, "https://app.example/", None)).await;
+        let response = http_get(address, "/auth/sign-in?returnUrl=/").await;
+        assert!(response.starts_with("HTTP/1.1 303"), "{response}");
+        let cookies = headers(&response, "set-cookie");
+        let session = cookies.iter().find(|cookie| cookie.starts_with("__Host-idweb=")).expect("the __Host- session cookie");
+        let attributes: Vec<String> = session.split(';').skip(1).map(|part| part.trim().to_ascii_lowercase()).collect();
+        for expected in ["secure", "httponly", "samesite=lax", "path=/"] {
+            assert!(attributes.iter().any(|attribute| attribute == expected), "{expected} missing: {session}");
+        }
+        assert!(!attributes.iter().any(|attribute| attribute.starts_with("domain=")), "__Host- cookies name no domain: {session}");
+    });
 }
 
-#[tokio::test]
-async fn csrf_01_a_cross_site_write_to_a_server_function_is_refused_before_it_runs() {
-    let address = local_app().await;
-    let form = "Content-Type: application/x-www-form-urlencoded";
-    let cross_site = http_request(address, "POST", "/api/add_todo", &[form, "Sec-Fetch-Site: cross-site"], "title=x").await;
-    assert!(cross_site.starts_with("HTTP/1.1 403"), "{cross_site}");
-    let foreign = http_request(address, "POST", "/api/delete_todo", &[form, "Origin: https://evil.example"], "id=1").await;
-    assert!(foreign.starts_with("HTTP/1.1 403"), "{foreign}");
-    let same_origin = http_request(address, "POST", "/api/add_todo", &[form, "Sec-Fetch-Site: same-origin"], "title=x").await;
-    assert!(same_origin.starts_with("HTTP/1.1 401"), "reaches the function, which wants a session: {same_origin}");
+#[test]
+fn csrf_01_a_cross_site_write_to_a_server_function_is_refused_before_it_runs() {
+    on_one_runtime(async {
+        let address = local_app().await;
+        let form = "Content-Type: application/x-www-form-urlencoded";
+        let cross_site = http_request(address, "POST", "/api/add_todo", &[form, "Sec-Fetch-Site: cross-site"], "title=x").await;
+        assert!(cross_site.starts_with("HTTP/1.1 403"), "{cross_site}");
+        let foreign = http_request(address, "POST", "/api/delete_todo", &[form, "Origin: https://evil.example"], "id=1").await;
+        assert!(foreign.starts_with("HTTP/1.1 403"), "{foreign}");
+        let same_origin = http_request(address, "POST", "/api/add_todo", &[form, "Sec-Fetch-Site: same-origin"], "title=x").await;
+        assert!(same_origin.starts_with("HTTP/1.1 401"), "reaches the function, which wants a session: {same_origin}");
+    });
 }
