@@ -18,9 +18,16 @@ const API_VERSION: &str = "api-version=7.4";
 
 impl Emulator {
     async fn managed_identity_token(&self, resource: &str) -> reqwest::Response {
+        self.identity_token_for(resource, None).await
+    }
+
+    /// A token of the identity `client_id` (user-assigned), or the system-assigned one.
+    async fn identity_token_for(&self, resource: &str, client_id: Option<&str>) -> reqwest::Response {
+        let mut query = vec![("resource", resource), ("api-version", "2019-08-01")];
+        query.extend(client_id.map(|id| ("client_id", id)));
         self.http
             .get(self.running.identity_endpoint())
-            .query(&[("resource", resource), ("api-version", "2019-08-01")])
+            .query(&query)
             .header("X-IDENTITY-HEADER", self.running.identity_header())
             .send()
             .await
@@ -164,17 +171,7 @@ async fn tok_01_a_managed_identity_token_for_the_exchange_audience_authenticates
     assert_eq!(app_token(assertion.clone()).await.status(), 200);
     assert_eq!(app_token(assertion).await.status(), 200, "reused until it expires, like other federated assertions");
 
-    let other: Value = emulator
-        .http
-        .get(emulator.running.identity_endpoint())
-        .query(&[("resource", "api://AzureADTokenExchange"), ("api-version", "2019-08-01"), ("client_id", "other-identity")])
-        .header("X-IDENTITY-HEADER", emulator.running.identity_header())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let other: Value = emulator.identity_token_for("api://AzureADTokenExchange", Some("other-identity")).await.json().await.unwrap();
     let refused = app_token(other["access_token"].as_str().unwrap().to_owned()).await;
     assert_oauth_error(refused, 401, "invalid_client", 700213).await;
     let vault_token = emulator.vault_token().await;

@@ -145,7 +145,7 @@ impl IdentityBuilder {
         let caller = Arc::new(ApiCaller::new(http.clone(), tokens.clone()));
         let graph = GraphClient::new(&config.graph, caller.clone(), config.azure_ad.profile == config::ProviderProfile::Microsoft);
         let downstream = DownstreamApis::new(config.downstream_apis.clone(), caller);
-        let offered_scopes = offered_scopes(&config);
+        let offered_scopes = offered_scopes(&config, tokens.scopes());
         Ok(Arc::new(Identity { config, provider, tokens, sessions, graph, downstream, offered_scopes }))
     }
 }
@@ -295,9 +295,9 @@ fn trusted_authorities(http: &config::HttpConfig) -> Result<Vec<reqwest::Certifi
     Ok(trusted)
 }
 
-fn offered_scopes(config: &IdentityConfig) -> BTreeSet<String> {
+fn offered_scopes(config: &IdentityConfig, scopes: &cache::ScopeNormaliser) -> BTreeSet<String> {
     let microsoft = config.azure_ad.profile == config::ProviderProfile::Microsoft;
     let graph = config.graph.scopes.iter().map(String::as_str).chain(graph::MAIL_SCOPES).filter(|_| microsoft);
     let apis = config.downstream_apis.values().flat_map(|api| api.scopes.iter().map(String::as_str));
-    cache::ScopeNormaliser::for_graph(&config.graph).normalise(graph.chain(apis))
+    scopes.normalise(graph.chain(apis))
 }

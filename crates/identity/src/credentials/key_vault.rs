@@ -70,11 +70,7 @@ pub fn is_vault_url(url: &Url) -> bool {
     is_loopback(url) || (url.scheme() == "https" && VAULT_HOST_SUFFIXES.iter().any(|suffix| host.ends_with(suffix)))
 }
 
-/// Whether a bearer token may be sent to `url`: over TLS, or to this machine
-/// (the emulator, a local proxy).
-pub fn may_carry_token(url: &Url) -> bool {
-    url.scheme() == "https" || is_loopback(url)
-}
+
 
 /// Reads certificate `name` from `vault` with `identity`'s token.
 pub async fn load_certificate(
@@ -84,7 +80,7 @@ pub async fn load_certificate(
     identity: &ManagedIdentityClient,
     send_x5c: bool,
 ) -> Result<CertificateCredential, String> {
-    if !may_carry_token(vault) || !is_vault_url(vault) {
+    if !is_vault_url(vault) {
         return Err(format!("{vault} is not an https Key Vault URL: a vault token goes to Key Vault only"));
     }
     let token = identity.token(vault_resource(vault)).await?;
@@ -133,21 +129,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_vault_token_travels_over_tls_or_stays_on_this_machine() {
-        let url = |text: &str| Url::parse(text).unwrap();
-        assert!(may_carry_token(&url("https://contoso.vault.azure.net/")));
-        assert!(may_carry_token(&url("http://127.0.0.1:5001/")));
-        assert!(may_carry_token(&url("http://localhost:5001/")));
-        assert!(!may_carry_token(&url("http://contoso.vault.azure.net/")));
-        assert!(!may_carry_token(&url("http://10.0.0.4/")));
-    }
-
-    #[test]
     fn only_key_vaults_and_this_machine_are_vault_urls() {
         let url = |text: &str| Url::parse(text).unwrap();
         assert!(is_vault_url(&url("https://contoso.vault.azure.net/")));
         assert!(is_vault_url(&url("https://contoso.vault.usgovcloudapi.net/")));
         assert!(is_vault_url(&url("http://127.0.0.1:5001/")));
+        assert!(is_vault_url(&url("http://localhost:5001/")));
+        assert!(!is_vault_url(&url("http://10.0.0.4/")));
         assert!(!is_vault_url(&url("https://evil.example/")));
         assert!(!is_vault_url(&url("https://vault.azure.net.evil.example/")));
         assert!(!is_vault_url(&url("http://contoso.vault.azure.net/")));
