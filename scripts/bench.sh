@@ -27,7 +27,8 @@ shift $(( $# > 2 ? 2 : $# ))
 connections=("$@")
 [ ${#connections[@]} -gt 0 ] || connections=(1 8)
 
-say() { printf '\033[1m[bench]\033[0m %s\n' "$*" >&2; }
+source bench/common.sh
+BENCH_WRAP="taskset -c 0"
 command -v wrk >/dev/null || { say "installing wrk"; apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
 command -v taskset >/dev/null || { echo "taskset (util-linux) is needed to pin processes" >&2; exit 1; }
 [ "$(nproc)" -ge 2 ] || { echo "the benchmark pins the system and the load to different cores: 2 or more needed" >&2; exit 1; }
@@ -35,36 +36,11 @@ scripts/services.sh >/dev/null
 [ -x target/release/idweb ] && [ -d target/site/pkg ] || scripts/release.sh >&2
 cargo build --release -q -p idweb-emulator -p idweb-bench-ceiling >&2
 
-work=$(mktemp -d)
 mkdir -p target/bench
 results=target/bench/results.tsv
 : >"$results"
-pids=()
-stop_all() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  [ -n "${redis_port:-}" ] && redis-cli -p "$redis_port" shutdown nosave >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap stop_all EXIT
-
-read -r emulator_port app_port redis_port < <(python3 -c '
-import socket
-s = [socket.socket() for _ in range(3)]
-[x.bind(("127.0.0.1", 0)) for x in s]
-print(*[x.getsockname()[1] for x in s])')
-emulator=https://127.0.0.1:$emulator_port
-app=http://127.0.0.1:$app_port
-ca=$work/emulator-ca.pem
-secret=$(head -c 24 /dev/urandom | base64 | tr -d '/+=')
-tenant=7d3a2f61-4a2e-4c49-9b56-2f1c8e4d9a10
-client_id=5f4b6c2e-8d1a-4e3b-9c7f-1a2b3c4d5e6f
 clock_ticks=$(getconf CLK_TCK)
 
-wait_for() { # url [curl options]
-  local url=$1; shift
-  for _ in $(seq 200); do curl -fs "$@" "$url" >/dev/null 2>&1 && return; sleep 0.1; done
-  echo "$url never answered" >&2; exit 1
-}
 tree() { # pid: it and its descendants (gunicorn's worker runs under its master)
   local pid=$1 child
   echo "$pid"
@@ -89,48 +65,9 @@ rss_kb() { # pid: resident memory of the process and its descendants
   echo "$total"
 }
 
-# The emulator with USERS generated users (their object ids in $work/users), on core 1.
-python3 - "$users" "$app" >"$work/emulator.json" 3>"$work/users" <<'PY'
-import json, os, sys
-count, app = int(sys.argv[1]), sys.argv[2]
-config = json.load(open("crates/emulator/emulator.json"))
-config["apps"][0]["redirectUris"] = [f"{app}/signin-oidc", f"{app}/getAToken", f"{app}/auth/redirect"]
-config["apps"][0]["postLogoutRedirectUris"] = [f"{app}/signout-callback-oidc"]
-config["users"] = [{
-    "objectId": f"00000000-0000-4000-8000-{index:012d}",
-    "displayName": f"Bench User {index}", "givenName": "Bench", "surname": f"User {index}",
-    "userPrincipalName": f"bench{index}@contoso.example", "mail": f"bench{index}@contoso.example",
-    "jobTitle": "Tester", "officeLocation": f"{index}/1",
-} for index in range(1, count + 1)]
-json.dump(config, sys.stdout)
-with os.fdopen(3, "w") as oids:
-    oids.write("".join(user["objectId"] + "\n" for user in config["users"]))
-PY
-IDWEB_EMULATOR_CLIENT_SECRET=$secret RUST_LOG=warn taskset -c 1 target/release/idweb-emulator \
-  --config "$work/emulator.json" --listen 127.0.0.1:$emulator_port --tls-ca-file "$ca" >"$work/emulator.log" 2>&1 &
-pids+=($!)
-wait_for "$emulator/_emulator" --cacert "$ca"
+bench_start_emulator "$users"
 (cd "$work" && taskset -c 1 redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no --daemonize yes --logfile redis.log)
 
-start_idweb() { # extra NAME=VALUE settings
-  env IDWEB_ENVIRONMENT=Development RUST_LOG=warn LEPTOS_SITE_ADDR=127.0.0.1:$app_port LEPTOS_SITE_ROOT=target/site \
-    AzureAd__Instance="$emulator/" AzureAd__ClientSecret="$secret" Graph__BaseUrl="$emulator/v1.0" \
-    Http__TrustedCaFiles__0="$ca" Hosting__PublicUrl="$app" Session__MaxSessions=100000 "$@" \
-    taskset -c 0 target/release/idweb >"$work/system.log" 2>&1 &
-  pids+=($!)
-  system_pid=$!
-  wait_for "$app/readyz"
-}
-start_ceiling() {
-  local token
-  token=$(python3 bench/sign_in.py token "$emulator" "$tenant" "$client_id" "$secret" "$app/signin-oidc" \
-    "$(head -1 "$work/users")" "$ca")
-  CEILING_ADDR=127.0.0.1:$app_port CEILING_GRAPH="$emulator/v1.0" CEILING_TOKEN=$token CEILING_CA_FILE=$ca \
-    taskset -c 0 target/release/idweb-bench-ceiling >"$work/system.log" 2>&1 &
-  pids+=($!)
-  system_pid=$!
-  wait_for "$app/profile"
-}
 python_peer=.idweb/bench/python
 if [ ! -x "$python_peer/bin/gunicorn" ]; then
   say "installing the Python peer's packages in $python_peer"
@@ -159,10 +96,6 @@ start_express() {
   pids+=($!)
   system_pid=$!
   wait_for "$app/profile"
-}
-stop_system() {
-  kill "$system_pid" 2>/dev/null || true
-  wait "$system_pid" 2>/dev/null || true
 }
 
 # Runs SYSTEM once: start it, sign users in (if it has sessions), load it at each connection count.

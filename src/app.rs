@@ -1,7 +1,6 @@
 //! The app shell, router and page frame.
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes, A};
 use leptos_router::{path, SsrMode};
 
@@ -20,8 +19,11 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                // Fixed for every page, so written here rather than registered
+                // per render through leptos_meta (and not shipped to the browser).
+                <link id="leptos" rel="stylesheet" href="/pkg/idweb.css"/>
+                <title>"idweb"</title>
                 <HydrationScripts options/>
-                <MetaTags/>
             </head>
             <body>
                 <App/>
@@ -33,7 +35,6 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 /// The root component: header, routes, footer.
 #[component]
 pub fn App() -> impl IntoView {
-    provide_meta_context();
     let user: CurrentUserResource = Resource::new(|| (), |_| current_user());
     provide_context(user);
     // Lets end-to-end tests (and people) tell a hydrated page from plain SSR.
@@ -41,8 +42,6 @@ pub fn App() -> impl IntoView {
     Effect::new(move |_| hydrated.set(true));
 
     view! {
-        <Stylesheet id="leptos" href="/pkg/idweb.css"/>
-        <Title text="idweb"/>
         <Router>
             <div class="frame" data-hydrated=move || hydrated.get().to_string()>
                 <a class="skip-link" href="#content">"Skip to content"</a>

@@ -17,6 +17,8 @@ fn succeeds(program: &str, args: &[&str]) -> String {
 fn the_harness_scripts_parse() {
     succeeds("bash", &["-n", "scripts/bench.sh"]);
     succeeds("bash", &["-n", "bench/scale-out/run.sh"]);
+    succeeds("bash", &["-n", "bench/common.sh"]);
+    succeeds("bash", &["-n", "bench/instructions.sh"]);
     let cache = std::env::temp_dir().join(format!("idweb-bench-pycache-{}", std::process::id()));
     let cache = cache.display().to_string();
     succeeds("python3", &["-X", &format!("pycache_prefix={cache}"), "-m", "py_compile", "bench/sign_in.py", "bench/report.py"]);

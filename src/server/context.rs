@@ -6,14 +6,37 @@
 //! claims challenge kept in the session (AUTHZ-05) and an HTTP status that
 //! says what happened (401 not signed in, 403 interaction required, 503 an
 //! outage, 502 a downstream API, 500 only a defect).
+//!
+//! The futures of [`maybe_user`] and [`for_user`] are boxed: Leptos moves a
+//! resource's future several times while it sets it up, and unboxed these
+//! futures hold every state of the engine's calls below them (session
+//! store, token acquisition, Graph), kilobytes copied on each move.
 
 use std::future::Future;
 use std::sync::Arc;
 
 use idweb_identity::{Identity, IdentityError, SignedInUser};
+use tokio::sync::OnceCell;
 use tower_sessions::Session;
 
 use crate::error::AppError;
+
+/// The signed-in user, looked up at most once while a page renders: the
+/// header and the page's own server functions all ask for it. Provided by
+/// the router for page renders only; a server function called on its own
+/// looks the user up itself.
+#[derive(Clone, Default)]
+pub struct PageUser(Arc<OnceCell<Option<SignedInUser>>>);
+
+/// The session's user, from this render's [`PageUser`] when there is one.
+/// Only a successful look-up is kept: a failed one is tried again (and
+/// reported again) by the next caller.
+async fn signed_in_user(identity: &Identity, session: &Session) -> Result<Option<SignedInUser>, IdentityError> {
+    match leptos::prelude::use_context::<PageUser>() {
+        Some(PageUser(user)) => user.get_or_try_init(|| identity.user(session)).await.cloned(),
+        None => identity.user(session).await,
+    }
+}
 
 /// The request's session (the session layer always provides one).
 pub async fn session() -> Result<Session, AppError> {
@@ -33,12 +56,15 @@ pub fn identity() -> Result<Arc<Identity>, AppError> {
 
 /// The signed-in user of this session, if any (the optional form).
 pub async fn maybe_user() -> Result<Option<SignedInUser>, AppError> {
-    let identity = identity()?;
-    let session = session().await?;
-    match identity.user(&session).await {
-        Ok(user) => Ok(user),
-        Err(error) => Err(failure(&identity, &session, error).await),
-    }
+    Box::pin(async {
+        let identity = identity()?;
+        let session = session().await?;
+        match signed_in_user(&identity, &session).await {
+            Ok(user) => Ok(user),
+            Err(error) => Err(failure(&identity, &session, error).await),
+        }
+    })
+    .await
 }
 
 /// Runs `work` for the signed-in user (the required form): `NotSignedIn`
@@ -48,17 +74,20 @@ where
     Work: FnOnce(Arc<Identity>, SignedInUser) -> Fut,
     Fut: Future<Output = Result<T, IdentityError>>,
 {
-    let identity = identity()?;
-    let session = session().await?;
-    let outcome = match identity.user(&session).await {
-        Ok(Some(user)) => work(identity.clone(), user).await,
-        Ok(None) => Err(IdentityError::NotSignedIn),
-        Err(error) => Err(error),
-    };
-    match outcome {
-        Ok(value) => Ok(value),
-        Err(error) => Err(failure(&identity, &session, error).await),
-    }
+    Box::pin(async {
+        let identity = identity()?;
+        let session = session().await?;
+        let outcome = match signed_in_user(&identity, &session).await {
+            Ok(Some(user)) => work(identity.clone(), user).await,
+            Ok(None) => Err(IdentityError::NotSignedIn),
+            Err(error) => Err(error),
+        };
+        match outcome {
+            Ok(value) => Ok(value),
+            Err(error) => Err(failure(&identity, &session, error).await),
+        }
+    })
+    .await
 }
 
 /// An error the server function (or this module) decided on itself, with

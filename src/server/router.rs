@@ -7,6 +7,7 @@ use idweb_identity::Identity;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 
+use super::context::PageUser;
 use super::headers::{no_store_unless_asset, security_header_layers};
 use super::health::{healthz, readyz, HEALTH_PATH, READY_PATH};
 use super::photo::{profile_photo, PHOTO_PATH};
@@ -22,7 +23,10 @@ pub fn app_router(identity: Arc<Identity>, leptos_options: LeptosOptions) -> Rou
         .leptos_routes_with_context(
             &leptos_options,
             routes,
-            move || provide_context(context_identity.clone()),
+            move || {
+                provide_context(context_identity.clone());
+                provide_context(PageUser::default());
+            },
             {
                 let leptos_options = leptos_options.clone();
                 move || shell(leptos_options.clone())

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Instructions per Profile request (cached token + Graph /me at the emulator
+# + HTML), counted by callgrind: unlike CPU time, the count is the same run
+# after run whatever else the machine does, so a change's effect shows even
+# when it is smaller than the load benchmark's noise.
+#
+#   bench/instructions.sh [REQUESTS] [SYSTEM...]
+#     REQUESTS  sequential requests counted, on one keep-alive connection
+#               (default 200), after 20 uncounted ones
+#     SYSTEM    idweb, redis (idweb with Redis sessions and token cache),
+#               ceiling (default: idweb ceiling)
+#
+# Release builds (scripts/release.sh), the emulator over HTTPS, one user
+# signed in through the real flow. Prints a Markdown table; each system's
+# callgrind profile stays in target/bench/callgrind.SYSTEM.out (read it with
+# `callgrind_annotate --inclusive=yes FILE`). Loopback only; bounded: about
+# a minute per system.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+requests=${1:-200}
+shift $(( $# > 0 ? 1 : 0 ))
+systems=("$@")
+[ ${#systems[@]} -gt 0 ] || systems=(idweb ceiling)
+
+source bench/common.sh
+command -v valgrind >/dev/null || { say "installing valgrind"; apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind >/dev/null; }
+scripts/services.sh >/dev/null
+[ -x target/release/idweb ] && [ -d target/site/pkg ] || scripts/release.sh >&2
+cargo build --release -q -p idweb-emulator -p idweb-bench-ceiling >&2
+mkdir -p target/bench
+# Everything is slower under valgrind: start-up gets a minute.
+BENCH_WAIT_TENTHS=600
+
+bench_start_emulator 1
+(cd "$work" && redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no --daemonize yes --logfile redis.log)
+
+requests_on_one_connection() { # count cookie
+  local urls=() i
+  for ((i = 0; i < $1; i++)); do urls+=("$app/profile"); done
+  curl -fs -H "Cookie: $2" "${urls[@]}" >/dev/null
+}
+
+printf '| system | instructions per request | vs ceiling |\n| --- | ---: | ---: |\n' >"$work/table"
+declare -A counted
+for system in "${systems[@]}"; do
+  out=target/bench/callgrind.$system.out
+  rm -f "$out" "$out".*
+  BENCH_WRAP="valgrind --tool=callgrind --callgrind-out-file=$PWD/$out"
+  case "$system" in
+    idweb) start_idweb ;;
+    redis) start_idweb TokenCache__Store=Redis TokenCache__ConnectionString=redis://127.0.0.1:$redis_port/ \
+        TokenCache__KeyPrefix=instructions: TokenCache__EncryptionKeys__0__Id=bench \
+        TokenCache__EncryptionKeys__0__Key="$(head -c 32 /dev/urandom | base64)" Session__Store=Redis \
+        Session__KeyPrefix=instructions-session: ;;
+    ceiling) start_ceiling ;;
+    *) echo "unknown system $system (idweb, redis, ceiling)" >&2; exit 2 ;;
+  esac
+  cookie=""
+  if [ "$system" != ceiling ]; then
+    cookie=$(python3 bench/sign_in.py cookies "$app" "/auth/sign-in?returnUrl=/" "$work/users" 1 "$ca")
+    curl -fs -H "Cookie: $cookie" "$app/profile" | grep -q "Bench User 1<" || { echo "$system did not serve the profile" >&2; exit 1; }
+  fi
+  requests_on_one_connection 20 "$cookie"
+  callgrind_control --zero "$system_pid" >/dev/null
+  requests_on_one_connection "$requests" "$cookie"
+  callgrind_control --dump=counted "$system_pid" >/dev/null
+  stop_system
+  # The dump made after the counted requests is the one whose trigger says so.
+  dump=$(grep -l '^desc: Trigger: dump counted' "$out".* | head -1)
+  total=$(awk '/^summary:/ { print $2 }' "$dump")
+  mv "$dump" "$out"
+  rm -f "$out".*
+  counted[$system]=$(( total / requests ))
+  say "$system: ${counted[$system]} instructions per request"
+done
+for system in "${systems[@]}"; do
+  ratio=""
+  [ -z "${counted[ceiling]:-}" ] || ratio=$(python3 -c "print(f'{${counted[$system]} / ${counted[ceiling]}:.2f}x')")
+  printf '| %s | %s | %s |\n' "$system" "${counted[$system]}" "$ratio" >>"$work/table"
+done
+cat "$work/table"
