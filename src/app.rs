@@ -23,7 +23,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 // per render through leptos_meta (and not shipped to the browser).
                 <link id="leptos" rel="stylesheet" href="/pkg/idweb.css"/>
                 <title>"idweb"</title>
-                <HydrationScripts options/>
+                // Islands mode also tells the render that only islands' data is for the browser.
+                <HydrationScripts options islands=true/>
             </head>
             <body>
                 <App/>
@@ -32,18 +33,16 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
-/// The root component: header, routes, footer.
+/// The root component: header, routes, footer. Rendered on the server
+/// only (links are plain page loads); the interactive parts are islands.
 #[component]
 pub fn App() -> impl IntoView {
     let user: CurrentUserResource = Resource::new(|| (), |_| current_user());
     provide_context(user);
-    // Lets end-to-end tests (and people) tell a hydrated page from plain SSR.
-    let hydrated = RwSignal::new(false);
-    Effect::new(move |_| hydrated.set(true));
 
     view! {
         <Router>
-            <div class="frame" data-hydrated=move || hydrated.get().to_string()>
+            <div class="frame">
                 <a class="skip-link" href="#content">"Skip to content"</a>
                 <Header/>
                 <main id="content" tabindex="-1">
@@ -63,8 +62,19 @@ pub fn App() -> impl IntoView {
                     "idweb — sign in with the Microsoft identity platform, call APIs on your behalf."
                 </footer>
             </div>
+            // Last: islands hydrate in document order, so when this one is live all are.
+            <HydrationMarker/>
         </Router>
     }
+}
+
+/// Lets end-to-end tests (and people) tell a page whose islands are live
+/// from plain SSR: `data-hydrated` turns "true" once the browser ran them.
+#[island]
+fn HydrationMarker() -> impl IntoView {
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
+    view! { <span hidden data-hydrated=move || hydrated.get().to_string()></span> }
 }
 
 /// Site header: navigation and the sign-in / sign-out control.

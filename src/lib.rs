@@ -13,10 +13,11 @@ pub mod session_user;
 #[cfg(feature = "ssr")]
 pub mod server;
 
-/// Browser entry point: hydrates the server-rendered page.
+/// Browser entry point: hydrates the page's islands (the `#[island]`
+/// components); the rest of the page stays the server's HTML.
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(app::App);
+    leptos::mount::hydrate_islands();
 }

@@ -3,7 +3,6 @@
 //! the first visit asks for it (incremental consent).
 
 use leptos::prelude::*;
-use leptos_router::components::A;
 use leptos_router::hooks::use_query_map;
 use serde::{Deserialize, Serialize};
 
@@ -83,8 +82,8 @@ fn readable_time(iso: &str) -> String {
 }
 
 /// The mail page. `?count=N` shows the newest N messages; "Load more" is a
-/// link to the next count, so it works without JavaScript and, hydrated,
-/// refetches in place while the list stays on screen.
+/// link to the next count, rendered by the server like the rest of the page
+/// (no island: nothing here reacts in the browser).
 #[component]
 pub fn MailPage() -> impl IntoView {
     let query = use_query_map();
@@ -102,7 +101,7 @@ pub fn MailPage() -> impl IntoView {
                         Ok(batch) => {
                             let more = batch.has_more.then(|| {
                                 let href = format!("/mail?count={}", count() + PAGE_SIZE);
-                                view! { <p><A href=href attr:class="button" attr:data-testid="mail-more">"Load more"</A></p> }
+                                view! { <p><a href=href class="button" data-testid="mail-more">"Load more"</a></p> }
                             });
                             view! { <MessageList messages=batch.messages/> {more} }.into_any()
                         }

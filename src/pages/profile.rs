@@ -62,7 +62,6 @@ pub fn ProfilePage() -> impl IntoView {
 /// The profile's fields, with more details behind a toggle.
 #[component]
 fn ProfileCard(profile: Profile) -> impl IntoView {
-    let show_details = RwSignal::new(false);
     let not_set = || "—".to_owned();
     view! {
         // Served by the app (a proxy of Graph's photo), so no token is ever in a URL.
@@ -75,6 +74,21 @@ fn ProfileCard(profile: Profile) -> impl IntoView {
             <dt>"Username"</dt>
             <dd>{profile.user_principal_name.unwrap_or_else(not_set)}</dd>
         </dl>
+        <ProfileDetails
+            given_name=profile.given_name.unwrap_or_else(not_set)
+            surname=profile.surname.unwrap_or_else(not_set)
+            job_title=profile.job_title.unwrap_or_else(not_set)
+            office_location=profile.office_location.unwrap_or_else(not_set)
+        />
+    }
+}
+
+/// The details and their toggle: the page's one island (its fields travel
+/// to the browser as the island's props; they are on the page anyway).
+#[island]
+fn ProfileDetails(given_name: String, surname: String, job_title: String, office_location: String) -> impl IntoView {
+    let show_details = RwSignal::new(false);
+    view! {
         <button
             type="button"
             class="button"
@@ -87,13 +101,13 @@ fn ProfileCard(profile: Profile) -> impl IntoView {
         </button>
         <dl class="fields" id="profile-details" data-testid="profile-details" hidden=move || !show_details.get()>
             <dt>"First name"</dt>
-            <dd>{profile.given_name.unwrap_or_else(not_set)}</dd>
+            <dd>{given_name}</dd>
             <dt>"Last name"</dt>
-            <dd>{profile.surname.unwrap_or_else(not_set)}</dd>
+            <dd>{surname}</dd>
             <dt>"Job title"</dt>
-            <dd data-testid="profile-job-title">{profile.job_title.unwrap_or_else(not_set)}</dd>
+            <dd data-testid="profile-job-title">{job_title}</dd>
             <dt>"Office"</dt>
-            <dd>{profile.office_location.unwrap_or_else(not_set)}</dd>
+            <dd>{office_location}</dd>
         </dl>
     }
 }

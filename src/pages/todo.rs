@@ -1,7 +1,7 @@
 //! Todo: the sample protected web API (not Graph), called through the
 //! identity engine's `DownstreamApis` as `TodoList`. Adding and deleting
-//! show at once and are rolled back if the API refuses; the forms work
-//! without JavaScript.
+//! show at once and are undone if the API refuses; the forms work without
+//! JavaScript.
 
 use leptos::form::ActionForm;
 use leptos::prelude::*;
@@ -51,29 +51,59 @@ pub async fn add_todo(title: String) -> Result<TodoItem, AppError> {
     .await
 }
 
-/// Deletes one of the signed-in user's items.
+/// Deletes one of the signed-in user's items; answers the id it deleted
+/// (the page removes that item once the API confirmed).
 #[server(prefix = "/api", endpoint = "delete_todo")]
-pub async fn delete_todo(id: u64) -> Result<(), AppError> {
+pub async fn delete_todo(id: u64) -> Result<u64, AppError> {
     crate::server::context::for_user(|identity, user| async move {
         identity.downstream().delete_for_user(TODO_API, &user, Some(&format!("todolist/{id}"))).await
     })
-    .await
+    .await?;
+    Ok(id)
 }
 
-/// The to-do page.
+/// The to-do page: the list is read on the server; the editor is an island.
 #[component]
 pub fn TodoPage() -> impl IntoView {
+    let todos = Resource::new(|| (), |_| my_todos());
+    view! {
+        <section class="card">
+            <h1>"Your to-do list"</h1>
+            <p class="muted">"Kept by the sample web API, called with a token for its own scope."</p>
+            <Suspense fallback=|| view! { <p class="loading">"Loading your to-do list…"</p> }>
+                {move || Suspend::new(async move {
+                    match todos.await {
+                        Ok(items) => view! { <TodoEditor items/> }.into_any(),
+                        Err(error) => view! { <PageFailure error return_to="/todo" what="your to-do list"/> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+/// The form and the items: the page's island. It starts from the items the
+/// server read and applies each change the API confirmed (the added item
+/// as the API answered it, a deletion once done), so a refused change
+/// leaves the list as it was; the change in flight shows at once.
+#[island]
+fn TodoEditor(items: Vec<TodoItem>) -> impl IntoView {
+    let items = RwSignal::new(items);
     let add = ServerAction::<AddTodo>::new();
     let delete = ServerAction::<DeleteTodo>::new();
-    // Refetched after every add or delete, so a refused change rolls back.
-    let todos = Resource::new(move || (add.version().get(), delete.version().get()), |_| my_todos());
-    // After a successful add the field is emptied for the next item (without JS the page reloads empty).
     let title_input = NodeRef::<leptos::html::Input>::new();
     Effect::new(move |_| {
-        if add.value().with(|result| matches!(result, Some(Ok(_)))) {
+        if let Some(Ok(added)) = add.value().get() {
+            items.update(|items| items.push(added));
+            // Emptied for the next item (without JS the page reloads empty).
             if let Some(input) = title_input.get() {
                 input.set_value("");
             }
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(deleted)) = delete.value().get() {
+            items.update(|items| items.retain(|item| item.id != deleted));
         }
     });
     let failure = move || {
@@ -81,55 +111,32 @@ pub fn TodoPage() -> impl IntoView {
         let failed_delete = delete.value().get().and_then(Result::err);
         failed_add.or(failed_delete).map(|error| error.to_string())
     };
-    view! {
-        <section class="card">
-            <h1>"Your to-do list"</h1>
-            <p class="muted">"Kept by the sample web API, called with a token for its own scope."</p>
-            <ActionForm action=add attr:class="todo-form">
-                <label for="todo-title">"New to-do"</label>
-                <input node_ref=title_input id="todo-title" name="title" type="text" required maxlength=MAX_TITLE_CHARS.to_string() autocomplete="off" data-testid="todo-title"/>
-                <button type="submit" class="button primary" data-testid="todo-add">"Add"</button>
-            </ActionForm>
-            {move || failure().map(|message| view! { <p role="alert" class="error" data-testid="todo-error">{message}</p> })}
-            <Transition fallback=|| view! { <p class="loading">"Loading your to-do list…"</p> }>
-                {move || Suspend::new(async move {
-                    match todos.await {
-                        Ok(items) => view! { <TodoList items add delete/> }.into_any(),
-                        Err(error) => view! { <PageFailure error return_to="/todo" what="your to-do list"/> }.into_any(),
-                    }
-                })}
-            </Transition>
-        </section>
-    }
-}
-
-/// The items, with the change in flight shown optimistically.
-#[component]
-fn TodoList(items: Vec<TodoItem>, add: ServerAction<AddTodo>, delete: ServerAction<DeleteTodo>) -> impl IntoView {
     let deleting = move || delete.input().get().map(|pending| pending.id);
     let adding = move || add.input().get().map(|pending| pending.title);
-    let empty = items.is_empty();
     view! {
+        <ActionForm action=add attr:class="todo-form">
+            <label for="todo-title">"New to-do"</label>
+            <input node_ref=title_input id="todo-title" name="title" type="text" required maxlength=MAX_TITLE_CHARS.to_string() autocomplete="off" data-testid="todo-title"/>
+            <button type="submit" class="button primary" data-testid="todo-add">"Add"</button>
+        </ActionForm>
+        {move || failure().map(|message| view! { <p role="alert" class="error" data-testid="todo-error">{message}</p> })}
         <ul class="todos" data-testid="todos">
-            {items
-                .into_iter()
-                .map(|item| {
-                    let id = item.id;
-                    view! {
-                        <li class="todo" data-testid="todo" hidden=move || deleting() == Some(id)>
-                            <span class="todo-title" data-testid="todo-item-title">{item.title}</span>
-                            <ActionForm action=delete attr:class="inline-form">
-                                <input type="hidden" name="id" value=id.to_string()/>
-                                <button type="submit" class="button" data-testid="todo-delete">"Done"</button>
-                            </ActionForm>
-                        </li>
-                    }
-                })
-                .collect_view()}
+            {move || items.get().into_iter().map(|item| {
+                let id = item.id;
+                view! {
+                    <li class="todo" data-testid="todo" hidden=move || deleting() == Some(id)>
+                        <span class="todo-title" data-testid="todo-item-title">{item.title}</span>
+                        <ActionForm action=delete attr:class="inline-form">
+                            <input type="hidden" name="id" value=id.to_string()/>
+                            <button type="submit" class="button" data-testid="todo-delete">"Done"</button>
+                        </ActionForm>
+                    </li>
+                }
+            }).collect_view()}
             {move || adding().map(|title| view! {
                 <li class="todo pending" data-testid="todo-pending"><span class="todo-title">{title}</span><span class="muted">" saving…"</span></li>
             })}
         </ul>
-        {empty.then(|| view! { <p class="muted" data-testid="todos-empty">"Nothing to do. Add something above."</p> })}
+        {move || items.with(Vec::is_empty).then(|| view! { <p class="muted" data-testid="todos-empty">"Nothing to do. Add something above."</p> })}
     }
 }

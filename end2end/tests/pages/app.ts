@@ -70,14 +70,10 @@ export class ProfilePage {
 export class MailPage {
   readonly subjects: Locator;
   readonly loadMore: Locator;
-  readonly grantAccess: Locator;
-  readonly grantAccessButton: Locator;
 
   constructor(private readonly page: Page) {
     this.subjects = page.getByTestId("message-subject");
     this.loadMore = page.getByTestId("mail-more");
-    this.grantAccess = page.getByTestId("grant-access");
-    this.grantAccessButton = page.getByTestId("grant-access-button");
   }
 
   async open() {
