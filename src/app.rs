@@ -1,7 +1,7 @@
 //! The app shell, router and page frame.
 
 use leptos::prelude::*;
-use leptos_router::components::{Route, Router, Routes, A};
+use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
 use crate::auth_links::SignInLink;
@@ -77,18 +77,23 @@ fn HydrationMarker() -> impl IntoView {
     view! { <span hidden data-hydrated=move || hydrated.get().to_string()></span> }
 }
 
-/// Site header: navigation and the sign-in / sign-out control.
+/// Site header: navigation (the current page marked for assistive
+/// technology) and the sign-in / sign-out control.
 #[component]
 fn Header() -> impl IntoView {
     let user = use_current_user();
+    // Plain links, as the router's <A> would only add reactive matching to
+    // a page the server renders once: the path is read once.
+    let path = leptos_router::hooks::use_location().pathname.get_untracked();
+    let current = move |href: &str| is_current(&path, href).then_some("page");
     view! {
         <header class="header">
-            <A href="/" attr:class="brand">"idweb"</A>
+            <a href="/" class="brand">"idweb"</a>
             <nav aria-label="Main">
-                <A href="/">"Home"</A>
-                <A href="/profile">"Profile"</A>
-                <A href="/mail">"Mail"</A>
-                <A href="/todo">"To-do"</A>
+                <a href="/" aria-current=current("/")>"Home"</a>
+                <a href="/profile" aria-current=current("/profile")>"Profile"</a>
+                <a href="/mail" aria-current=current("/mail")>"Mail"</a>
+                <a href="/todo" aria-current=current("/todo")>"To-do"</a>
             </nav>
             <div class="account">
                 <Suspense fallback=|| ()>
@@ -96,7 +101,7 @@ fn Header() -> impl IntoView {
                         match user.await {
                             Ok(Some(user)) => view! {
                                 <span class="account-name" data-testid="account-name">{user.name}</span>
-                                <A href="/diagnostics" attr:class="account-link">"Diagnostics"</A>
+                                <a href="/diagnostics" class="account-link">"Diagnostics"</a>
                                 <SignOutButton/>
                             }.into_any(),
                             _ => view! { <SignInLink return_to="/"/> }.into_any(),
@@ -106,6 +111,11 @@ fn Header() -> impl IntoView {
             </div>
         </header>
     }
+}
+
+/// Whether a navigation link to `href` is the page at `path` (or a page under it).
+fn is_current(path: &str, href: &str) -> bool {
+    path == href || (href != "/" && path.strip_prefix(href).is_some_and(|rest| rest.starts_with('/')))
 }
 
 /// Sign-out is a POST so a cross-site link cannot sign people out.
@@ -120,6 +130,15 @@ fn SignOutButton() -> impl IntoView {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_navigation_link_is_current_on_its_page_and_the_pages_under_it() {
+        assert!(super::is_current("/", "/"));
+        assert!(!super::is_current("/profile", "/"));
+        assert!(super::is_current("/profile", "/profile"));
+        assert!(super::is_current("/profile/photo", "/profile"));
+        assert!(!super::is_current("/profiles", "/profile"));
+    }
+
     #[test]
     fn the_error_page_route_is_where_the_engine_sends_failed_sign_ins() {
         let source = include_str!("app.rs");

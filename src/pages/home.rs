@@ -1,7 +1,6 @@
 //! Home: a greeting when signed in, an invitation to sign in otherwise.
 
 use leptos::prelude::*;
-use leptos_router::components::A;
 
 use crate::auth_links::SignInLink;
 use crate::session_user::use_current_user;
@@ -18,7 +17,7 @@ pub fn HomePage() -> impl IntoView {
                         Ok(Some(user)) => view! {
                             <h1 data-testid="greeting">"Hello, " {user.name} "!"</h1>
                             <p>"You are signed in as " <strong>{user.username}</strong> "."</p>
-                            <p><A href="/profile" attr:class="button primary">"See your profile"</A></p>
+                            <p><a href="/profile" class="button primary">"See your profile"</a></p>
                         }.into_any(),
                         Ok(None) => view! {
                             <h1>"Welcome to idweb"</h1>

@@ -1,7 +1,6 @@
 //! The page for unknown paths.
 
 use leptos::prelude::*;
-use leptos_router::components::A;
 
 /// Shown for any path no route matches.
 #[component]
@@ -13,7 +12,7 @@ pub fn NotFoundPage() -> impl IntoView {
     view! {
         <section class="card">
             <h1>"Page not found"</h1>
-            <p><A href="/">"Back to the home page"</A></p>
+            <p><a href="/">"Back to the home page"</a></p>
         </section>
     }
 }

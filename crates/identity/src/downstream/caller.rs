@@ -54,11 +54,14 @@ impl ApiCaller {
     /// `relative` under the API's base URL; `None` uses its `RelativePath`.
     /// The result must stay under the base URL (no absolute URLs, no `..` escapes).
     pub fn url(api: &DownstreamApiConfig, relative: Option<&str>) -> Result<Url, IdentityError> {
-        let base = format!("{}/", api.base_url.as_str().trim_end_matches('/'));
+        // Joined onto the base as a directory (a trailing slash), or its last segment would be replaced.
+        let mut base = api.base_url.clone();
+        if !base.path().ends_with('/') {
+            let directory = format!("{}/", base.path());
+            base.set_path(&directory);
+        }
         let relative = relative.unwrap_or(&api.relative_path).trim_start_matches('/');
-        let url = Url::parse(&base)
-            .and_then(|base| base.join(relative))
-            .map_err(|error| IdentityError::InvalidRequest(format!("bad downstream URL: {error}")))?;
+        let url = base.join(relative).map_err(|error| IdentityError::InvalidRequest(format!("bad downstream URL: {error}")))?;
         Self::check_under(api, url)
     }
 
