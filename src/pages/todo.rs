@@ -96,7 +96,7 @@ fn TodoEditor(items: Vec<TodoItem>) -> impl IntoView {
         if let Some(Ok(added)) = add.value().get() {
             items.update(|items| items.push(added));
             // Emptied for the next item (without JS the page reloads empty).
-            if let Some(input) = title_input.get() {
+            if let Some(input) = title_input.get_untracked() {
                 input.set_value("");
             }
         }
