@@ -8,6 +8,11 @@
 //! come from `LEPTOS_*` variables when cargo-leptos starts us, else from
 //! `[package.metadata.leptos]` in `Cargo.toml` (the one source of truth).
 
+/// jemalloc instead of the system allocator (see `tikv-jemallocator` in Cargo.toml for why).
+#[cfg(feature = "ssr")]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[cfg(feature = "ssr")]
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
