@@ -1,4 +1,5 @@
-# Shared by scripts/bench.sh (load) and bench/instructions.sh (callgrind):
+# Shared by scripts/bench.sh (load), bench/instructions.sh (callgrind) and
+# bench/scale-out/run.sh (its temporary directory, cleanup, ports and secret):
 # free loopback ports, the emulator over HTTPS with generated users, and
 # starting idweb or the ceiling. Sourced, not run; expects `set -euo pipefail`
 # and the repository root as working directory.

@@ -17,24 +17,22 @@ scripts/services.sh >/dev/null
 [ -x target/release/idweb ] || scripts/release.sh >&2
 cargo build --release -p idweb-emulator >&2
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  [ -n "${redis_port:-}" ] && redis-cli -p "$redis_port" shutdown nosave >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-read -r emulator_port app_a app_b redis_port < <(python3 -c '
-import socket
-s = [socket.socket() for _ in range(4)]
-[x.bind(("127.0.0.1", 0)) for x in s]
-print(*[x.getsockname()[1] for x in s])')
-secret=$(head -c 24 /dev/urandom | base64 | tr -d '/+=')
+# Temporary directory, cleanup, free ports (emulator, app A, Redis) and a secret; plus a port for app B.
+source bench/common.sh
+BENCH_WAIT_TENTHS=100
+app_a=$app_port
+app_b=$(python3 - "$emulator_port" "$app_port" "$redis_port" <<'PY'
+import socket, sys
+while True:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    if str(port) not in sys.argv[1:]:
+        print(port)
+        break
+PY
+)
 adele=1d6a9a3e-5f0b-4c1e-8a55-0c7e3b1f2a01
-
-wait_for() { for _ in $(seq 100); do curl -fs "$1" >/dev/null 2>&1 && return; sleep 0.1; done; echo "$1 never answered" >&2; exit 1; }
 
 IDWEB_EMULATOR_CLIENT_SECRET=$secret RUST_LOG=warn target/release/idweb-emulator --config crates/emulator/emulator.json \
   --listen 127.0.0.1:$emulator_port --redirect-uri http://127.0.0.1:$app_a/signin-oidc >"$work/emulator.log" 2>&1 &
