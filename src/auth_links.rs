@@ -16,7 +16,7 @@ pub fn sign_in_href(return_to: &str, scopes: &[String], challenge: Option<&str>)
 #[component]
 pub fn SignInLink(#[prop(into)] return_to: String) -> impl IntoView {
     let href = sign_in_href(&return_to, &[], None);
-    // rel="external": the router must not turn this into client-side navigation.
+    // rel="external": it leaves the app (and stays a page load should a client-side router come back).
     view! { <a class="button primary" href=href rel="external" data-testid="sign-in">"Sign in"</a> }
 }
 
@@ -32,7 +32,7 @@ pub fn GrantAccess(#[prop(into)] return_to: String, scopes: Vec<String>, challen
     view! {
         <div class="grant-access" role="status" data-testid="grant-access">
             <p>"To show this page, idweb needs " {what} "."</p>
-            // rel="external": a real navigation to the identity provider, not client-side routing.
+            // rel="external": it leaves the app for the identity provider.
             <a class="button primary" href=href rel="external" data-testid="grant-access-button">"Grant access"</a>
         </div>
     }
