@@ -20,11 +20,3 @@ pub async fn current_user() -> Result<Option<AccountSummary>, AppError> {
     let user = crate::server::context::maybe_user().await?;
     Ok(user.map(|user| AccountSummary { name: user.name, username: user.username }))
 }
-
-/// The current-user resource shared by the header and pages through context.
-pub type CurrentUserResource = Resource<Result<Option<AccountSummary>, AppError>>;
-
-/// Reads the shared current-user resource.
-pub fn use_current_user() -> CurrentUserResource {
-    expect_context::<CurrentUserResource>()
-}

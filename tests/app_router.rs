@@ -161,3 +161,61 @@ fn csrf_01_a_cross_site_write_to_a_server_function_is_refused_before_it_runs() {
         assert!(same_origin.starts_with("HTTP/1.1 401"), "reaches the function, which wants a session: {same_origin}");
     });
 }
+
+#[test]
+fn every_page_renders_for_an_anonymous_visitor_with_the_status_that_says_why() {
+    on_one_runtime(async {
+        let address = local_app().await;
+        let home = http_get(address, "/").await;
+        assert!(home.starts_with("HTTP/1.1 200") && home.contains("Welcome to idweb"), "{home}");
+        assert_eq!(header(&home, "content-type"), Some("text/html; charset=utf-8"));
+        assert!(home.contains(r#"<a href="/" aria-current="page">Home</a>"#), "the current page is marked: {home}");
+        assert!(home.contains(r#"data-testid="sign-in""#) && home.contains("data-hydrated"), "{home}");
+        for (path, what) in [("/profile", "your profile"), ("/mail?count=20", "your mail"), ("/todo", "your to-do list"), ("/diagnostics", "your diagnostics")] {
+            // Leptos separates a view's text nodes with `<!>`: read the text without them.
+            let page = http_get(address, path).await.replace("<!>", "");
+            assert!(page.starts_with("HTTP/1.1 401"), "{path}: {page}");
+            assert!(page.contains(&format!("Sign in to see {what}.")), "{path}: {page}");
+            assert!(page.contains("<!DOCTYPE html>") && page.ends_with("</html>"), "a whole page: {path}");
+        }
+        let profile = http_get(address, "/profile").await;
+        assert!(profile.contains(r#"<a href="/profile" aria-current="page">Profile</a>"#), "{profile}");
+    });
+}
+
+#[test]
+fn authz_05_the_sign_in_error_page_shows_only_what_the_engine_could_have_written() {
+    on_one_runtime(async {
+        let address = local_app().await;
+        let expired = http_get(address, "/auth/error?reason=expired&error=access_denied&aadsts=50058&returnUrl=/mail").await;
+        assert!(expired.starts_with("HTTP/1.1 200"), "{expired}");
+        assert!(expired.contains("The sign-in took too long."), "{expired}");
+        assert!(expired.contains(r#"<code data-testid="provider-error">access_denied</code>"#), "{expired}");
+        assert!(expired.contains("AADSTS50058"), "{expired}");
+        let hostile = http_get(address, "/auth/error?reason=%3Cscript%3E&error=%3Cimg%20src%3Dx%3E&aadsts=12ab&returnUrl=https://evil.example/").await;
+        assert!(hostile.starts_with("HTTP/1.1 200"), "{hostile}");
+        assert!(!hostile.contains("<script>") && !hostile.contains("<img") && !hostile.contains("evil.example"), "{hostile}");
+        assert!(hostile.contains("Something went wrong while signing you in."), "{hostile}");
+    });
+}
+
+#[test]
+fn unknown_paths_get_the_not_found_page_and_build_files_are_served() {
+    on_one_runtime(async {
+        let site = std::env::temp_dir().join(format!("idweb-site-nf-{}", std::process::id()));
+        std::fs::create_dir_all(site.join("pkg")).unwrap();
+        std::fs::write(site.join("pkg/idweb.js"), "export default 1;").unwrap();
+        let address = serve_site(settings("http://127.0.0.1:9/", "tenant", "client", "http://127.0.0.1:3000/", Some(false)), Some(&site)).await;
+        let script = http_get(address, "/pkg/idweb.js").await;
+        assert!(script.starts_with("HTTP/1.1 200") && script.ends_with("export default 1;"), "{script}");
+        for path in ["/nowhere", "/pkg/missing.js", "/api/no_such_function", "/pkg/../Cargo.toml"] {
+            let page = http_get(address, path).await;
+            assert!(page.starts_with("HTTP/1.1 404"), "{path}: {page}");
+            assert!(page.contains("Page not found") && page.contains(r#"aria-label="Main""#), "the whole page: {path}");
+            assert!(header(&page, "content-security-policy").is_some_and(|policy| policy.contains("'nonce-")), "{path}");
+        }
+        let post = http_request(address, "POST", "/pkg/idweb.js", &["Sec-Fetch-Site: same-origin"], "").await;
+        assert!(post.starts_with("HTTP/1.1 404"), "files are read, not posted to: {post}");
+        std::fs::remove_dir_all(&site).ok();
+    });
+}

@@ -81,21 +81,17 @@ pub async fn my_diagnostics() -> Result<Diagnostics, AppError> {
     Ok(Diagnostics { claims, tokens, has_refresh_token, last_source })
 }
 
-/// The diagnostics page.
+/// The diagnostics page, for what the server read (or why it could not).
 #[component]
-pub fn DiagnosticsPage() -> impl IntoView {
-    let diagnostics = Resource::new(|| (), |_| my_diagnostics());
+pub fn DiagnosticsPage(diagnostics: Result<Diagnostics, AppError>) -> impl IntoView {
+    let body = match diagnostics {
+        Ok(diagnostics) => view! { <DiagnosticsTables diagnostics/> }.into_any(),
+        Err(error) => view! { <PageFailure error return_to="/diagnostics" what="your diagnostics"/> }.into_any(),
+    };
     view! {
         <section class="card">
             <h1>"Diagnostics"</h1>
-            <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match diagnostics.await {
-                        Ok(diagnostics) => view! { <DiagnosticsTables diagnostics/> }.into_any(),
-                        Err(error) => view! { <PageFailure error return_to="/diagnostics" what="your diagnostics"/> }.into_any(),
-                    }
-                })}
-            </Suspense>
+            {body}
         </section>
     }
 }

@@ -3,7 +3,6 @@
 //! the first visit asks for it (incremental consent).
 
 use leptos::prelude::*;
-use leptos_router::hooks::use_query_map;
 use serde::{Deserialize, Serialize};
 
 use crate::auth_links::PageFailure;
@@ -81,34 +80,33 @@ fn readable_time(iso: &str) -> String {
     }
 }
 
-/// The mail page. `?count=N` shows the newest N messages; "Load more" is a
-/// link to the next count, rendered by the server like the rest of the page
-/// (no island: nothing here reacts in the browser).
+/// How many messages a `?count=` query asks for, within the page's bounds
+/// (the first page for none or nonsense).
+pub fn mail_count(query: Option<&str>) -> u32 {
+    query.and_then(|count| count.parse::<u32>().ok()).unwrap_or(PAGE_SIZE).clamp(PAGE_SIZE, MAX_MESSAGES)
+}
+
+/// The mail page: the newest `count` messages the server read (`?count=N`,
+/// see [`mail_count`]). "Load more" is a link to the next count, rendered by
+/// the server like the rest of the page (no island: nothing here reacts in
+/// the browser).
 #[component]
-pub fn MailPage() -> impl IntoView {
-    let query = use_query_map();
-    let count = move || {
-        query.read().get("count").and_then(|count| count.parse::<u32>().ok()).unwrap_or(PAGE_SIZE).clamp(PAGE_SIZE, MAX_MESSAGES)
+pub fn MailPage(count: u32, messages: Result<MailBatch, AppError>) -> impl IntoView {
+    let body = match messages {
+        Ok(batch) if batch.messages.is_empty() => view! { <p data-testid="mail-empty">"Your inbox is empty."</p> }.into_any(),
+        Ok(batch) => {
+            let more = batch.has_more.then(|| {
+                let href = format!("/mail?count={}", count + PAGE_SIZE);
+                view! { <p><a href=href class="button" data-testid="mail-more">"Load more"</a></p> }
+            });
+            view! { <MessageList messages=batch.messages/> {more} }.into_any()
+        }
+        Err(error) => view! { <PageFailure error return_to="/mail" what="your mail"/> }.into_any(),
     };
-    let messages = Resource::new(count, my_messages);
     view! {
         <section class="card">
             <h1>"Your mail"</h1>
-            <Transition fallback=|| view! { <p class="loading">"Loading your messages from Microsoft Graph…"</p> }>
-                {move || Suspend::new(async move {
-                    match messages.await {
-                        Ok(batch) if batch.messages.is_empty() => view! { <p data-testid="mail-empty">"Your inbox is empty."</p> }.into_any(),
-                        Ok(batch) => {
-                            let more = batch.has_more.then(|| {
-                                let href = format!("/mail?count={}", count() + PAGE_SIZE);
-                                view! { <p><a href=href class="button" data-testid="mail-more">"Load more"</a></p> }
-                            });
-                            view! { <MessageList messages=batch.messages/> {more} }.into_any()
-                        }
-                        Err(error) => view! { <PageFailure error return_to="/mail" what="your mail"/> }.into_any(),
-                    }
-                })}
-            </Transition>
+            {body}
         </section>
     }
 }
@@ -136,11 +134,21 @@ fn MessageList(messages: Vec<MailSummary>) -> impl IntoView {
 
 #[cfg(test)]
 mod tests {
-    use super::readable_time;
+    use super::{mail_count, readable_time};
 
     #[test]
     fn graph_times_read_as_date_and_minutes_in_utc() {
         assert_eq!(readable_time("2026-01-15T09:00:00Z"), "2026-01-15 09:00 UTC");
         assert_eq!(readable_time("yesterday"), "yesterday");
+    }
+
+    #[test]
+    fn the_count_asked_for_stays_within_the_pages_bounds() {
+        assert_eq!(mail_count(None), 10);
+        assert_eq!(mail_count(Some("20")), 20);
+        assert_eq!(mail_count(Some("3")), 10);
+        assert_eq!(mail_count(Some("100000")), 200);
+        assert_eq!(mail_count(Some("-1")), 10);
+        assert_eq!(mail_count(Some("20<script>")), 10);
     }
 }

@@ -1,14 +1,10 @@
-//! The page for unknown paths.
+//! The page for unknown paths (the server answers it with 404).
 
 use leptos::prelude::*;
 
-/// Shown for any path no route matches.
+/// Shown for any path no page or file matches.
 #[component]
 pub fn NotFoundPage() -> impl IntoView {
-    #[cfg(feature = "ssr")]
-    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
-        response.set_status(axum::http::StatusCode::NOT_FOUND);
-    }
     view! {
         <section class="card">
             <h1>"Page not found"</h1>

@@ -40,21 +40,17 @@ pub async fn my_profile() -> Result<Profile, AppError> {
     })
 }
 
-/// The profile page.
+/// The profile page, for the profile the server read (or why it could not).
 #[component]
-pub fn ProfilePage() -> impl IntoView {
-    let profile = Resource::new(|| (), |_| my_profile());
+pub fn ProfilePage(profile: Result<Profile, AppError>) -> impl IntoView {
+    let body = match profile {
+        Ok(profile) => view! { <ProfileCard profile/> }.into_any(),
+        Err(error) => view! { <PageFailure error return_to="/profile" what="your profile"/> }.into_any(),
+    };
     view! {
         <section class="card">
             <h1>"Your profile"</h1>
-            <Suspense fallback=|| view! { <p class="loading" data-testid="profile-loading">"Loading your profile from Microsoft Graph…"</p> }>
-                {move || Suspend::new(async move {
-                    match profile.await {
-                        Ok(profile) => view! { <ProfileCard profile/> }.into_any(),
-                        Err(error) => view! { <PageFailure error return_to="/profile" what="your profile"/> }.into_any(),
-                    }
-                })}
-            </Suspense>
+            {body}
         </section>
     }
 }

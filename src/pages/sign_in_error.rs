@@ -8,34 +8,30 @@
 
 use idweb_routes::{FailureReason, SignInError};
 use leptos::prelude::*;
-use leptos_router::hooks::use_query_map;
 
 use crate::auth_links::sign_in_href;
 
-/// Explains a failed sign-in.
+/// Explains a failed sign-in. `page` is what the server read of the URL's
+/// query ([`SignInError::read`] keeps only what the engine could have written).
 #[component]
-pub fn SignInErrorPage() -> impl IntoView {
-    let query = use_query_map();
-    // Only what the engine could have written survives reading (AUTHZ-05).
-    let page = move || SignInError::read(|name| query.read().get(name));
-    let reason = move || page().reason;
-    let provider_error = move || page().provider_error.and_then(|code| describe_provider_error(code).map(|text| (code, text)));
-    let aadsts = move || page().aadsts;
-    let declined = move || reason() == Some(FailureReason::ConsentDeclined);
-    let return_to = move || page().return_to.unwrap_or_else(|| "/".into());
+pub fn SignInErrorPage(page: SignInError) -> impl IntoView {
+    let SignInError { reason, provider_error, aadsts, return_to } = page;
+    let provider_error = provider_error.and_then(|code| describe_provider_error(code).map(|text| (code, text)));
+    let declined = reason == Some(FailureReason::ConsentDeclined);
+    let return_to = return_to.unwrap_or_else(|| "/".into());
     // After a declined consent the page that asked asks again itself; otherwise sign in again.
-    let retry_href = move || if declined() { return_to() } else { sign_in_href(&return_to(), &[], None) };
+    let retry_href = if declined { return_to } else { sign_in_href(&return_to, &[], None) };
     view! {
         <section class="card" aria-labelledby="sign-in-error-title">
             <h1 id="sign-in-error-title">
-                {move || if declined() { "Access was not granted" } else { "You were not signed in" }}
+                {if declined { "Access was not granted" } else { "You were not signed in" }}
             </h1>
-            <p data-testid="error-reason">{move || describe_reason(reason())}</p>
-            {move || provider_error().map(|(code, text)| view! {
+            <p data-testid="error-reason">{describe_reason(reason)}</p>
+            {provider_error.map(|(code, text)| view! {
                 <p data-testid="provider-error-text">{text}</p>
                 <p>"The identity provider said: " <code data-testid="provider-error">{code}</code></p>
             })}
-            {move || aadsts().map(|code| view! {
+            {aadsts.map(|code| view! {
                 <p>"Error code for support: " <code data-testid="aadsts-code">{format!("AADSTS{code}")}</code></p>
             })}
             <p>

@@ -64,20 +64,16 @@ pub async fn delete_todo(id: u64) -> Result<u64, AppError> {
 
 /// The to-do page: the list is read on the server; the editor is an island.
 #[component]
-pub fn TodoPage() -> impl IntoView {
-    let todos = Resource::new(|| (), |_| my_todos());
+pub fn TodoPage(todos: Result<Vec<TodoItem>, AppError>) -> impl IntoView {
+    let body = match todos {
+        Ok(items) => view! { <TodoEditor items/> }.into_any(),
+        Err(error) => view! { <PageFailure error return_to="/todo" what="your to-do list"/> }.into_any(),
+    };
     view! {
         <section class="card">
             <h1>"Your to-do list"</h1>
             <p class="muted">"Kept by the sample web API, called with a token for its own scope."</p>
-            <Suspense fallback=|| view! { <p class="loading">"Loading your to-do list…"</p> }>
-                {move || Suspend::new(async move {
-                    match todos.await {
-                        Ok(items) => view! { <TodoEditor items/> }.into_any(),
-                        Err(error) => view! { <PageFailure error return_to="/todo" what="your to-do list"/> }.into_any(),
-                    }
-                })}
-            </Suspense>
+            {body}
         </section>
     }
 }

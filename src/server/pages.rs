@@ -1,0 +1,211 @@
+//! The pages as Axum routes. Each handler first reads what its page shows
+//! (the page's own server functions, called in this process), then renders
+//! the whole document in one synchronous pass.
+//!
+//! Pages render on the server only (the browser hydrates islands, not
+//! pages), so a client-side router's matching, resources, `<Suspense>` and
+//! a streaming render would only be cost per request: before this module
+//! they were about half of a Profile request's instructions
+//! (docs/BENCHMARKS.md).
+//!
+//! Every render gets the same context a server function sees (the request's
+//! parts, `ResponseOptions`, the engine) plus one [`PageUser`], so the header
+//! and the page look the session's user up once. A server function's
+//! status (401, 403, 502...) and headers (a redirect to consent, the page's
+//! CSP) become the page's.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, on, MethodFilter};
+use axum::Router;
+use idweb_identity::Identity;
+use idweb_routes::SignInError;
+use leptos::prelude::*;
+use leptos::reactive::computed::ScopedFuture;
+use leptos_axum::{ResponseOptions, ResponseParts};
+use tower::ServiceExt;
+use tower_http::services::ServeDir;
+
+use super::context::PageUser;
+use crate::app::{document, Frame};
+use crate::pages::{
+    mail_count, my_diagnostics, my_messages, my_profile, my_todos, DiagnosticsPage, HomePage, MailPage, NotFoundPage, ProfilePage,
+    SignInErrorPage, TodoPage,
+};
+use crate::session_user::current_user;
+
+/// What every page handler needs.
+#[derive(Clone)]
+struct PageState {
+    identity: Arc<Identity>,
+    options: LeptosOptions,
+    /// The build's static files (`/pkg/...`), precompressed ones preferred.
+    files: ServeDir,
+}
+
+/// The pages, the server functions' endpoints and, for any other path, a
+/// static file of the build or the not-found page.
+pub fn page_routes(identity: Arc<Identity>, options: LeptosOptions) -> Router {
+    let files = ServeDir::new(&*options.site_root).precompressed_gzip().precompressed_br();
+    let state = PageState { identity: identity.clone(), options, files };
+    let pages = Router::new()
+        .route("/", get(home))
+        .route("/profile", get(profile))
+        .route("/mail", get(mail))
+        .route("/diagnostics", get(diagnostics))
+        .route("/todo", get(todo))
+        .route(idweb_routes::SIGN_IN_ERROR_PATH, get(sign_in_error))
+        .fallback(file_or_not_found)
+        .with_state(state);
+    server_functions(identity).merge(pages)
+}
+
+/// One route per registered server function (its path and method), run
+/// with the engine in context.
+fn server_functions(identity: Arc<Identity>) -> Router {
+    leptos::server_fn::axum::server_fn_paths().fold(Router::new(), |router, (path, method)| {
+        let identity = identity.clone();
+        let handler = move |request: Request| {
+            let identity = identity.clone();
+            leptos_axum::handle_server_fns_with_context(move || provide_context(identity.clone()), request)
+        };
+        match MethodFilter::try_from(method.clone()) {
+            Ok(filter) => router.route(path, on(filter, handler)),
+            Err(_) => {
+                // server_fn offers GET, POST, PUT, PATCH and DELETE only, all of which Axum can route.
+                tracing::error!(path, %method, "a server function uses a method Axum cannot route; it is not served");
+                router
+            }
+        }
+    })
+}
+
+async fn home(State(state): State<PageState>, request: Request) -> Response {
+    render(&state, request, StatusCode::OK, current_user(), |user| view! { <HomePage user/> }).await
+}
+
+async fn profile(State(state): State<PageState>, request: Request) -> Response {
+    render(&state, request, StatusCode::OK, my_profile(), |profile| view! { <ProfilePage profile/> }).await
+}
+
+async fn mail(State(state): State<PageState>, request: Request) -> Response {
+    let count = mail_count(query_value(&request, "count").as_deref());
+    render(&state, request, StatusCode::OK, my_messages(count), move |messages| view! { <MailPage count messages/> }).await
+}
+
+async fn diagnostics(State(state): State<PageState>, request: Request) -> Response {
+    render(&state, request, StatusCode::OK, my_diagnostics(), |diagnostics| view! { <DiagnosticsPage diagnostics/> }).await
+}
+
+async fn todo(State(state): State<PageState>, request: Request) -> Response {
+    render(&state, request, StatusCode::OK, my_todos(), |todos| view! { <TodoPage todos/> }).await
+}
+
+async fn sign_in_error(State(state): State<PageState>, request: Request) -> Response {
+    // Only what the engine could have written survives reading (AUTHZ-05).
+    let page = SignInError::read(|name| query_value(&request, name));
+    render(&state, request, StatusCode::OK, async {}, move |()| view! { <SignInErrorPage page/> }).await
+}
+
+/// A file of the build (GET and HEAD only), else the not-found page.
+async fn file_or_not_found(State(state): State<PageState>, request: Request) -> Response {
+    if request.method() == Method::GET || request.method() == Method::HEAD {
+        // ServeDir cannot fail (its error type is Infallible); it answers 404 itself for a missing file.
+        let Ok(file) = state.files.clone().oneshot(file_request(&request)).await;
+        if file.status() != StatusCode::NOT_FOUND {
+            return file.into_response();
+        }
+    }
+    render(&state, request, StatusCode::NOT_FOUND, async {}, |()| view! { <NotFoundPage/> }).await
+}
+
+/// What ServeDir needs of `request`: its method, path and the headers that
+/// choose an encoding or allow a 304 (not its cookies).
+fn file_request(request: &Request) -> Request {
+    let mut file_request = Request::new(Body::empty());
+    *file_request.method_mut() = request.method().clone();
+    *file_request.uri_mut() = request.uri().clone();
+    for name in [header::ACCEPT_ENCODING, header::IF_NONE_MATCH, header::IF_MODIFIED_SINCE, header::RANGE] {
+        if let Some(value) = request.headers().get(&name) {
+            file_request.headers_mut().insert(name, value.clone());
+        }
+    }
+    file_request
+}
+
+/// The first value of query parameter `name`, percent-decoded.
+fn query_value(request: &Request, name: &str) -> Option<String> {
+    let query = request.uri().query()?;
+    form_urlencoded::parse(query.as_bytes()).find(|(key, _)| key == name).map(|(_, value)| value.into_owned())
+}
+
+/// Reads the page's data with `load` (server functions, in this request's
+/// context), the header's user, then renders the document with `page`.
+/// `status` is the page's own; a server function's status wins over it.
+async fn render<Data, View>(
+    state: &PageState,
+    request: Request,
+    status: StatusCode,
+    load: impl Future<Output = Data> + Send,
+    page: impl FnOnce(Data) -> View,
+) -> Response
+where
+    View: IntoView,
+{
+    let (parts, _body) = request.into_parts();
+    let path = parts.uri.path().to_owned();
+    let response_options = ResponseOptions::default();
+    let owner = Owner::new();
+    owner.with(|| {
+        provide_context(parts);
+        provide_context(response_options.clone());
+        provide_context(state.identity.clone());
+        provide_context(PageUser::default());
+    });
+    // Page data first: its failure sets the status; the header's user is then known (PageUser).
+    let (data, user) = owner.with(|| ScopedFuture::new(async { (load.await, current_user().await) })).await;
+    let html = owner.with(|| document(state.options.clone(), Frame { path, user }, page(data)).to_html());
+    drop(owner);
+    let ResponseParts { status: chosen_status, headers } = std::mem::take(&mut *response_options.0.write().unwrap_or_else(|poisoned| poisoned.into_inner()));
+    let mut response = Response::new(Body::from(html));
+    *response.status_mut() = chosen_status.unwrap_or(status);
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    response.headers_mut().extend(headers);
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::extract::Request;
+    use axum::http::header;
+
+    use super::{file_request, query_value};
+
+    #[test]
+    fn query_values_are_decoded_and_the_first_one_wins() {
+        let request = Request::get("/auth/error?reason=expired&x=%3Cb%3E+y&reason=other").body(axum::body::Body::empty()).unwrap();
+        assert_eq!(query_value(&request, "reason").as_deref(), Some("expired"));
+        assert_eq!(query_value(&request, "x").as_deref(), Some("<b> y"));
+        assert_eq!(query_value(&request, "missing"), None);
+        let bad = Request::get("/mail?count=%FF%zz").body(axum::body::Body::empty()).unwrap();
+        assert!(query_value(&bad, "count").is_some(), "malformed escapes are read, not refused");
+    }
+
+    #[test]
+    fn a_file_request_carries_the_path_and_encoding_but_not_the_cookies() {
+        let request = Request::get("/pkg/idweb.js")
+            .header(header::ACCEPT_ENCODING, "br")
+            .header(header::COOKIE, "id=secret")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let file = file_request(&request);
+        assert_eq!(file.uri(), "/pkg/idweb.js");
+        assert_eq!(file.headers().get(header::ACCEPT_ENCODING).unwrap(), "br");
+        assert!(file.headers().get(header::COOKIE).is_none());
+    }
+}
