@@ -17,24 +17,28 @@ pub struct Frame {
     pub user: Result<Option<AccountSummary>, AppError>,
 }
 
-/// The whole HTML document of one page: `page` inside the frame.
-pub fn document(options: LeptosOptions, frame: Frame, page: impl IntoView) -> impl IntoView {
-    // The nonce the hydration scripts carry, and the page's CSP naming it (HDR-01).
-    #[cfg(feature = "ssr")]
-    crate::server::headers::provide_page_policy();
+/// What every page's `<head>` holds. Only the nonce of the hydration
+/// scripts changes from one response to the next, so the server renders
+/// this once and fills the nonce in per response (`server::page_head`).
+pub fn head_content(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <meta charset="utf-8"/>
+        <meta name="viewport" content="width=device-width, initial-scale=1"/>
+        <link id="leptos" rel="stylesheet" href="/pkg/idweb.css"/>
+        <title>"idweb"</title>
+        // Islands mode also tells the render that only islands' data is for the browser.
+        <HydrationScripts options islands=true/>
+    }
+}
+
+/// The whole HTML document of one page: `head` (the [`head_content`] of
+/// this response, as HTML) and `page` inside the frame.
+pub fn document(head: String, frame: Frame, page: impl IntoView) -> impl IntoView {
     let Frame { path, user } = frame;
     view! {
         <!DOCTYPE html>
         <html lang="en">
-            <head>
-                <meta charset="utf-8"/>
-                <meta name="viewport" content="width=device-width, initial-scale=1"/>
-                // Fixed for every page, so written here (and not shipped to the browser).
-                <link id="leptos" rel="stylesheet" href="/pkg/idweb.css"/>
-                <title>"idweb"</title>
-                // Islands mode also tells the render that only islands' data is for the browser.
-                <HydrationScripts options islands=true/>
-            </head>
+            <head inner_html=head></head>
             <body>
                 <div class="frame">
                     <a class="skip-link" href="#content">"Skip to content"</a>

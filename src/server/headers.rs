@@ -14,14 +14,13 @@ use axum::extract::Request;
 use axum::http::{header, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
-use leptos::prelude::use_context;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 /// Where cargo-leptos puts the hashed-or-not static build output.
 const ASSET_PREFIX: &str = "/pkg/";
 /// One year, as HSTS preload lists expect.
 const HSTS: &str = "max-age=31536000";
-/// The policy of responses that are not pages (and of pages before the shell runs).
+/// The policy of responses that are not pages.
 const DEFAULT_POLICY: &str = "default-src 'none'; frame-ancestors 'none'; object-src 'none'; base-uri 'none'";
 
 /// Layers that add headers no response of ours should lack; HSTS when the
@@ -49,23 +48,10 @@ pub async fn no_store_unless_asset(request: Request, next: Next) -> Response {
     response
 }
 
-/// Called by the shell while a page renders: makes the nonce the hydration
-/// scripts carry and sets the page's policy naming it. `form_target` is the
-/// identity provider's origin (sign-out posts a form that redirects there,
-/// and browsers apply `form-action` to the redirect).
-pub fn provide_page_policy() {
-    let nonce = leptos::nonce::Nonce::new();
-    leptos::prelude::provide_context(nonce.clone());
-    let provider = use_context::<std::sync::Arc<idweb_identity::Identity>>()
-        .map(|identity| identity.config().azure_ad.instance.origin().ascii_serialization())
-        .unwrap_or_default();
-    let policy = page_policy(&nonce, &provider);
-    if let (Some(response), Ok(value)) = (use_context::<leptos_axum::ResponseOptions>(), HeaderValue::from_str(&policy)) {
-        response.insert_header(header::CONTENT_SECURITY_POLICY, value);
-    }
-}
-
-fn page_policy(nonce: &str, provider_origin: &str) -> String {
+/// The policy of a page whose inline script carries `nonce`. `provider_origin`
+/// is the identity provider's origin (sign-out posts a form that redirects
+/// there, and browsers apply `form-action` to the redirect).
+pub fn page_policy(nonce: &str, provider_origin: &str) -> String {
     format!(
         "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; connect-src 'self'; img-src 'self' data:; \
          style-src 'self'; form-action 'self' {provider_origin}; frame-ancestors 'none'; object-src 'none'; base-uri 'none'"

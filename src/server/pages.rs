@@ -32,6 +32,7 @@ use tower::ServiceExt;
 use tower_http::services::ServeDir;
 
 use super::context::PageUser;
+use super::page_head::PageHead;
 use crate::app::{document, Frame};
 use crate::pages::{
     mail_count, my_diagnostics, my_messages, my_profile, my_todos, DiagnosticsPage, HomePage, MailPage, NotFoundPage, ProfilePage,
@@ -43,7 +44,7 @@ use crate::session_user::current_user;
 #[derive(Clone)]
 struct PageState {
     identity: Arc<Identity>,
-    options: LeptosOptions,
+    head: Arc<PageHead>,
     /// The build's static files (`/pkg/...`), precompressed ones preferred.
     files: ServeDir,
 }
@@ -52,7 +53,9 @@ struct PageState {
 /// static file of the build or the not-found page.
 pub fn page_routes(identity: Arc<Identity>, options: LeptosOptions) -> Router {
     let files = ServeDir::new(&*options.site_root).precompressed_gzip().precompressed_br();
-    let state = PageState { identity: identity.clone(), options, files };
+    let provider_origin = identity.config().azure_ad.instance.origin().ascii_serialization();
+    let head = Arc::new(PageHead::new(options, provider_origin));
+    let state = PageState { identity: identity.clone(), head, files };
     let pages = Router::new()
         .route("/", get(home))
         .route("/profile", get(profile))
@@ -169,13 +172,17 @@ where
     });
     // Page data first: its failure sets the status; the header's user is then known (PageUser).
     let (data, user) = owner.with(|| ScopedFuture::new(async { (load.await, current_user().await) })).await;
-    let html = owner.with(|| document(state.options.clone(), Frame { path, user }, page(data)).to_html());
+    let head = state.head.fresh();
+    let html = owner.with(|| document(head.html, Frame { path, user }, page(data)).to_html());
     drop(owner);
     let ResponseParts { status: chosen_status, headers } = std::mem::take(&mut *response_options.0.write().unwrap_or_else(|poisoned| poisoned.into_inner()));
     let mut response = Response::new(Body::from(html));
     *response.status_mut() = chosen_status.unwrap_or(status);
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
     response.headers_mut().extend(headers);
+    if let Some(policy) = head.policy {
+        response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, policy);
+    }
     response
 }
 
