@@ -92,7 +92,7 @@ fn hdr_01_static_assets_may_be_cached_and_other_responses_may_not() {
         let address = serve_site(settings("http://127.0.0.1:9/", "tenant", "client", "http://127.0.0.1:3000/", Some(false)), Some(&site)).await;
         let asset = http_get(address, "/pkg/idweb.css").await;
         assert!(asset.starts_with("HTTP/1.1 200"), "{asset}");
-        assert_ne!(header(&asset, "cache-control"), Some("no-store"), "{asset}");
+        assert_eq!(header(&asset, "cache-control"), Some("no-cache"), "kept, but checked again: {asset}");
         let health = http_get(address, "/healthz").await;
         assert_eq!(header(&health, "cache-control"), Some("no-store"));
         assert!(header(&health, "content-security-policy").is_some_and(|policy| policy.starts_with("default-src 'none'")));
@@ -213,6 +213,7 @@ fn unknown_paths_get_the_not_found_page_and_build_files_are_served() {
             assert!(page.starts_with("HTTP/1.1 404"), "{path}: {page}");
             assert!(page.contains("Page not found") && page.contains(r#"aria-label="Main""#), "the whole page: {path}");
             assert!(header(&page, "content-security-policy").is_some_and(|policy| policy.contains("'nonce-")), "{path}");
+            assert_eq!(header(&page, "cache-control"), Some("no-store"), "{path}");
         }
         let post = http_request(address, "POST", "/pkg/idweb.js", &["Sec-Fetch-Site: same-origin"], "").await;
         assert!(post.starts_with("HTTP/1.1 404"), "files are read, not posted to: {post}");

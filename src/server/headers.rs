@@ -6,18 +6,15 @@
 //!   `wasm-unsafe-eval`) and `connect-src 'self'` (server functions only).
 //! - Every other response: a policy that allows nothing to run or frame it,
 //!   unless the handler set its own (the front-channel logout page).
-//! - `Cache-Control: no-store` on everything but the build's static assets:
-//!   pages name the signed-in user and server functions return their data.
+//! - `Cache-Control: no-store` on every response that did not choose its
+//!   own caching: pages name the signed-in user and server functions return
+//!   their data. The build's files choose `no-cache` (`server::pages`):
+//!   cached, but checked again, as their names do not change between builds.
 //! - HSTS when the public URL is https; `nosniff`; a referrer policy.
 
-use axum::extract::Request;
 use axum::http::{header, HeaderValue};
-use axum::middleware::Next;
-use axum::response::Response;
 use tower_http::set_header::SetResponseHeaderLayer;
 
-/// Where cargo-leptos puts the hashed-or-not static build output.
-const ASSET_PREFIX: &str = "/pkg/";
 /// One year, as HSTS preload lists expect.
 const HSTS: &str = "max-age=31536000";
 /// The policy of responses that are not pages.
@@ -30,22 +27,12 @@ pub fn security_header_layers(https: bool) -> Vec<SetResponseHeaderLayer<HeaderV
         SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
         SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("strict-origin-when-cross-origin")),
         SetResponseHeaderLayer::if_not_present(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(DEFAULT_POLICY)),
+        SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
     ];
     if https {
         layers.push(SetResponseHeaderLayer::overriding(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static(HSTS)));
     }
     layers
-}
-
-/// `Cache-Control: no-store` on every response that did not choose its own
-/// caching, except the static build assets.
-pub async fn no_store_unless_asset(request: Request, next: Next) -> Response {
-    let asset = request.uri().path().starts_with(ASSET_PREFIX);
-    let mut response = next.run(request).await;
-    if !asset && !response.headers().contains_key(header::CACHE_CONTROL) {
-        response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    }
-    response
 }
 
 /// The policy of a page whose inline script carries `nonce`. `provider_origin`

@@ -49,14 +49,13 @@ struct PageState {
     files: ServeDir,
 }
 
-/// The pages, the server functions' endpoints and, for any other path, a
-/// static file of the build or the not-found page.
+/// The pages and, for any other path, a file of the build or the not-found page.
 pub fn page_routes(identity: Arc<Identity>, options: LeptosOptions) -> Router {
     let files = ServeDir::new(&*options.site_root).precompressed_gzip().precompressed_br();
     let provider_origin = identity.config().azure_ad.instance.origin().ascii_serialization();
     let head = Arc::new(PageHead::new(options, provider_origin));
     let state = PageState { identity: identity.clone(), head, files };
-    let pages = Router::new()
+    Router::new()
         .route("/", get(home))
         .route("/profile", get(profile))
         .route("/mail", get(mail))
@@ -64,13 +63,12 @@ pub fn page_routes(identity: Arc<Identity>, options: LeptosOptions) -> Router {
         .route("/todo", get(todo))
         .route(idweb_routes::SIGN_IN_ERROR_PATH, get(sign_in_error))
         .fallback(file_or_not_found)
-        .with_state(state);
-    server_functions(identity).merge(pages)
+        .with_state(state)
 }
 
 /// One route per registered server function (its path and method), run
 /// with the engine in context.
-fn server_functions(identity: Arc<Identity>) -> Router {
+pub fn server_function_routes(identity: Arc<Identity>) -> Router {
     leptos::server_fn::axum::server_fn_paths().fold(Router::new(), |router, (path, method)| {
         let identity = identity.clone();
         let handler = move |request: Request| {
@@ -119,8 +117,10 @@ async fn sign_in_error(State(state): State<PageState>, request: Request) -> Resp
 async fn file_or_not_found(State(state): State<PageState>, request: Request) -> Response {
     if request.method() == Method::GET || request.method() == Method::HEAD {
         // ServeDir cannot fail (its error type is Infallible); it answers 404 itself for a missing file.
-        let Ok(file) = state.files.clone().oneshot(file_request(&request)).await;
+        let Ok(mut file) = state.files.clone().oneshot(file_request(&request)).await;
         if file.status() != StatusCode::NOT_FOUND {
+            // Same names from build to build: a browser may keep them but must check again.
+            file.headers_mut().entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-cache"));
             return file.into_response();
         }
     }

@@ -6,16 +6,17 @@ use axum::Router;
 use idweb_identity::Identity;
 use leptos::prelude::*;
 
-use super::headers::{no_store_unless_asset, security_header_layers};
+use super::headers::security_header_layers;
 use super::health::{healthz, readyz, HEALTH_PATH, READY_PATH};
-use super::pages::page_routes;
+use super::pages::{page_routes, server_function_routes};
 use super::photo::{profile_photo, PHOTO_PATH};
 
 /// Pages and server functions, the identity routes, the session layer and
 /// security headers.
 pub fn app_router(identity: Arc<Identity>, leptos_options: LeptosOptions) -> Router {
-    let pages = page_routes(identity.clone(), leptos_options)
-        // CSRF in depth for server functions that write (the engine's routes guard themselves).
+    let server_functions = server_function_routes(identity.clone())
+        // CSRF in depth for server functions that write (the engine's routes guard themselves;
+        // pages are read, never written to).
         .layer(axum::middleware::from_fn_with_state(identity.clone(), idweb_identity::csrf::same_origin_writes));
     let headers = security_header_layers(identity.config().hosting.public_url.scheme() == "https");
     let router = Router::new()
@@ -23,8 +24,8 @@ pub fn app_router(identity: Arc<Identity>, leptos_options: LeptosOptions) -> Rou
         .route(READY_PATH, axum::routing::get(readyz).with_state(identity.clone()))
         .route(PHOTO_PATH, axum::routing::get(profile_photo).with_state(identity.clone()))
         .merge(identity.router())
-        .merge(pages)
-        .layer(identity.session_layer())
-        .layer(axum::middleware::from_fn(no_store_unless_asset));
+        .merge(server_functions)
+        .merge(page_routes(identity.clone(), leptos_options))
+        .layer(identity.session_layer());
     headers.into_iter().fold(router, |router, layer| router.layer(layer))
 }
