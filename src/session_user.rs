@@ -14,9 +14,16 @@ pub struct AccountSummary {
     pub username: String,
 }
 
+#[cfg(feature = "ssr")]
+impl From<&idweb_identity::SignedInUser> for AccountSummary {
+    fn from(user: &idweb_identity::SignedInUser) -> Self {
+        Self { name: user.name.clone(), username: user.username.clone() }
+    }
+}
+
 /// The signed-in user of this session, or `None`.
 #[server(prefix = "/api", endpoint = "current_user")]
 pub async fn current_user() -> Result<Option<AccountSummary>, AppError> {
     let user = crate::server::context::maybe_user().await?;
-    Ok(user.map(|user| AccountSummary { name: user.name, username: user.username }))
+    Ok(user.as_ref().map(AccountSummary::from))
 }

@@ -28,6 +28,13 @@ use crate::error::AppError;
 #[derive(Clone, Default)]
 pub struct PageUser(Arc<OnceCell<Option<SignedInUser>>>);
 
+impl PageUser {
+    /// The user, if this render looked it up already (`Some(None)`: nobody is signed in).
+    pub fn known(&self) -> Option<&Option<SignedInUser>> {
+        self.0.get()
+    }
+}
+
 /// The session's user, from this render's [`PageUser`] when there is one.
 /// Only a successful look-up is kept: a failed one is tried again (and
 /// reported again) by the next caller.

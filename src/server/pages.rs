@@ -38,7 +38,8 @@ use crate::pages::{
     mail_count, my_diagnostics, my_messages, my_profile, my_todos, DiagnosticsPage, HomePage, MailPage, NotFoundPage, ProfilePage,
     SignInErrorPage, TodoPage,
 };
-use crate::session_user::current_user;
+use crate::error::AppError;
+use crate::session_user::{current_user, AccountSummary};
 
 /// What every page handler needs.
 #[derive(Clone)]
@@ -163,15 +164,16 @@ where
     let (parts, _body) = request.into_parts();
     let path = parts.uri.path().to_owned();
     let response_options = ResponseOptions::default();
+    let page_user = PageUser::default();
     let owner = Owner::new();
     owner.with(|| {
         provide_context(parts);
         provide_context(response_options.clone());
         provide_context(state.identity.clone());
-        provide_context(PageUser::default());
+        provide_context(page_user.clone());
     });
-    // Page data first: its failure sets the status; the header's user is then known (PageUser).
-    let (data, user) = owner.with(|| ScopedFuture::new(async { (load.await, current_user().await) })).await;
+    // Page data first: its failure sets the status, and the user it looked up serves the header.
+    let (data, user) = owner.with(|| ScopedFuture::new(async { (load.await, header_user(&page_user).await) })).await;
     let head = state.head.fresh();
     let html = owner.with(|| document(head.html, Frame { path, user }, page(data)).to_html());
     drop(owner);
@@ -184,6 +186,15 @@ where
         response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, policy);
     }
     response
+}
+
+/// Who the header names: the user the page's server functions looked up,
+/// else (a page that reads no user data, or a look-up that failed) asked now.
+async fn header_user(page_user: &PageUser) -> Result<Option<AccountSummary>, AppError> {
+    match page_user.known() {
+        Some(user) => Ok(user.as_ref().map(AccountSummary::from)),
+        None => current_user().await,
+    }
 }
 
 #[cfg(test)]
