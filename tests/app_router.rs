@@ -208,13 +208,18 @@ fn unknown_paths_get_the_not_found_page_and_build_files_are_served() {
         let address = serve_site(settings("http://127.0.0.1:9/", "tenant", "client", "http://127.0.0.1:3000/", Some(false)), Some(&site)).await;
         let script = http_get(address, "/pkg/idweb.js").await;
         assert!(script.starts_with("HTTP/1.1 200") && script.ends_with("export default 1;"), "{script}");
-        for path in ["/nowhere", "/pkg/missing.js", "/api/no_such_function", "/pkg/../Cargo.toml"] {
+        assert_eq!(header(&script, "vary"), Some("accept-encoding"), "{script}");
+        // Folders are no pages: never a redirect (`//pkg` would send the browser to a host named pkg).
+        for path in ["/nowhere", "/pkg/missing.js", "/api/no_such_function", "/pkg/../Cargo.toml", "/pkg", "/pkg/", "//pkg"] {
             let page = http_get(address, path).await;
             assert!(page.starts_with("HTTP/1.1 404"), "{path}: {page}");
             assert!(page.contains("Page not found") && page.contains(r#"aria-label="Main""#), "the whole page: {path}");
             assert!(header(&page, "content-security-policy").is_some_and(|policy| policy.contains("'nonce-")), "{path}");
             assert_eq!(header(&page, "cache-control"), Some("no-store"), "{path}");
         }
+        let slash = http_get(address, "/mail/?count=20").await;
+        assert!(slash.starts_with("HTTP/1.1 308"), "{slash}");
+        assert_eq!(header(&slash, "location"), Some("/mail?count=20"));
         let post = http_request(address, "POST", "/pkg/idweb.js", &["Sec-Fetch-Site: same-origin"], "").await;
         assert!(post.starts_with("HTTP/1.1 404"), "files are read, not posted to: {post}");
         std::fs::remove_dir_all(&site).ok();

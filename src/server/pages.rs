@@ -41,6 +41,9 @@ use crate::pages::{
 use crate::error::AppError;
 use crate::session_user::{current_user, AccountSummary};
 
+/// Every page's path (the order `page_routes` registers them in).
+const PAGE_PATHS: [&str; 6] = ["/", "/profile", "/mail", "/diagnostics", "/todo", idweb_routes::SIGN_IN_ERROR_PATH];
+
 /// What every page handler needs.
 #[derive(Clone)]
 struct PageState {
@@ -52,17 +55,18 @@ struct PageState {
 
 /// The pages and, for any other path, a file of the build or the not-found page.
 pub fn page_routes(identity: Arc<Identity>, options: LeptosOptions) -> Router {
-    let files = ServeDir::new(&*options.site_root).precompressed_gzip().precompressed_br();
+    // No directory listings or index files: a folder answers 404, never a redirect.
+    let files = ServeDir::new(&*options.site_root).precompressed_gzip().precompressed_br().append_index_html_on_directories(false);
     let provider_origin = identity.config().azure_ad.instance.origin().ascii_serialization();
     let head = Arc::new(PageHead::new(options, provider_origin));
     let state = PageState { identity: identity.clone(), head, files };
     Router::new()
-        .route("/", get(home))
-        .route("/profile", get(profile))
-        .route("/mail", get(mail))
-        .route("/diagnostics", get(diagnostics))
-        .route("/todo", get(todo))
-        .route(idweb_routes::SIGN_IN_ERROR_PATH, get(sign_in_error))
+        .route(PAGE_PATHS[0], get(home))
+        .route(PAGE_PATHS[1], get(profile))
+        .route(PAGE_PATHS[2], get(mail))
+        .route(PAGE_PATHS[3], get(diagnostics))
+        .route(PAGE_PATHS[4], get(todo))
+        .route(PAGE_PATHS[5], get(sign_in_error))
         .fallback(file_or_not_found)
         .with_state(state)
 }
@@ -114,26 +118,48 @@ async fn sign_in_error(State(state): State<PageState>, request: Request) -> Resp
     render(&state, request, StatusCode::OK, async {}, move |()| view! { <SignInErrorPage page/> }).await
 }
 
-/// A file of the build (GET and HEAD only), else the not-found page.
+/// A page's path with a slash after it (as the router before took it), a
+/// file of the build (GET and HEAD only), else the not-found page.
 async fn file_or_not_found(State(state): State<PageState>, request: Request) -> Response {
+    if let Some(page) = page_without_trailing_slash(request.uri()) {
+        return (StatusCode::PERMANENT_REDIRECT, [(header::LOCATION, page)]).into_response();
+    }
     if request.method() == Method::GET || request.method() == Method::HEAD {
         // ServeDir cannot fail (its error type is Infallible); it answers 404 itself for a missing file.
         let Ok(mut file) = state.files.clone().oneshot(file_request(&request)).await;
-        if file.status() != StatusCode::NOT_FOUND {
+        // A file, part of one, "not modified" or "no such range"; anything else (404, 405) is the not-found page.
+        let status = file.status();
+        if [StatusCode::OK, StatusCode::PARTIAL_CONTENT, StatusCode::NOT_MODIFIED, StatusCode::RANGE_NOT_SATISFIABLE].contains(&status) {
+            let headers = file.headers_mut();
             // Same names from build to build: a browser may keep them but must check again.
-            file.headers_mut().entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-cache"));
+            headers.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-cache"));
+            // A brotli or gzip copy is chosen by Accept-Encoding: a shared cache must key on it.
+            headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
             return file.into_response();
         }
     }
     render(&state, request, StatusCode::NOT_FOUND, async {}, |()| view! { <NotFoundPage/> }).await
 }
 
-/// What ServeDir needs of `request`: its method, path and the headers that
-/// choose an encoding or allow a 304 (not its cookies).
+/// `/profile/?x` -> `/profile?x` for the pages; `None` for any other path.
+fn page_without_trailing_slash(uri: &axum::http::Uri) -> Option<HeaderValue> {
+    let page = uri.path().strip_suffix('/').filter(|page| PAGE_PATHS[1..].contains(page))?;
+    let location = match uri.query() {
+        Some(query) => format!("{page}?{query}"),
+        None => page.to_owned(),
+    };
+    HeaderValue::from_str(&location).ok()
+}
+
+/// What ServeDir needs of `request`: its method, path (never a scheme or
+/// host the request line may carry) and the headers that choose an
+/// encoding or allow a 304 (not its cookies).
 fn file_request(request: &Request) -> Request {
     let mut file_request = Request::new(Body::empty());
     *file_request.method_mut() = request.method().clone();
-    *file_request.uri_mut() = request.uri().clone();
+    if let Some(path) = request.uri().path_and_query() {
+        *file_request.uri_mut() = axum::http::Uri::from(path.clone());
+    }
     for name in [header::ACCEPT_ENCODING, header::IF_NONE_MATCH, header::IF_MODIFIED_SINCE, header::RANGE] {
         if let Some(value) = request.headers().get(&name) {
             file_request.headers_mut().insert(name, value.clone());
@@ -165,7 +191,10 @@ where
     let path = parts.uri.path().to_owned();
     let response_options = ResponseOptions::default();
     let page_user = PageUser::default();
-    let owner = Owner::new();
+    // A root of its own, without a shared context: the islands here take
+    // props only (an island with `children`, or a resource inside one, needs
+    // the shared context and its data script, which this render does not write).
+    let owner = Owner::new_root(None);
     owner.with(|| {
         provide_context(parts);
         provide_context(response_options.clone());
@@ -215,7 +244,20 @@ mod tests {
     }
 
     #[test]
+    fn a_page_path_with_a_trailing_slash_goes_to_the_page_and_nothing_else_does() {
+        let location = |uri: &str| super::page_without_trailing_slash(&uri.parse().unwrap()).map(|value| value.to_str().unwrap().to_owned());
+        assert_eq!(location("/profile/").as_deref(), Some("/profile"));
+        assert_eq!(location("/mail/?count=20").as_deref(), Some("/mail?count=20"));
+        assert_eq!(location("/auth/error/?reason=expired").as_deref(), Some("/auth/error?reason=expired"));
+        for other in ["/", "/profile", "//profile/", "/pkg/", "/profile//", "http://evil.example/profile//"] {
+            assert_eq!(location(other), None, "{other}");
+        }
+    }
+
+    #[test]
     fn a_file_request_carries_the_path_and_encoding_but_not_the_cookies() {
+        let absolute = Request::get("http://evil.example/pkg/idweb.js?v=1").body(axum::body::Body::empty()).unwrap();
+        assert_eq!(file_request(&absolute).uri(), "/pkg/idweb.js?v=1", "no scheme or host reaches ServeDir");
         let request = Request::get("/pkg/idweb.js")
             .header(header::ACCEPT_ENCODING, "br")
             .header(header::COOKIE, "id=secret")
