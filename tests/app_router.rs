@@ -43,6 +43,27 @@ async fn serve_site(settings: serde_json::Value, site_root: Option<&std::path::P
     address
 }
 
+/// A built site of its own in the temp directory, removed when dropped: the
+/// tests must not depend on a cargo-leptos build having run.
+struct TempSite(std::path::PathBuf);
+
+impl TempSite {
+    /// A site holding one file, `path` (relative to the site root), with `contents`.
+    fn with_file(name: &str, path: &str, contents: &str) -> Self {
+        let site = Self(std::env::temp_dir().join(format!("idweb-site-{name}-{}", std::process::id())));
+        let file = site.0.join(path);
+        std::fs::create_dir_all(file.parent().expect("a file inside the site")).unwrap();
+        std::fs::write(file, contents).unwrap();
+        site
+    }
+}
+
+impl Drop for TempSite {
+    fn drop(&mut self) {
+        std::fs::remove_dir_all(&self.0).ok();
+    }
+}
+
 /// Settings against `instance` (an emulator, or a dead port) with `public_url`.
 fn settings(instance: &str, tenant: &str, client_id: &str, public_url: &str, secure_cookie: Option<bool>) -> serde_json::Value {
     let mut settings = json!({
@@ -85,11 +106,8 @@ fn hdr_01_a_page_carries_a_fresh_nonce_policy_and_is_not_stored() {
 #[test]
 fn hdr_01_static_assets_may_be_cached_and_other_responses_may_not() {
     on_one_runtime(async {
-        // A site of its own: the test must not depend on a cargo-leptos build having run.
-        let site = std::env::temp_dir().join(format!("idweb-site-{}", std::process::id()));
-        std::fs::create_dir_all(site.join("pkg")).unwrap();
-        std::fs::write(site.join("pkg/idweb.css"), "body { margin: 0 }").unwrap();
-        let address = serve_site(settings("http://127.0.0.1:9/", "tenant", "client", "http://127.0.0.1:3000/", Some(false)), Some(&site)).await;
+        let site = TempSite::with_file("assets", "pkg/idweb.css", "body { margin: 0 }");
+        let address = serve_site(settings("http://127.0.0.1:9/", "tenant", "client", "http://127.0.0.1:3000/", Some(false)), Some(&site.0)).await;
         let asset = http_get(address, "/pkg/idweb.css").await;
         assert!(asset.starts_with("HTTP/1.1 200"), "{asset}");
         assert_eq!(header(&asset, "cache-control"), Some("no-cache"), "kept, but checked again: {asset}");
@@ -202,10 +220,8 @@ fn authz_05_the_sign_in_error_page_shows_only_what_the_engine_could_have_written
 #[test]
 fn unknown_paths_get_the_not_found_page_and_build_files_are_served() {
     on_one_runtime(async {
-        let site = std::env::temp_dir().join(format!("idweb-site-nf-{}", std::process::id()));
-        std::fs::create_dir_all(site.join("pkg")).unwrap();
-        std::fs::write(site.join("pkg/idweb.js"), "export default 1;").unwrap();
-        let address = serve_site(settings("http://127.0.0.1:9/", "tenant", "client", "http://127.0.0.1:3000/", Some(false)), Some(&site)).await;
+        let site = TempSite::with_file("not-found", "pkg/idweb.js", "export default 1;");
+        let address = serve_site(settings("http://127.0.0.1:9/", "tenant", "client", "http://127.0.0.1:3000/", Some(false)), Some(&site.0)).await;
         let script = http_get(address, "/pkg/idweb.js").await;
         assert!(script.starts_with("HTTP/1.1 200") && script.ends_with("export default 1;"), "{script}");
         assert_eq!(header(&script, "vary"), Some("accept-encoding"), "{script}");
@@ -222,6 +238,5 @@ fn unknown_paths_get_the_not_found_page_and_build_files_are_served() {
         assert_eq!(header(&slash, "location"), Some("/mail?count=20"));
         let post = http_request(address, "POST", "/pkg/idweb.js", &["Sec-Fetch-Site: same-origin"], "").await;
         assert!(post.starts_with("HTTP/1.1 404"), "files are read, not posted to: {post}");
-        std::fs::remove_dir_all(&site).ok();
     });
 }

@@ -7,10 +7,11 @@
 //! says what happened (401 not signed in, 403 interaction required, 503 an
 //! outage, 502 a downstream API, 500 only a defect).
 //!
-//! The futures of [`maybe_user`] and [`for_user`] are boxed: Leptos moves a
-//! resource's future several times while it sets it up, and unboxed these
-//! futures hold every state of the engine's calls below them (session
-//! store, token acquisition, Graph), kilobytes copied on each move.
+//! The futures of [`maybe_user`] and [`for_user`] are boxed: a server
+//! function's future is moved by the server-function machinery and into a
+//! page's render future, and unboxed these futures hold every state of the
+//! engine's calls below them (session store, token acquisition, Graph),
+//! kilobytes copied on each move.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -23,8 +24,8 @@ use crate::error::AppError;
 
 /// The signed-in user, looked up at most once while a page renders: the
 /// header and the page's own server functions all ask for it. Provided by
-/// the router for page renders only; a server function called on its own
-/// looks the user up itself.
+/// `server::pages` for page renders only; a server function called on its
+/// own looks the user up itself.
 #[derive(Clone, Default)]
 pub struct PageUser(Arc<OnceCell<Option<SignedInUser>>>);
 

@@ -41,8 +41,14 @@ use crate::pages::{
 use crate::error::AppError;
 use crate::session_user::{current_user, AccountSummary};
 
-/// Every page's path (the order `page_routes` registers them in).
-const PAGE_PATHS: [&str; 6] = ["/", "/profile", "/mail", "/diagnostics", "/todo", idweb_routes::SIGN_IN_ERROR_PATH];
+const HOME: &str = "/";
+const PROFILE: &str = "/profile";
+const MAIL: &str = "/mail";
+const DIAGNOSTICS: &str = "/diagnostics";
+const TODO: &str = "/todo";
+/// The pages a path with a slash after it leads to (as the router before
+/// took them); the home page is `/` itself.
+const PAGES_BELOW_HOME: [&str; 5] = [PROFILE, MAIL, DIAGNOSTICS, TODO, idweb_routes::SIGN_IN_ERROR_PATH];
 
 /// What every page handler needs.
 #[derive(Clone)]
@@ -61,12 +67,12 @@ pub fn page_routes(identity: Arc<Identity>, options: LeptosOptions) -> Router {
     let head = Arc::new(PageHead::new(options, provider_origin));
     let state = PageState { identity: identity.clone(), head, files };
     Router::new()
-        .route(PAGE_PATHS[0], get(home))
-        .route(PAGE_PATHS[1], get(profile))
-        .route(PAGE_PATHS[2], get(mail))
-        .route(PAGE_PATHS[3], get(diagnostics))
-        .route(PAGE_PATHS[4], get(todo))
-        .route(PAGE_PATHS[5], get(sign_in_error))
+        .route(HOME, get(home))
+        .route(PROFILE, get(profile))
+        .route(MAIL, get(mail))
+        .route(DIAGNOSTICS, get(diagnostics))
+        .route(TODO, get(todo))
+        .route(idweb_routes::SIGN_IN_ERROR_PATH, get(sign_in_error))
         .fallback(file_or_not_found)
         .with_state(state)
 }
@@ -143,7 +149,7 @@ async fn file_or_not_found(State(state): State<PageState>, request: Request) -> 
 
 /// `/profile/?x` -> `/profile?x` for the pages; `None` for any other path.
 fn page_without_trailing_slash(uri: &axum::http::Uri) -> Option<HeaderValue> {
-    let page = uri.path().strip_suffix('/').filter(|page| PAGE_PATHS[1..].contains(page))?;
+    let page = uri.path().strip_suffix('/').filter(|page| PAGES_BELOW_HOME.contains(page))?;
     let location = match uri.query() {
         Some(query) => format!("{page}?{query}"),
         None => page.to_owned(),
