@@ -16,6 +16,7 @@
 use std::future::Future;
 use std::sync::Arc;
 
+use axum::http::request::Parts;
 use idweb_identity::{Identity, IdentityError, SignedInUser};
 use tokio::sync::OnceCell;
 use tower_sessions::Session;
@@ -23,9 +24,10 @@ use tower_sessions::Session;
 use crate::error::AppError;
 
 /// The signed-in user, looked up at most once while a page renders: the
-/// header and the page's own server functions all ask for it. Provided by
-/// `server::pages` for page renders only; a server function called on its
-/// own looks the user up itself.
+/// header and the page's own server functions all ask for it. Kept by
+/// `server::pages` in the extensions of the page's own request, never in
+/// reactive context, which another request could inherit (ISO-02); a
+/// server function called on its own has none and looks the user up itself.
 #[derive(Clone, Default)]
 pub struct PageUser(Arc<OnceCell<Option<SignedInUser>>>);
 
@@ -36,20 +38,28 @@ impl PageUser {
     }
 }
 
-/// The session's user, from this render's [`PageUser`] when there is one.
-/// Only a successful look-up is kept: a failed one is tried again (and
+/// The session's user, from this page render's [`PageUser`] when there is
+/// one. Only a successful look-up is kept: a failed one is tried again (and
 /// reported again) by the next caller.
 async fn signed_in_user(identity: &Identity, session: &Session) -> Result<Option<SignedInUser>, IdentityError> {
-    match leptos::prelude::use_context::<PageUser>() {
+    match from_request::<PageUser>() {
         Some(PageUser(user)) => user.get_or_try_init(|| identity.user(session)).await.cloned(),
         None => identity.user(session).await,
     }
 }
 
+/// A value the request carries in its extensions (its session, its page
+/// render's user), read from the request's own parts: the nearest `Parts`
+/// in context, which both the page render and leptos_axum provide for each
+/// request in that request's own owner.
+fn from_request<T: Clone + Send + Sync + 'static>() -> Option<T> {
+    leptos::prelude::with_context::<Parts, _>(|parts| parts.extensions.get::<T>().cloned()).flatten()
+}
+
 /// The request's session (the session layer always provides one).
 pub async fn session() -> Result<Session, AppError> {
-    leptos_axum::extract::<Session>().await.map_err(|error| {
-        tracing::error!(%error, "a server function ran without the session layer");
+    from_request::<Session>().ok_or_else(|| {
+        tracing::error!("a server function ran without the session layer");
         refuse(AppError::Internal)
     })
 }

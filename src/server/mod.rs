@@ -5,6 +5,7 @@ pub mod context;
 pub mod headers;
 mod health;
 pub mod metrics;
+mod owner;
 mod page_head;
 mod pages;
 mod photo;

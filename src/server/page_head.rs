@@ -36,7 +36,7 @@ impl PageHead {
     /// provider's origin (the policy's `form-action`).
     pub fn new(options: LeptosOptions, provider_origin: String) -> Self {
         let nonce = Nonce::new();
-        let owner = Owner::new();
+        let owner = super::owner::fresh_root();
         let html = owner.with(|| {
             provide_context(nonce.clone());
             head_content(options).to_html()

@@ -9,10 +9,12 @@
 //! (docs/BENCHMARKS.md).
 //!
 //! Every render gets the same context a server function sees (the request's
-//! parts, `ResponseOptions`, the engine) plus one [`PageUser`], so the header
-//! and the page look the session's user up once. A server function's
-//! status (401, 403, 502...) and headers (a redirect to consent, the page's
-//! CSP) become the page's.
+//! parts, `ResponseOptions`, the engine) in a root owner of its own that is
+//! never left current on the worker thread ([`super::owner`], ISO-02). The
+//! request's parts carry one [`PageUser`] in their extensions, so the header
+//! and the page look the session's user up once, and nothing outside this
+//! request can find it. A server function's status (401, 403, 502...) and
+//! headers (a redirect to consent, the page's CSP) become the page's.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -32,6 +34,7 @@ use tower::ServiceExt;
 use tower_http::services::ServeDir;
 
 use super::context::PageUser;
+use super::owner::fresh_root;
 use super::page_head::PageHead;
 use crate::app::{document, Frame};
 use crate::pages::{
@@ -78,13 +81,17 @@ pub fn page_routes(identity: Arc<Identity>, options: LeptosOptions) -> Router {
 }
 
 /// One route per registered server function (its path and method), run
-/// with the engine in context.
+/// with the engine in context, each call under a root owner of its own:
+/// leptos_axum makes the call's owner a child of whatever owner is current,
+/// and the call must inherit nothing from another request (ISO-02).
 pub fn server_function_routes(identity: Arc<Identity>) -> Router {
     leptos::server_fn::axum::server_fn_paths().fold(Router::new(), |router, (path, method)| {
         let identity = identity.clone();
         let handler = move |request: Request| {
             let identity = identity.clone();
-            leptos_axum::handle_server_fns_with_context(move || provide_context(identity.clone()), request)
+            let call = leptos_axum::handle_server_fns_with_context(move || provide_context(identity.clone()), request);
+            let root = fresh_root();
+            root.with(|| ScopedFuture::new(call))
         };
         match MethodFilter::try_from(method.clone()) {
             Ok(filter) => router.route(path, on(filter, handler)),
@@ -193,19 +200,21 @@ async fn render<Data, View>(
 where
     View: IntoView,
 {
-    let (parts, _body) = request.into_parts();
+    let (mut parts, _body) = request.into_parts();
     let path = parts.uri.path().to_owned();
     let response_options = ResponseOptions::default();
+    // In the request itself: the page's server functions find it there, and no other request can.
     let page_user = PageUser::default();
-    // A root of its own, without a shared context: the islands here take
-    // props only (an island with `children`, or a resource inside one, needs
-    // the shared context and its data script, which this render does not write).
-    let owner = Owner::new_root(None);
+    parts.extensions.insert(page_user.clone());
+    // A root of its own, never left current (ISO-02), without a shared
+    // context: the islands here take props only (an island with `children`,
+    // or a resource inside one, needs the shared context and its data
+    // script, which this render does not write).
+    let owner = fresh_root();
     owner.with(|| {
         provide_context(parts);
         provide_context(response_options.clone());
         provide_context(state.identity.clone());
-        provide_context(page_user.clone());
     });
     // Page data first: its failure sets the status, and the user it looked up serves the header.
     let (data, user) = owner.with(|| ScopedFuture::new(async { (load.await, header_user(&page_user).await) })).await;

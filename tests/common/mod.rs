@@ -1,6 +1,9 @@
 //! What the app crate's integration tests share.
 #![allow(dead_code)] // each test binary uses a different part
 
+#[cfg(feature = "ssr")]
+pub mod browser;
+
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// A bare HTTP/1.1 GET, the whole response as text (the app crate has no
