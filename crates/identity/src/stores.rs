@@ -5,14 +5,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fred::interfaces::ClientLike;
-use tower_sessions::ExpiredDeletion;
-use tower_sessions_redis_store::RedisStore;
 use tower_sessions_sqlx_store::PostgresStore;
 
 use crate::cache::{LayeredSettings, LayeredTokenCache, MemoryTokenCache, SharedCacheBackend, TokenCacheStore};
 use crate::config::{SessionConfig, StoreKind, TokenCacheConfig};
 use crate::error::IdentityError;
-use crate::session::{BoundedMemorySessionStore, SessionBackend};
+use crate::session::{BoundedMemorySessionStore, PostgresSessionStore, RedisSessionStore, SessionBackend};
 
 /// The token cache `TokenCache` describes.
 pub(crate) async fn token_cache(config: &TokenCacheConfig) -> Result<Arc<dyn TokenCacheStore>, IdentityError> {
@@ -46,14 +44,15 @@ pub(crate) async fn session_store(config: &SessionConfig) -> Result<SessionBacke
             if tokio::time::timeout(shared.timeout, pool.wait_for_connect()).await.is_err() {
                 tracing::warn!("session Redis not reachable yet; it is retried in the background");
             }
-            Ok(SessionBackend::Redis(RedisStore::new(pool)))
+            Ok(SessionBackend::Redis(RedisSessionStore::new(pool)))
         }
         StoreKind::Postgres => {
             let pool = crate::cache::postgres::pool(shared, &shared.namespace)?;
             let store = PostgresStore::new(pool.clone())
                 .with_schema_name(&shared.namespace)
-                .and_then(|store| store.with_table_name("sessions"))
+                .and_then(|store| store.with_table_name(SESSION_TABLE))
                 .map_err(IdentityError::Misconfigured)?;
+            let store = PostgresSessionStore::new(store, pool.clone(), &shared.namespace, SESSION_TABLE);
             // The table is created now if the database answers, else as soon as it does.
             let ready = create_session_table(&pool, &store, &shared.namespace, shared.timeout).await;
             if let Err(reason) = &ready {
@@ -65,12 +64,15 @@ pub(crate) async fn session_store(config: &SessionConfig) -> Result<SessionBacke
     }
 }
 
+/// The PostgreSQL sessions table, in the configured schema.
+const SESSION_TABLE: &str = "sessions";
+
 /// How often expired PostgreSQL sessions are deleted.
 const SESSION_SWEEP_EVERY: Duration = Duration::from_secs(300);
 
 /// The schema (created first, so two instances starting together do not
 /// trip the store's own schema creation) and the sessions table.
-async fn create_session_table(pool: &sqlx::PgPool, store: &PostgresStore, schema: &str, timeout: Duration) -> Result<(), String> {
+async fn create_session_table(pool: &sqlx::PgPool, store: &PostgresSessionStore, schema: &str, timeout: Duration) -> Result<(), String> {
     let create = async {
         crate::cache::postgres::create_schema(pool, schema).await?;
         store.migrate().await
@@ -85,7 +87,7 @@ async fn create_session_table(pool: &sqlx::PgPool, store: &PostgresStore, schema
 /// Creates the sessions table if start-up could not (retrying while the
 /// database is down), then deletes expired sessions now and then, for the
 /// life of the process.
-async fn keep_postgres_sessions(pool: sqlx::PgPool, store: PostgresStore, schema: String, timeout: Duration, ready: bool) {
+async fn keep_postgres_sessions(pool: sqlx::PgPool, store: PostgresSessionStore, schema: String, timeout: Duration, ready: bool) {
     let mut delay = Duration::from_millis(200);
     let mut ready = ready;
     while !ready {

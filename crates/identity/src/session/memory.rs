@@ -1,11 +1,13 @@
 //! The session store of a single instance: bounded, and every session
 //! leaves memory when it expires. (tower-sessions' own memory store keeps
 //! every session ever created, including each anonymous sign-in attempt:
-//! memory anyone could fill.)
+//! memory anyone could fill.) Saving updates a session that exists and
+//! never brings back one that was deleted or expired (SES-05).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use moka::ops::compute::Op;
 use moka::sync::Cache;
 use time::OffsetDateTime;
 use tower_sessions::session::{Id, Record};
@@ -71,8 +73,15 @@ impl SessionStore for BoundedMemorySessionStore {
         Ok(())
     }
 
+    /// Updates the session if it is still held. A request that loaded the
+    /// session before a sign-out or a provider logout deleted it must not
+    /// write it back when it finishes (SES-05): the check and the write run
+    /// under moka's lock on the id, as [`Self::delete`] does.
     async fn save(&self, record: &Record) -> session_store::Result<()> {
-        self.sessions.insert(record.id, Arc::new(record.clone()));
+        self.sessions.entry(record.id).and_compute_with(|held| match held {
+            Some(_) => Op::Put(Arc::new(record.clone())),
+            None => Op::Nop,
+        });
         Ok(())
     }
 
@@ -82,7 +91,8 @@ impl SessionStore for BoundedMemorySessionStore {
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
-        self.sessions.invalidate(id);
+        // Through the same per-id lock as `save`, so a save cannot slip in between its check and its write.
+        self.sessions.entry(*id).and_compute_with(|_| Op::Remove);
         Ok(())
     }
 }
@@ -126,5 +136,23 @@ mod tests {
         assert_eq!(store.len(), 1, "the expired session is gone, the live one stays");
         store.delete(&long.id).await.unwrap();
         assert!(store.is_empty());
+    }
+
+    #[tokio::test]
+    async fn ses_05_saving_updates_a_held_session_and_never_brings_a_deleted_one_back() {
+        let store = BoundedMemorySessionStore::new(100);
+        let mut session = record(time::Duration::hours(1));
+        store.create(&mut session).await.unwrap();
+        session.data.insert("user".into(), serde_json::json!("adele"));
+        store.save(&session).await.unwrap();
+        assert_eq!(store.load(&session.id).await.unwrap().unwrap().data["user"], "adele", "a held session is updated");
+
+        store.delete(&session.id).await.unwrap();
+        store.save(&session).await.unwrap();
+        assert!(store.load(&session.id).await.unwrap().is_none(), "a deleted session stays deleted");
+        assert!(store.is_empty());
+        let never_created = record(time::Duration::hours(1));
+        store.save(&never_created).await.unwrap();
+        assert!(store.load(&never_created.id).await.unwrap().is_none(), "saving is no way to create a session");
     }
 }

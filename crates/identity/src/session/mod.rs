@@ -1,15 +1,23 @@
 //! Where sessions live: a bounded memory store for one instance, Redis or
 //! PostgreSQL (tower-sessions' store crates) when several instances serve
 //! the same users with no session affinity.
+//!
+//! In every store, saving a session updates it and never creates it
+//! (SES-05): tower-sessions writes the whole record back at the end of a
+//! request that changed it, and a request that loaded the session before a
+//! sign-out or a provider logout deleted it must not bring it back, nor
+//! fail because it is gone. Each store's `save` here is an update only.
 
 mod memory;
+mod postgres;
+mod redis;
 
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, SessionStore};
-use tower_sessions_redis_store::RedisStore;
-use tower_sessions_sqlx_store::PostgresStore;
 
 pub use memory::BoundedMemorySessionStore;
+pub use postgres::PostgresSessionStore;
+pub use redis::RedisSessionStore;
 
 /// The configured session store.
 #[derive(Debug, Clone)]
@@ -17,9 +25,9 @@ pub enum SessionBackend {
     /// This process only (`Session:Store` = `Memory`).
     Memory(BoundedMemorySessionStore),
     /// Shared through Redis.
-    Redis(RedisStore<fred::clients::Pool>),
+    Redis(RedisSessionStore),
     /// Shared through PostgreSQL.
-    Postgres(PostgresStore),
+    Postgres(PostgresSessionStore),
 }
 
 impl SessionBackend {

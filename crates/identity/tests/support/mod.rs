@@ -216,6 +216,7 @@ fn serve(listener: tokio::net::TcpListener, identity: Arc<Identity>) {
         .route("/whoami", get(whoami))
         .route("/graph/me", get(graph_me))
         .route("/test/challenge", get(keep_challenge))
+        .route("/test/slow", get(slow_request))
         .with_state(identity.clone())
         .merge(identity.router())
         .layer(identity.session_layer());
@@ -231,6 +232,39 @@ async fn graph_me(
     idweb_identity::CurrentUser(user): idweb_identity::CurrentUser,
 ) -> Result<String, String> {
     identity.graph().me(&user).await.map(|me| me.display_name.unwrap_or_default()).map_err(|e| e.to_string())
+}
+
+/// Where a test holds a [`slow_request`] and lets it go.
+pub struct Gate {
+    /// Notified when the request has read the session and changed it.
+    pub reached: tokio::sync::Notify,
+    /// The request answers once this is notified.
+    pub open: tokio::sync::Notify,
+}
+
+/// The gate called `name`, made on first use (tests pick names of their own).
+pub fn gate(name: &str) -> Arc<Gate> {
+    static GATES: std::sync::OnceLock<std::sync::Mutex<HashMap<String, Arc<Gate>>>> = std::sync::OnceLock::new();
+    let mut gates = GATES.get_or_init(Default::default).lock().unwrap();
+    let new = || Arc::new(Gate { reached: tokio::sync::Notify::new(), open: tokio::sync::Notify::new() });
+    gates.entry(name.to_owned()).or_insert_with(new).clone()
+}
+
+/// `/test/slow?gate=NAME`: a request still in flight while the session
+/// ends. It reads the user and changes the session (as `Identity::user`
+/// does once a minute, so the session layer writes the record back at the
+/// end), then waits for its gate to open and answers the user it read.
+async fn slow_request(
+    axum::extract::State(identity): axum::extract::State<Arc<Identity>>,
+    session: Session,
+    axum::extract::Query(query): axum::extract::Query<HashMap<String, String>>,
+) -> String {
+    let gate = gate(&query["gate"]);
+    let user = identity.user(&session).await.unwrap();
+    session.insert("test.touched", rand::random::<u64>()).await.unwrap();
+    gate.reached.notify_one();
+    gate.open.notified().await;
+    user.map(|user| user.name).unwrap_or_else(|| "nobody".into())
 }
 
 /// What a handler does with a claims challenge it received: keeps it in the
