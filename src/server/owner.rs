@@ -12,6 +12,17 @@
 //! Every request therefore starts from [`fresh_root`], and its futures run
 //! inside `ScopedFuture`s, which make the owner current only while they are
 //! polled and put back what was current before.
+//!
+//! Rules that keep this true (every new entry point must follow them):
+//! - a request's reactive work runs inside `owner.with(..)` or a
+//!   `ScopedFuture` of that request's own root, never outside one: with
+//!   Leptos' `sandboxed-arenas` each root has its own arena and the thread's
+//!   current arena is not put back, so a signal read outside its owner
+//!   could find another request's value of the same type;
+//! - what may be read from inherited context is only what the request's own
+//!   root (or leptos_axum, under it) provided: its `Parts`, its
+//!   `ResponseOptions`, the engine. Data about the user travels in the
+//!   request's extensions (`server::context`).
 
 use leptos::prelude::Owner;
 
@@ -44,6 +55,18 @@ mod tests {
             assert!(inner.parent().is_none());
         });
         drop(root);
+    }
+
+    #[test]
+    fn iso_02_another_request_starting_on_the_thread_sees_nothing_of_a_pages_root() {
+        #[derive(Clone)]
+        struct PagesUser;
+        let page = fresh_root();
+        page.with(|| provide_context(PagesUser));
+        // What leptos_axum does when a server function request starts on this thread.
+        let call = Owner::new();
+        assert!(call.parent().is_none(), "the page's root is not current");
+        assert!(call.with(use_context::<PagesUser>).is_none());
     }
 
     #[test]

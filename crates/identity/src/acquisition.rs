@@ -200,7 +200,9 @@ impl TokenAcquisition {
         // A tenant override's ID token comes from another issuer and describes the
         // user's account there; idweb keeps only the home tenant's identity.
         if options.tenant.is_none() {
-            self.check_refreshed_identity(user, &response, &provider).await?;
+            if let Err(refused) = self.check_refreshed_identity(user, &response, &provider).await {
+                return Err(self.refreshed_identity_refused(key, options, refused).await);
+            }
         }
         self.store_in(key, current, &response, wanted, options.tenant, TokenSource::Refresh, Grant::Rotated).await
     }
@@ -465,6 +467,21 @@ impl TokenAcquisition {
             scopes: options.scopes.to_vec(),
             claims: refused.claims.clone().or_else(|| options.claims.map(str::to_owned)),
             reason: format!("the provider refused the refresh ({refused})"),
+        }
+    }
+
+    /// RT-02: the refresh token just gave an ID token that fails its checks
+    /// (another user, a bad signature): the grant is no longer trusted. The
+    /// user's partition goes, refresh token and all, and the user signs in
+    /// again; nothing of this response is stored.
+    async fn refreshed_identity_refused(&self, key: &PartitionKey, options: UserTokenOptions<'_>, refused: IdentityError) -> IdentityError {
+        if let Err(error) = self.store.remove(key).await {
+            tracing::error!(error = %error_chain(&error), "could not drop the tokens of a refused refresh; they stay until the user signs in again");
+        }
+        IdentityError::InteractionRequired {
+            scopes: options.scopes.to_vec(),
+            claims: None,
+            reason: format!("the refreshed ID token was refused ({refused}); the cached tokens were dropped"),
         }
     }
 

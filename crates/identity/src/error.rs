@@ -136,6 +136,10 @@ pub enum SignInRejection {
     /// Neither a code nor an error came back.
     #[error("the response carries no authorization code")]
     CodeMissing,
+    /// The provider ended the session this sign-in belongs to (a logout for
+    /// its `sid`) while the sign-in was completing.
+    #[error("the provider ended this sign-in's session")]
+    ProviderSessionEnded,
 }
 
 impl IdentityError {

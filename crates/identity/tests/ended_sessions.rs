@@ -1,7 +1,8 @@
 //! SES-05: a session that has ended stays ended. A request of the session
-//! still in flight when the user signs out (in another tab), or when the
-//! provider ends the session by front-channel or back-channel logout, must
-//! not bring the session back when it finishes, on every session store.
+//! still in flight when the user signs out (in another tab), when the
+//! provider ends the session by front-channel or back-channel logout, or
+//! when a request ends it and starts a new one, must not bring the session
+//! back when it finishes, on every session store.
 
 mod support;
 
@@ -19,9 +20,12 @@ enum Ending {
     FrontChannel,
     /// The provider posts a logout token.
     BackChannel,
+    /// A request ends the session and starts a new one (the idle timeout,
+    /// then a sign-in start): the new one must not get the ended one's id.
+    Restarted,
 }
 
-const ENDINGS: [Ending; 3] = [Ending::SignOut, Ending::FrontChannel, Ending::BackChannel];
+const ENDINGS: [Ending; 4] = [Ending::SignOut, Ending::FrontChannel, Ending::BackChannel, Ending::Restarted];
 
 /// The app with its sessions (and tokens) on `store`, or in memory.
 async fn app_on(store: Option<&SharedStore>) -> TestApp {
@@ -66,6 +70,7 @@ async fn an_ended_session_stays_ended(app: &TestApp, ending: Ending, gate_name: 
             let url = app.url.join("backchannel-logout").unwrap();
             reqwest::Client::new().post(url).form(&[("logout_token", token)]).send().await.unwrap()
         }
+        Ending::Restarted => browser.get("/test/restart").await,
     };
     assert!(ended.status() == StatusCode::OK || ended.status().is_redirection(), "{ending:?} answered {}", ended.status());
     assert_eq!(browser.whoami().await, "nobody", "{ending:?} ended the session");

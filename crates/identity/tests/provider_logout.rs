@@ -212,3 +212,20 @@ fn flip_signature(token: &str) -> String {
     bytes[0] ^= 0x01;
     format!("{signed}.{}", URL_SAFE_NO_PAD.encode(bytes))
 }
+
+#[tokio::test]
+async fn out_02_a_sign_in_of_a_provider_session_that_was_logged_out_completes_no_session() {
+    let app = TestApp::start().await;
+    let (adele, sid) = signed_in_browser(&app, ADELE).await;
+    assert_eq!(front_channel(&app, &support::issuer(&app), &sid).await.status(), StatusCode::OK);
+    assert_eq!(adele.whoami().await, "nobody");
+    // A sign-in that carries the ended provider session (begun before the logout reached idweb).
+    let late = adele.sign_in(ADELE).await;
+    assert_eq!(app.emulator.state().sso.sids_of(&user_object_id(ADELE)), vec![sid], "the same provider session");
+    assert!(support::location(&late).starts_with("/auth/error?reason="), "{}", support::location(&late));
+    assert_eq!(adele.whoami().await, "nobody", "no session outlives the provider's logout");
+    // Another browser (another provider session) signs in as usual.
+    let other = app.browser();
+    other.sign_in(ADELE).await;
+    assert_eq!(other.whoami().await, ADELE);
+}

@@ -54,6 +54,12 @@ pub enum CacheError {
     /// A partition could not be turned into bytes or back (a defect, never input).
     #[error("a token cache partition could not be encoded")]
     Encoding(#[source] serde_json::Error),
+    /// A compare-and-set write lost to other writers every time it was tried.
+    #[error("the token cache record {record} kept changing under this write")]
+    Contended {
+        /// Which record (a kind, never its name).
+        record: &'static str,
+    },
     /// The store answered something this code does not expect (a defect or a
     /// foreign writer under our key prefix).
     #[error("the token cache store ({store}) answered unexpectedly: {detail}")]

@@ -63,7 +63,7 @@ async fn end_provider_session(identity: &Identity, iss: &str, sid: &str) -> Resu
     if !provider.accepts_issuer(iss) {
         return Err(IdentityError::InvalidRequest("the logout names another issuer".into()));
     }
-    index::end(identity, &index::by_provider_session(iss, sid)).await
+    index::end(identity, &index::by_provider_session(iss, sid), true).await
 }
 
 /// A response the provider may frame: not stored, and `frame-ancestors`
@@ -143,8 +143,8 @@ async fn back_channel_logout(identity: &Identity, logout_token: &str) -> Result<
         return Err(BackChannelError::Token(LogoutTokenError::Replayed));
     }
     let ended = match (&claims.session_id, &claims.subject) {
-        (Some(sid), _) => index::end(identity, &index::by_provider_session(&claims.issuer, sid)).await,
-        (None, Some(sub)) => index::end(identity, &index::by_subject(&claims.issuer, sub)).await,
+        (Some(sid), _) => index::end(identity, &index::by_provider_session(&claims.issuer, sid), true).await,
+        (None, Some(sub)) => index::end(identity, &index::by_subject(&claims.issuer, sub), false).await,
         (None, None) => Ok(0),
     };
     if ended.is_err() {

@@ -156,8 +156,17 @@ async fn complete_sign_in(
     session.insert(crate::ACTIVITY_KEY, crate::unix_seconds()).await?;
     // Saved now to learn the new id: the provider may end this session later (OUT-02, OUT-03).
     session.save().await?;
-    if let Some(session_id) = session.id() {
-        crate::logout::index::register(identity, &user, session_id).await?;
+    let registered = match session.id() {
+        Some(session_id) => crate::logout::index::register(identity, &user, session_id).await,
+        None => Err(IdentityError::Misconfigured("the session store gave the new session no id".into())),
+    };
+    if let Err(error) = registered {
+        // A session the sign-out index does not list could never be ended by the
+        // provider's logout: no session at all, rather than one that outlives it.
+        if let Err(flush_error) = session.flush().await {
+            tracing::error!(error = %crate::telemetry::error_chain(&flush_error), "could not end a session the sign-out index does not list");
+        }
+        return Err(error);
     }
     if let Some(challenge) = &pending.challenge {
         challenges::forget(session, challenge).await?;

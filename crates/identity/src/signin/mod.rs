@@ -49,17 +49,29 @@ pub fn router(identity: Arc<Identity>) -> Router {
         .with_state(identity)
 }
 
-/// Signs out everywhere it must: the user's cached tokens, the session, and
-/// then the provider's session via its end-session endpoint (OUT-01).
+/// How long sign-out waits for the user's tokens to be removed (behind a
+/// token request of the user in flight, or a slow store) once the session
+/// has ended.
+const TOKEN_REMOVAL_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Signs out everywhere it must: the session, the user's cached tokens, and
+/// then the provider's session via its end-session endpoint (OUT-01). The
+/// session ends first: whatever happens to the tokens after, the user is
+/// signed out here.
 async fn sign_out(State(identity): State<Arc<Identity>>, session: Session) -> Result<Response, IdentityError> {
     // Read directly, not through `Identity::user`: a session past its lifetime
     // still names whose tokens to remove.
-    if let Some(user) = session.get::<SignedInUser>(USER_KEY).await? {
-        identity.tokens().remove_user(&user).await?;
-        identity.graph().forget_photo(&user);
-    }
+    let user = session.get::<SignedInUser>(USER_KEY).await?;
     session.flush().await?;
     tracing::info!("user signed out");
+    if let Some(user) = user {
+        identity.graph().forget_photo(&user);
+        match tokio::time::timeout(TOKEN_REMOVAL_WAIT, identity.tokens().remove_user(&user)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(error)) => tracing::error!(error = %crate::telemetry::error_chain(&error), "signed out, but the user's tokens could not be removed"),
+            Err(_) => tracing::error!("signed out, but removing the user's tokens did not finish in time"),
+        }
+    }
     let config = identity.config();
     let end_session = match identity.provider().get().await {
         Ok(provider) => provider.end_session_endpoint.clone(),

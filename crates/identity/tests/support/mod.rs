@@ -217,6 +217,7 @@ fn serve(listener: tokio::net::TcpListener, identity: Arc<Identity>) {
         .route("/graph/me", get(graph_me))
         .route("/test/challenge", get(keep_challenge))
         .route("/test/slow", get(slow_request))
+        .route("/test/restart", get(restart_session))
         .with_state(identity.clone())
         .merge(identity.router())
         .layer(identity.session_layer());
@@ -265,6 +266,15 @@ async fn slow_request(
     gate.reached.notify_one();
     gate.open.notified().await;
     user.map(|user| user.name).unwrap_or_else(|| "nobody".into())
+}
+
+/// `/test/restart`: ends the session and starts a new one in the same
+/// request, as a request does when the idle timeout ends the session and
+/// it then begins a sign-in.
+async fn restart_session(session: Session) -> &'static str {
+    session.flush().await.unwrap();
+    session.insert("test.restarted", true).await.unwrap();
+    "restarted"
 }
 
 /// What a handler does with a claims challenge it received: keeps it in the
