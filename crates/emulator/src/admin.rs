@@ -15,7 +15,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
-use crate::faults::{ApiFault, AuthorizeIssFault, Faults, IdTokenFault, TokenFault};
+use crate::faults::{ApiFault, AuthorizeIssFault, DiscoveryFault, Faults, IdTokenFault, TokenFault};
 use crate::EmulatorState;
 
 /// Where the admin API lives.
@@ -31,6 +31,7 @@ pub fn router() -> Router<Arc<EmulatorState>> {
         .route("/faults/authorize-iss", post(arm_authorize_iss))
         .route("/faults/api", post(arm_api))
         .route("/faults/jwks", post(fail_jwks))
+        .route("/faults/discovery", post(arm_discovery))
         .route("/policies/claims", post(require_claims))
         .route("/keys/rotate", post(rotate_keys))
         .route("/workload-identity/token", post(workload_identity_token))
@@ -115,6 +116,11 @@ async fn arm_authorize_iss(
 /// `POST /_emulator/faults/api` with an [`ApiFault`].
 async fn arm_api(State(state): State<Arc<EmulatorState>>, payload: Result<Json<ApiFault>, JsonRejection>) -> Response {
     arm_from(&state, payload, Faults::arm_api)
+}
+
+/// `POST /_emulator/faults/discovery` with a [`DiscoveryFault`].
+async fn arm_discovery(State(state): State<Arc<EmulatorState>>, payload: Result<Json<DiscoveryFault>, JsonRejection>) -> Response {
+    arm_from(&state, payload, Faults::arm_discovery)
 }
 
 /// How many JWKS requests fail.

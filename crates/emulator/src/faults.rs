@@ -135,6 +135,12 @@ pub enum IdTokenMutation {
     ExpiredWithinSkew,
     /// `tid` of another tenant (the issuer unchanged).
     OtherTenant,
+    /// An `at_hash` that is not the access token's.
+    WrongAtHash,
+    /// `sub` the empty string.
+    EmptySubject,
+    /// `sub` of 256 characters (OpenID Connect allows at most 255).
+    LongSubject,
 }
 
 /// What the authorization response carries as RFC 9207 `iss`.
@@ -206,6 +212,19 @@ pub struct IdTokenFault {
     pub count: u32,
 }
 
+/// Fields that replace (or, set to `null`, remove) the discovery document's
+/// own in the next discovery responses: another host's `token_endpoint`, a
+/// mismatched `issuer`...
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DiscoveryFault {
+    /// The fields, as they are to appear.
+    pub fields: serde_json::Map<String, serde_json::Value>,
+    /// How many discovery responses it applies to.
+    #[serde(default = "one")]
+    pub count: u32,
+}
+
 /// Every armed fault, each queue consumed front first.
 #[derive(Debug, Default)]
 pub struct Faults {
@@ -213,6 +232,7 @@ pub struct Faults {
     id_token: Mutex<VecDeque<IdTokenFault>>,
     authorize_iss: Mutex<VecDeque<AuthorizeIssFault>>,
     api: Mutex<VecDeque<ApiFault>>,
+    discovery: Mutex<VecDeque<DiscoveryFault>>,
     /// How many JWKS requests still answer 503.
     failing_jwks: Mutex<u32>,
     /// A conditional access policy Graph and the sample API enforce: every
@@ -232,6 +252,8 @@ pub struct ArmedFaults {
     pub authorize_iss: Vec<AuthorizeIssFault>,
     /// Graph and sample API faults.
     pub api: Vec<ApiFault>,
+    /// Discovery document overrides.
+    pub discovery: Vec<DiscoveryFault>,
 }
 
 impl Faults {
@@ -275,8 +297,26 @@ impl Faults {
         Ok(())
     }
 
+    /// Queues discovery document overrides.
+    pub fn arm_discovery(&self, fault: DiscoveryFault) -> Result<(), String> {
+        if fault.count > 0 {
+            lock(&self.discovery).push_back(fault);
+        }
+        Ok(())
+    }
+
+    /// The overrides for the next discovery response, spending one use of them.
+    pub fn take_discovery(&self) -> Option<serde_json::Map<String, serde_json::Value>> {
+        let mut queue = lock(&self.discovery);
+        if queue.is_empty() {
+            return None;
+        }
+        spend(&mut queue, 0, |fault| &mut fault.count).map(|fault| fault.fields)
+    }
+
     /// Disarms everything.
     pub fn clear(&self) {
+        lock(&self.discovery).clear();
         lock(&self.token).clear();
         lock(&self.id_token).clear();
         lock(&self.authorize_iss).clear();
@@ -292,6 +332,7 @@ impl Faults {
             id_token: lock(&self.id_token).iter().cloned().collect(),
             authorize_iss: lock(&self.authorize_iss).iter().cloned().collect(),
             api: lock(&self.api).iter().cloned().collect(),
+            discovery: lock(&self.discovery).iter().cloned().collect(),
         }
     }
 

@@ -73,6 +73,16 @@ pub struct IdTokenClaims {
     pub uti: String,
     /// Token version.
     pub ver: String,
+    /// Hash of the access token issued with it (OpenID Connect Core 3.1.3.6).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub at_hash: Option<String>,
+}
+
+/// `at_hash` of `access_token` for an RS256 ID token: the left half of its
+/// SHA-256, base64url.
+pub fn access_token_hash(access_token: &str) -> String {
+    let digest = Sha256::digest(access_token.as_bytes());
+    URL_SAFE_NO_PAD.encode(&digest[..digest.len() / 2])
 }
 
 /// v2.0 access token claims for a resource.
@@ -155,6 +165,8 @@ pub struct IdTokenRequest<'a> {
     pub lifetime: u64,
     /// A deliberate defect, armed through fault injection.
     pub mutation: Option<IdTokenMutation>,
+    /// The access token issued in the same response, hashed into `at_hash`.
+    pub access_token: Option<&'a str>,
 }
 
 impl Minter<'_> {
@@ -221,6 +233,7 @@ impl Minter<'_> {
             sid: request.session_id.to_owned(),
             uti: random_token(16),
             ver: "2.0".into(),
+            at_hash: request.access_token.map(access_token_hash),
         };
         let Some(mutation) = request.mutation else { return self.sign(&claims) };
         let mut value = serde_json::to_value(&claims).unwrap_or_default();
@@ -431,6 +444,15 @@ fn spoil_claims(claims: &mut Value, mutation: IdTokenMutation, app: &AppRegistra
         }
         IdTokenMutation::OtherTenant => {
             map.insert("tid".into(), json!("00000000-0000-0000-0000-00000000bad0"));
+        }
+        IdTokenMutation::WrongAtHash => {
+            map.insert("at_hash".into(), json!(access_token_hash("another access token")));
+        }
+        IdTokenMutation::EmptySubject => {
+            map.insert("sub".into(), json!(""));
+        }
+        IdTokenMutation::LongSubject => {
+            map.insert("sub".into(), json!("s".repeat(256)));
         }
         IdTokenMutation::BadSignature | IdTokenMutation::AlgNone | IdTokenMutation::Hs256 | IdTokenMutation::UnknownKid => {}
     }

@@ -166,6 +166,8 @@ impl ProviderCache {
             }
             ProviderProfile::Generic => {}
         }
+        // The document must not send the client secret, the code or the keys' fetch anywhere else.
+        check_endpoint_origins(&metadata, &azure_ad.endpoint_origins)?;
         let jwks = tokio::time::timeout(DISCOVERY_TIMEOUT, JsonWebKeySet::fetch_async(metadata.jwks_uri(), &self.http))
             .await
             .map_err(|_| unavailable("fetching the signing keys timed out".into()))?
@@ -261,6 +263,30 @@ fn check_declared_issuer(issuer: &IssuerUrl, instance: &Url, multi_tenant: bool)
     }
 }
 
+/// Every endpoint idweb calls or sends the browser to (authorize, token,
+/// keys, end-session) is at one of `allowed` (the authority's origin, and a
+/// generic provider's `EndpointOrigins`): a discovery document cannot have
+/// the client's secret, an authorization code and its PKCE verifier sent to
+/// another host.
+fn check_endpoint_origins(metadata: &DiscoveredMetadata, allowed: &[url::Origin]) -> Result<(), IdentityError> {
+    let endpoints = [
+        ("authorization_endpoint", Some(metadata.authorization_endpoint().url())),
+        ("token_endpoint", metadata.token_endpoint().map(|endpoint| endpoint.url())),
+        ("jwks_uri", Some(metadata.jwks_uri().url())),
+        ("end_session_endpoint", metadata.additional_metadata().end_session_endpoint.as_ref().map(|endpoint| endpoint.url())),
+    ];
+    for (name, url) in endpoints {
+        let Some(url) = url else { continue };
+        if !allowed.contains(&url.origin()) {
+            return Err(IdentityError::ProviderMisconfigured(format!(
+                "the discovery document places {name} at {}, which is not the authority's origin (nor one of AzureAd:EndpointOrigins)",
+                url.origin().ascii_serialization()
+            )));
+        }
+    }
+    Ok(())
+}
+
 fn is_guid(text: &str) -> bool {
     let groups: Vec<&str> = text.split('-').collect();
     groups.iter().map(|group| group.len()).eq([8, 4, 4, 4, 12]) && groups.iter().all(|group| group.chars().all(|c| c.is_ascii_hexdigit()))
@@ -323,9 +349,47 @@ impl Provider {
         nonce: N,
     ) -> Result<&'a MicrosoftIdTokenClaims, IdentityError> {
         let rejected = |reason: String| IdentityError::IdTokenRejected(reason);
+        let verifier = self.id_token_verifier();
+        let claims = id_token.claims(&verifier, nonce).map_err(|error| match error {
+            ClaimsVerificationError::SignatureVerification(SignatureVerificationError::NoMatchingKey) => IdentityError::UnknownSigningKey,
+            other => rejected(other.to_string()),
+        })?;
+        // OpenID Connect Core 2: `sub` is never empty and at most 255 ASCII characters long;
+        // users are keyed by it (generic profile) and it is kept in the session.
+        let subject = claims.subject().as_str();
+        if subject.is_empty() || subject.len() > MAX_SUBJECT_LENGTH {
+            return Err(rejected(format!("the ID token's sub is empty or longer than {MAX_SUBJECT_LENGTH} characters")));
+        }
+        check_authorized_party(claims, self.client.client_id())?;
+        self.check_claims(claims)
+    }
+
+    /// OpenID Connect Core 3.1.3.8: when the ID token carries `at_hash`, it
+    /// must be the hash of the access token that came with it.
+    pub fn check_access_token_hash(
+        &self,
+        id_token: &MicrosoftIdToken,
+        claims: &MicrosoftIdTokenClaims,
+        access_token: &openidconnect::AccessToken,
+    ) -> Result<(), IdentityError> {
+        let Some(expected) = claims.access_token_hash() else { return Ok(()) };
+        let mismatch = || IdentityError::IdTokenRejected("the ID token's at_hash is not the access token's".into());
+        let verifier = self.id_token_verifier();
+        let algorithm = id_token.signing_alg().map_err(|_| mismatch())?;
+        let key = id_token.signing_key(&verifier).map_err(|_| mismatch())?;
+        let actual = openidconnect::AccessTokenHash::from_token(access_token, algorithm, key).map_err(|_| mismatch())?;
+        if actual == *expected {
+            Ok(())
+        } else {
+            Err(mismatch())
+        }
+    }
+
+    /// The verifier every ID token goes through: pinned algorithms, the
+    /// configured clock skew on `exp` and `iat`.
+    fn id_token_verifier(&self) -> openidconnect::IdTokenVerifier<'_, CoreJsonWebKey> {
         let skew = self.clock_skew;
-        let verifier = self
-            .client
+        self.client
             .id_token_verifier()
             .require_issuer_match(!self.multi_tenant)
             // Pinned here: discovery's list must not make an HMAC keyed with the client secret acceptable.
@@ -338,12 +402,14 @@ impl Provider {
                 } else {
                     Ok(())
                 }
-            });
-        let claims = id_token.claims(&verifier, nonce).map_err(|error| match error {
-            ClaimsVerificationError::SignatureVerification(SignatureVerificationError::NoMatchingKey) => IdentityError::UnknownSigningKey,
-            other => rejected(other.to_string()),
-        })?;
-        check_authorized_party(claims, self.client.client_id())?;
+            })
+    }
+
+    /// The checks after the signature and the standard claims: `nbf`, and
+    /// for Microsoft the tenant (IDT-12).
+    fn check_claims<'a>(&self, claims: &'a MicrosoftIdTokenClaims) -> Result<&'a MicrosoftIdTokenClaims, IdentityError> {
+        let rejected = |reason: String| IdentityError::IdTokenRejected(reason);
+        let skew = self.clock_skew;
         if claims.additional_claims().nbf.is_some_and(|not_before| not_before > (chrono::Utc::now() + skew).timestamp()) {
             return Err(rejected("the ID token is not valid yet (nbf)".into()));
         }
@@ -369,6 +435,9 @@ impl Provider {
 }
 
 const DISCOVERY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The longest `sub` OpenID Connect Core allows (2, "sub").
+const MAX_SUBJECT_LENGTH: usize = 255;
 
 /// Discovery fields openidconnect does not model: RFC 9207's.
 #[derive(Clone, Debug, Default, serde::Deserialize, serde::Serialize)]

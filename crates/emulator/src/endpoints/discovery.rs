@@ -18,7 +18,7 @@ pub async fn openid_configuration(
     state.discovery_requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let scope = check_tenant(&state, &tenant)?;
     let base = &state.base_url;
-    Ok(Json(json!({
+    let mut document = json!({
         "token_endpoint": format!("{base}{tenant}/oauth2/v2.0/token"),
         "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
         "jwks_uri": format!("{base}{tenant}/discovery/v2.0/keys"),
@@ -40,7 +40,17 @@ pub async fn openid_configuration(
         "cloud_instance_name": "idweb-emulator",
         "cloud_graph_host_name": "graph.windows.net",
         "msgraph_host": "graph.microsoft.com",
-    })))
+    });
+    if let (Some(overrides), Some(fields)) = (state.faults.take_discovery(), document.as_object_mut()) {
+        tracing::info!("discovery document deliberately changed");
+        for (name, value) in overrides {
+            match value {
+                Value::Null => fields.remove(&name),
+                value => fields.insert(name, value),
+            };
+        }
+    }
+    Ok(Json(document))
 }
 
 /// `GET /{tenant}/discovery/v2.0/keys`

@@ -17,8 +17,13 @@ const DEFAULT_INSTANCE: &str = "https://login.microsoftonline.com/";
 /// provider's key, unlike HMAC (keyed with something the client knows).
 const ASYMMETRIC_ALGORITHMS: [&str; 9] = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"];
 
-/// The checked `AzureAd` section; relative credential paths are read from `dir`.
-pub(super) fn azure_ad(section: &AzureAdSection, dir: &Path) -> Result<AzureAdConfig, ConfigError> {
+/// The largest `ClockSkewSeconds` accepted: more would let tokens expired
+/// (or issued in the future) by that much pass.
+const MAX_CLOCK_SKEW_SECONDS: u32 = 600;
+
+/// The checked `AzureAd` section; relative credential paths are read from
+/// `dir`; `development` allows a provider on plain http off this machine.
+pub(super) fn azure_ad(section: &AzureAdSection, dir: &Path, development: bool) -> Result<AzureAdConfig, ConfigError> {
     let profile = provider_profile(section)?;
     let (instance, tenant_id, generic_authority) = match profile {
         ProviderProfile::Microsoft => {
@@ -32,7 +37,23 @@ pub(super) fn azure_ad(section: &AzureAdSection, dir: &Path) -> Result<AzureAdCo
             (origin, String::new(), Some(authority))
         }
     };
+    let authority_key = if generic_authority.is_some() { "AzureAd:Authority" } else { "AzureAd:Instance" };
+    if instance.scheme() == "http" && !development && !is_loopback(&instance) {
+        return Err(ConfigError::Invalid {
+            key: authority_key.into(),
+            reason: "plain http is allowed only for this machine (localhost, 127.0.0.1, ::1), or with IDWEB_ENVIRONMENT=Development".into(),
+        });
+    }
+    let clock_skew_seconds = count(&section.clock_skew_seconds, "AzureAd:ClockSkewSeconds", 300)?;
+    if clock_skew_seconds > MAX_CLOCK_SKEW_SECONDS {
+        return Err(ConfigError::Invalid {
+            key: "AzureAd:ClockSkewSeconds".into(),
+            reason: format!("at most {MAX_CLOCK_SKEW_SECONDS} (seconds); more would accept tokens expired that long ago"),
+        });
+    }
+    let endpoint_origins = endpoint_origins(section, profile, &instance)?;
     Ok(AzureAdConfig {
+        endpoint_origins,
         profile,
         generic_authority,
         instance,
@@ -45,10 +66,43 @@ pub(super) fn azure_ad(section: &AzureAdSection, dir: &Path) -> Result<AzureAdCo
         remote_sign_out_path: app_path(&section.remote_sign_out_path, "AzureAd:RemoteSignOutPath", "/signout-oidc")?,
         back_channel_logout_path: app_path(&section.back_channel_logout_path, "AzureAd:BackChannelLogoutPath", "/backchannel-logout")?,
         client_capabilities: list(&section.client_capabilities, "AzureAd:ClientCapabilities")?,
-        clock_skew: std::time::Duration::from_secs(u64::from(count(&section.clock_skew_seconds, "AzureAd:ClockSkewSeconds", 300)?)),
+        clock_skew: std::time::Duration::from_secs(u64::from(clock_skew_seconds)),
         id_token_signing_algorithms: signing_algorithms(section)?,
         allowed_tenants: list(&section.allowed_tenants, "AzureAd:AllowedTenants")?,
     })
+}
+
+/// Whether `url` names this machine (where plain http cannot be intercepted on the way).
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(address)) => address.is_loopback(),
+        Some(url::Host::Ipv6(address)) => address.is_loopback(),
+        None => false,
+    }
+}
+
+/// Where the provider's endpoints may be: the authority's origin, and for a
+/// generic provider the origins `AzureAd:EndpointOrigins` adds.
+fn endpoint_origins(section: &AzureAdSection, profile: ProviderProfile, authority: &Url) -> Result<Vec<url::Origin>, ConfigError> {
+    let key = "AzureAd:EndpointOrigins";
+    let configured = list(&section.endpoint_origins, key)?;
+    if profile == ProviderProfile::Microsoft && !configured.is_empty() {
+        return Err(ConfigError::Invalid { key: key.into(), reason: "only a generic provider's endpoints may be elsewhere than its instance".into() });
+    }
+    let mut origins = vec![authority.origin()];
+    for (index, text) in configured.iter().enumerate() {
+        let invalid = |reason: &str| ConfigError::Invalid { key: format!("{key}:{index}"), reason: reason.into() };
+        let url = Url::parse(text).map_err(|_| invalid("expected an origin such as https://login.example.com"))?;
+        if url.path() != "/" || url.query().is_some() || !matches!(url.scheme(), "https" | "http") {
+            return Err(invalid("expected an origin such as https://login.example.com (scheme, host and port only)"));
+        }
+        if url.scheme() == "http" && !is_loopback(&url) {
+            return Err(invalid("plain http is allowed only for this machine"));
+        }
+        origins.push(url.origin());
+    }
+    Ok(origins)
 }
 
 /// `AzureAd:ProviderProfile`: `Microsoft` (default) or `Generic`.

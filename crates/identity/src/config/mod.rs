@@ -135,6 +135,10 @@ pub struct AzureAdConfig {
     /// signed with (default `RS256`, the Microsoft identity platform's),
     /// whatever discovery lists; HMAC and `none` are refused.
     pub id_token_signing_algorithms: Vec<String>,
+    /// The origins discovery may name for the endpoints idweb calls (token,
+    /// keys, authorize, end-session): the authority's own, plus for a
+    /// generic provider those `EndpointOrigins` lists.
+    pub endpoint_origins: Vec<url::Origin>,
 }
 
 /// Microsoft's tenant aliases for apps that accept users from any tenant.
@@ -225,6 +229,9 @@ impl IdentityConfig {
         apply_env_overrides(&mut tree, std::env::vars());
         if let Value::Object(map) = &mut tree {
             map.insert(CONFIG_DIR_KEY.into(), Value::String(dir.display().to_string()));
+            if let Some(environment) = environment {
+                map.insert(ENVIRONMENT_KEY.into(), Value::String(environment.to_owned()));
+            }
         }
         Self::from_json(&tree)
     }
@@ -235,7 +242,7 @@ impl IdentityConfig {
     pub fn from_json(tree: &Value) -> Result<Self, ConfigError> {
         let settings = raw::Settings::read(tree)?;
         let dir = dir_of(tree);
-        let azure_ad = azure_ad::azure_ad(&settings.azure_ad, dir)?;
+        let azure_ad = azure_ad::azure_ad(&settings.azure_ad, dir, is_development(tree))?;
         let (graph, graph_entry) = apis::graph(&settings)?;
         let downstream_apis = apis::downstream(&settings, graph_entry.as_deref())?;
         let hosting = HostingConfig {
@@ -284,6 +291,15 @@ fn read_json_file(path: &Path) -> Result<Option<Value>, ConfigError> {
 /// Relative credential paths are read from the configuration directory,
 /// which `load` records in the tree under this key.
 const CONFIG_DIR_KEY: &str = "$configDirectory";
+
+/// The environment `load` was given (`IDWEB_ENVIRONMENT`), recorded in the tree under this key.
+const ENVIRONMENT_KEY: &str = "$environment";
+
+/// Whether the settings are for development (`IDWEB_ENVIRONMENT=Development`),
+/// where a provider on plain http off this machine is allowed.
+fn is_development(tree: &Value) -> bool {
+    tree.get(ENVIRONMENT_KEY).and_then(Value::as_str).is_some_and(|environment| environment.eq_ignore_ascii_case("Development"))
+}
 
 fn dir_of(tree: &Value) -> &Path {
     tree.get(CONFIG_DIR_KEY).and_then(Value::as_str).map(Path::new).unwrap_or(Path::new("."))

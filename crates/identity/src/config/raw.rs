@@ -124,6 +124,11 @@ pub struct AzureAdSection {
     /// The only algorithms ID tokens may be signed with, default `RS256`.
     #[serde(rename = "IdTokenSigningAlgorithms")]
     pub id_token_signing_algorithms: Option<List>,
+    /// A generic provider only: origins (`https://host[:port]`) besides the
+    /// authority's where its discovery document may place the token, key,
+    /// authorize and end-session endpoints.
+    #[serde(rename = "EndpointOrigins")]
+    pub endpoint_origins: Option<List>,
 }
 
 /// One credential (Microsoft.Identity.Web's `CredentialDescription`).

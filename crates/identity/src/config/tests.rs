@@ -434,3 +434,59 @@ fn the_schema_knows_every_section_and_credential_key() {
         assert!(text.contains(&format!("\"{key}\"")), "{key} is in the schema");
     }
 }
+
+#[test]
+fn cfg_01_a_provider_on_plain_http_off_this_machine_is_refused_outside_development() {
+    let mut tree = valid_settings();
+    tree["AzureAd"]["Instance"] = json!("http://login.example.com/");
+    let error = IdentityConfig::from_json(&tree).unwrap_err().to_string();
+    assert!(error.contains("AzureAd:Instance is invalid") && error.contains("plain http"), "{error}");
+    for loopback in ["http://localhost:5001/", "http://127.0.0.1:5001/", "http://[::1]:5001/"] {
+        tree["AzureAd"]["Instance"] = json!(loopback);
+        IdentityConfig::from_json(&tree).unwrap_or_else(|error| panic!("{loopback}: {error}"));
+    }
+    tree["AzureAd"]["Instance"] = json!("http://emulator:5001/");
+    tree[ENVIRONMENT_KEY] = json!("Development");
+    IdentityConfig::from_json(&tree).expect("a development provider on another host of the developer's network");
+
+    let mut generic = valid_settings();
+    remove(&mut generic, "AzureAd", "Instance");
+    remove(&mut generic, "AzureAd", "TenantId");
+    generic["AzureAd"]["ProviderProfile"] = json!("Generic");
+    generic["AzureAd"]["Authority"] = json!("http://op.example.com/");
+    let error = IdentityConfig::from_json(&generic).unwrap_err().to_string();
+    assert!(error.contains("AzureAd:Authority is invalid") && error.contains("plain http"), "{error}");
+}
+
+#[test]
+fn cfg_01_a_clock_skew_over_ten_minutes_is_refused() {
+    let mut tree = valid_settings();
+    tree["AzureAd"]["ClockSkewSeconds"] = json!(600);
+    IdentityConfig::from_json(&tree).expect("ten minutes is the most");
+    tree["AzureAd"]["ClockSkewSeconds"] = json!(601);
+    let error = IdentityConfig::from_json(&tree).unwrap_err().to_string();
+    assert!(error.contains("AzureAd:ClockSkewSeconds is invalid") && error.contains("at most 600"), "{error}");
+}
+
+#[test]
+fn cfg_01_endpoint_origins_are_origins_and_only_for_a_generic_provider() {
+    let mut tree = valid_settings();
+    tree["AzureAd"]["EndpointOrigins"] = json!(["https://elsewhere.example"]);
+    let error = IdentityConfig::from_json(&tree).unwrap_err().to_string();
+    assert!(error.contains("AzureAd:EndpointOrigins is invalid"), "{error}");
+
+    let mut generic = valid_settings();
+    remove(&mut generic, "AzureAd", "Instance");
+    remove(&mut generic, "AzureAd", "TenantId");
+    generic["AzureAd"]["ProviderProfile"] = json!("Generic");
+    generic["AzureAd"]["Authority"] = json!("https://op.example.com/realm");
+    generic["AzureAd"]["EndpointOrigins"] = json!(["https://keys.example.com", "https://token.example.com:8443"]);
+    let config = IdentityConfig::from_json(&generic).unwrap();
+    let origins: Vec<String> = config.azure_ad.endpoint_origins.iter().map(|origin| origin.ascii_serialization()).collect();
+    assert_eq!(origins, ["https://op.example.com", "https://keys.example.com", "https://token.example.com:8443"]);
+    for bad in ["https://keys.example.com/path", "http://keys.example.com", "keys.example.com", "ftp://keys.example.com"] {
+        generic["AzureAd"]["EndpointOrigins"] = json!([bad]);
+        let error = IdentityConfig::from_json(&generic).unwrap_err().to_string();
+        assert!(error.contains("AzureAd:EndpointOrigins:0 is invalid"), "{bad}: {error}");
+    }
+}

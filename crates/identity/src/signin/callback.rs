@@ -7,7 +7,7 @@ use std::sync::Arc;
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Redirect, Response};
-use openidconnect::{AuthorizationCode, Nonce, PkceCodeVerifier};
+use openidconnect::{AuthorizationCode, Nonce, OAuth2TokenResponse, PkceCodeVerifier};
 use tower_sessions::Session;
 
 use super::response::AuthorizationResponse;
@@ -105,10 +105,15 @@ async fn complete_sign_in(
         .id_token()
         .ok_or_else(|| IdentityError::IdTokenRejected("the token response carries no ID token".into()))?;
     let nonce = Nonce::new(pending.nonce);
-    let claims = match provider.verify_id_token(id_token, &nonce) {
-        Err(IdentityError::UnknownSigningKey) => identity.provider().refetch_keys(&provider).await.verify_id_token(id_token, &nonce)?,
-        verified => verified?,
+    let (verified_by, claims) = match provider.verify_id_token(id_token, &nonce) {
+        Err(IdentityError::UnknownSigningKey) => {
+            let refreshed = identity.provider().refetch_keys(&provider).await;
+            let claims = refreshed.verify_id_token(id_token, &nonce)?;
+            (refreshed, claims)
+        }
+        verified => (provider.clone(), verified?),
     };
+    verified_by.check_access_token_hash(id_token, claims, response.access_token())?;
     let microsoft = claims.additional_claims();
     let (object_id, tenant_id) = if provider.microsoft {
         let (Some(object_id), Some(tenant_id)) = (microsoft.oid.clone(), microsoft.tid.clone()) else {

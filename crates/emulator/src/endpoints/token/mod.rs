@@ -116,6 +116,7 @@ fn user_token_response(state: &EmulatorState, app: &AppRegistration, request: Us
         lifetime: config.access_token_lifetime_secs,
         client_capabilities: client_capabilities(request.claims.as_deref()),
     };
+    let access_token = minter.user_access_token(app, user, &access_grant);
     let scope_text: Vec<String> =
         granted.iter().map(|name| resource.qualified(name)).chain(request.oidc.iter().cloned()).collect();
     let mut body = json!({
@@ -123,7 +124,7 @@ fn user_token_response(state: &EmulatorState, app: &AppRegistration, request: Us
         "scope": scope_text.join(" "),
         "expires_in": config.access_token_lifetime_secs,
         "ext_expires_in": config.access_token_lifetime_secs,
-        "access_token": minter.user_access_token(app, user, &access_grant),
+        "access_token": access_token,
         "client_info": URL_SAFE_NO_PAD.encode(json!({ "uid": user.object_id, "utid": config.tenant_id }).to_string()),
     });
     if let Some(refresh_in) = config.access_token_refresh_in_secs {
@@ -137,6 +138,7 @@ fn user_token_response(state: &EmulatorState, app: &AppRegistration, request: Us
             session_id: &request.session_id,
             lifetime: config.id_token_lifetime_secs,
             mutation: state.faults.take_id_token(),
+            access_token: Some(&access_token),
         };
         body["id_token"] = json!(minter.id_token(app, user, other_user, id_request));
     }

@@ -1,0 +1,60 @@
+//! The provider decides nothing it should not: a discovery document that
+//! places an endpoint on another origin is refused before anything (the
+//! client secret, a code, its PKCE verifier, a browser) is sent there.
+
+mod support;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use idweb_emulator::faults::DiscoveryFault;
+use reqwest::StatusCode;
+use serde_json::json;
+use support::{location, TestApp};
+
+/// A listener on another loopback port (so another origin) that counts the
+/// connections made to it and answers none of them.
+async fn elsewhere() -> (String, Arc<AtomicU64>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    let connections = Arc::new(AtomicU64::new(0));
+    let counted = connections.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            counted.fetch_add(1, Ordering::SeqCst);
+            drop(stream);
+        }
+    });
+    (origin, connections)
+}
+
+#[tokio::test]
+async fn discovery_placing_any_endpoint_on_another_origin_is_refused_and_nothing_is_sent_there() {
+    for endpoint in ["token_endpoint", "jwks_uri", "authorization_endpoint", "end_session_endpoint"] {
+        let app = TestApp::start().await;
+        let (origin, connections) = elsewhere().await;
+        let mut fields = serde_json::Map::new();
+        fields.insert(endpoint.into(), json!(format!("{origin}/{}/{endpoint}", app.emulator.tenant_id())));
+        app.emulator.faults().arm_discovery(DiscoveryFault { fields, count: 1 }).unwrap();
+
+        let browser = app.browser();
+        let answer = browser.get("/auth/sign-in?returnUrl=/").await;
+        assert_eq!(answer.status(), StatusCode::SEE_OTHER, "{endpoint}");
+        assert!(location(&answer).starts_with("/auth/error?reason=provider_misconfigured"), "{endpoint}: {}", location(&answer));
+        assert_eq!(connections.load(Ordering::SeqCst), 0, "{endpoint}: something was sent to the other origin");
+        assert_eq!(browser.whoami().await, "nobody");
+    }
+}
+
+#[tokio::test]
+async fn the_same_host_on_another_port_is_another_origin() {
+    let app = TestApp::start().await;
+    let base = url::Url::parse(&app.emulator.base_url()).unwrap();
+    // localhost and 127.0.0.1 reach the same emulator, but are not the same origin.
+    let alias = format!("http://localhost:{}/{}/oauth2/v2.0/token", base.port().unwrap(), app.emulator.tenant_id());
+    let mut fields = serde_json::Map::new();
+    fields.insert("token_endpoint".into(), json!(alias));
+    app.emulator.faults().arm_discovery(DiscoveryFault { fields, count: 1 }).unwrap();
+    let answer = app.browser().get("/auth/sign-in?returnUrl=/").await;
+    assert!(location(&answer).starts_with("/auth/error?reason=provider_misconfigured"), "{}", location(&answer));
+}
