@@ -25,9 +25,17 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   rustup target add wasm32-unknown-unknown
 fi
 
+# Both tools only drive the build (cargo-leptos runs cargo; wasm-bindgen rewrites
+# one bundle): built without optimisation or debug info they install in about
+# half the time (cargo-leptos 21 -> ~10 minutes, wasm-bindgen 3 -> ~1 minute on
+# 2 cores) and cost a build a few seconds (docs/BENCHMARKS.md, tool installs).
+tool_install() {
+  CARGO_PROFILE_DEV_DEBUG=0 cargo install --debug "$@"
+}
+
 if ! cargo leptos --version 2>/dev/null | grep -q "$CARGO_LEPTOS_VERSION"; then
-  say "installing cargo-leptos $CARGO_LEPTOS_VERSION (about 20 minutes on 2 cores, once)"
-  cargo install --locked cargo-leptos --version "$CARGO_LEPTOS_VERSION"
+  say "installing cargo-leptos $CARGO_LEPTOS_VERSION (about 10 minutes on 2 cores, once)"
+  tool_install --locked cargo-leptos --version "$CARGO_LEPTOS_VERSION"
 fi
 
 # The CLI must be exactly the wasm-bindgen version in Cargo.lock.
@@ -35,7 +43,7 @@ wasm_bindgen_version=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version =
 if ! wasm-bindgen --version 2>/dev/null | grep -q " $wasm_bindgen_version\$"; then
   say "installing wasm-bindgen-cli $wasm_bindgen_version"
   # --locked fails: one of its locked dependencies is no longer on the registry.
-  cargo install --force wasm-bindgen-cli --version "$wasm_bindgen_version"
+  tool_install --force wasm-bindgen-cli --version "$wasm_bindgen_version"
 fi
 
 if [ "$with_browser" = true ]; then
