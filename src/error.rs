@@ -74,8 +74,8 @@ impl From<idweb_identity::IdentityError> for AppError {
             // A challenge with claims is kept in the session first (server::context::failure); none reaches here.
             E::InteractionRequired { scopes, .. } => Self::InteractionRequired { scopes, challenge: None },
             E::Downstream { status, code, .. } => {
-                tracing::warn!(status, code = %code, "downstream API refused the call");
-                Self::Upstream(format!("The service answered {status} ({code}). Please try again."))
+                tracing::warn!(status, code = %idweb_identity::telemetry::outside_text(&code), "downstream API refused the call");
+                Self::Upstream(format!("The service answered {status} ({}). Please try again.", idweb_identity::telemetry::outside_text(&code)))
             }
             E::DownstreamUnavailable(_) => {
                 tracing::warn!(error = %idweb_identity::telemetry::error_chain(&error), "downstream API unavailable");

@@ -30,7 +30,7 @@ pub async fn profile_photo(State(identity): State<Arc<Identity>>, user: Result<M
     match identity.graph().me_photo_cached(&user).await {
         Ok(Some(photo)) => {
             let Some(content_type) = image_content_type(&photo.content_type) else {
-                tracing::warn!(content_type = %photo.content_type, "photo: Graph answered something that is not an image");
+                tracing::warn!(content_type = %idweb_identity::telemetry::outside_text(&photo.content_type), "photo: Graph answered something that is not an image");
                 return StatusCode::BAD_GATEWAY.into_response();
             };
             let mut response = photo.bytes.clone().into_response();

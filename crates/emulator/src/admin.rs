@@ -123,17 +123,24 @@ async fn arm_discovery(State(state): State<Arc<EmulatorState>>, payload: Result<
     arm_from(&state, payload, Faults::arm_discovery)
 }
 
-/// How many JWKS requests fail.
+/// How many JWKS requests fail, or (`duplicateKids`) list their `kid`s more than once.
 #[derive(Debug, serde::Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct JwksFailure {
     count: u32,
+    #[serde(default)]
+    duplicate_kids: bool,
 }
 
-/// `POST /_emulator/faults/jwks` with `{"count": n}`: the next n JWKS requests answer 503.
+/// `POST /_emulator/faults/jwks` with `{"count": n}`: the next n JWKS requests
+/// answer 503; with `"duplicateKids": true` they answer, listing kids twice.
 async fn fail_jwks(State(state): State<Arc<EmulatorState>>, payload: Result<Json<JwksFailure>, JsonRejection>) -> Response {
     arm_from(&state, payload, |faults, failure: JwksFailure| {
-        faults.fail_jwks(failure.count);
+        if failure.duplicate_kids {
+            faults.duplicate_jwks_kids(failure.count);
+        } else {
+            faults.fail_jwks(failure.count);
+        }
         Ok(())
     })
 }

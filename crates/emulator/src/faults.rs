@@ -141,6 +141,8 @@ pub enum IdTokenMutation {
     EmptySubject,
     /// `sub` of 256 characters (OpenID Connect allows at most 255).
     LongSubject,
+    /// `name` and `preferred_username` of 10 000 characters each.
+    LongName,
 }
 
 /// What the authorization response carries as RFC 9207 `iss`.
@@ -233,6 +235,8 @@ pub struct Faults {
     authorize_iss: Mutex<VecDeque<AuthorizeIssFault>>,
     api: Mutex<VecDeque<ApiFault>>,
     discovery: Mutex<VecDeque<DiscoveryFault>>,
+    /// How many JWKS answers still list every key's `kid` more than once.
+    duplicate_kids: Mutex<u32>,
     /// How many JWKS requests still answer 503.
     failing_jwks: Mutex<u32>,
     /// A conditional access policy Graph and the sample API enforce: every
@@ -322,6 +326,7 @@ impl Faults {
         lock(&self.authorize_iss).clear();
         lock(&self.api).clear();
         *lock(&self.failing_jwks) = 0;
+        *lock(&self.duplicate_kids) = 0;
         *lock(&self.claims_policy) = None;
     }
 
@@ -361,6 +366,20 @@ impl Faults {
     /// The next `count` JWKS requests answer 503 (the key endpoint down).
     pub fn fail_jwks(&self, count: u32) {
         *lock(&self.failing_jwks) = count;
+    }
+
+    /// The next `count` JWKS answers list each key twice, and the second
+    /// key's material again under the first key's `kid`.
+    pub fn duplicate_jwks_kids(&self, count: u32) {
+        *lock(&self.duplicate_kids) = count;
+    }
+
+    /// Whether this JWKS answer repeats its `kid`s, spending one use.
+    pub fn take_duplicate_kids(&self) -> bool {
+        let mut left = lock(&self.duplicate_kids);
+        let duplicates = *left > 0;
+        *left = left.saturating_sub(1);
+        duplicates
     }
 
     /// Whether this JWKS request fails, spending one failure.

@@ -454,6 +454,10 @@ fn spoil_claims(claims: &mut Value, mutation: IdTokenMutation, app: &AppRegistra
         IdTokenMutation::LongSubject => {
             map.insert("sub".into(), json!("s".repeat(256)));
         }
+        IdTokenMutation::LongName => {
+            map.insert("name".into(), json!("N".repeat(10_000)));
+            map.insert("preferred_username".into(), json!(format!("{}@contoso.example", "u".repeat(10_000))));
+        }
         IdTokenMutation::BadSignature | IdTokenMutation::AlgNone | IdTokenMutation::Hs256 | IdTokenMutation::UnknownKid => {}
     }
 }

@@ -24,7 +24,7 @@ pub async fn same_origin_writes(State(identity): State<Arc<Identity>>, request: 
     if writes {
         let public_origin = identity.config().hosting.public_url.origin().ascii_serialization();
         if let Err(refusal) = check(request.headers().get("sec-fetch-site"), request.headers().get(header::ORIGIN), &public_origin) {
-            tracing::warn!(target: "idweb::security", path = %request.uri().path(), refusal, "cross-site write refused");
+            tracing::warn!(target: "idweb::security", path = %crate::telemetry::outside_text(request.uri().path()), refusal, "cross-site write refused");
             let mut response = (StatusCode::FORBIDDEN, "This request did not come from this site.").into_response();
             response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             return response;

@@ -17,13 +17,13 @@ pub enum IdentityError {
     /// must (its discovery document names an issuer of another shape or
     /// host): the settings or the provider need an administrator, and
     /// retrying will not help.
-    #[error("the identity provider is misconfigured: {0}")]
+    #[error("the identity provider is misconfigured: {}", crate::telemetry::outside_text(.0))]
     ProviderMisconfigured(String),
     /// The authorization response failed our checks before any token request.
     #[error("sign-in response rejected: {0}")]
     SignInRejected(SignInRejection),
     /// The provider answered the authorization request with an error (CB-04).
-    #[error("the identity provider returned {error}")]
+    #[error("the identity provider returned {}", crate::telemetry::outside_text(.error))]
     ProviderError {
         /// OAuth error code such as `access_denied`.
         error: String,
@@ -31,14 +31,14 @@ pub enum IdentityError {
         description: Option<String>,
     },
     /// The token endpoint refused to redeem the authorization code (TOK-02).
-    #[error("the identity provider refused the authorization code: {0}")]
+    #[error("the identity provider refused the authorization code: {}", crate::telemetry::outside_text(.0))]
     CodeRejected(String),
     /// The ID token names a signing key the provider has not published
     /// (JWKS-01: the keys are fetched again once, then it is rejected).
     #[error("ID token rejected: its signing key is not published")]
     UnknownSigningKey,
     /// The ID token failed validation (IDT-*).
-    #[error("ID token rejected: {0}")]
+    #[error("ID token rejected: {}", crate::telemetry::outside_text(.0))]
     IdTokenRejected(String),
     /// No token can be had silently; the user must go through the provider.
     #[error("interaction required for scopes {scopes:?}: {reason}")]
@@ -62,7 +62,7 @@ pub enum IdentityError {
     #[error("not signed in")]
     NotSignedIn,
     /// A downstream API answered with an error.
-    #[error("downstream API error {status} {code}: {message}")]
+    #[error("downstream API error {status} {}: {}", crate::telemetry::outside_text(.code), crate::telemetry::outside_text(.message))]
     Downstream {
         /// HTTP status.
         status: u16,
@@ -86,7 +86,7 @@ pub enum IdentityError {
     Credential(#[from] crate::credentials::CredentialError),
     /// The provider refused a request of the app itself (`invalid_client`,
     /// `unauthorized_client`, ...): the registration or credential is wrong.
-    #[error("the identity provider refused the app's request: {0}")]
+    #[error("the identity provider refused the app's request: {}", crate::telemetry::outside_text(.0))]
     AppRequestRefused(String),
     /// The configuration does not allow what was asked (no such API, no token endpoint).
     #[error("misconfigured: {0}")]

@@ -13,6 +13,7 @@
 #![warn(missing_docs)]
 
 pub mod acquisition;
+mod answer;
 pub mod cache;
 pub mod claims;
 pub mod config;

@@ -149,7 +149,9 @@ impl ProviderCache {
             if !response.status().is_success() {
                 return Err(unavailable(format!("discovery answered {}", response.status())));
             }
-            let body = response.bytes().await.map_err(|error| unavailable(format!("discovery failed: {error}")))?;
+            let body = crate::answer::read_capped(response, crate::answer::MAX_ANSWER_BYTES)
+                .await
+                .map_err(|error| unavailable(format!("discovery failed: {}", error_chain(&error))))?;
             serde_json::from_slice(&body).map_err(|error| unavailable(format!("the discovery document does not parse: {error}")))
         })
         .await
@@ -168,12 +170,12 @@ impl ProviderCache {
         }
         // The document must not send the client secret, the code or the keys' fetch anywhere else.
         check_endpoint_origins(&metadata, &azure_ad.endpoint_origins)?;
-        let jwks = tokio::time::timeout(DISCOVERY_TIMEOUT, JsonWebKeySet::fetch_async(metadata.jwks_uri(), &self.http))
+        let jwks = tokio::time::timeout(DISCOVERY_TIMEOUT, JsonWebKeySet::fetch_async(metadata.jwks_uri(), &crate::answer::CappedClient(&self.http)))
             .await
             .map_err(|_| unavailable("fetching the signing keys timed out".into()))?
             .map_err(|error| unavailable(format!("fetching the signing keys failed: {}", error_chain(&error))))?;
         tracing::info!(authority = %azure_ad.authority(), multi_tenant, "identity provider discovered");
-        self.build(metadata.set_jwks(jwks))
+        self.build(metadata.set_jwks(one_key_per_kid(jwks)))
     }
 
     fn build(&self, metadata: DiscoveredMetadata) -> Result<Provider, IdentityError> {
@@ -222,9 +224,9 @@ impl ProviderCache {
             return current;
         }
         fetching.last_key_refetch = Some(Instant::now());
-        let fetched = tokio::time::timeout(DISCOVERY_TIMEOUT, JsonWebKeySet::fetch_async(stale.metadata.jwks_uri(), &self.http)).await;
+        let fetched = tokio::time::timeout(DISCOVERY_TIMEOUT, JsonWebKeySet::fetch_async(stale.metadata.jwks_uri(), &crate::answer::CappedClient(&self.http))).await;
         let rebuilt = match fetched {
-            Ok(Ok(jwks)) => self.build(stale.metadata.clone().set_jwks(jwks)),
+            Ok(Ok(jwks)) => self.build(stale.metadata.clone().set_jwks(one_key_per_kid(jwks))),
             Ok(Err(error)) => Err(IdentityError::ProviderUnavailable(error_chain(&error))),
             Err(_) => Err(IdentityError::ProviderUnavailable("timed out".into())),
         };
@@ -285,6 +287,27 @@ fn check_endpoint_origins(metadata: &DiscoveredMetadata, allowed: &[url::Origin]
         }
     }
     Ok(())
+}
+
+/// The key set with one key per `kid`: openidconnect refuses every token
+/// whose `kid` names several keys, so a set that lists a key twice would
+/// stop every sign-in. Copies are dropped; of keys that differ under one
+/// `kid`, the first listed is kept (and the set logged as suspect).
+fn one_key_per_kid(jwks: JsonWebKeySet<CoreJsonWebKey>) -> JsonWebKeySet<CoreJsonWebKey> {
+    use openidconnect::JsonWebKey;
+    let mut kept: Vec<CoreJsonWebKey> = Vec::new();
+    let mut conflicting = false;
+    for key in jwks.keys() {
+        let same_kid = |other: &&CoreJsonWebKey| key.key_id().is_some() && other.key_id() == key.key_id();
+        match kept.iter().find(same_kid) {
+            None => kept.push(key.clone()),
+            Some(first) => conflicting |= first != key,
+        }
+    }
+    if conflicting {
+        tracing::warn!(target: "idweb::security", "the provider's key set names different keys with one kid; the first of each is used");
+    }
+    JsonWebKeySet::new(kept)
 }
 
 fn is_guid(text: &str) -> bool {

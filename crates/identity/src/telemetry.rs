@@ -65,12 +65,29 @@ pub fn error_chain(error: &dyn std::error::Error) -> String {
     text
 }
 
+/// The most characters of one piece of outside text (a provider's error
+/// code, a path, an API's message) that reach a log line or an error message.
+pub const OUTSIDE_TEXT_LIMIT: usize = 200;
+
+/// `text` from outside, cut to [`OUTSIDE_TEXT_LIMIT`] characters (LOG-02):
+/// a provider or client cannot fill the logs through one field. What was
+/// cut is counted, never kept.
+pub fn outside_text(text: &str) -> std::borrow::Cow<'_, str> {
+    match text.char_indices().nth(OUTSIDE_TEXT_LIMIT) {
+        None => std::borrow::Cow::Borrowed(text),
+        Some((end, _)) => std::borrow::Cow::Owned(format!("{}… ({} more characters)", &text[..end], text[end..].chars().count())),
+    }
+}
+
 /// A log writer that escapes control characters (LOG-02): a newline, a
 /// carriage return or a terminal escape that came from outside (a query
 /// parameter, a provider's error text, a header) can neither forge a log line
 /// nor drive the reader's terminal. Each formatted event arrives in one
 /// write; its final newline is the only one kept. C0 controls, DEL and the
-/// C1 controls (U+0080 to U+009F) are written as `\x..` / `\u{..}`.
+/// C1 controls (U+0080 to U+009F) are written as `\x..` / `\u{..}`; so
+/// are the Unicode line and paragraph separators (U+2028, U+2029) and the
+/// bidirectional embedding, override and isolate controls (U+202A to U+202E,
+/// U+2066 to U+2069), which can make a line read as something else.
 pub struct EscapingWriter<W: Write> {
     inner: W,
 }
@@ -109,6 +126,19 @@ pub fn escape_controls(bytes: &[u8]) -> Vec<u8> {
             index += 2;
             continue;
         }
+        // U+2028/2029 and U+202A..=202E are E2 80 A8..=AE; U+2066..=2069 are E2 81 A6..=A9.
+        if byte == 0xE2 {
+            if let (Some(&second), Some(&third)) = (body.get(index + 1), body.get(index + 2)) {
+                let separator_or_embedding = second == 0x80 && (0xA8..=0xAE).contains(&third);
+                let isolate = second == 0x81 && (0xA6..=0xA9).contains(&third);
+                if separator_or_embedding || isolate {
+                    let code_point = 0x2000 + (u32::from(second & 0x3F) << 6) + u32::from(third & 0x3F);
+                    escaped.extend_from_slice(format!("\\u{{{code_point:04x}}}").as_bytes());
+                    index += 3;
+                    continue;
+                }
+            }
+        }
         if byte < 0x20 || byte == 0x7F {
             escaped.extend_from_slice(format!("\\x{byte:02x}").as_bytes());
         } else {
@@ -144,5 +174,22 @@ mod tests {
         assert_eq!(escaped, "WARN sign-in refused error=access_denied\\x0aINFO user signed in\\x0d\\x1b[31mred\\u{9b}2J\\x7f\n");
         assert_eq!(escaped.matches('\n').count(), 1);
         assert_eq!(String::from_utf8(escape_controls("Adèle Vancé ✓\n".as_bytes())).unwrap(), "Adèle Vancé ✓\n", "text is untouched");
+    }
+
+    #[test]
+    fn log_02_unicode_separators_and_bidi_controls_are_escaped() {
+        let line = "user=\u{202e}nimda\u{202c} next\u{2028}INFO forged\u{2029}x\u{2066}a\u{2069} \u{2010}dash \u{20ac}\n";
+        let escaped = String::from_utf8(escape_controls(line.as_bytes())).unwrap();
+        assert_eq!(escaped, "user=\\u{202e}nimda\\u{202c} next\\u{2028}INFO forged\\u{2029}x\\u{2066}a\\u{2069} \u{2010}dash \u{20ac}\n");
+    }
+
+    #[test]
+    fn log_02_outside_text_is_cut_at_the_limit_and_the_rest_counted() {
+        use super::{outside_text, OUTSIDE_TEXT_LIMIT};
+        assert_eq!(outside_text("access_denied"), "access_denied");
+        let long = "é".repeat(OUTSIDE_TEXT_LIMIT + 50);
+        let cut = outside_text(&long);
+        assert!(cut.starts_with(&"é".repeat(OUTSIDE_TEXT_LIMIT)) && cut.ends_with("… (50 more characters)"), "{cut}");
+        assert_eq!(outside_text(&"a".repeat(OUTSIDE_TEXT_LIMIT)).len(), OUTSIDE_TEXT_LIMIT, "exactly the limit is kept whole");
     }
 }

@@ -127,7 +127,7 @@ impl<'c> AsyncHttpClient<'c> for ObservingClient<'_> {
 
     fn call(&'c self, request: HttpRequest) -> Self::Future {
         Box::pin(async move {
-            let response = self.http.call(request).await?;
+            let response = crate::answer::CappedClient(self.http).call(request).await?;
             let content_type = response
                 .headers()
                 .get(openidconnect::http::header::CONTENT_TYPE)

@@ -50,9 +50,10 @@ pub struct MicrosoftErrorResponse {
 
 impl std::fmt::Display for MicrosoftErrorResponse {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.error)?;
+        // The provider's words: cut, so an answer cannot fill a log line (LOG-02).
+        f.write_str(&crate::telemetry::outside_text(&self.error))?;
         if let Some(suberror) = &self.suberror {
-            write!(f, " ({suberror})")?;
+            write!(f, " ({})", crate::telemetry::outside_text(suberror))?;
         }
         if let Some(code) = self.error_codes.first() {
             write!(f, " AADSTS{code}")?;

@@ -58,3 +58,53 @@ async fn the_same_host_on_another_port_is_another_origin() {
     let answer = app.browser().get("/auth/sign-in?returnUrl=/").await;
     assert!(location(&answer).starts_with("/auth/error?reason=provider_misconfigured"), "{}", location(&answer));
 }
+
+/// Two megabytes of JSON: twice what idweb reads of any answer.
+fn oversized_json() -> String {
+    format!("{{\"padding\": \"{}\"}}", "x".repeat(2 * 1024 * 1024))
+}
+
+#[tokio::test]
+async fn a_token_answer_over_the_size_cap_is_an_outage_not_a_sign_in() {
+    let app = TestApp::start().await;
+    let raw = idweb_emulator::faults::RawAnswer { status: 200, content_type: "application/json".into(), body: oversized_json() };
+    let fault = idweb_emulator::faults::TokenFault { grant_type: Some("authorization_code".into()), delay_ms: 0, error: None, raw: Some(raw), count: 1 };
+    app.emulator.faults().arm_token(fault).unwrap();
+    let browser = app.browser();
+    let answer = browser.sign_in(support::ADELE).await;
+    assert!(location(&answer).starts_with("/auth/error?reason=provider_unavailable"), "{}", location(&answer));
+    assert_eq!(browser.whoami().await, "nobody");
+}
+
+#[tokio::test]
+async fn a_discovery_document_over_the_size_cap_is_an_outage() {
+    let app = TestApp::start().await;
+    let mut fields = serde_json::Map::new();
+    fields.insert("padding".into(), json!("x".repeat(2 * 1024 * 1024)));
+    app.emulator.faults().arm_discovery(DiscoveryFault { fields, count: 1 }).unwrap();
+    let answer = app.browser().get("/auth/sign-in?returnUrl=/").await;
+    assert!(location(&answer).starts_with("/auth/error?reason=provider_unavailable"), "{}", location(&answer));
+}
+
+#[tokio::test]
+async fn display_claims_are_kept_at_most_256_characters_long() {
+    let app = TestApp::start().await;
+    app.emulator
+        .faults()
+        .arm_id_token(idweb_emulator::faults::IdTokenFault { mutation: idweb_emulator::faults::IdTokenMutation::LongName, count: 1 })
+        .unwrap();
+    let browser = app.browser();
+    browser.sign_in(support::ADELE).await;
+    let name = browser.whoami().await;
+    assert_eq!(name.chars().count(), 256, "{name}");
+}
+
+#[tokio::test]
+async fn jwks_01_a_key_set_listing_a_kid_twice_does_not_stop_sign_in() {
+    let app = TestApp::start().await;
+    app.emulator.faults().duplicate_jwks_kids(1);
+    let browser = app.browser();
+    browser.sign_in(support::ADELE).await;
+    assert_eq!(browser.whoami().await, support::ADELE);
+    assert_eq!(app.emulator.jwks_requests(), 1, "the duplicated set was the one used");
+}

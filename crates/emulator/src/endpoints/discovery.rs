@@ -60,5 +60,22 @@ pub async fn keys(State(state): State<Arc<EmulatorState>>, Path(tenant): Path<St
     if state.faults.take_jwks_failure() {
         return Err(OAuthError::unavailable("The key endpoint was told to fail."));
     }
-    Ok(Json(state.keys.jwks(&state.discovery_issuer(scope))))
+    let mut jwks = state.keys.jwks(&state.discovery_issuer(scope));
+    if state.faults.take_duplicate_kids() {
+        duplicate_kids(&mut jwks);
+    }
+    Ok(Json(jwks))
+}
+
+/// Every key listed twice, and the second key's material once more under
+/// the first key's `kid`: a set whose `kid`s do not name one key each.
+fn duplicate_kids(jwks: &mut Value) {
+    let Some(keys) = jwks.get_mut("keys").and_then(Value::as_array_mut) else { return };
+    let mut listed: Vec<Value> = keys.iter().flat_map(|key| [key.clone(), key.clone()]).collect();
+    if let (Some(first), Some(second)) = (keys.first(), keys.get(1)) {
+        let mut impostor = second.clone();
+        impostor["kid"] = first["kid"].clone();
+        listed.push(impostor);
+    }
+    *keys = listed;
 }

@@ -113,10 +113,10 @@ async fn get<T: serde::de::DeserializeOwned>(http: &reqwest::Client, url: &Url, 
         .map_err(|error| format!("Key Vault did not answer for the {what}: {}", crate::telemetry::error_chain(&error)))?;
     let status = response.status();
     if !status.is_success() {
-        let code = response.json::<VaultErrorBody>().await.ok().map(|body| printable(&body.error.code)).unwrap_or_default();
+        let code = crate::answer::json_capped::<VaultErrorBody>(response).await.ok().map(|body| printable(&body.error.code)).unwrap_or_default();
         return Err(format!("Key Vault answered {status} {code} for the {what}"));
     }
-    response.json().await.map_err(|_| format!("Key Vault's answer for the {what} is not what Key Vault sends"))
+    crate::answer::json_capped(response).await.map_err(|error| format!("Key Vault's answer for the {what} is not what Key Vault sends: {error}"))
 }
 
 /// A provider's short code as a message may carry it: letters and digits only.

@@ -143,10 +143,12 @@ impl ManagedIdentityClient {
         let status = response.status();
         if !status.is_success() {
             // Only the OAuth error code is named: the rest of the body is the endpoint's free text.
-            let code = response.json::<ErrorAnswer>().await.ok().and_then(|answer| answer.error).filter(|code| code.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
+            let code = crate::answer::json_capped::<ErrorAnswer>(response).await.ok().and_then(|answer| answer.error).filter(|code| code.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
             return Err(format!("the managed identity endpoint ({shape}) answered {status}{}", code.map(|code| format!(" {code}")).unwrap_or_default()));
         }
-        let answer: TokenAnswer = response.json().await.map_err(|_| format!("the managed identity endpoint ({shape}) answered something that is not a token"))?;
+        let answer: TokenAnswer = crate::answer::json_capped(response)
+            .await
+            .map_err(|error| format!("the managed identity endpoint ({shape}) answered something that is not a token: {error}"))?;
         let now = crate::unix_seconds();
         let expires_at = answer
             .expires_on

@@ -130,7 +130,9 @@ impl ApiCaller {
     /// The response's JSON body, or the API's error mapped to `IdentityError::Downstream`.
     pub async fn json<T: DeserializeOwned>(response: Response) -> Result<T, IdentityError> {
         let response = Self::success(response).await?;
-        response.json::<T>().await.map_err(|error| IdentityError::DownstreamUnavailable(format!("unreadable API response: {error}")))
+        crate::answer::json_capped::<T>(response)
+            .await
+            .map_err(|error| IdentityError::DownstreamUnavailable(format!("unreadable API response: {}", crate::telemetry::error_chain(&error))))
     }
 
     /// The response if successful, else the API's error.
@@ -139,7 +141,7 @@ impl ApiCaller {
         if status.is_success() {
             return Ok(response);
         }
-        let detail = response.json::<ErrorBody>().await.ok().map(|body| body.error);
+        let detail = crate::answer::json_capped::<ErrorBody>(response).await.ok().map(|body| body.error);
         Err(IdentityError::Downstream {
             status: status.as_u16(),
             code: detail.as_ref().map(|detail| detail.code.clone()).unwrap_or_else(|| reason(status)),

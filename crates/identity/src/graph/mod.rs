@@ -214,8 +214,10 @@ impl GraphClient {
             .and_then(|value| value.to_str().ok())
             .unwrap_or("application/octet-stream")
             .to_owned();
-        let bytes = response.bytes().await.map_err(|error| IdentityError::DownstreamUnavailable(error_chain(&error)))?;
-        Ok(Some(Photo { content_type, bytes: bytes.to_vec() }))
+        let bytes = crate::answer::read_capped(response, crate::answer::MAX_PHOTO_BYTES)
+            .await
+            .map_err(|error| IdentityError::DownstreamUnavailable(error_chain(&error)))?;
+        Ok(Some(Photo { content_type, bytes }))
     }
 
     /// `GET /me/messages`: the newest `top` messages and the link to the next page.

@@ -19,6 +19,15 @@ use crate::error::{IdentityError, SignInRejection};
 use crate::user::{HomeAccountId, IdTokenSummary, SignedInUser};
 use crate::Identity;
 
+/// The most characters of a display claim (`name`, `preferred_username`)
+/// kept in the session and shown on pages: the provider's text, cut.
+const MAX_DISPLAY_CLAIM_CHARS: usize = 256;
+
+/// A display claim cut to [`MAX_DISPLAY_CLAIM_CHARS`].
+fn capped_claim(text: &str) -> String {
+    text.chars().take(MAX_DISPLAY_CLAIM_CHARS).collect()
+}
+
 /// Errors of a silent (`prompt=none`) request that mean "ask the user".
 const NEEDS_INTERACTION: [&str; 3] = ["login_required", "interaction_required", "consent_required"];
 
@@ -126,12 +135,8 @@ async fn complete_sign_in(
     };
     let user = SignedInUser {
         home_account_id: HomeAccountId::new(&object_id, &tenant_id),
-        name: claims
-            .name()
-            .and_then(|name| name.get(None))
-            .map(|name| name.as_str().to_owned())
-            .unwrap_or_default(),
-        username: claims.preferred_username().map(|name| name.as_str().to_owned()).unwrap_or_default(),
+        name: claims.name().and_then(|name| name.get(None)).map(|name| capped_claim(name.as_str())).unwrap_or_default(),
+        username: claims.preferred_username().map(|name| capped_claim(name.as_str())).unwrap_or_default(),
         provider_session_id: microsoft.sid.clone(),
         id_token: IdTokenSummary {
             issuer: claims.issuer().to_string(),

@@ -93,7 +93,7 @@ pub(super) async fn sign_in(
     // AUTHZ-05: only what this app uses may be asked for, whoever wrote the link.
     let offered = identity.offered_scopes();
     if let Some(scope) = identity.tokens().scopes().normalise(request.scopes.iter().map(String::as_str)).into_iter().find(|scope| !offered.contains(scope)) {
-        tracing::warn!(target: "idweb::security", %scope, "sign-in link asks for a scope no configured API uses; refused");
+        tracing::warn!(target: "idweb::security", scope = %crate::telemetry::outside_text(&scope), "sign-in link asks for a scope no configured API uses; refused");
         return Err(IdentityError::SignInRejected(SignInRejection::NotOffered));
     }
     let claims = match &request.challenge {
