@@ -69,6 +69,10 @@ pub struct Provider {
     /// RFC 9207: discovery says `authorization_response_iss_parameter_supported`,
     /// so every authorization response (error responses too) must carry `iss` (CB-03).
     pub iss_parameter_required: bool,
+    /// Discovery says `backchannel_logout_supported`: logouts arrive as signed
+    /// logout tokens, and front-channel requests (which any page can make a
+    /// browser send) are not acted on.
+    pub back_channel_logout: bool,
     /// The discovery document, kept to rebuild the client with new keys.
     metadata: DiscoveredMetadata,
 }
@@ -203,6 +207,7 @@ impl ProviderCache {
             issuer: metadata.issuer().clone(),
             end_session_endpoint: metadata.additional_metadata().end_session_endpoint.clone(),
             iss_parameter_required: metadata.additional_metadata().additional_metadata.authorization_response_iss_parameter_supported == Some(true),
+            back_channel_logout: metadata.additional_metadata().additional_metadata.backchannel_logout_supported == Some(true),
             multi_tenant,
             allowed_tenants: azure_ad.allowed_tenants.clone(),
             metadata,
@@ -468,6 +473,9 @@ pub struct Rfc9207Metadata {
     /// Whether authorization responses carry `iss`.
     #[serde(default)]
     pub authorization_response_iss_parameter_supported: Option<bool>,
+    /// OpenID Connect Back-Channel Logout 1.0: the provider posts logout tokens.
+    #[serde(default)]
+    pub backchannel_logout_supported: Option<bool>,
 }
 
 impl AdditionalProviderMetadata for Rfc9207Metadata {}

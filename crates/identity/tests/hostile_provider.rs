@@ -1,6 +1,8 @@
 //! The provider decides nothing it should not: a discovery document that
 //! places an endpoint on another origin is refused before anything (the
-//! client secret, a code, its PKCE verifier, a browser) is sent there.
+//! client secret, a code, its PKCE verifier, a browser) is sent there
+//! (DISC-01); no answer is read past its size cap, and no claim is kept past
+//! its length (SIZE-01); a key set that names a kid twice stops nothing (JWKS-01).
 
 mod support;
 
@@ -29,7 +31,7 @@ async fn elsewhere() -> (String, Arc<AtomicU64>) {
 }
 
 #[tokio::test]
-async fn discovery_placing_any_endpoint_on_another_origin_is_refused_and_nothing_is_sent_there() {
+async fn disc_01_discovery_placing_any_endpoint_on_another_origin_is_refused_and_nothing_is_sent_there() {
     for endpoint in ["token_endpoint", "jwks_uri", "authorization_endpoint", "end_session_endpoint"] {
         let app = TestApp::start().await;
         let (origin, connections) = elsewhere().await;
@@ -47,7 +49,7 @@ async fn discovery_placing_any_endpoint_on_another_origin_is_refused_and_nothing
 }
 
 #[tokio::test]
-async fn the_same_host_on_another_port_is_another_origin() {
+async fn disc_01_the_same_host_by_another_name_is_another_origin() {
     let app = TestApp::start().await;
     let base = url::Url::parse(&app.emulator.base_url()).unwrap();
     // localhost and 127.0.0.1 reach the same emulator, but are not the same origin.
@@ -65,7 +67,7 @@ fn oversized_json() -> String {
 }
 
 #[tokio::test]
-async fn a_token_answer_over_the_size_cap_is_an_outage_not_a_sign_in() {
+async fn size_01_a_token_answer_over_the_size_cap_is_an_outage_not_a_sign_in() {
     let app = TestApp::start().await;
     let raw = idweb_emulator::faults::RawAnswer { status: 200, content_type: "application/json".into(), body: oversized_json() };
     let fault = idweb_emulator::faults::TokenFault { grant_type: Some("authorization_code".into()), delay_ms: 0, error: None, raw: Some(raw), count: 1 };
@@ -77,7 +79,7 @@ async fn a_token_answer_over_the_size_cap_is_an_outage_not_a_sign_in() {
 }
 
 #[tokio::test]
-async fn a_discovery_document_over_the_size_cap_is_an_outage() {
+async fn size_01_a_discovery_document_over_the_size_cap_is_an_outage() {
     let app = TestApp::start().await;
     let mut fields = serde_json::Map::new();
     fields.insert("padding".into(), json!("x".repeat(2 * 1024 * 1024)));
@@ -87,7 +89,7 @@ async fn a_discovery_document_over_the_size_cap_is_an_outage() {
 }
 
 #[tokio::test]
-async fn display_claims_are_kept_at_most_256_characters_long() {
+async fn size_01_display_claims_are_kept_at_most_256_characters_long() {
     let app = TestApp::start().await;
     app.emulator
         .faults()

@@ -229,3 +229,38 @@ async fn out_02_a_sign_in_of_a_provider_session_that_was_logged_out_completes_no
     other.sign_in(ADELE).await;
     assert_eq!(other.whoami().await, ADELE);
 }
+
+/// The front-channel URL as a browser loads it for `destination` (`Sec-Fetch-Dest`).
+async fn front_channel_as(app: &TestApp, sid: &str, destination: &str) -> reqwest::Response {
+    let mut url = app.url.join("signout-oidc").unwrap();
+    url.query_pairs_mut().append_pair("iss", &support::issuer(app)).append_pair("sid", sid);
+    reqwest::Client::new().get(url).header("sec-fetch-dest", destination).send().await.unwrap()
+}
+
+#[tokio::test]
+async fn out_02_a_front_channel_logout_is_acted_on_only_as_an_iframe_navigation() {
+    let app = TestApp::start().await;
+    let (adele, sid) = signed_in_browser(&app, ADELE).await;
+    for destination in ["document", "image", "script", "empty"] {
+        let refused = front_channel_as(&app, &sid, destination).await;
+        assert_eq!(refused.status(), StatusCode::BAD_REQUEST, "{destination}");
+        assert_eq!(adele.whoami().await, ADELE, "a {destination} request ends nothing");
+    }
+    assert_eq!(front_channel_as(&app, &sid, "iframe").await.status(), StatusCode::OK);
+    assert_eq!(adele.whoami().await, "nobody");
+}
+
+#[tokio::test]
+async fn out_03_with_back_channel_logout_offered_front_channel_requests_end_nothing() {
+    let app = TestApp::start().await;
+    let mut fields = serde_json::Map::new();
+    fields.insert("backchannel_logout_supported".into(), json!(true));
+    app.emulator.faults().arm_discovery(idweb_emulator::faults::DiscoveryFault { fields, count: 1 }).unwrap();
+    let (adele, sid) = signed_in_browser(&app, ADELE).await;
+    let front = front_channel_as(&app, &sid, "iframe").await;
+    assert_eq!(front.status(), StatusCode::OK, "answered, as the provider's page expects");
+    assert_eq!(adele.whoami().await, ADELE, "but the signed logout token is what counts");
+    let token = app.emulator.state().minter().logout_token(&client_id(&app), Some(&sid), None);
+    assert_eq!(back_channel(&app, &token).await.status(), StatusCode::OK);
+    assert_eq!(adele.whoami().await, "nobody");
+}

@@ -9,7 +9,7 @@ pub mod token;
 use std::sync::Arc;
 
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::Form;
 use serde::Deserialize;
@@ -40,8 +40,19 @@ pub(crate) struct FrontChannelQuery {
 /// ended through the sign-out index. Without them nothing is ended (400): a
 /// cookie alone would let any site sign users out with a link. Idempotent;
 /// 200 with an embeddable page.
-pub(crate) async fn front_channel(State(identity): State<Arc<Identity>>, Query(query): Query<FrontChannelQuery>) -> Response {
+///
+/// The request carries no proof that the provider sent it: any page that
+/// knows a user's `sid` can make their browser load it and sign them out
+/// (a forced logout, no more). So it is acted on only where it must be: as
+/// an iframe navigation where the browser says what it loads
+/// (`Sec-Fetch-Dest`), and only when the provider has no back-channel
+/// logout, whose signed logout tokens are used instead.
+pub(crate) async fn front_channel(State(identity): State<Arc<Identity>>, headers: HeaderMap, Query(query): Query<FrontChannelQuery>) -> Response {
+    let destination = headers.get("sec-fetch-dest").map(|value| value.as_bytes());
     let outcome = match (&query.iss, &query.sid) {
+        _ if destination.is_some_and(|destination| destination != b"iframe") => {
+            Err(IdentityError::InvalidRequest("a front-channel logout is loaded in the provider's iframe, not as this kind of request".into()))
+        }
         (Some(iss), Some(sid)) => end_provider_session(&identity, iss, sid).await,
         _ => Err(IdentityError::InvalidRequest("a front-channel logout must name iss and sid".into())),
     };
@@ -62,6 +73,10 @@ async fn end_provider_session(identity: &Identity, iss: &str, sid: &str) -> Resu
     let provider = identity.provider().get().await?;
     if !provider.accepts_issuer(iss) {
         return Err(IdentityError::InvalidRequest("the logout names another issuer".into()));
+    }
+    if provider.back_channel_logout {
+        tracing::info!("front-channel logout not acted on: the provider sends back-channel logout tokens");
+        return Ok(0);
     }
     index::end(identity, &index::by_provider_session(iss, sid), true).await
 }
