@@ -52,6 +52,8 @@ export function appServer(options: {
       Graph__BaseUrl: `http://127.0.0.1:${emulatorPort}/v1.0`,
       DownstreamApis__TodoList__BaseUrl: `http://127.0.0.1:${emulatorPort}/api`,
       Hosting__PublicUrl: `http://127.0.0.1:${options.publicPort ?? appPort}`,
+      // Every test signs in from 127.0.0.1, several a minute; the limit itself is tested in Rust (SES-04).
+      Hosting__SignInStartsPerMinute: "600",
       RUST_LOG: "info",
       ...options.settings,
     },

@@ -94,6 +94,8 @@ async fn main() -> std::process::ExitCode {
         }
         tracing::info!("shutting down: finishing requests in flight");
     };
+    // With each connection's peer address: sign-in starts are limited per client address (SES-04).
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     if let Err(error) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
         eprintln!("idweb stopped: {error}");
         return ExitCode::FAILURE;

@@ -150,20 +150,50 @@ fn ses_01_in_production_the_session_cookie_is_host_prefixed_secure_http_only_and
     on_one_runtime(async {
         let mut emulator_config = idweb_emulator::EmulatorConfig::default();
         emulator_config.apps[0].client_secrets = vec![serde_json::from_value(json!("end2end-only-secret")).unwrap()];
+        emulator_config.apps[0].redirect_uris = vec!["https://app.example/signin-oidc".into()];
         let client_id = emulator_config.apps[0].client_id.clone();
         let emulator = idweb_emulator::spawn(emulator_config, "127.0.0.1:0".parse().unwrap()).await.unwrap();
         // Production: an https public URL and no Session settings at all.
         let address = serve(settings(&emulator.base_url(), emulator.tenant_id(), &client_id, "https://app.example/", None)).await;
-        let response = http_get(address, "/auth/sign-in?returnUrl=/").await;
-        assert!(response.starts_with("HTTP/1.1 303"), "{response}");
-        let cookies = headers(&response, "set-cookie");
+        let start = http_get(address, "/auth/sign-in?returnUrl=/").await;
+        assert!(start.starts_with("HTTP/1.1 303"), "{start}");
+        // SES-04: starting a sign-in creates no session; the sign-in's own cookie is __Host- too.
+        let cookies = headers(&start, "set-cookie");
+        assert!(!cookies.iter().any(|cookie| cookie.starts_with("__Host-idweb=")), "no session yet: {cookies:?}");
+        let pending = cookies.iter().find(|cookie| cookie.starts_with("__Host-idweb.signin.")).expect("the sign-in's cookie");
+        assert_host_cookie(pending);
+
+        // The browser goes to the provider, picks a user, and comes back to this app's callback.
+        let provider = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let authorize = url::Url::parse(header(&start, "location").unwrap()).unwrap();
+        let picker = provider.get(authorize.clone()).send().await.unwrap().text().await.unwrap();
+        let user_oid = picker.split("name=\"user_oid\" value=\"").nth(1).and_then(|rest| rest.split('"').next()).expect("a user to pick");
+        let mut form: Vec<(String, String)> = authorize.query_pairs().into_owned().collect();
+        form.push(("user_oid".into(), user_oid.to_owned()));
+        let mut action = authorize.clone();
+        action.set_query(None);
+        let chosen = provider.post(action).form(&form).send().await.unwrap();
+        let callback = url::Url::parse(chosen.headers()["location"].to_str().unwrap()).unwrap();
+        assert_eq!(callback.path(), "/signin-oidc");
+        let pending_pair = pending.split(';').next().unwrap();
+        let path = format!("/signin-oidc?{}", callback.query().unwrap());
+        let signed_in = http_request(address, "GET", &path, &[&format!("Cookie: {pending_pair}")], "").await;
+        assert!(signed_in.starts_with("HTTP/1.1 303"), "{signed_in}");
+        let cookies = headers(&signed_in, "set-cookie");
         let session = cookies.iter().find(|cookie| cookie.starts_with("__Host-idweb=")).expect("the __Host- session cookie");
-        let attributes: Vec<String> = session.split(';').skip(1).map(|part| part.trim().to_ascii_lowercase()).collect();
-        for expected in ["secure", "httponly", "samesite=lax", "path=/"] {
-            assert!(attributes.iter().any(|attribute| attribute == expected), "{expected} missing: {session}");
-        }
-        assert!(!attributes.iter().any(|attribute| attribute.starts_with("domain=")), "__Host- cookies name no domain: {session}");
+        assert_host_cookie(session);
+        let removed = cookies.iter().find(|cookie| cookie.starts_with("__Host-idweb.signin.")).expect("the sign-in's cookie removed");
+        assert!(removed.to_ascii_lowercase().contains("max-age=0"), "{removed}");
     });
+}
+
+/// A `__Host-` cookie as browsers require it, and as idweb wants it: secure, not for scripts, lax.
+fn assert_host_cookie(cookie: &str) {
+    let attributes: Vec<String> = cookie.split(';').skip(1).map(|part| part.trim().to_ascii_lowercase()).collect();
+    for expected in ["secure", "httponly", "samesite=lax", "path=/"] {
+        assert!(attributes.iter().any(|attribute| attribute == expected), "{expected} missing: {cookie}");
+    }
+    assert!(!attributes.iter().any(|attribute| attribute.starts_with("domain=")), "__Host- cookies name no domain: {cookie}");
 }
 
 #[test]

@@ -44,7 +44,7 @@ start_app() { # port, then extra NAME=VALUE settings
   local port=$1; shift
   env IDWEB_ENVIRONMENT=Development RUST_LOG=warn LEPTOS_SITE_ADDR=127.0.0.1:$port LEPTOS_SITE_ROOT=target/site \
     AzureAd__Instance=http://127.0.0.1:$emulator_port/ AzureAd__ClientSecret=$secret \
-    Graph__BaseUrl=http://127.0.0.1:$emulator_port/v1.0 Hosting__PublicUrl=http://127.0.0.1:$app_a "$@" \
+    Graph__BaseUrl=http://127.0.0.1:$emulator_port/v1.0 Hosting__PublicUrl=http://127.0.0.1:$app_a Hosting__SignInStartsPerMinute=0 "$@" \
     target/release/idweb >"$work/app-$port.log" 2>&1 &
   pids+=($!)
   wait_for "http://127.0.0.1:$port/readyz"

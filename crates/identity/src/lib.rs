@@ -79,6 +79,10 @@ pub struct Identity {
     graph: GraphClient,
     downstream: DownstreamApis,
     offered_scopes: BTreeSet<String>,
+    /// Sign-ins in flight, sealed in their browsers' cookies (SES-04).
+    pending_sign_ins: signin::pending::PendingSignIns,
+    /// Sign-in starts per client address (SES-04).
+    sign_in_throttle: signin::throttle::SignInThrottle,
 }
 
 /// Builds an [`Identity`]: the stores come from configuration
@@ -147,7 +151,10 @@ impl IdentityBuilder {
         let graph = GraphClient::new(&config.graph, caller.clone(), config.azure_ad.profile == config::ProviderProfile::Microsoft);
         let downstream = DownstreamApis::new(config.downstream_apis.clone(), caller);
         let offered_scopes = offered_scopes(&config, tokens.scopes());
-        Ok(Arc::new(Identity { config, provider, tokens, sessions, graph, downstream, offered_scopes }))
+        let pending_sign_ins =
+            signin::pending::PendingSignIns::new(config.token_cache.encryption_keys.clone(), &config.session.cookie_name, config.session.secure_cookie)?;
+        let sign_in_throttle = signin::throttle::SignInThrottle::new(config.hosting.sign_in_starts_per_minute, config.hosting.trusted_proxies.clone());
+        Ok(Arc::new(Identity { config, provider, tokens, sessions, graph, downstream, offered_scopes, pending_sign_ins, sign_in_throttle }))
     }
 }
 
@@ -219,6 +226,15 @@ impl Identity {
         }
     }
 
+    /// Sessions the memory session store holds now (`None` for a shared
+    /// store, whose sessions its own server counts).
+    pub fn sessions_held(&self) -> Option<u64> {
+        match &self.sessions {
+            SessionBackend::Memory(sessions) => Some(sessions.len()),
+            _ => None,
+        }
+    }
+
     /// Whether the stores this engine needs answer (`/readyz`): the token
     /// cache and the session store, with the reason when one does not.
     pub async fn check_ready(&self) -> Result<(), IdentityError> {
@@ -278,6 +294,14 @@ impl Identity {
 
     pub(crate) fn provider(&self) -> &ProviderCache {
         &self.provider
+    }
+
+    pub(crate) fn pending_sign_ins(&self) -> &signin::pending::PendingSignIns {
+        &self.pending_sign_ins
+    }
+
+    pub(crate) fn sign_in_throttle(&self) -> &signin::throttle::SignInThrottle {
+        &self.sign_in_throttle
     }
 }
 

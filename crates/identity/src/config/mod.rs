@@ -200,6 +200,11 @@ pub struct HostingConfig {
     /// `MetricsAddress`: where `/metrics` is served, on a listener of its own
     /// so a load balancer forwarding the app's port never exposes it; unset: not served.
     pub metrics_address: Option<std::net::SocketAddr>,
+    /// `TrustedProxies`: the reverse proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// `SignInStartsPerMinute`: sign-ins one client address may start per
+    /// minute, in bursts of as many (default 60; 0: no limit) (SES-04).
+    pub sign_in_starts_per_minute: u32,
 }
 
 /// The `Http` section: how idweb's own outbound calls (the provider, Graph,
@@ -255,6 +260,17 @@ impl IdentityConfig {
                     })
                 })
                 .transpose()?,
+            trusted_proxies: values::list(&settings.hosting.trusted_proxies, "Hosting:TrustedProxies")?
+                .iter()
+                .enumerate()
+                .map(|(index, text)| {
+                    text.parse().map_err(|_| ConfigError::Invalid {
+                        key: format!("Hosting:TrustedProxies:{index}"),
+                        reason: "expected an IP address such as 10.0.0.5".into(),
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+            sign_in_starts_per_minute: values::count(&settings.hosting.sign_in_starts_per_minute, "Hosting:SignInStartsPerMinute", 60)?,
         };
         let http = HttpConfig {
             trusted_ca_files: values::list(&settings.http.trusted_ca_files, "Http:TrustedCaFiles")?.into_iter().map(|file| dir.join(file)).collect(),

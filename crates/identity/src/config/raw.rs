@@ -223,6 +223,13 @@ pub struct HostingSection {
     /// Where `/metrics` is served (address and port); unset: not served.
     #[serde(rename = "MetricsAddress")]
     pub metrics_address: Option<String>,
+    /// Addresses of the reverse proxies in front of the app, whose
+    /// `X-Forwarded-For` is believed (anyone else's is ignored).
+    #[serde(rename = "TrustedProxies")]
+    pub trusted_proxies: Option<List>,
+    /// Sign-ins one client address may start per minute (default 60; 0: no limit).
+    #[serde(rename = "SignInStartsPerMinute")]
+    pub sign_in_starts_per_minute: Option<Whole>,
 }
 
 /// The `Http` section.

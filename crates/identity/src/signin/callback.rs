@@ -5,14 +5,14 @@
 use std::sync::Arc;
 
 use axum::extract::{RawQuery, State};
-use axum::http::{header, HeaderValue};
+use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Redirect, Response};
 use openidconnect::{AuthorizationCode, Nonce, OAuth2TokenResponse, PkceCodeVerifier};
 use tower_sessions::Session;
 
 use super::response::AuthorizationResponse;
 use super::start::SignInRequest;
-use super::{challenges, no_store, transaction, USER_KEY};
+use super::{challenges, no_store, USER_KEY};
 use crate::acquisition::token_url;
 use crate::token_endpoint::TokenRequestFailure;
 use crate::error::{IdentityError, SignInRejection};
@@ -36,10 +36,12 @@ const NEEDS_INTERACTION: [&str; 3] = ["login_required", "interaction_required", 
 pub(super) async fn callback(
     State(identity): State<Arc<Identity>>,
     session: Session,
+    headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
+    let mut removal = None;
     let outcome = match AuthorizationResponse::from_query(query.as_deref()) {
-        Ok(authorization) => complete_sign_in(&identity, &session, authorization).await,
+        Ok(authorization) => complete_sign_in(&identity, &session, &headers, authorization, &mut removal).await,
         Err(error) => Err(error),
     };
     let response = match outcome {
@@ -48,6 +50,10 @@ pub(super) async fn callback(
     };
     // CB-05: the URL with the code must not leak through Referer.
     let mut response = no_store(response);
+    // The sign-in's cookie goes, whatever the outcome: it was used once.
+    if let Some(removal) = removal {
+        response.headers_mut().append(header::SET_COOKIE, removal);
+    }
     response.headers_mut().insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     response
 }
@@ -55,10 +61,13 @@ pub(super) async fn callback(
 async fn complete_sign_in(
     identity: &Identity,
     session: &Session,
+    headers: &HeaderMap,
     query: AuthorizationResponse,
+    removal: &mut Option<HeaderValue>,
 ) -> Result<String, IdentityError> {
     let state = query.state.ok_or(IdentityError::SignInRejected(SignInRejection::StateMissing))?;
-    let pending = transaction::take(session, &state).await?;
+    let (pending, remove_cookie) = identity.pending_sign_ins().take(headers, &state, identity.cache().as_ref()).await?;
+    *removal = Some(remove_cookie);
     let provider = identity.provider().get().await?;
     // RFC 9207, before anything else, error responses too: a response naming
     // another issuer, or none when the provider always names itself, may come

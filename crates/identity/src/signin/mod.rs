@@ -3,10 +3,11 @@
 
 mod callback;
 pub mod challenges;
+pub mod pending;
 mod response;
 mod return_url;
 mod start;
-mod transaction;
+pub(crate) mod throttle;
 
 use std::sync::Arc;
 
@@ -21,7 +22,7 @@ use tower_sessions::Session;
 pub use response::AuthorizationResponse;
 pub use return_url::safe_return_path;
 pub use start::SignInRequest;
-pub use transaction::PENDING_LIFETIME;
+pub use pending::PENDING_LIFETIME;
 
 use crate::error::{IdentityError, SIGN_IN_PATH};
 use crate::provider::redirect_url;

@@ -12,21 +12,25 @@
 //! an API named in configuration, claims come only from a challenge the
 //! server kept, and a link carrying `claims` itself is refused.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{Query, State};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{header, Extensions, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
 use openidconnect::core::{CoreAuthPrompt, CoreAuthenticationFlow};
 use openidconnect::{CsrfToken, Nonce, PkceCodeChallenge, Scope};
 use serde::Deserialize;
 use tower_sessions::Session;
 
-use super::{challenges, no_store, safe_return_path, transaction, RANDOM_BYTES};
+use super::{challenges, no_store, pending, safe_return_path, RANDOM_BYTES};
 use crate::error::{IdentityError, SignInRejection};
 use crate::Identity;
 
 /// Most scopes one request may add.
 const MAX_EXTRA_SCOPES: usize = 20;
+/// The longest return path a sign-in keeps (it travels in the sign-in's cookie).
+const MAX_RETURN_PATH_CHARS: usize = 512;
 /// The longest challenge id accepted (ids are 22 characters).
 const MAX_CHALLENGE_ID_CHARS: usize = 64;
 
@@ -61,7 +65,15 @@ impl SignInRequest {
     }
 
     fn from_query(query: SignInQuery) -> Result<Self, IdentityError> {
-        let scopes: Vec<String> = query.scopes.as_deref().unwrap_or_default().split_whitespace().map(str::to_owned).collect();
+        let mut scopes: Vec<String> = Vec::new();
+        for scope in query.scopes.as_deref().unwrap_or_default().split_whitespace() {
+            if !scopes.iter().any(|kept| kept.eq_ignore_ascii_case(scope)) {
+                scopes.push(scope.to_owned());
+            }
+        }
+        if query.return_url.as_ref().is_some_and(|path| path.chars().count() > MAX_RETURN_PATH_CHARS) {
+            return Err(IdentityError::SignInRejected(SignInRejection::BadRequest));
+        }
         let printable = |scope: &String| scope.len() <= 200 && scope.chars().all(|c| c.is_ascii_graphic() && !matches!(c, '"' | '<' | '>' | '\\'));
         if scopes.len() > MAX_EXTRA_SCOPES || !scopes.iter().all(printable) {
             return Err(IdentityError::SignInRejected(SignInRejection::BadRequest));
@@ -87,8 +99,18 @@ impl SignInRequest {
 pub(super) async fn sign_in(
     State(identity): State<Arc<Identity>>,
     session: Session,
+    headers: HeaderMap,
+    extensions: Extensions,
     Query(query): Query<SignInQuery>,
 ) -> Result<Response, IdentityError> {
+    // SES-04: first, and cheaply, so a loop of starts costs nothing else.
+    let peer = extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(peer)| *peer);
+    if let Some(client) = identity.sign_in_throttle().client(peer, &headers) {
+        if let Err(wait) = identity.sign_in_throttle().admit(client) {
+            tracing::warn!(target: "idweb::security", wait_secs = wait.as_secs(), "too many sign-in starts from one address; refused");
+            return Ok(too_many_sign_ins(wait));
+        }
+    }
     let request = SignInRequest::from_query(query)?;
     // AUTHZ-05: only what this app uses may be asked for, whoever wrote the link.
     let offered = identity.offered_scopes();
@@ -139,9 +161,9 @@ pub(super) async fn sign_in(
         authorize = authorize.add_prompt(CoreAuthPrompt::None);
     }
     let (authorize_url, state, nonce) = authorize.url();
-    transaction::remember(
-        &session,
-        transaction::PendingSignIn {
+    let cookies = identity.pending_sign_ins().remember(
+        &headers,
+        pending::PendingSignIn {
             state: state.secret().clone(),
             nonce: nonce.secret().clone(),
             pkce_verifier: pkce_verifier.secret().clone(),
@@ -151,10 +173,26 @@ pub(super) async fn sign_in(
             silent,
             started_at: 0,
         },
-    )
-    .await?;
+    )?;
     tracing::info!(silent, extra_scopes = request.scopes.len(), "sign-in started");
-    Ok(no_store(Redirect::to(authorize_url.as_str()).into_response()))
+    let mut response = no_store(Redirect::to(authorize_url.as_str()).into_response());
+    for cookie in cookies {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    Ok(response)
+}
+
+/// 429 with `Retry-After` and a page that says what happened and when to try again.
+fn too_many_sign_ins(wait: std::time::Duration) -> Response {
+    let seconds = wait.as_secs().max(1);
+    let page = format!(
+        "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>Too many sign-in attempts · idweb</title>\
+         <h1>Too many sign-in attempts</h1><p>Too many sign-ins were started from your network in the last minute. \
+         Please try again in {seconds} seconds.</p><p><a href=\"/\">Back to idweb</a></p></html>"
+    );
+    let mut response = (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, seconds.to_string())], Html(page)).into_response();
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
 }
 
 #[cfg(test)]
@@ -195,9 +233,19 @@ mod tests {
     #[test]
     fn hostile_scopes_and_claims_are_refused() {
         assert!(SignInRequest::from_query(query(Some("Mail.Read <script>"), None, None)).is_err());
-        assert!(SignInRequest::from_query(query(Some(&"a ".repeat(21)), None, None)).is_err());
+        let too_many: Vec<String> = (0..=MAX_EXTRA_SCOPES).map(|index| format!("scope{index}")).collect();
+        assert!(SignInRequest::from_query(query(Some(&too_many.join(" ")), None, None)).is_err());
         assert!(SignInRequest::from_query(query(Some("Mail.Read"), Some("a\nb"), None)).is_err());
         assert!(SignInRequest::from_query(query(Some("Mail.Read"), Some("abc"), None)).is_ok());
+    }
+
+    #[test]
+    fn ses_04_a_sign_in_keeps_no_duplicate_scope_and_no_long_return_path() {
+        let request = SignInRequest::from_query(query(Some("Mail.Read mail.read User.Read Mail.Read"), None, None)).unwrap();
+        assert_eq!(request.scopes, ["Mail.Read", "User.Read"]);
+        let mut long = query(None, None, None);
+        long.return_url = Some(format!("/{}", "a".repeat(MAX_RETURN_PATH_CHARS)));
+        assert!(matches!(SignInRequest::from_query(long), Err(IdentityError::SignInRejected(SignInRejection::BadRequest))));
     }
 
     #[test]

@@ -118,7 +118,8 @@ impl TestApp {
                     "RequestAppToken": true,
                 },
             },
-            "Hosting": { "PublicUrl": url.as_str() },
+            // Every test signs in from 127.0.0.1; the flood test sets its own limit (SES-04).
+            "Hosting": { "PublicUrl": url.as_str(), "SignInStartsPerMinute": 0 },
             "Session": { "SecureCookie": false },
         });
         if let Some(pem) = &ca_pem {
@@ -221,7 +222,8 @@ fn serve(listener: tokio::net::TcpListener, identity: Arc<Identity>) {
         .with_state(identity.clone())
         .merge(identity.router())
         .layer(identity.session_layer());
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    // With the peer's address, as `main` serves: sign-in starts are limited per address (SES-04).
+    tokio::spawn(async move { axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>()).await.unwrap() });
 }
 
 async fn whoami(idweb_identity::MaybeUser(user): idweb_identity::MaybeUser) -> String {
