@@ -143,6 +143,12 @@ impl SessionConfig {
                 reason: "a __Host- cookie must be Secure; set Session:SecureCookie to true or drop the prefix".into(),
             });
         }
+        let shared = shared_store(&section.store, "Session", token_cache.shared.as_ref())?;
+        if shared.is_some() && token_cache.encryption_keys.is_none() {
+            // Sign-ins in flight are sealed in cookies with these keys (SES-04):
+            // the instance a callback reaches must open what another sealed.
+            return Err(ConfigError::Missing { key: "TokenCache:EncryptionKeys".into() });
+        }
         Ok(Self {
             cookie_name,
             secure_cookie,
@@ -150,7 +156,7 @@ impl SessionConfig {
             absolute_timeout: Duration::from_secs(60 * u64::from(positive(&section.absolute_timeout_minutes, "Session:AbsoluteTimeoutMinutes", 12 * 60)?)),
             max_sessions: u64::from(positive(&section.max_sessions, "Session:MaxSessions", 100_000)?),
             // The same engine as the token cache needs no second connection string.
-            shared: shared_store(&section.store, "Session", token_cache.shared.as_ref())?,
+            shared,
         })
     }
 }

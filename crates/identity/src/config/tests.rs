@@ -490,3 +490,12 @@ fn cfg_01_endpoint_origins_are_origins_and_only_for_a_generic_provider() {
         assert!(error.contains("AzureAd:EndpointOrigins:0 is invalid"), "{bad}: {error}");
     }
 }
+
+#[test]
+fn cfg_01_shared_sessions_need_the_key_ring_that_seals_sign_ins_in_flight() {
+    let mut tree = valid_settings();
+    tree["Session"]["Store"] = json!("Redis");
+    tree["Session"]["ConnectionString"] = json!("redis://127.0.0.1:6379");
+    let error = IdentityConfig::from_json(&tree).unwrap_err().to_string();
+    assert!(error.contains("TokenCache:EncryptionKeys is missing"), "{error}");
+}
