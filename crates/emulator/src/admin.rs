@@ -130,6 +130,8 @@ struct JwksFailure {
     count: u32,
     #[serde(default)]
     duplicate_kids: bool,
+    #[serde(default)]
+    single_key: bool,
 }
 
 /// `POST /_emulator/faults/jwks` with `{"count": n}`: the next n JWKS requests
@@ -138,6 +140,8 @@ async fn fail_jwks(State(state): State<Arc<EmulatorState>>, payload: Result<Json
     arm_from(&state, payload, |faults, failure: JwksFailure| {
         if failure.duplicate_kids {
             faults.duplicate_jwks_kids(failure.count);
+        } else if failure.single_key {
+            faults.single_jwks_key(failure.count);
         } else {
             faults.fail_jwks(failure.count);
         }

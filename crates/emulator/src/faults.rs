@@ -143,6 +143,8 @@ pub enum IdTokenMutation {
     LongSubject,
     /// `name` and `preferred_username` of 10 000 characters each.
     LongName,
+    /// Signed by the current key, but with no `kid` in the header.
+    MissingKid,
 }
 
 /// What the authorization response carries as RFC 9207 `iss`.
@@ -237,6 +239,8 @@ pub struct Faults {
     discovery: Mutex<VecDeque<DiscoveryFault>>,
     /// How many JWKS answers still list every key's `kid` more than once.
     duplicate_kids: Mutex<u32>,
+    /// How many JWKS answers still list the signing key alone.
+    single_key: Mutex<u32>,
     /// How many JWKS requests still answer 503.
     failing_jwks: Mutex<u32>,
     /// A conditional access policy Graph and the sample API enforce: every
@@ -327,6 +331,7 @@ impl Faults {
         lock(&self.api).clear();
         *lock(&self.failing_jwks) = 0;
         *lock(&self.duplicate_kids) = 0;
+        *lock(&self.single_key) = 0;
         *lock(&self.claims_policy) = None;
     }
 
@@ -380,6 +385,19 @@ impl Faults {
         let duplicates = *left > 0;
         *left = left.saturating_sub(1);
         duplicates
+    }
+
+    /// The next `count` JWKS answers list the current signing key only.
+    pub fn single_jwks_key(&self, count: u32) {
+        *lock(&self.single_key) = count;
+    }
+
+    /// Whether this JWKS answer lists the signing key alone, spending one use.
+    pub fn take_single_key(&self) -> bool {
+        let mut left = lock(&self.single_key);
+        let single = *left > 0;
+        *left = left.saturating_sub(1);
+        single
     }
 
     /// Whether this JWKS request fails, spending one failure.

@@ -248,6 +248,11 @@ impl Minter<'_> {
                 let header = Header::new(Algorithm::HS256);
                 jsonwebtoken::encode(&header, &value, &EncodingKey::from_secret(secret.as_bytes())).unwrap_or_default()
             }
+            IdTokenMutation::MissingKid => {
+                let mut header = Header::new(Algorithm::RS256);
+                header.typ = Some("JWT".into());
+                jsonwebtoken::encode(&header, &value, &self.keys.signing().encoding).unwrap_or_default()
+            }
             IdTokenMutation::UnknownKid => {
                 let mut header = Header::new(Algorithm::RS256);
                 header.kid = Some(format!("unpublished-{}", random_token(8)));
@@ -458,7 +463,7 @@ fn spoil_claims(claims: &mut Value, mutation: IdTokenMutation, app: &AppRegistra
             map.insert("name".into(), json!("N".repeat(10_000)));
             map.insert("preferred_username".into(), json!(format!("{}@contoso.example", "u".repeat(10_000))));
         }
-        IdTokenMutation::BadSignature | IdTokenMutation::AlgNone | IdTokenMutation::Hs256 | IdTokenMutation::UnknownKid => {}
+        IdTokenMutation::BadSignature | IdTokenMutation::AlgNone | IdTokenMutation::Hs256 | IdTokenMutation::UnknownKid | IdTokenMutation::MissingKid => {}
     }
 }
 

@@ -162,7 +162,7 @@ impl ProviderCache {
         .map_err(|_| unavailable("discovery timed out".into()))??;
         let multi_tenant = azure_ad.is_multi_tenant();
         match azure_ad.profile {
-            ProviderProfile::Microsoft => check_declared_issuer(metadata.issuer(), &azure_ad.instance, multi_tenant)?,
+            ProviderProfile::Microsoft => check_declared_issuer(metadata.issuer(), &azure_ad.instance, &azure_ad.tenant_id, multi_tenant)?,
             // OpenID Connect Discovery 4.3: the issuer is exactly the URL discovery started from.
             ProviderProfile::Generic if metadata.issuer().as_str().trim_end_matches('/') != azure_ad.authority() => {
                 return Err(IdentityError::ProviderMisconfigured(format!(
@@ -251,14 +251,15 @@ impl ProviderCache {
 }
 
 /// The discovery document's issuer must be `{instance}/{tenant}/v2.0` at
-/// our instance, with a tenant GUID — or the `{tenantid}` template when the
-/// app is multi-tenant.
-fn check_declared_issuer(issuer: &IssuerUrl, instance: &Url, multi_tenant: bool) -> Result<(), IdentityError> {
+/// our instance, with a tenant GUID (the configured tenant itself when
+/// `TenantId` is a GUID; a domain names its GUID only there) — or the
+/// `{tenantid}` template when the app is multi-tenant.
+fn check_declared_issuer(issuer: &IssuerUrl, instance: &Url, configured_tenant: &str, multi_tenant: bool) -> Result<(), IdentityError> {
     let prefix = format!("{}/", instance.as_str().trim_end_matches('/'));
     let tenant = issuer.as_str().strip_prefix(&prefix).and_then(|rest| rest.strip_suffix("/v2.0"));
     let acceptable = match tenant {
         Some("{tenantid}") => multi_tenant,
-        Some(guid) => !multi_tenant && is_guid(guid),
+        Some(guid) => !multi_tenant && is_guid(guid) && (!is_guid(configured_tenant) || guid.eq_ignore_ascii_case(configured_tenant)),
         None => false,
     };
     if acceptable {

@@ -64,6 +64,11 @@ pub async fn keys(State(state): State<Arc<EmulatorState>>, Path(tenant): Path<St
     if state.faults.take_duplicate_kids() {
         duplicate_kids(&mut jwks);
     }
+    if state.faults.take_single_key() {
+        if let Some(keys) = jwks.get_mut("keys").and_then(Value::as_array_mut) {
+            keys.truncate(1);
+        }
+    }
     Ok(Json(jwks))
 }
 
