@@ -200,8 +200,9 @@ pub struct HostingConfig {
     /// `MetricsAddress`: where `/metrics` is served, on a listener of its own
     /// so a load balancer forwarding the app's port never exposes it; unset: not served.
     pub metrics_address: Option<std::net::SocketAddr>,
-    /// `TrustedProxies`: the reverse proxies whose `X-Forwarded-For` names the client.
-    pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// `TrustedProxies`: the reverse proxies (addresses or CIDR ranges)
+    /// whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// `SignInStartsPerMinute`: sign-ins one client address may start per
     /// minute, in bursts of as many (default 60; 0: no limit) (SES-04).
     pub sign_in_starts_per_minute: u32,
@@ -264,9 +265,10 @@ impl IdentityConfig {
                 .iter()
                 .enumerate()
                 .map(|(index, text)| {
-                    text.parse().map_err(|_| ConfigError::Invalid {
+                    let text = text.trim();
+                    text.parse::<ipnet::IpNet>().or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from)).map_err(|_| ConfigError::Invalid {
                         key: format!("Hosting:TrustedProxies:{index}"),
-                        reason: "expected an IP address such as 10.0.0.5".into(),
+                        reason: "expected an IP address or range such as 10.0.0.5 or 10.0.0.0/16".into(),
                     })
                 })
                 .collect::<Result<_, _>>()?,

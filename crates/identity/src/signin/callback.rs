@@ -66,8 +66,8 @@ async fn complete_sign_in(
     removal: &mut Option<HeaderValue>,
 ) -> Result<String, IdentityError> {
     let state = query.state.ok_or(IdentityError::SignInRejected(SignInRejection::StateMissing))?;
-    let (pending, remove_cookie) = identity.pending_sign_ins().take(headers, &state, identity.cache().as_ref()).await?;
-    *removal = Some(remove_cookie);
+    *removal = Some(identity.pending_sign_ins().removal_for(&state)?);
+    let pending = identity.pending_sign_ins().take(headers, &state, identity.cache().as_ref()).await?;
     let provider = identity.provider().get().await?;
     // RFC 9207, before anything else, error responses too: a response naming
     // another issuer, or none when the provider always names itself, may come

@@ -31,6 +31,8 @@ use crate::error::{IdentityError, SignInRejection};
 
 /// A sign-in must come back within this time (AUTHZ-02: at most 10 minutes).
 pub const PENDING_LIFETIME: Duration = Duration::from_secs(10 * 60);
+/// How long a used state is remembered: as long as its cookie could be sent.
+const USED_STATE_LIFETIME: Duration = Duration::from_secs(11 * 60);
 /// Sign-ins one browser may have in flight; the oldest cookies are dropped beyond it.
 const MAX_PENDING: usize = 5;
 /// The largest sealed cookie value written: browsers keep about 4 KB per cookie.
@@ -75,9 +77,18 @@ impl PendingSignIn {
     }
 }
 
+/// States already completed, when no store is shared: kept in this process
+/// as long as a cookie could still carry them.
+type UsedStates = moka::sync::Cache<[u8; 32], ()>;
+
+/// The most used states kept in memory (one per completed sign-in in the last ten minutes).
+const MAX_LOCAL_USED_STATES: u64 = 200_000;
+
 /// Seals pending sign-ins into cookies and opens them again.
 pub struct PendingSignIns {
     ring: Arc<KeyRing>,
+    /// `None` with a shared store: used states are records there, seen by every instance.
+    local_used: Option<UsedStates>,
     /// The session cookie's name (`__Host-idweb` in production): the sign-in
     /// cookies' names start with it, so they share its prefix rules.
     session_cookie: String,
@@ -94,8 +105,10 @@ impl std::fmt::Debug for PendingSignIns {
 pub type SetCookies = Vec<HeaderValue>;
 
 impl PendingSignIns {
-    /// Sealed with `ring` (the shared key ring), or a key made now.
+    /// Sealed with `ring` (the shared key ring, which shared stores come
+    /// with), or with a key made now and used states kept in this process.
     pub fn new(ring: Option<Arc<KeyRing>>, session_cookie: &str, secure: bool) -> Result<Self, IdentityError> {
+        let local_used = ring.is_none().then(|| UsedStates::builder().max_capacity(MAX_LOCAL_USED_STATES).time_to_live(USED_STATE_LIFETIME).build());
         let ring = match ring {
             Some(ring) => ring,
             None => {
@@ -104,7 +117,7 @@ impl PendingSignIns {
                 Arc::new(KeyRing::new(vec![key]).map_err(|error| IdentityError::Misconfigured(format!("sign-in cookie key: {error}")))?)
             }
         };
-        Ok(Self { ring, session_cookie: session_cookie.to_owned(), secure })
+        Ok(Self { ring, local_used, session_cookie: session_cookie.to_owned(), secure })
     }
 
     /// The cookie of the sign-in started with `state`.
@@ -127,6 +140,12 @@ impl PendingSignIns {
 
     fn removal(&self, name: String) -> Result<HeaderValue, IdentityError> {
         self.set_cookie(name, String::new(), Duration::ZERO)
+    }
+
+    /// The cookie that removes the sign-in started with `state` (sent
+    /// whatever the callback's outcome: it is used once, or not at all).
+    pub fn removal_for(&self, state: &str) -> Result<HeaderValue, IdentityError> {
+        self.removal(self.cookie_name(state))
     }
 
     /// The sign-in cookies `headers` carry, as (name, value).
@@ -175,15 +194,22 @@ impl PendingSignIns {
         Ok(cookies)
     }
 
-    /// The sign-in started with `state` in this browser, and the cookie that
-    /// removes it. Single use: the state is recorded as used in `records`
-    /// for as long as its cookie could live, so the same cookie sent again
-    /// (a replay, a copied cookie) finds it spent.
-    pub async fn take(&self, headers: &HeaderMap, state: &str, records: &dyn TokenCacheStore) -> Result<(PendingSignIn, HeaderValue), IdentityError> {
+    /// The sign-in started with `state` in this browser. Single use: the
+    /// state is recorded as used (in `records`, shared by every instance, or
+    /// in this process when nothing is shared) for as long as its cookie
+    /// could live, so the same cookie sent again (a replay, a copied cookie)
+    /// finds it spent.
+    pub async fn take(&self, headers: &HeaderMap, state: &str, records: &dyn TokenCacheStore) -> Result<PendingSignIn, IdentityError> {
         let name = self.cookie_name(state);
-        let removal = self.removal(name.clone())?;
-        let found = self.cookies_in(headers).find(|(cookie, _)| *cookie == name);
-        let Some(pending) = found.and_then(|(name, value)| self.open(&name, &value)) else {
+        let found: Vec<(String, String)> = self.cookies_in(headers).filter(|(cookie, _)| *cookie == name).collect();
+        // Two cookies of one name: one was planted (from a sibling domain, or another port of localhost).
+        let [(name, value)] = found.as_slice() else {
+            if found.len() > 1 {
+                tracing::warn!(target: "idweb::security", "a sign-in's cookie came twice; refused");
+            }
+            return Err(IdentityError::SignInRejected(SignInRejection::UnknownState));
+        };
+        let Some(pending) = self.open(name, value) else {
             return Err(IdentityError::SignInRejected(SignInRejection::UnknownState));
         };
         // The cookie's name is a digest of the state: check the state itself.
@@ -193,12 +219,15 @@ impl PendingSignIns {
         if pending.is_expired() {
             return Err(IdentityError::SignInRejected(SignInRejection::Expired));
         }
-        let used = RecordName::digest("used-state", &[state]);
-        if !records.save_record(&used, b"1", None, PENDING_LIFETIME + Duration::from_secs(60)).await? {
+        let first_use = match &self.local_used {
+            Some(used) => used.entry(Sha256::digest(state.as_bytes()).into()).or_insert(()).is_fresh(),
+            None => records.save_record(&RecordName::digest("used-state", &[state]), b"1", None, USED_STATE_LIFETIME).await?,
+        };
+        if !first_use {
             tracing::warn!(target: "idweb::security", "a sign-in's state came back a second time; refused");
             return Err(IdentityError::SignInRejected(SignInRejection::UnknownState));
         }
-        Ok((pending, removal))
+        Ok(pending)
     }
 }
 
@@ -260,9 +289,9 @@ mod tests {
         }
         assert!(!attributes.contains("nonce-s1") && !attributes.contains("verifier-s1"), "sealed: {attributes}");
         let headers = browser_sends(&cookies);
-        let (taken, removal) = signins.take(&headers, "s1", &records).await.unwrap();
+        let taken = signins.take(&headers, "s1", &records).await.unwrap();
         assert_eq!(taken.nonce, "nonce-s1");
-        assert!(removal.to_str().unwrap().contains("Max-Age=0"));
+        assert!(signins.removal_for("s1").unwrap().to_str().unwrap().contains("Max-Age=0"));
         let replayed = signins.take(&headers, "s1", &records).await;
         assert!(matches!(replayed, Err(IdentityError::SignInRejected(SignInRejection::UnknownState))), "replayed");
     }
@@ -278,6 +307,26 @@ mod tests {
         assert!(signins.take(&forged, "theirs", &records).await.is_err(), "a cookie sealed for another state does not open under this name");
         let other_process = PendingSignIns::new(None, "__Host-idweb", true).unwrap();
         assert!(other_process.take(&browser_sends(&cookies), "mine", &records).await.is_err(), "another key does not open it");
+    }
+
+    #[tokio::test]
+    async fn authz_02_with_a_shared_key_ring_used_states_are_records_every_instance_sees() {
+        let ring = Arc::new(KeyRing::new(vec![EncryptionKey::from_base64("k1", &base64::engine::general_purpose::STANDARD.encode([7u8; 32])).unwrap()]).unwrap());
+        let (first, second) = (PendingSignIns::new(Some(ring.clone()), "idweb", false).unwrap(), PendingSignIns::new(Some(ring), "idweb", false).unwrap());
+        let records = records();
+        let headers = browser_sends(&first.remember(&HeaderMap::new(), pending("shared")).unwrap());
+        assert!(second.take(&headers, "shared", &records).await.is_ok(), "another instance opens it");
+        assert!(first.take(&headers, "shared", &records).await.is_err(), "and the state is spent for every instance");
+    }
+
+    #[tokio::test]
+    async fn cb_01_a_sign_in_cookie_sent_twice_under_one_name_is_refused() {
+        let (signins, records) = (signins(), records());
+        let mine = browser_sends(&signins.remember(&HeaderMap::new(), pending("s1")).unwrap());
+        let pair = mine.get(header::COOKIE).unwrap().to_str().unwrap().to_owned();
+        let mut doubled = HeaderMap::new();
+        doubled.insert(header::COOKIE, HeaderValue::from_str(&format!("{pair}; {pair}")).unwrap());
+        assert!(signins.take(&doubled, "s1", &records).await.is_err(), "a planted twin makes it ambiguous");
     }
 
     #[tokio::test]
@@ -307,8 +356,7 @@ mod tests {
                     jar.push(cookie);
                 }
             }
-            // Distinct start times order them.
-            tokio::time::sleep(Duration::from_millis(1)).await;
+            // Starts within one second tie; the browser's cookie order (oldest first) breaks the tie.
         }
         assert!(jar.len() <= MAX_PENDING, "{} cookies kept", jar.len());
         let headers = browser_sends(&jar);

@@ -29,8 +29,8 @@ use crate::Identity;
 
 /// Most scopes one request may add.
 const MAX_EXTRA_SCOPES: usize = 20;
-/// The longest return path a sign-in keeps (it travels in the sign-in's cookie).
-const MAX_RETURN_PATH_CHARS: usize = 512;
+/// The longest return path a sign-in keeps, in bytes (it travels in the sign-in's cookie).
+const MAX_RETURN_PATH_BYTES: usize = 512;
 /// The longest challenge id accepted (ids are 22 characters).
 const MAX_CHALLENGE_ID_CHARS: usize = 64;
 
@@ -71,7 +71,7 @@ impl SignInRequest {
                 scopes.push(scope.to_owned());
             }
         }
-        if query.return_url.as_ref().is_some_and(|path| path.chars().count() > MAX_RETURN_PATH_CHARS) {
+        if query.return_url.as_ref().is_some_and(|path| path.len() > MAX_RETURN_PATH_BYTES) {
             return Err(IdentityError::SignInRejected(SignInRejection::BadRequest));
         }
         let printable = |scope: &String| scope.len() <= 200 && scope.chars().all(|c| c.is_ascii_graphic() && !matches!(c, '"' | '<' | '>' | '\\'));
@@ -105,6 +105,12 @@ pub(super) async fn sign_in(
 ) -> Result<Response, IdentityError> {
     // SES-04: first, and cheaply, so a loop of starts costs nothing else.
     let peer = extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(peer)| *peer);
+    if peer.is_none() {
+        static WARNED: std::sync::Once = std::sync::Once::new();
+        WARNED.call_once(|| {
+            tracing::warn!("sign-in starts are not limited: serve the router with into_make_service_with_connect_info::<SocketAddr>() so the engine sees client addresses");
+        });
+    }
     if let Some(client) = identity.sign_in_throttle().client(peer, &headers) {
         if let Err(wait) = identity.sign_in_throttle().admit(client) {
             tracing::warn!(target: "idweb::security", wait_secs = wait.as_secs(), "too many sign-in starts from one address; refused");
@@ -244,7 +250,7 @@ mod tests {
         let request = SignInRequest::from_query(query(Some("Mail.Read mail.read User.Read Mail.Read"), None, None)).unwrap();
         assert_eq!(request.scopes, ["Mail.Read", "User.Read"]);
         let mut long = query(None, None, None);
-        long.return_url = Some(format!("/{}", "a".repeat(MAX_RETURN_PATH_CHARS)));
+        long.return_url = Some(format!("/{}", "é".repeat(MAX_RETURN_PATH_BYTES / 2)));
         assert!(matches!(SignInRequest::from_query(long), Err(IdentityError::SignInRejected(SignInRejection::BadRequest))));
     }
 

@@ -383,8 +383,10 @@ pub fn location(response: &Response) -> &str {
     response.headers().get(LOCATION).expect("a Location header").to_str().unwrap()
 }
 
+/// Whether `response` sets the session cookie (`idweb`, as the test apps
+/// name it); a sign-in's own cookie (`idweb.signin.*`) is not a session.
 pub fn sets_cookie(response: &Response) -> bool {
-    response.headers().get(SET_COOKIE).is_some()
+    response.headers().get_all(SET_COOKIE).iter().any(|cookie| cookie.to_str().is_ok_and(|cookie| cookie.starts_with("idweb=")))
 }
 
 /// The `value` of the emulator's submit button whose text names `display_name`.
