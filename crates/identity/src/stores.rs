@@ -36,7 +36,7 @@ pub(crate) async fn token_cache(config: &TokenCacheConfig) -> Result<Arc<dyn Tok
 /// The session store `Session` describes.
 pub(crate) async fn session_store(config: &SessionConfig) -> Result<SessionBackend, IdentityError> {
     let Some(shared) = &config.shared else {
-        return Ok(SessionBackend::Memory(BoundedMemorySessionStore::new(config.max_sessions)));
+        return Ok(SessionBackend::Memory(BoundedMemorySessionStore::with_byte_limit(config.max_sessions, config.max_bytes)));
     };
     match shared.kind {
         StoreKind::Redis => {

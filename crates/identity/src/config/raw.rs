@@ -281,6 +281,9 @@ pub struct SessionSection {
     /// Sessions the memory store holds at most, default 100000.
     #[serde(rename = "MaxSessions")]
     pub max_sessions: Option<Whole>,
+    /// Memory store only: megabytes its sessions may take at most (default 256).
+    #[serde(rename = "MaxMegabytes")]
+    pub max_megabytes: Option<Whole>,
     /// The store.
     #[serde(flatten)]
     pub store: StoreKeys,

@@ -128,6 +128,9 @@ pub struct SessionConfig {
     pub absolute_timeout: Duration,
     /// `MaxSessions`: sessions the memory store holds at most (oldest unused go first).
     pub max_sessions: u64,
+    /// `MaxMegabytes`: bytes the memory store's sessions take at most, as
+    /// their records weigh (default 256 MB).
+    pub max_bytes: u64,
     /// `Store` and where it is; `None`: memory.
     pub shared: Option<SharedStoreConfig>,
 }
@@ -155,6 +158,7 @@ impl SessionConfig {
             idle_timeout_minutes: positive(&section.idle_timeout_minutes, "Session:IdleTimeoutMinutes", 60)?,
             absolute_timeout: Duration::from_secs(60 * u64::from(positive(&section.absolute_timeout_minutes, "Session:AbsoluteTimeoutMinutes", 12 * 60)?)),
             max_sessions: u64::from(positive(&section.max_sessions, "Session:MaxSessions", 100_000)?),
+            max_bytes: u64::from(positive(&section.max_megabytes, "Session:MaxMegabytes", 256)?) * 1024 * 1024,
             // The same engine as the token cache needs no second connection string.
             shared,
         })

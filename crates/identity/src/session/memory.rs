@@ -45,10 +45,31 @@ fn time_left(record: &Record) -> Duration {
     Duration::try_from(left).unwrap_or(Duration::ZERO)
 }
 
+/// Bytes of a session record beyond its data (id, expiry, the cache's own entry).
+const RECORD_OVERHEAD_BYTES: usize = 128;
+
+/// What a record weighs: about the bytes it takes in memory.
+fn record_bytes(record: &Record) -> usize {
+    RECORD_OVERHEAD_BYTES + record.data.iter().map(|(key, value)| key.len() + value.to_string().len()).sum::<usize>()
+}
+
 impl BoundedMemorySessionStore {
-    /// A store of at most `max_sessions`.
+    /// A store of at most `max_sessions` (and 256 MB).
     pub fn new(max_sessions: u64) -> Self {
-        Self { sessions: Cache::builder().max_capacity(max_sessions).expire_after(UntilExpiryDate).build() }
+        Self::with_byte_limit(max_sessions, 256 * 1024 * 1024)
+    }
+
+    /// A store of at most `max_sessions` taking at most `max_bytes`: each
+    /// session weighs its bytes, and at least `max_bytes / max_sessions`, so
+    /// both bounds hold with one weight (least recently used dropped first).
+    pub fn with_byte_limit(max_sessions: u64, max_bytes: u64) -> Self {
+        let least = u32::try_from(max_bytes / max_sessions.max(1)).unwrap_or(u32::MAX).max(1);
+        let sessions = Cache::builder()
+            .max_capacity(max_bytes)
+            .weigher(move |_id: &Id, record: &Arc<Record>| u32::try_from(record_bytes(record)).unwrap_or(u32::MAX).max(least))
+            .expire_after(UntilExpiryDate)
+            .build();
+        Self { sessions }
     }
 
     /// Sessions held now (after pending expiries and evictions are applied).
@@ -118,6 +139,18 @@ mod tests {
             store.create(&mut record(time::Duration::hours(1))).await.unwrap();
         }
         assert!(store.len() <= 100, "bounded at 100, holds {}", store.len());
+    }
+
+    #[tokio::test]
+    async fn ses_04_the_store_holds_at_most_its_bytes_whatever_the_sessions_hold() {
+        let store = BoundedMemorySessionStore::with_byte_limit(1_000, 100 * 1024);
+        for _ in 0..200 {
+            let mut large = record(time::Duration::hours(1));
+            large.data.insert("claims".into(), serde_json::json!("x".repeat(10 * 1024)));
+            store.create(&mut large).await.unwrap();
+        }
+        // Ten sessions of ten kilobytes fill a hundred; the count bound (1 000) is not what holds.
+        assert!(store.len() <= 10, "bounded at 100 KB, holds {} sessions of 10 KB", store.len());
     }
 
     #[tokio::test]
