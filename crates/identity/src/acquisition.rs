@@ -490,15 +490,7 @@ impl TokenAcquisition {
     async fn check_refreshed_identity(&self, user: &SignedInUser, response: &MicrosoftTokenResponse, provider: &Arc<Provider>) -> Result<(), IdentityError> {
         let Some(id_token) = response.extra_fields().id_token() else { return Ok(()) };
         let no_nonce = |_: Option<&Nonce>| Ok(());
-        let (verified_by, claims) = match provider.verify_id_token(id_token, no_nonce) {
-            Err(IdentityError::UnknownSigningKey) => {
-                let refreshed = self.provider.refetch_keys(provider).await;
-                let claims = refreshed.verify_id_token(id_token, no_nonce)?;
-                (refreshed, claims)
-            }
-            verified => (provider.clone(), verified?),
-        };
-        verified_by.check_access_token_hash(id_token, claims, response.access_token())?;
+        let claims = self.provider.verify_token_response(provider, id_token, no_nonce, response.access_token()).await?;
         // `sub` too (RT-02): the pairwise subject is what OpenID Connect says identifies the user.
         let same_subject = user.id_token.subject.is_empty() || claims.subject().as_str() == user.id_token.subject;
         let same_user = if provider.microsoft {

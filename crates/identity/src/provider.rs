@@ -214,6 +214,29 @@ impl ProviderCache {
         })
     }
 
+    /// Verifies an ID token that came with `access_token` in a token
+    /// response: every check of [`Provider::verify_id_token`], then its
+    /// `at_hash` (IDT-13), with `provider`'s keys or, when the token names a
+    /// key they do not hold, with the keys fetched again (JWKS-01).
+    pub async fn verify_token_response<'t, N: NonceVerifier + Copy>(
+        &self,
+        provider: &Arc<Provider>,
+        id_token: &'t MicrosoftIdToken,
+        nonce: N,
+        access_token: &openidconnect::AccessToken,
+    ) -> Result<&'t MicrosoftIdTokenClaims, IdentityError> {
+        let (verified_by, claims) = match provider.verify_id_token(id_token, nonce) {
+            Err(IdentityError::UnknownSigningKey) => {
+                let refreshed = self.refetch_keys(provider).await;
+                let claims = refreshed.verify_id_token(id_token, nonce)?;
+                (refreshed, claims)
+            }
+            verified => (provider.clone(), verified?),
+        };
+        verified_by.check_access_token_hash(id_token, claims, access_token)?;
+        Ok(claims)
+    }
+
     /// JWKS-01: fetches the signing keys again after a token named a `kid`
     /// that `stale` does not know (the provider rotated its keys). At most
     /// once per [`KEY_REFETCH_INTERVAL`]; a failed fetch keeps the last good

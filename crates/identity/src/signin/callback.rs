@@ -123,15 +123,7 @@ async fn complete_sign_in(
         .id_token()
         .ok_or_else(|| IdentityError::IdTokenRejected("the token response carries no ID token".into()))?;
     let nonce = Nonce::new(pending.nonce);
-    let (verified_by, claims) = match provider.verify_id_token(id_token, &nonce) {
-        Err(IdentityError::UnknownSigningKey) => {
-            let refreshed = identity.provider().refetch_keys(&provider).await;
-            let claims = refreshed.verify_id_token(id_token, &nonce)?;
-            (refreshed, claims)
-        }
-        verified => (provider.clone(), verified?),
-    };
-    verified_by.check_access_token_hash(id_token, claims, response.access_token())?;
+    let claims = identity.provider().verify_token_response(&provider, id_token, &nonce, response.access_token()).await?;
     let microsoft = claims.additional_claims();
     let (object_id, tenant_id) = if provider.microsoft {
         let (Some(object_id), Some(tenant_id)) = (microsoft.oid.clone(), microsoft.tid.clone()) else {
