@@ -221,8 +221,8 @@ impl Identity {
     /// Sets the gauges a scrape reads: sessions held by the memory store
     /// (a shared store's sessions are counted by its engine).
     pub async fn record_gauges(&self) {
-        if let SessionBackend::Memory(sessions) = &self.sessions {
-            metrics::gauge!(telemetry::ACTIVE_SESSIONS).set(sessions.len() as f64);
+        if let Some(held) = self.sessions_held() {
+            metrics::gauge!(telemetry::ACTIVE_SESSIONS).set(held as f64);
         }
     }
 
