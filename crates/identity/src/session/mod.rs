@@ -6,7 +6,8 @@
 //! (SES-05): tower-sessions writes the whole record back at the end of a
 //! request that changed it, and a request that loaded the session before a
 //! sign-out or a provider logout deleted it must not bring it back, nor
-//! fail because it is gone. Each store's `save` here is an update only.
+//! fail because it is gone. Each store's `save` here is an update only, and
+//! every session is created under a fresh id ([`SessionBackend::create`]).
 
 mod memory;
 mod postgres;
@@ -56,7 +57,11 @@ impl SessionBackend {
 
 #[async_trait::async_trait]
 impl SessionStore for SessionBackend {
+    /// Always under a new id (SES-05): tower-sessions' flush keeps the
+    /// record's id, and a request still holding an ended session's id must
+    /// find nothing to update, in every store.
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
+        record.id = Id::default();
         match self {
             Self::Memory(store) => store.create(record).await,
             Self::Redis(store) => store.create(record).await,
@@ -86,5 +91,29 @@ impl SessionStore for SessionBackend {
             Self::Redis(store) => store.delete(id).await,
             Self::Postgres(store) => store.delete(id).await,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use time::OffsetDateTime;
+    use tower_sessions::session::{Id, Record};
+    use tower_sessions::SessionStore;
+
+    use super::{BoundedMemorySessionStore, SessionBackend};
+
+    #[tokio::test]
+    async fn ses_05_a_session_created_after_a_flush_never_gets_the_ended_sessions_id() {
+        let store = SessionBackend::Memory(BoundedMemorySessionStore::new(100));
+        let mut session = Record { id: Id::default(), data: HashMap::new(), expiry_date: OffsetDateTime::now_utc() + time::Duration::hours(1) };
+        store.create(&mut session).await.unwrap();
+        let ended = session.id;
+        store.delete(&ended).await.unwrap();
+        // tower-sessions' flush keeps the record's id; the next create must not reuse it.
+        store.create(&mut session).await.unwrap();
+        assert_ne!(session.id, ended);
+        assert!(store.load(&ended).await.unwrap().is_none());
     }
 }

@@ -44,10 +44,7 @@ fn backend(error: impl std::fmt::Display) -> session_store::Error {
 
 #[async_trait::async_trait]
 impl SessionStore for PostgresSessionStore {
-    /// Always under a new id (SES-05): a flushed record keeps its old id, and
-    /// a request still holding that id must find nothing to update.
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
-        record.id = Id::default();
         self.store.create(record).await
     }
 
