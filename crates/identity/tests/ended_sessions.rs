@@ -59,16 +59,10 @@ async fn an_ended_session_stays_ended(app: &TestApp, ending: Ending, gate_name: 
 
     let ended = match ending {
         Ending::SignOut => browser.client.post(app.url.join("/auth/sign-out").unwrap()).send().await.unwrap(),
-        Ending::FrontChannel => {
-            let mut url = app.url.join("signout-oidc").unwrap();
-            url.query_pairs_mut().append_pair("iss", &support::issuer(app)).append_pair("sid", &sid);
-            reqwest::get(url).await.unwrap()
-        }
+        Ending::FrontChannel => support::front_channel(app, &support::issuer(app), &sid).await,
         Ending::BackChannel => {
-            let client_id = app.settings["AzureAd"]["ClientId"].as_str().unwrap().to_owned();
-            let token = app.emulator.state().minter().logout_token(&client_id, Some(&sid), None);
-            let url = app.url.join("backchannel-logout").unwrap();
-            reqwest::Client::new().post(url).form(&[("logout_token", token)]).send().await.unwrap()
+            let token = app.emulator.state().minter().logout_token(&support::client_id(app), Some(&sid), None);
+            support::back_channel(app, &token).await
         }
         Ending::Restarted => browser.get("/test/restart").await,
     };

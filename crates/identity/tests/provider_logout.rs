@@ -9,7 +9,7 @@ use base64::Engine;
 use idweb_identity::PartitionKey;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use support::{signed_in, user_object_id, Browser, TestApp, ADELE, ALEX};
+use support::{back_channel, client_id, front_channel, signed_in, user_object_id, Browser, TestApp, ADELE, ALEX};
 
 /// A browser that signed in as `name`, and the provider session (`sid`) it got.
 async fn signed_in_browser(app: &TestApp, name: &str) -> (Browser, String) {
@@ -26,20 +26,6 @@ async fn has_tokens(app: &TestApp, name: &str) -> bool {
     app.identity.cache().load(&PartitionKey::User(user.home_account_id)).await.unwrap().is_some()
 }
 
-/// What the provider's iframe loads: no cookies come along (cross-site, SameSite=Lax).
-async fn front_channel(app: &TestApp, iss: &str, sid: &str) -> reqwest::Response {
-    let mut url = app.url.join("signout-oidc").unwrap();
-    url.query_pairs_mut().append_pair("iss", iss).append_pair("sid", sid);
-    reqwest::get(url).await.unwrap()
-}
-
-async fn back_channel(app: &TestApp, logout_token: &str) -> reqwest::Response {
-    reqwest::Client::new().post(app.url.join("backchannel-logout").unwrap()).form(&[("logout_token", logout_token)]).send().await.unwrap()
-}
-
-fn client_id(app: &TestApp) -> String {
-    app.settings["AzureAd"]["ClientId"].as_str().unwrap().to_owned()
-}
 
 #[tokio::test]
 async fn out_02_a_front_channel_logout_ends_that_provider_session_and_the_users_tokens() {

@@ -374,6 +374,23 @@ impl Browser {
     }
 }
 
+/// What the provider's front-channel iframe loads: no cookies come along (cross-site, SameSite=Lax).
+pub async fn front_channel(app: &TestApp, iss: &str, sid: &str) -> Response {
+    let mut url = app.url.join("signout-oidc").unwrap();
+    url.query_pairs_mut().append_pair("iss", iss).append_pair("sid", sid);
+    reqwest::get(url).await.unwrap()
+}
+
+/// What the provider's server posts for a back-channel logout.
+pub async fn back_channel(app: &TestApp, logout_token: &str) -> Response {
+    reqwest::Client::new().post(app.url.join("backchannel-logout").unwrap()).form(&[("logout_token", logout_token)]).send().await.unwrap()
+}
+
+/// The app's client id.
+pub fn client_id(app: &TestApp) -> String {
+    app.settings["AzureAd"]["ClientId"].as_str().unwrap().to_owned()
+}
+
 /// The issuer the emulator names in its responses (RFC 9207 `iss`).
 pub fn issuer(app: &TestApp) -> String {
     format!("{}{}/v2.0", app.emulator.base_url(), app.emulator.tenant_id())
