@@ -12,6 +12,11 @@ pub fn sign_in_href(return_to: &str, scopes: &[String], challenge: Option<&str>)
     Link { scopes, challenge, ..Link::to(return_to) }.href()
 }
 
+/// A sign-in that goes to the provider's page, never a silent attempt.
+pub fn interactive_sign_in_href(return_to: &str) -> String {
+    Link { interactive: true, ..Link::to(return_to) }.href()
+}
+
 /// A link that leaves the app for the provider's sign-in page.
 #[component]
 pub fn SignInLink(#[prop(into)] return_to: String) -> impl IntoView {
@@ -50,6 +55,15 @@ pub fn PageFailure(error: AppError, #[prop(into)] return_to: String, #[prop(into
         }
         .into_any(),
         AppError::InteractionRequired { scopes, challenge } => view! { <GrantAccess return_to scopes challenge/> }.into_any(),
+        // FLT-05: no automatic redirect (the same refusal would bring the user back here).
+        AppError::SignInAgain => {
+            let href = interactive_sign_in_href(&return_to);
+            view! {
+                <p role="alert" class="error" data-testid="sign-in-again-reason">{AppError::SignInAgain.to_string()}</p>
+                <p><a class="button primary" href=href rel="external" data-testid="sign-in-again">"Sign in again"</a></p>
+            }
+            .into_any()
+        }
         other => view! {
             <p role="alert" class="error" data-testid="page-error">{other.to_string()}</p>
             <p><a href=return_to>"Try again"</a></p>

@@ -23,6 +23,10 @@ pub enum AppError {
         /// if a resource sent one (the claims themselves stay on the server).
         challenge: Option<String>,
     },
+    /// A service the page reads refused the user's sign-in even after it
+    /// was renewed (FLT-05): the user signs in again, interactively.
+    #[error("The service this page reads no longer accepts your sign-in. Sign in again to continue.")]
+    SignInAgain,
     /// What the user entered cannot be used; the text says why.
     #[error("{0}")]
     Invalid(String),
@@ -48,7 +52,8 @@ impl AppError {
         use axum::http::StatusCode;
         match self {
             Self::NotSignedIn => StatusCode::UNAUTHORIZED,
-            Self::InteractionRequired { .. } => StatusCode::FORBIDDEN,
+            // The user must go to the provider; the page says how.
+            Self::InteractionRequired { .. } | Self::SignInAgain => StatusCode::FORBIDDEN,
             Self::Invalid(_) => StatusCode::BAD_REQUEST,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Upstream(_) => StatusCode::BAD_GATEWAY,
@@ -73,6 +78,10 @@ impl From<idweb_identity::IdentityError> for AppError {
             E::NotSignedIn => Self::NotSignedIn,
             // A challenge with claims is kept in the session first (server::context::failure); none reaches here.
             E::InteractionRequired { scopes, .. } => Self::InteractionRequired { scopes, challenge: None },
+            E::TokenRefused { .. } => {
+                tracing::info!(error = %error, "an API refused the user's renewed token; asking them to sign in again");
+                Self::SignInAgain
+            }
             E::Downstream { status, code, .. } => {
                 tracing::warn!(status, code = %idweb_identity::telemetry::outside_text(&code), "downstream API refused the call");
                 Self::Upstream(format!("The service answered {status} ({}). Please try again.", idweb_identity::telemetry::outside_text(&code)))
@@ -92,7 +101,7 @@ impl From<idweb_identity::IdentityError> for AppError {
             }
             E::ProviderUnavailable(_) => {
                 tracing::warn!(error = %error, "the identity provider is unavailable");
-                Self::Unavailable("The identity provider is not answering right now. Please try again in a moment.".into())
+                Self::Unavailable("The sign-in service is unavailable right now. Please try again in a moment.".into())
             }
             E::GraphNotOffered => Self::Unavailable(
                 "This page reads Microsoft Graph, which needs the Microsoft identity platform; this idweb signs in with another provider.".into(),

@@ -1,6 +1,6 @@
 //! Starts idweb: reads configuration, builds the identity engine and the
 //! router, serves until Ctrl-C or SIGTERM (what container runtimes send),
-//! finishing the requests in flight.
+//! then drains as a load balancer expects (`server::shutdown`).
 //!
 //! Configuration: `appsettings.json` (+ `appsettings.{IDWEB_ENVIRONMENT}.json`)
 //! from `IDWEB_CONFIG_DIR` (default: the working directory), overridden by
@@ -63,7 +63,9 @@ async fn main() -> std::process::ExitCode {
         }
     }
     let address = leptos_options.site_addr;
-    let app = idweb::server::app_router(identity, leptos_options);
+    let times = idweb::server::shutdown::ShutdownTimes::from_config(&identity.config().hosting);
+    let lifecycle = idweb::server::shutdown::Lifecycle::default();
+    let app = idweb::server::app_router_with(identity, leptos_options, &lifecycle);
     let listener = match tokio::net::TcpListener::bind(address).await {
         Ok(listener) => listener,
         Err(error) => {
@@ -72,7 +74,7 @@ async fn main() -> std::process::ExitCode {
         }
     };
     tracing::info!("idweb listening on http://{address}");
-    let shutdown = async {
+    let signal = async {
         let interrupt = tokio::signal::ctrl_c();
         #[cfg(unix)]
         let terminate = async {
@@ -92,11 +94,9 @@ async fn main() -> std::process::ExitCode {
             _ = interrupt => {}
             _ = terminate => {}
         }
-        tracing::info!("shutting down: finishing requests in flight");
     };
     // With each connection's peer address: sign-in starts are limited per client address (SES-04).
-    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    if let Err(error) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
+    if let Err(error) = idweb::server::shutdown::serve_until(listener, app, lifecycle, times, signal).await {
         eprintln!("idweb stopped: {error}");
         return ExitCode::FAILURE;
     }

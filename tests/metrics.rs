@@ -26,4 +26,6 @@ async fn metrics_are_served_in_prometheus_text_on_their_own_listener() {
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     assert!(response.contains("text/plain; version=0.0.4"));
     assert!(response.contains(idweb_identity::telemetry::ACTIVE_SESSIONS), "{response}");
+    // FLT-04: the breaker's state is published on every scrape, closed (0) at start.
+    assert!(response.contains(&format!("{} 0", idweb_identity::telemetry::BREAKER_STATE)), "{response}");
 }

@@ -10,7 +10,8 @@ mod page_head;
 mod pages;
 mod photo;
 mod router;
+pub mod shutdown;
 mod site;
 
-pub use router::app_router;
+pub use router::{app_router, app_router_with};
 pub use site::site_options;

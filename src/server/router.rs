@@ -10,10 +10,17 @@ use super::headers::security_header_layers;
 use super::health::{healthz, readyz, HEALTH_PATH, READY_PATH};
 use super::pages::{page_routes, server_function_routes};
 use super::photo::{profile_photo, PHOTO_PATH};
+use super::shutdown::{close_connections_while_draining, Lifecycle};
 
 /// Pages and server functions, the identity routes, the session layer and
-/// security headers.
+/// security headers, for an instance that is never drained.
 pub fn app_router(identity: Arc<Identity>, leptos_options: LeptosOptions) -> Router {
+    app_router_with(identity, leptos_options, &Lifecycle::default())
+}
+
+/// [`app_router`] whose `/readyz` and connections follow `lifecycle`
+/// (what [`super::shutdown::serve_until`] drains).
+pub fn app_router_with(identity: Arc<Identity>, leptos_options: LeptosOptions, lifecycle: &Lifecycle) -> Router {
     let server_functions = server_function_routes(identity.clone())
         // CSRF in depth for server functions that write (the engine's routes guard themselves;
         // pages are read, never written to).
@@ -21,11 +28,14 @@ pub fn app_router(identity: Arc<Identity>, leptos_options: LeptosOptions) -> Rou
     let headers = security_header_layers(identity.config().hosting.public_url.scheme() == "https");
     let router = Router::new()
         .route(HEALTH_PATH, axum::routing::get(healthz))
-        .route(READY_PATH, axum::routing::get(readyz).with_state(identity.clone()))
+        .route(READY_PATH, axum::routing::get(readyz).with_state((identity.clone(), lifecycle.clone())))
         .route(PHOTO_PATH, axum::routing::get(profile_photo).with_state(identity.clone()))
         .merge(identity.router())
         .merge(server_functions)
         .merge(page_routes(identity.clone(), leptos_options))
         .layer(identity.session_layer());
-    headers.into_iter().fold(router, |router, layer| router.layer(layer))
+    headers
+        .into_iter()
+        .fold(router, |router, layer| router.layer(layer))
+        .layer(axum::middleware::from_fn_with_state(lifecycle.clone(), close_connections_while_draining))
 }

@@ -38,6 +38,7 @@ pub fn router() -> Router<Arc<EmulatorState>> {
         .route("/managed-identity", get(managed_identity))
         .route("/key-vault/certificates/{name}/rotate", post(rotate_vault_certificate))
         .route("/users/{oid}/refresh-tokens/revoke", post(revoke_refresh_tokens))
+        .route("/access-tokens/revoke", post(revoke_access_tokens))
         .route("/users/{oid}/refresh-tokens/expire", post(expire_refresh_tokens))
         .layer(middleware::from_fn(loopback_only))
 }
@@ -245,6 +246,21 @@ async fn revoke_refresh_tokens(State(state): State<Arc<EmulatorState>>, Path(oid
         state.sso.sign_out_user(oid);
         state.grants.revoke_user(oid)
     })
+}
+
+/// `POST /_emulator/access-tokens/revoke`: Graph and the sample API refuse
+/// every access token issued so far with a plain 401 (no claims challenge),
+/// as after a restart with new keys, a revocation or a policy change. It
+/// answers once the second it revoked has passed, so every token issued
+/// after the answer is accepted (`iat` counts whole seconds).
+async fn revoke_access_tokens(State(state): State<Arc<EmulatorState>>) -> Response {
+    let now = crate::tokens::now_secs();
+    state.faults.revoke_access_tokens(now);
+    while crate::tokens::now_secs() <= now {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    tracing::info!(issued_at_or_before = now, "access tokens revoked");
+    Json(json!({ "revokedIssuedAtOrBefore": now })).into_response()
 }
 
 /// `POST /_emulator/users/{oid}/refresh-tokens/expire`

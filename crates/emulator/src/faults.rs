@@ -91,6 +91,9 @@ pub struct RawAnswer {
     pub content_type: String,
     /// The body.
     pub body: String,
+    /// `Retry-After` seconds, if any (a throttling answer, a 503 naming when to come back).
+    #[serde(default)]
+    pub retry_after_secs: Option<u64>,
 }
 
 /// How the next ID token is spoiled (the IDT-* rows of the security matrix).
@@ -246,6 +249,10 @@ pub struct Faults {
     /// A conditional access policy Graph and the sample API enforce: every
     /// access token that does not satisfy these claims is challenged.
     claims_policy: Mutex<Option<String>>,
+    /// Access tokens issued at or before this second (`iat`) are refused
+    /// with a plain 401, as a resource does after a revocation or a change
+    /// of its keys or policy.
+    access_tokens_revoked_at: Mutex<Option<u64>>,
 }
 
 /// A snapshot of what is armed, for the admin API.
@@ -333,6 +340,7 @@ impl Faults {
         *lock(&self.duplicate_kids) = 0;
         *lock(&self.single_key) = 0;
         *lock(&self.claims_policy) = None;
+        *lock(&self.access_tokens_revoked_at) = None;
     }
 
     /// What is armed now.
@@ -361,6 +369,17 @@ impl Faults {
     /// = an authentication context the token must carry). `None` lifts it.
     pub fn require_claims(&self, claims: Option<String>) {
         *lock(&self.claims_policy) = claims;
+    }
+
+    /// From now on, Graph and the sample API refuse every access token
+    /// issued at or before `at` (seconds since the epoch) with a plain 401.
+    pub fn revoke_access_tokens(&self, at: u64) {
+        *lock(&self.access_tokens_revoked_at) = Some(at);
+    }
+
+    /// Whether an access token issued at `iat` has been revoked.
+    pub fn access_token_revoked(&self, iat: u64) -> bool {
+        lock(&self.access_tokens_revoked_at).is_some_and(|revoked_at| iat <= revoked_at)
     }
 
     /// The claims policy in force, if any.

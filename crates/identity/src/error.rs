@@ -71,6 +71,15 @@ pub enum IdentityError {
         /// The API's message.
         message: String,
     },
+    /// A downstream API refused the user's access token though it was just
+    /// renewed (a 401 without a claims challenge, twice, FLT-05): the
+    /// resource no longer accepts this grant, and only a new interactive
+    /// sign-in can help.
+    #[error("the API refused a renewed access token for {scopes:?}")]
+    TokenRefused {
+        /// The scopes of the refused token.
+        scopes: Vec<String>,
+    },
     /// A downstream API could not be reached.
     #[error("downstream API unavailable: {0}")]
     DownstreamUnavailable(String),
@@ -156,7 +165,7 @@ impl IdentityError {
             Self::ConsentDeclined { .. } => FailureReason::ConsentDeclined,
             Self::CodeRejected(_) => FailureReason::CodeRejected,
             Self::IdTokenRejected(_) | Self::UnknownSigningKey => FailureReason::IdTokenRejected,
-            Self::InteractionRequired { .. } => FailureReason::InteractionRequired,
+            Self::InteractionRequired { .. } | Self::TokenRefused { .. } => FailureReason::InteractionRequired,
             Self::NotSignedIn => FailureReason::NotSignedIn,
             Self::Downstream { .. } | Self::DownstreamUnavailable(_) | Self::GraphNotOffered => FailureReason::Downstream,
             Self::TokenCache(_) | Self::Session(_) => FailureReason::StoreUnavailable,
@@ -191,6 +200,8 @@ impl IntoResponse for IdentityError {
                 tracing::warn!(error = %crate::telemetry::error_chain(&self), "sign-in flow: a store is unavailable")
             }
             Self::ProviderUnavailable(_) => tracing::warn!(error = %self, "sign-in flow: the identity provider is unavailable"),
+            // The error page says "sign in again"; not an attack.
+            Self::TokenRefused { .. } => tracing::info!(error = %self, "an API refused the user's tokens"),
             Self::Credential(_)
             | Self::AppRequestRefused(_)
             | Self::Misconfigured(_)

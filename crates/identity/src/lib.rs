@@ -219,8 +219,10 @@ impl Identity {
     }
 
     /// Sets the gauges a scrape reads: sessions held by the memory store
-    /// (a shared store's sessions are counted by its engine).
+    /// (a shared store's sessions are counted by its engine) and the token
+    /// endpoint breaker's state.
     pub async fn record_gauges(&self) {
+        self.tokens.record_gauges();
         if let Some(held) = self.sessions_held() {
             metrics::gauge!(telemetry::ACTIVE_SESSIONS).set(held as f64);
         }

@@ -22,6 +22,34 @@ pub const L1_INVALIDATIONS: &str = "idweb_token_cache_l1_invalidations_total";
 pub const DECRYPT_FAILURES: &str = "idweb_token_cache_decrypt_failures_total";
 /// Sessions in the session store (memory store only; shared stores are counted by their engine).
 pub const ACTIVE_SESSIONS: &str = "idweb_sessions_active";
+/// Renewals not tried because renewals were held (FLT-04), by `reason`:
+/// `backoff` (this partition's last renewal failed), `breaker` (most recent
+/// token requests failed), `throttled` (the token endpoint's 429).
+pub const RENEWALS_DEFERRED: &str = "idweb_token_renewals_deferred_total";
+/// Access tokens served past their renewal time because the provider could
+/// not renew them (FLT-04); never past their expiry.
+pub const SERVED_PAST_RENEWAL: &str = "idweb_tokens_served_past_renewal_total";
+/// The token endpoint breaker's state: 0 closed, 1 half open, 2 open.
+pub const BREAKER_STATE: &str = "idweb_token_endpoint_breaker_state";
+/// The token endpoint breaker's transitions, by the state entered (`to`).
+pub const BREAKER_TRANSITIONS: &str = "idweb_token_endpoint_breaker_transitions_total";
+
+pub(crate) fn renewal_deferred(reason: &'static str) {
+    metrics::counter!(RENEWALS_DEFERRED, "reason" => reason).increment(1);
+}
+
+pub(crate) fn served_past_renewal() {
+    metrics::counter!(SERVED_PAST_RENEWAL).increment(1);
+}
+
+pub(crate) fn breaker_state(value: f64) {
+    metrics::gauge!(BREAKER_STATE).set(value);
+}
+
+pub(crate) fn breaker_transition(to: &'static str, state: f64) {
+    metrics::counter!(BREAKER_TRANSITIONS, "to" => to).increment(1);
+    breaker_state(state);
+}
 
 pub(crate) fn token_served(source: &'static str) {
     metrics::counter!(TOKENS_SERVED, "source" => source).increment(1);

@@ -30,7 +30,7 @@ pub(crate) enum TokenRequestFailure {
     /// something that is not OAuth: a timeout, a connection error, a 5xx or
     /// 429, an HTML page, a `problem+json`. Worth a retry later; never a
     /// security event.
-    Unavailable(String),
+    Unavailable(Outage),
     /// The provider answered with an OAuth error (RFC 6749 5.2).
     Refused(MicrosoftErrorResponse),
     /// A success status whose JSON body does not parse as a token response
@@ -42,16 +42,45 @@ pub(crate) enum TokenRequestFailure {
     NotSent(crate::error::IdentityError),
 }
 
-/// Sends `request` to the token endpoint through `http` and classifies the outcome.
-/// `grant` labels the latency metric.
-pub(crate) async fn send<R: TokenRequest>(request: R, http: &reqwest::Client, grant: &'static str) -> Result<MicrosoftTokenResponse, TokenRequestFailure> {
+/// The token endpoint (or what stands in front of it) is down, slow or
+/// throttling: no tokens, and no verdict on the request either.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Outage {
+    /// What happened, for logs: status and content type, or the transport error.
+    pub(crate) why: String,
+    /// How long the provider asked to be left alone (`Retry-After`), if it said.
+    pub(crate) retry_after: Option<Duration>,
+    /// Whether it answered 429 (the app is being throttled, not the provider failing).
+    pub(crate) throttled: bool,
+}
+
+impl Outage {
+    fn new(why: impl Into<String>) -> Self {
+        Self { why: why.into(), retry_after: None, throttled: false }
+    }
+}
+
+impl std::fmt::Display for Outage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.why)
+    }
+}
+
+/// Sends `request` to the token endpoint through `http`, waiting at most
+/// `timeout`, and classifies the outcome. `grant` labels the latency metric.
+pub(crate) async fn send<R: TokenRequest>(
+    request: R,
+    http: &reqwest::Client,
+    grant: &'static str,
+    timeout: Duration,
+) -> Result<MicrosoftTokenResponse, TokenRequestFailure> {
     let client = ObservingClient { http, seen: Mutex::new(None) };
     let started = Instant::now();
-    let outcome = tokio::time::timeout(TOKEN_TIMEOUT, request.send_with(&client)).await;
+    let outcome = tokio::time::timeout(timeout, request.send_with(&client)).await;
     telemetry::token_endpoint(grant, started.elapsed());
     let seen = client.seen.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
     let result = match outcome {
-        Err(_) => return Err(TokenRequestFailure::Unavailable("the token endpoint did not answer in time".into())),
+        Err(_) => return Err(TokenRequestFailure::Unavailable(Outage::new("the token endpoint did not answer in time"))),
         Ok(result) => result,
     };
     classify(result, seen)
@@ -62,6 +91,7 @@ pub(crate) async fn send<R: TokenRequest>(request: R, http: &reqwest::Client, gr
 pub(crate) struct Seen {
     status: u16,
     content_type: String,
+    retry_after: Option<Duration>,
 }
 
 fn classify(
@@ -74,18 +104,19 @@ fn classify(
     };
     let Some(seen) = seen else {
         // No answer at all: connection refused, reset, TLS failure.
-        return Err(TokenRequestFailure::Unavailable(format!("the token endpoint could not be reached: {}", error_chain(&error))));
+        return Err(TokenRequestFailure::Unavailable(Outage::new(format!("the token endpoint could not be reached: {}", error_chain(&error)))));
     };
     // Only the status and content type are named: the body may hold tokens or
     // the provider's free text.
     let what = || format!("the token endpoint answered {} with {}", seen.status, printable(&seen.content_type));
+    let outage = |why: String| Outage { why, retry_after: seen.retry_after, throttled: seen.status == 429 };
     // The provider's own trouble, whatever the body says: 5xx and throttling.
     if seen.status >= 500 || seen.status == 429 {
-        return Err(TokenRequestFailure::Unavailable(what()));
+        return Err(TokenRequestFailure::Unavailable(outage(what())));
     }
     match error {
         RequestTokenError::ServerResponse(refused) if refused.is_transient() => {
-            Err(TokenRequestFailure::Unavailable(format!("{}: {refused}", what())))
+            Err(TokenRequestFailure::Unavailable(outage(format!("{}: {refused}", what()))))
         }
         RequestTokenError::ServerResponse(refused) => Err(TokenRequestFailure::Refused(refused)),
         RequestTokenError::Parse(parse, _body) if seen.status == 200 && is_json(&seen.content_type) => {
@@ -94,7 +125,7 @@ fn classify(
         }
         // An error status without an OAuth body, or a body that is not JSON:
         // a gateway, proxy or load balancer answered, not the token endpoint.
-        _ => Err(TokenRequestFailure::Unavailable(what())),
+        _ => Err(TokenRequestFailure::Unavailable(outage(what()))),
     }
 }
 
@@ -134,7 +165,9 @@ impl<'c> AsyncHttpClient<'c> for ObservingClient<'_> {
                 .and_then(|value| value.to_str().ok())
                 .unwrap_or_default()
                 .to_owned();
-            *self.seen.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(Seen { status: response.status().as_u16(), content_type });
+            let retry_after = crate::downstream::retry::retry_after(response.headers(), std::time::SystemTime::now());
+            let seen = Seen { status: response.status().as_u16(), content_type, retry_after };
+            *self.seen.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(seen);
             Ok(response)
         })
     }
@@ -179,7 +212,7 @@ mod tests {
     use super::*;
 
     fn seen(status: u16, content_type: &str) -> Option<Seen> {
-        Some(Seen { status, content_type: content_type.into() })
+        Some(Seen { status, content_type: content_type.into(), retry_after: None })
     }
 
     fn refused(error: &str) -> RequestTokenError<HttpClientError<reqwest::Error>, MicrosoftErrorResponse> {
@@ -202,11 +235,22 @@ mod tests {
     #[test]
     fn flt_01_html_and_problem_json_are_unavailable_not_a_validation_failure() {
         let html = classify(Err(unparsable("<html>Bad gateway</html>")), seen(400, "text/html")).unwrap_err();
-        assert!(matches!(&html, TokenRequestFailure::Unavailable(text) if text.contains("400") && text.contains("text/html")), "{html:?}");
+        assert!(matches!(&html, TokenRequestFailure::Unavailable(outage) if outage.why.contains("400") && outage.why.contains("text/html")), "{html:?}");
         let problem = classify(Err(unparsable(r#"{"type":"about:blank","title":"Forbidden"}"#)), seen(403, "application/problem+json")).unwrap_err();
         assert!(matches!(problem, TokenRequestFailure::Unavailable(_)), "{problem:?}");
         let ok_html = classify(Err(RequestTokenError::Other("Unexpected response Content-Type".into())), seen(200, "text/html")).unwrap_err();
         assert!(matches!(ok_html, TokenRequestFailure::Unavailable(_)), "{ok_html:?}");
+    }
+
+    #[test]
+    fn flt_04_a_429_is_throttling_and_keeps_its_retry_after() {
+        let seen = Some(Seen { status: 429, content_type: "application/json".into(), retry_after: Some(Duration::from_secs(30)) });
+        let failure = classify(Err(refused("temporarily_unavailable")), seen).unwrap_err();
+        let TokenRequestFailure::Unavailable(outage) = failure else { panic!("{failure:?}") };
+        assert!(outage.throttled);
+        assert_eq!(outage.retry_after, Some(Duration::from_secs(30)));
+        let failure = classify(Err(unparsable("<html/>")), Some(Seen { status: 503, content_type: "text/html".into(), retry_after: None })).unwrap_err();
+        assert!(matches!(failure, TokenRequestFailure::Unavailable(Outage { throttled: false, .. })), "{failure:?}");
     }
 
     #[test]
@@ -227,7 +271,7 @@ mod tests {
     #[test]
     fn the_message_never_carries_control_characters_from_a_header() {
         let failure = classify(Err(unparsable("x")), seen(400, "text/html\u{1b}[31m\nforged")).unwrap_err();
-        let TokenRequestFailure::Unavailable(text) = failure else { panic!("{failure:?}") };
-        assert!(!text.chars().any(char::is_control), "{text:?}");
+        let TokenRequestFailure::Unavailable(outage) = failure else { panic!("{failure:?}") };
+        assert!(!outage.why.chars().any(char::is_control), "{outage:?}");
     }
 }

@@ -122,3 +122,88 @@ async fn flt_02_a_post_answered_503_is_not_repeated_unless_the_api_says_writes_a
     let created: Todo = relaxed.identity.downstream().post_for_user("TodoList", &adele, None, &json!({ "title": "retried" })).await.unwrap();
     assert_eq!(created.title, "retried");
 }
+
+/// The emulator's admin API: every access token issued so far is refused with a plain 401.
+async fn revoke_issued_access_tokens(app: &TestApp) {
+    let url = format!("{}_emulator/access-tokens/revoke", app.emulator.base_url());
+    let answer = reqwest::Client::new().post(url).send().await.unwrap();
+    assert!(answer.status().is_success(), "{}", answer.status());
+}
+
+#[tokio::test]
+async fn flt_05_an_api_that_refuses_a_cached_token_recovers_with_one_token_request() {
+    let (app, adele) = app().await;
+    let apis = app.identity.downstream();
+    let _: Vec<Todo> = apis.get_for_user("TodoList", &adele, None).await.unwrap();
+    assert_eq!(app.identity.graph().me(&adele).await.unwrap().display_name.as_deref(), Some(ADELE));
+    revoke_issued_access_tokens(&app).await;
+
+    let requests = app.emulator.token_requests();
+    let listed: Vec<Todo> = apis.get_for_user("TodoList", &adele, None).await.expect("the to-do API recovers");
+    assert!(listed.is_empty());
+    assert_eq!(app.emulator.token_requests(), requests + 1, "one renewal for the refused to-do token");
+    assert_eq!(app.identity.graph().me(&adele).await.unwrap().display_name.as_deref(), Some(ADELE), "Graph recovers too");
+    assert_eq!(app.emulator.token_requests(), requests + 2, "and one renewal for Graph's");
+    // The renewed tokens are cached and accepted: no more requests.
+    let _: Vec<Todo> = apis.get_for_user("TodoList", &adele, None).await.unwrap();
+    app.identity.graph().me(&adele).await.unwrap();
+    assert_eq!(app.emulator.token_requests(), requests + 2);
+}
+
+#[tokio::test]
+async fn flt_05_a_renewed_token_refused_again_asks_the_user_to_sign_in_again_without_a_retry_storm() {
+    let (app, adele) = app().await;
+    let apis = app.identity.downstream();
+    let _: Vec<Todo> = apis.get_for_user("TodoList", &adele, None).await.unwrap();
+    // Every token, renewed or not, is refused from now on.
+    app.emulator.faults().revoke_access_tokens(u64::MAX);
+
+    let requests = app.emulator.token_requests();
+    let error = apis.get_for_user::<Vec<Todo>>("TodoList", &adele, None).await.unwrap_err();
+    assert!(matches!(error, IdentityError::TokenRefused { ref scopes } if scopes == &vec![TODO_SCOPE.to_owned()]), "{error}");
+    assert_eq!(app.emulator.token_requests(), requests + 1, "renewed once, then given up");
+    for _ in 0..5 {
+        let error = apis.get_for_user::<Vec<Todo>>("TodoList", &adele, None).await.unwrap_err();
+        assert!(matches!(error, IdentityError::TokenRefused { .. }), "{error}");
+    }
+    assert_eq!(app.emulator.token_requests(), requests + 1, "reloads do not renew again (bounded per user and API)");
+    // The partition kept its refresh token: this is the resource's refusal, not the provider's.
+    assert!(support::partition(&app.identity, &adele).await.refresh_token.is_some());
+
+    // The resource accepts new tokens again; "Sign in again" (a new grant) is what brings the page back.
+    app.emulator.faults().clear();
+    revoke_issued_access_tokens(&app).await;
+    assert!(matches!(apis.get_for_user::<Vec<Todo>>("TodoList", &adele, None).await, Err(IdentityError::TokenRefused { .. })));
+    app.browser().sign_in(ADELE).await;
+    let listed: Vec<Todo> = apis.get_for_user("TodoList", &adele, None).await.expect("the new sign-in's tokens are tried at once");
+    assert!(listed.is_empty());
+}
+
+#[tokio::test]
+async fn flt_05_an_app_token_the_api_refuses_is_renewed_once() {
+    let (app, _) = app().await;
+    let apis = app.identity.downstream();
+    let _: Vec<Todo> = apis.call_for_app("TodoListAsApp", None).await.unwrap();
+    revoke_issued_access_tokens(&app).await;
+    let requests = app.emulator.token_requests();
+    let _: Vec<Todo> = apis.call_for_app("TodoListAsApp", None).await.expect("a new app token is accepted");
+    assert_eq!(app.emulator.token_requests(), requests + 1);
+
+    app.emulator.faults().revoke_access_tokens(u64::MAX);
+    let requests = app.emulator.token_requests();
+    let error = apis.call_for_app::<Vec<Todo>>("TodoListAsApp", None).await.unwrap_err();
+    assert!(matches!(error, IdentityError::Downstream { status: 401, .. }), "{error}");
+    apis.call_for_app::<Vec<Todo>>("TodoListAsApp", None).await.unwrap_err();
+    assert_eq!(app.emulator.token_requests(), requests + 1, "renewed once, not on every call");
+}
+
+#[tokio::test]
+async fn flt_05_the_claims_challenge_path_is_unchanged() {
+    let (app, adele) = app().await;
+    let apis = app.identity.downstream();
+    let _: Vec<Todo> = apis.get_for_user("TodoList", &adele, None).await.unwrap();
+    app.emulator.faults().arm_api(ApiFault::ClaimsChallenge { claims: None, count: 1 }).unwrap();
+    let requests = app.emulator.token_requests();
+    let _: Vec<Todo> = apis.get_for_user("TodoList", &adele, None).await.expect("a challenge is answered by a renewal with claims");
+    assert_eq!(app.emulator.token_requests(), requests + 1);
+}

@@ -69,7 +69,7 @@ fn oversized_json() -> String {
 #[tokio::test]
 async fn size_01_a_token_answer_over_the_size_cap_is_an_outage_not_a_sign_in() {
     let app = TestApp::start().await;
-    let raw = idweb_emulator::faults::RawAnswer { status: 200, content_type: "application/json".into(), body: oversized_json() };
+    let raw = idweb_emulator::faults::RawAnswer { status: 200, content_type: "application/json".into(), body: oversized_json(), retry_after_secs: None };
     let fault = idweb_emulator::faults::TokenFault { grant_type: Some("authorization_code".into()), delay_ms: 0, error: None, raw: Some(raw), count: 1 };
     app.emulator.faults().arm_token(fault).unwrap();
     let browser = app.browser();

@@ -46,6 +46,19 @@ pub(crate) fn merge(base: Option<&TokenPartition>, ours: &TokenPartition, latest
         }
     }
     merged.last_source = ours.last_source.or(latest.last_source);
+    // A writer that brought a new access token renewed (or signed in): any wait
+    // an outage set is over. A writer that recorded a failure keeps the longer
+    // of its wait and the other writer's, and the higher failure count.
+    let renewed = ours.access_tokens.iter().any(|token| !holds_token(base, token));
+    merged.renewal_backoff = match (renewed, ours.renewal_backoff, latest.renewal_backoff) {
+        (true, _, _) => ours.renewal_backoff,
+        (false, ours_backoff, _) if ours_backoff == base.renewal_backoff => latest.renewal_backoff,
+        (false, Some(mine), Some(theirs)) => Some(super::RenewalBackoff {
+            failures: mine.failures.max(theirs.failures),
+            not_before: mine.not_before.max(theirs.not_before),
+        }),
+        (false, mine, _) => mine,
+    };
     Some(merged)
 }
 
@@ -89,7 +102,30 @@ mod tests {
             refresh_token: Some(RefreshToken::new(refresh.into())),
             last_source: None,
             grant_generation: grant,
+            renewal_backoff: None,
         }
+    }
+
+    #[test]
+    fn flt_04_a_renewal_ends_a_wait_another_writer_set_and_two_failures_keep_the_longer_wait() {
+        use crate::cache::RenewalBackoff;
+        let now = SystemTime::now();
+        let base = partition("r1", 1, &[access("old", "user.read", 3000)]);
+        let mut failed = base.clone();
+        failed.renewal_backoff = Some(RenewalBackoff { failures: 3, not_before: now + Duration::from_secs(30) });
+        let mut renewed = base.clone();
+        renewed.put_access_token(access("new", "user.read", 3600));
+        let merged = merge(Some(&base), &renewed, Some(&failed)).unwrap();
+        assert_eq!(merged.renewal_backoff, None, "the renewal that worked ends the wait");
+
+        let mut failed_once = base.clone();
+        failed_once.renewal_backoff = Some(RenewalBackoff { failures: 1, not_before: now + Duration::from_secs(4) });
+        let merged = merge(Some(&base), &failed_once, Some(&failed)).unwrap();
+        assert_eq!(merged.renewal_backoff, Some(RenewalBackoff { failures: 3, not_before: now + Duration::from_secs(30) }));
+
+        let untouched = base.clone();
+        let merged = merge(Some(&base), &untouched, Some(&failed)).unwrap();
+        assert_eq!(merged.renewal_backoff, failed.renewal_backoff, "a writer with no news keeps the other's wait");
     }
 
     fn refresh_of(partition: &TokenPartition) -> &str {

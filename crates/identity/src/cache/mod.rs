@@ -130,6 +130,27 @@ pub struct TokenPartition {
     /// reliance on the instances' clocks.
     #[serde(default)]
     pub grant_generation: u64,
+    /// Set when a renewal failed for an outage: nobody renews this
+    /// partition again before its time (FLT-04); cleared by a renewal that
+    /// succeeds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renewal_backoff: Option<RenewalBackoff>,
+}
+
+/// A partition's renewals wait after a failure for an outage (FLT-04).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RenewalBackoff {
+    /// Renewals that failed in a row.
+    pub failures: u32,
+    /// No renewal is tried before then.
+    pub not_before: SystemTime,
+}
+
+impl RenewalBackoff {
+    /// Whether renewals still wait at `now`.
+    pub fn holds_at(&self, now: SystemTime) -> bool {
+        self.not_before > now
+    }
 }
 
 impl TokenPartition {
@@ -144,6 +165,22 @@ impl TokenPartition {
         self.access_tokens
             .iter()
             .find(|cached| cached.tenant.as_deref() == tenant && cached.is_fresh(now, margin) && wanted.is_subset(&cached.scopes))
+    }
+
+    /// An access token covering `wanted` that is due for renewal but still
+    /// works for longer than `safety` (FLT-04: what is served while the
+    /// provider cannot renew it). Never an expired one.
+    pub fn access_token_usable(
+        &self,
+        wanted: &BTreeSet<String>,
+        tenant: Option<&str>,
+        now: SystemTime,
+        safety: std::time::Duration,
+    ) -> Option<&CachedAccessToken> {
+        self.access_tokens
+            .iter()
+            .filter(|cached| cached.tenant.as_deref() == tenant && cached.expires_at > now + safety && wanted.is_subset(&cached.scopes))
+            .max_by_key(|cached| cached.expires_at)
     }
 
     /// Stores `token`, replacing any token for the same scope set and tenant, and dropping expired ones.

@@ -21,6 +21,7 @@ mod values;
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::time::Duration;
 
 use crate::credentials::CredentialDescription;
 use serde_json::Value;
@@ -206,6 +207,13 @@ pub struct HostingConfig {
     /// `SignInStartsPerMinute`: sign-ins one client address may start per
     /// minute, in bursts of as many (default 60; 0: no limit) (SES-04).
     pub sign_in_starts_per_minute: u32,
+    /// `ShutdownDrainSeconds`: after SIGTERM, how long `/readyz` answers 503
+    /// while the listener still accepts, so a load balancer moves traffic
+    /// away before connections are refused (default 5).
+    pub shutdown_drain: std::time::Duration,
+    /// `ShutdownTimeoutSeconds`: how long requests in flight may still run
+    /// once the listener has closed (default 20); then the process exits.
+    pub shutdown_timeout: std::time::Duration,
 }
 
 /// The `Http` section: how idweb's own outbound calls (the provider, Graph,
@@ -273,6 +281,8 @@ impl IdentityConfig {
                 })
                 .collect::<Result<_, _>>()?,
             sign_in_starts_per_minute: values::count(&settings.hosting.sign_in_starts_per_minute, "Hosting:SignInStartsPerMinute", 60)?,
+            shutdown_drain: Duration::from_secs(values::count(&settings.hosting.shutdown_drain_seconds, "Hosting:ShutdownDrainSeconds", 5)?.into()),
+            shutdown_timeout: Duration::from_secs(values::count(&settings.hosting.shutdown_timeout_seconds, "Hosting:ShutdownTimeoutSeconds", 20)?.into()),
         };
         let http = HttpConfig {
             trusted_ca_files: values::list(&settings.http.trusted_ca_files, "Http:TrustedCaFiles")?.into_iter().map(|file| dir.join(file)).collect(),

@@ -230,6 +230,13 @@ pub struct HostingSection {
     /// Sign-ins one client address may start per minute (default 60; 0: no limit).
     #[serde(rename = "SignInStartsPerMinute")]
     pub sign_in_starts_per_minute: Option<Whole>,
+    /// Seconds the listener keeps accepting after SIGTERM while `/readyz`
+    /// answers 503, so the load balancer moves traffic away (default 5).
+    #[serde(rename = "ShutdownDrainSeconds")]
+    pub shutdown_drain_seconds: Option<Whole>,
+    /// Seconds requests in flight get to finish once the listener closes (default 20).
+    #[serde(rename = "ShutdownTimeoutSeconds")]
+    pub shutdown_timeout_seconds: Option<Whole>,
 }
 
 /// The `Http` section.

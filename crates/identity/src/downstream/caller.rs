@@ -1,10 +1,12 @@
 //! One call to a downstream API for a user or for the app: the token
-//! attached, a claims challenge answered once (CAE-01), throttling and
-//! unavailability retried within a budget (FLT-02), errors mapped once.
+//! attached, a claims challenge answered once (CAE-01), a refused token
+//! evicted and renewed once (FLT-05), throttling and unavailability retried
+//! within a budget (FLT-02), errors mapped once.
 
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
+use openidconnect::AccessToken;
 use reqwest::{Method, Response, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -26,10 +28,34 @@ pub enum Caller<'a> {
     App,
 }
 
+impl<'a> Caller<'a> {
+    fn user(self) -> Option<&'a SignedInUser> {
+        match self {
+            Self::User(user) => Some(user),
+            Self::App => None,
+        }
+    }
+
+    fn account(self) -> Option<crate::user::HomeAccountId> {
+        self.user().map(|user| user.home_account_id.clone())
+    }
+}
+
+/// How long an API that refused a renewed token is not asked with another
+/// renewal for the same user (FLT-05): a reload shows "sign in again" at
+/// once instead of one more token request each time.
+const REFUSAL_MEMORY: Duration = Duration::from_secs(60);
+/// The most (user, API) refusals remembered.
+const REFUSALS_REMEMBERED: u64 = 100_000;
+
 /// Sends calls to downstream APIs; shared by the Graph client and `DownstreamApis`.
 pub struct ApiCaller {
     http: reqwest::Client,
     tokens: Arc<TokenAcquisition>,
+    /// APIs that refused a renewed token lately, per user (`None`: the app),
+    /// with the grant that was refused: a new sign-in (a newer grant) is
+    /// tried again at once.
+    refused: moka::sync::Cache<(Option<crate::user::HomeAccountId>, Url), u64>,
 }
 
 /// The error body Graph (and the sample API) send: `{"error": {"code", "message"}}`.
@@ -48,7 +74,8 @@ struct ErrorDetail {
 impl ApiCaller {
     /// A caller using `http` and acquiring tokens through `tokens`.
     pub fn new(http: reqwest::Client, tokens: Arc<TokenAcquisition>) -> Self {
-        Self { http, tokens }
+        let refused = moka::sync::Cache::builder().max_capacity(REFUSALS_REMEMBERED).time_to_live(REFUSAL_MEMORY).build();
+        Self { http, tokens, refused }
     }
 
     /// `relative` under the API's base URL; `None` uses its `RelativePath`.
@@ -86,12 +113,23 @@ impl ApiCaller {
     ) -> Result<Response, IdentityError> {
         let mut claims: Option<String> = None;
         let mut retries_left = api.max_retries;
+        // FLT-05: the token the API refused, once it has been evicted and a renewal asked for.
+        let mut refused_token: Option<AccessToken> = None;
+        let refusal_key = (caller.account(), api.base_url.clone());
+        let user = caller.user();
+        if let Some(refused_grant) = self.refused.get(&refusal_key) {
+            // The renewed token was refused too, lately: no renewal per reload, the answer at once.
+            if self.tokens.grant_generation(user).await? == refused_grant {
+                return self.refused_again(caller, api, None).await;
+            }
+        }
         loop {
             let token = match caller {
                 // `AppScopes` when set (`{resource}/.default`), else the API's scopes.
                 Caller::App => self.tokens.for_app(if api.app_scopes.is_empty() { &api.scopes } else { &api.app_scopes }).await?,
                 Caller::User(user) => {
-                    let options = UserTokenOptions { claims: claims.as_deref(), ..UserTokenOptions::new(&api.scopes) };
+                    // After a refusal, a renewal for sure: not another cached token, not one served through an outage.
+                    let options = UserTokenOptions { claims: claims.as_deref(), force_refresh: refused_token.is_some(), ..UserTokenOptions::new(&api.scopes) };
                     self.tokens.for_user_with(user, options).await?
                 }
             };
@@ -114,6 +152,26 @@ impl ApiCaller {
                 claims = Some(challenged);
                 continue;
             }
+            if response.status() == StatusCode::UNAUTHORIZED {
+                // FLT-05: the API no longer takes this token (revoked, the resource's keys
+                // or policy changed). Once: evict it and renew; then only the user can help.
+                match &refused_token {
+                    None => {
+                        tracing::info!("the API refused a cached access token; renewing it once");
+                        self.tokens.forget_refused(user, &token).await?;
+                        refused_token = Some(token);
+                        continue;
+                    }
+                    Some(first) if first.secret() != token.secret() => {
+                        tracing::warn!("the API refused a renewed access token too");
+                        let grant = self.tokens.grant_generation(user).await?;
+                        self.refused.insert(refusal_key, grant);
+                        return self.refused_again(caller, api, Some((response, token))).await;
+                    }
+                    // The "renewal" gave the same token back: nothing learnt about the grant.
+                    Some(_) => return Ok(response),
+                }
+            }
             if retry::is_retriable(response.status(), &method, api.retry_writes) && retries_left > 0 {
                 let wait = retry::retry_after(response.headers(), SystemTime::now()).unwrap_or(retry::DEFAULT_RETRY_WAIT);
                 if wait <= retry::MAX_RETRY_WAIT {
@@ -124,6 +182,29 @@ impl ApiCaller {
                 }
             }
             return Ok(response);
+        }
+    }
+
+    /// The answer when an API refuses even a renewed token: a user is asked
+    /// to sign in again (the refused token dropped, so the new sign-in's
+    /// token is the next one sent); the app's call ends with the API's 401.
+    async fn refused_again(
+        &self,
+        caller: Caller<'_>,
+        api: &DownstreamApiConfig,
+        refused: Option<(Response, AccessToken)>,
+    ) -> Result<Response, IdentityError> {
+        if let Some((_, token)) = &refused {
+            self.tokens.forget_refused(caller.user(), token).await?;
+        }
+        match (caller, refused) {
+            (Caller::User(_), _) => Err(IdentityError::TokenRefused { scopes: api.scopes.clone() }),
+            (Caller::App, Some((response, _))) => Ok(response),
+            (Caller::App, None) => Err(IdentityError::Downstream {
+                status: StatusCode::UNAUTHORIZED.as_u16(),
+                code: "InvalidAuthenticationToken".into(),
+                message: "the API refused the app's renewed token moments ago".into(),
+            }),
         }
     }
 

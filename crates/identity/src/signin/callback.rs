@@ -99,7 +99,7 @@ async fn complete_sign_in(
             .map_err(|error| IdentityError::Misconfigured(format!("token endpoint not configured: {error}")))?
             .set_pkce_verifier(PkceCodeVerifier::new(pending.pkce_verifier.clone())))
     };
-    let response = match identity.tokens().send_authenticated(exchange, &token_url(&provider.client), "authorization_code").await {
+    let response = match identity.tokens().redeem_code(exchange, &token_url(&provider.client)).await {
         Ok(response) => response,
         Err(TokenRequestFailure::NotSent(error)) => return Err(error),
         Err(TokenRequestFailure::Refused(refused)) if refused.error == "invalid_grant" => {
@@ -114,7 +114,7 @@ async fn complete_sign_in(
             return Err(refused.into_error("redeeming the authorization code"));
         }
         // An outage is not a security event (FLT-01).
-        Err(TokenRequestFailure::Unavailable(why)) => return Err(IdentityError::ProviderUnavailable(why)),
+        Err(TokenRequestFailure::Unavailable(outage)) => return Err(IdentityError::ProviderUnavailable(outage.why)),
         // An ID token whose claims do not parse (no `sub`, no `iat`) lands here.
         Err(TokenRequestFailure::Malformed(why)) => return Err(IdentityError::IdTokenRejected(why)),
     };

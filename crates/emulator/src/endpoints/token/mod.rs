@@ -165,5 +165,9 @@ fn user_token_response(state: &EmulatorState, app: &AppRegistration, request: Us
 fn raw_answer(raw: &crate::faults::RawAnswer) -> Response {
     let status = StatusCode::from_u16(raw.status).unwrap_or(StatusCode::BAD_GATEWAY);
     let content_type = HeaderValue::from_str(&raw.content_type).unwrap_or(HeaderValue::from_static("text/plain"));
-    (status, [(header::CONTENT_TYPE, content_type)], raw.body.clone()).into_response()
+    let mut response = (status, [(header::CONTENT_TYPE, content_type)], raw.body.clone()).into_response();
+    if let Some(seconds) = raw.retry_after_secs {
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    response
 }

@@ -1,9 +1,18 @@
 //! Token acquisition: for a signed-in user (cache, then the refresh token,
 //! else a typed "interaction required") and for the app itself (client
 //! credentials), with one token request per partition in flight at a time.
+//!
+//! A renewal that fails for an outage does not fail the caller while the
+//! cached token still works (FLT-04): the token is served, the partition
+//! waits before renewing again (`backoff`), and when most token requests
+//! fail the whole endpoint is left alone (`breaker`).
 
-use std::collections::{BTreeSet, HashMap};
-use std::sync::{Arc, Mutex};
+mod backoff;
+mod breaker;
+mod flights;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use openidconnect::{AccessToken, Nonce, OAuth2TokenResponse, Scope, TokenUrl};
@@ -15,9 +24,11 @@ use crate::credentials::{Credentials, JWT_BEARER};
 use crate::error::IdentityError;
 use crate::provider::{OidcClient, Provider, ProviderCache};
 use crate::telemetry::{self, error_chain};
-use crate::token_endpoint::{self, TokenRequest, TokenRequestFailure};
+use crate::token_endpoint::{self, Outage, TokenRequest, TokenRequestFailure, TOKEN_TIMEOUT};
 use crate::token_response::{MicrosoftErrorResponse, MicrosoftTokenResponse, Refusal};
 use crate::user::SignedInUser;
+use breaker::{Admission, Breaker, Outcome, Ticket};
+use flights::Flights;
 
 /// Tokens are refreshed this long before they expire, so a call never
 /// starts with a token that dies in flight.
@@ -29,6 +40,17 @@ const LOCK_WAIT: Duration = Duration::from_secs(20);
 /// Compare-and-set attempts before a write that keeps losing is given up
 /// (the tokens are still handed to the caller).
 const MAX_WRITE_ATTEMPTS: usize = 4;
+/// A token due for renewal that the provider cannot renew is served while
+/// it works for longer than this (FLT-04), so a call never starts with a
+/// token that dies in flight.
+pub const SERVE_PAST_RENEWAL_SAFETY: Duration = Duration::from_secs(30);
+/// How long a renewal waits for the token endpoint when the caller holds a
+/// token that still works: a slow provider costs a page this much, not the
+/// full [`TOKEN_TIMEOUT`].
+const PROACTIVE_RENEWAL_TIMEOUT: Duration = Duration::from_secs(5);
+/// The longest a sign-in waits out the token endpoint's 429 pause before
+/// redeeming its code; a longer pause fails the sign-in at once.
+const SIGN_IN_THROTTLE_WAIT: Duration = Duration::from_secs(5);
 
 /// What a caller asks of [`TokenAcquisition::for_user_with`].
 #[derive(Debug, Clone, Copy)]
@@ -64,6 +86,35 @@ pub struct TokenAcquisition {
     instance: String,
     client_capabilities: Vec<String>,
     flights: Flights,
+    breaker: Breaker,
+}
+
+/// Why a renewal is not tried now (FLT-04).
+#[derive(Debug, Clone, Copy)]
+enum Hold {
+    /// This partition's last renewal failed for an outage.
+    Backoff(Duration),
+    /// The token endpoint as a whole is left alone.
+    Endpoint(breaker::Held, Duration),
+}
+
+impl Hold {
+    fn label(self) -> &'static str {
+        match self {
+            Self::Backoff(_) => "backoff",
+            Self::Endpoint(why, _) => why.label(),
+        }
+    }
+
+    /// What a caller with no working token is told.
+    fn into_error(self) -> IdentityError {
+        let (why, wait) = match self {
+            Self::Backoff(wait) => ("this user's last renewal failed", wait),
+            Self::Endpoint(breaker::Held::Breaker, wait) => ("most recent token requests failed", wait),
+            Self::Endpoint(breaker::Held::Throttled, wait) => ("the token endpoint is throttling this app", wait),
+        };
+        IdentityError::ProviderUnavailable(format!("renewals wait: {why}; next try in about {} s", wait.as_secs().max(1)))
+    }
 }
 
 impl TokenAcquisition {
@@ -88,6 +139,7 @@ impl TokenAcquisition {
             client_capabilities: config.azure_ad.client_capabilities.clone(),
             instance: config.azure_ad.instance.to_string(),
             flights: Flights::default(),
+            breaker: Breaker::default(),
         }
     }
 
@@ -108,23 +160,37 @@ impl TokenAcquisition {
             check_tenant(tenant)?;
         }
         if use_cache {
-            if let Some(token) = self.cached(&key, &wanted, options.tenant).await? {
+            let stored = self.store.load(&key).await?;
+            if let Some(token) = self.covering(stored.as_ref(), &wanted, options.tenant) {
                 return Ok(token);
+            }
+            // FLT-04: due for renewal while renewals wait; no store round trip, no request.
+            if let Some(hold) = self.hold(&key, stored.as_ref()) {
+                return self.past_renewal(stored.as_ref(), &wanted, options.tenant, hold);
             }
         }
         let waiting_since = Instant::now();
-        let flight = self.flights.join(&key).await?;
-        // FLT-01: the flight this caller waited for failed for a reason that holds
-        // for everyone (the provider is down, refuses the app): the same answer,
-        // not one more token request per waiter.
-        if let Some(shared) = flight.failure_since(waiting_since) {
-            return Err(shared);
+        let outcome = match self.flights.join(&key).await {
+            // Waited too long for another renewal of this user's tokens: as an outage.
+            Err(error) => Err(error),
+            // FLT-01: the flight this caller waited for failed for a reason that holds
+            // for everyone (the provider is down, refuses the app): the same answer,
+            // not one more token request per waiter.
+            Ok(flight) => match flight.failure_since(waiting_since) {
+                Some(shared) => Err(shared),
+                None => {
+                    let outcome = self.renew(user, &key, &wanted, options, use_cache).await;
+                    if let Err(error) = &outcome {
+                        flight.record_failure(error);
+                    }
+                    outcome
+                }
+            },
+        };
+        match outcome {
+            Err(IdentityError::ProviderUnavailable(why)) if use_cache => self.through_outage(&key, &wanted, options.tenant, why).await,
+            outcome => outcome,
         }
-        let outcome = self.renew(user, &key, &wanted, options, use_cache).await;
-        if let Err(error) = &outcome {
-            flight.record_failure(error);
-        }
-        outcome
     }
 
     /// The part of [`Self::for_user_with`] inside the flight: the cache again,
@@ -162,6 +228,14 @@ impl TokenAcquisition {
         let Some(refresh_token) = current.as_ref().and_then(|stored| stored.partition.refresh_token.clone()) else {
             return Err(no_refresh_token(options));
         };
+        // Another instance may have found the provider down meanwhile.
+        let ticket = self.admit(current.as_ref())?;
+        // With a token that still works in hand, a slow provider is not waited for long.
+        let holds_working_token = use_cache
+            && current.as_ref().is_some_and(|stored| {
+                stored.partition.access_token_usable(wanted, options.tenant, SystemTime::now(), SERVE_PAST_RENEWAL_SAFETY).is_some()
+            });
+        let timeout = if holds_working_token { PROACTIVE_RENEWAL_TIMEOUT } else { TOKEN_TIMEOUT };
         let provider = self.provider.get().await?;
         // A tenant override asks that tenant's token endpoint with the same client.
         let tenant_client = match options.tenant {
@@ -190,11 +264,14 @@ impl TokenAcquisition {
                 None => request,
             })
         };
-        let response = match self.send_authenticated(build, &token_endpoint, "refresh_token").await {
+        let response = match self.send_admitted(ticket, build, &token_endpoint, "refresh_token", timeout).await {
             Ok(response) => response,
             Err(TokenRequestFailure::NotSent(error)) => return Err(error),
             Err(TokenRequestFailure::Refused(refused)) => return Err(self.refused(key, current, wanted, options, &refused).await),
-            Err(TokenRequestFailure::Unavailable(why)) => return Err(IdentityError::ProviderUnavailable(format!("refresh: {why}"))),
+            Err(TokenRequestFailure::Unavailable(outage)) => {
+                self.remember_outage(key, current, &outage).await;
+                return Err(IdentityError::ProviderUnavailable(format!("refresh: {outage}")));
+            }
             Err(TokenRequestFailure::Malformed(why)) => return Err(IdentityError::IdTokenRejected(format!("refresh: {why}"))),
         };
         // A tenant override's ID token comes from another issuer and describes the
@@ -212,9 +289,22 @@ impl TokenAcquisition {
     pub async fn for_app(&self, scopes: &[String]) -> Result<AccessToken, IdentityError> {
         let key = PartitionKey::App { tenant_id: self.tenant_id.clone() };
         let wanted = self.scopes.normalise(scopes.iter().map(String::as_str));
-        if let Some(token) = self.cached(&key, &wanted, None).await? {
+        let stored = self.store.load(&key).await?;
+        if let Some(token) = self.covering(stored.as_ref(), &wanted, None) {
             return Ok(token);
         }
+        if let Some(hold) = self.hold(&key, stored.as_ref()) {
+            return self.past_renewal(stored.as_ref(), &wanted, None, hold);
+        }
+        match self.app_token(&key, &wanted, scopes).await {
+            Err(IdentityError::ProviderUnavailable(why)) => self.through_outage(&key, &wanted, None, why).await,
+            outcome => outcome,
+        }
+    }
+
+    /// The part of [`Self::for_app`] inside the flight.
+    async fn app_token(&self, key: &PartitionKey, wanted: &BTreeSet<String>, scopes: &[String]) -> Result<AccessToken, IdentityError> {
+        let (key, wanted) = (key.clone(), wanted.clone());
         let _flight = self.flights.join(&key).await?;
         let mut current = self.store.load_latest(&key).await?;
         if let Some(token) = self.covering(current.as_ref(), &wanted, None) {
@@ -225,6 +315,11 @@ impl TokenAcquisition {
         if let Some(token) = self.covering(current.as_ref(), &wanted, None) {
             return Ok(token);
         }
+        let ticket = self.admit(current.as_ref())?;
+        let holds_working_token = current
+            .as_ref()
+            .is_some_and(|stored| stored.partition.access_token_usable(&wanted, None, SystemTime::now(), SERVE_PAST_RENEWAL_SAFETY).is_some());
+        let timeout = if holds_working_token { PROACTIVE_RENEWAL_TIMEOUT } else { TOKEN_TIMEOUT };
         let provider = self.provider.get().await?;
         let build = || {
             Ok(provider
@@ -233,14 +328,17 @@ impl TokenAcquisition {
                 .map_err(|error| IdentityError::Misconfigured(format!("token endpoint not configured: {error}")))?
                 .add_scopes(scopes.iter().cloned().map(Scope::new)))
         };
-        let response = match self.send_authenticated(build, &token_url(&provider.client), "client_credentials").await {
+        let response = match self.send_admitted(ticket, build, &token_url(&provider.client), "client_credentials", timeout).await {
             Ok(response) => response,
             Err(TokenRequestFailure::NotSent(error)) => return Err(error),
             Err(TokenRequestFailure::Refused(refused)) => {
                 telemetry::provider_error(&refused.error);
                 return Err(refused.into_error("the app token request"));
             }
-            Err(TokenRequestFailure::Unavailable(why)) => return Err(IdentityError::ProviderUnavailable(format!("app token request: {why}"))),
+            Err(TokenRequestFailure::Unavailable(outage)) => {
+                self.remember_outage(&key, current, &outage).await;
+                return Err(IdentityError::ProviderUnavailable(format!("app token request: {outage}")));
+            }
             Err(TokenRequestFailure::Malformed(why)) => return Err(IdentityError::ProviderUnavailable(format!("app token request: {why}"))),
         };
         self.store_in(&key, current, &response, &wanted, None, TokenSource::ClientCredentials, Grant::Rotated).await
@@ -261,6 +359,34 @@ impl TokenAcquisition {
             }
         }
         Ok(())
+    }
+
+    /// Drops `token` from the cache of `user` (`None`: the app's own
+    /// tokens) because an API refused it (FLT-05); a token another request
+    /// has put in its place meanwhile stays. Whether it was still cached.
+    pub async fn forget_refused(&self, user: Option<&SignedInUser>, token: &AccessToken) -> Result<bool, IdentityError> {
+        let key = match user {
+            Some(user) => PartitionKey::User(user.home_account_id.clone()),
+            None => PartitionKey::App { tenant_id: self.tenant_id.clone() },
+        };
+        let _flight = self.flights.join(&key).await?;
+        let current = self.store.load_latest(&key).await?;
+        let Some(stored) = &current else { return Ok(false) };
+        let mut partition = stored.partition.clone();
+        partition.access_tokens.retain(|cached| cached.token.secret() != token.secret());
+        if partition.access_tokens.len() == stored.partition.access_tokens.len() {
+            return Ok(false);
+        }
+        self.update(&key, current, partition).await?;
+        Ok(true)
+    }
+
+    /// Which grant `user`'s tokens come from (`None`: the app, always 0):
+    /// one more with each sign-in, the same across refreshes.
+    pub async fn grant_generation(&self, user: Option<&SignedInUser>) -> Result<u64, IdentityError> {
+        let Some(user) = user else { return Ok(0) };
+        let stored = self.store.load(&PartitionKey::User(user.home_account_id.clone())).await?;
+        Ok(stored.map_or(0, |stored| stored.partition.grant_generation))
     }
 
     /// Removes everything cached for `user` (sign-out, OUT-01).
@@ -297,11 +423,12 @@ impl TokenAcquisition {
     /// When the token endpoint refuses the credential as unknown or expired
     /// (a rotated certificate), the credential is loaded again and the
     /// request sent once more; a second refusal is the answer.
-    pub(crate) async fn send_authenticated<R: TokenRequest>(
+    async fn send_authenticated<R: TokenRequest>(
         &self,
         build: impl Fn() -> Result<R, IdentityError>,
         token_endpoint: &str,
         grant: &'static str,
+        timeout: Duration,
     ) -> Result<MicrosoftTokenResponse, TokenRequestFailure> {
         let mut credential = self.credentials.current();
         let mut reloaded = false;
@@ -312,7 +439,7 @@ impl TokenAcquisition {
                 Ok(None) => request,
                 Err(error) => return Err(TokenRequestFailure::NotSent(error)),
             };
-            match token_endpoint::send(request, &self.http, grant).await {
+            match token_endpoint::send(request, &self.http, grant, timeout).await {
                 Err(TokenRequestFailure::Refused(refused)) if !reloaded && refused.rejects_client_credential() => {
                     tracing::warn!(error = %refused, "the token endpoint refused the app's credential; loading it again");
                     match self.credentials.reload(&credential).await {
@@ -326,6 +453,128 @@ impl TokenAcquisition {
                 outcome => return outcome,
             }
         }
+    }
+
+    /// [`Self::send_authenticated`] on a breaker's ticket, which learns how it went.
+    async fn send_admitted<R: TokenRequest>(
+        &self,
+        ticket: Ticket,
+        build: impl Fn() -> Result<R, IdentityError>,
+        token_endpoint: &str,
+        grant: &'static str,
+        timeout: Duration,
+    ) -> Result<MicrosoftTokenResponse, TokenRequestFailure> {
+        let outcome = self.send_authenticated(build, token_endpoint, grant, timeout).await;
+        match &outcome {
+            Ok(_) | Err(TokenRequestFailure::Refused(_) | TokenRequestFailure::Malformed(_)) => ticket.report(Outcome::Answered),
+            Err(TokenRequestFailure::Unavailable(outage)) => {
+                let throttled_for = if outage.throttled { outage.retry_after } else { None };
+                ticket.report(Outcome::Outage { throttled_for })
+            }
+            // Nothing reached the endpoint: nothing learnt about it.
+            Err(TokenRequestFailure::NotSent(_)) => drop(ticket),
+        }
+        outcome
+    }
+
+    /// Redeems an authorization code (sign-in). A person is waiting: an
+    /// open breaker does not hold it, and a 429's pause holds it only for
+    /// a few seconds (FLT-04).
+    pub(crate) async fn redeem_code<R: TokenRequest>(
+        &self,
+        build: impl Fn() -> Result<R, IdentityError>,
+        token_endpoint: &str,
+    ) -> Result<MicrosoftTokenResponse, TokenRequestFailure> {
+        let ticket = match self.breaker.admit_sign_in(SIGN_IN_THROTTLE_WAIT).await {
+            Ok(ticket) => ticket,
+            Err(wait) => {
+                telemetry::renewal_deferred(breaker::Held::Throttled.label());
+                let why = format!("the token endpoint asked this app to wait {} s", wait.as_secs());
+                return Err(TokenRequestFailure::Unavailable(Outage { why, retry_after: Some(wait), throttled: true }));
+            }
+        };
+        self.send_admitted(ticket, build, token_endpoint, "authorization_code", TOKEN_TIMEOUT).await
+    }
+
+    /// Why renewing `stored` waits now, if it does: its own back-off, or the
+    /// endpoint's breaker (looked at, no probe taken). A partition with no
+    /// refresh token never waits: there is nothing to renew with.
+    fn hold(&self, key: &PartitionKey, stored: Option<&Versioned>) -> Option<Hold> {
+        let partition = &stored?.partition;
+        if matches!(key, PartitionKey::User(_)) && partition.refresh_token.is_none() {
+            return None;
+        }
+        let now = SystemTime::now();
+        if let Some(backoff) = partition.renewal_backoff.filter(|backoff| backoff.holds_at(now)) {
+            return Some(Hold::Backoff(backoff.not_before.duration_since(now).unwrap_or_default()));
+        }
+        self.breaker.holding().map(|(why, wait)| Hold::Endpoint(why, wait))
+    }
+
+    /// The breaker's ticket to renew `current`, unless its back-off or the
+    /// breaker holds the renewal (then a `ProviderUnavailable` the caller
+    /// answers by serving a working token, FLT-04).
+    fn admit(&self, current: Option<&Versioned>) -> Result<Ticket, IdentityError> {
+        let now = SystemTime::now();
+        let backoff = current.and_then(|stored| stored.partition.renewal_backoff).filter(|backoff| backoff.holds_at(now));
+        let hold = match backoff {
+            Some(backoff) => Hold::Backoff(backoff.not_before.duration_since(now).unwrap_or_default()),
+            None => match self.breaker.admit_renewal() {
+                Admission::Go(ticket) => return Ok(ticket),
+                Admission::Wait { why, retry_in } => Hold::Endpoint(why, retry_in),
+            },
+        };
+        telemetry::renewal_deferred(hold.label());
+        Err(hold.into_error())
+    }
+
+    /// What a caller whose renewal is held gets: the token due for renewal
+    /// while it still works, else the reason.
+    fn past_renewal(&self, stored: Option<&Versioned>, wanted: &BTreeSet<String>, tenant: Option<&str>, hold: Hold) -> Result<AccessToken, IdentityError> {
+        telemetry::renewal_deferred(hold.label());
+        match self.usable(stored, wanted, tenant) {
+            Some(token) => Ok(token),
+            None => Err(hold.into_error()),
+        }
+    }
+
+    /// A renewal failed for an outage (`why`): the token due for renewal if
+    /// it still works, else the outage.
+    async fn through_outage(&self, key: &PartitionKey, wanted: &BTreeSet<String>, tenant: Option<&str>, why: String) -> Result<AccessToken, IdentityError> {
+        let stored = match self.store.load(key).await {
+            Ok(stored) => stored,
+            Err(_) => return Err(IdentityError::ProviderUnavailable(why)),
+        };
+        self.usable(stored.as_ref(), wanted, tenant).ok_or(IdentityError::ProviderUnavailable(why))
+    }
+
+    /// A token past its renewal time that still works, counted as served so.
+    fn usable(&self, stored: Option<&Versioned>, wanted: &BTreeSet<String>, tenant: Option<&str>) -> Option<AccessToken> {
+        let usable = stored?.partition.access_token_usable(wanted, tenant, SystemTime::now(), SERVE_PAST_RENEWAL_SAFETY)?;
+        telemetry::served_past_renewal();
+        tracing::debug!("the provider cannot renew a token now; serving it until it expires");
+        Some(usable.token.clone())
+    }
+
+    /// Remembers in the partition that its renewal failed for `outage`, so
+    /// that neither this instance nor another renews it before its back-off
+    /// ends (FLT-04). A failed write is logged: the breaker still bounds
+    /// the requests.
+    async fn remember_outage(&self, key: &PartitionKey, current: Option<Versioned>, outage: &Outage) {
+        let Some(stored) = current.as_ref() else { return };
+        let mut partition = stored.partition.clone();
+        let backoff = backoff::after_failure(partition.renewal_backoff, outage.retry_after, SystemTime::now());
+        partition.renewal_backoff = Some(backoff);
+        let wait = backoff.not_before.duration_since(SystemTime::now()).unwrap_or_default();
+        tracing::info!(failures = backoff.failures, wait_s = wait.as_secs(), error = %outage, "a token renewal failed for an outage; this partition waits");
+        if let Err(error) = self.update(key, current, partition).await {
+            tracing::debug!(error = %error_chain(&error), "could not record the renewal back-off");
+        }
+    }
+
+    /// Publishes the token endpoint breaker's state (for a metrics scrape).
+    pub fn record_gauges(&self) {
+        self.breaker.record_gauge();
     }
 
     /// Caches the tokens of a code redemption for `user` (sign-in) and returns the access token.
@@ -354,12 +603,6 @@ impl TokenAcquisition {
 
     fn tenant_token_endpoint(&self, tenant: &str) -> String {
         format!("{}/{tenant}/oauth2/v2.0/token", self.instance.trim_end_matches('/'))
-    }
-
-    /// A fresh access token from whichever tier answers first.
-    async fn cached(&self, key: &PartitionKey, wanted: &BTreeSet<String>, tenant: Option<&str>) -> Result<Option<AccessToken>, IdentityError> {
-        let stored = self.store.load(key).await?;
-        Ok(self.covering(stored.as_ref(), wanted, tenant))
     }
 
     fn covering(&self, stored: Option<&Versioned>, wanted: &BTreeSet<String>, tenant: Option<&str>) -> Option<AccessToken> {
@@ -406,6 +649,8 @@ impl TokenAcquisition {
             }
         }
         partition.last_source = Some(source);
+        // A renewal that worked ends any wait an earlier outage set.
+        partition.renewal_backoff = None;
         self.update(key, current, partition).await?;
         telemetry::token_served(source.metric_label());
         tracing::info!(source = ?source, "tokens cached");
@@ -541,104 +786,3 @@ fn check_tenant(tenant: &str) -> Result<(), IdentityError> {
     }
 }
 
-
-/// One token request in flight per partition: callers for the same user
-/// wait for it (at most [`FLIGHT_WAIT`]) and then find its result in the
-/// cache, or share its failure; other users never wait.
-#[derive(Default)]
-struct Flights {
-    slots: Mutex<HashMap<PartitionKey, Arc<FlightSlot>>>,
-}
-
-/// A partition's flight: the right to send its token request, and how the
-/// last one failed.
-#[derive(Default)]
-struct FlightSlot {
-    turn: Arc<tokio::sync::Mutex<()>>,
-    last_failure: Mutex<Option<(Instant, SharedFailure)>>,
-}
-
-/// Longest a caller waits for another request renewing the same user's
-/// tokens (a token request, the cross-instance lock and a store write fit).
-const FLIGHT_WAIT: Duration = Duration::from_secs(40);
-
-/// A failure that is the same for every caller of a partition (the provider
-/// is down, or refuses the app), kept for those who waited for it.
-#[derive(Clone)]
-enum SharedFailure {
-    ProviderUnavailable(String),
-    AppRequestRefused(String),
-}
-
-impl SharedFailure {
-    fn of(error: &IdentityError) -> Option<Self> {
-        match error {
-            IdentityError::ProviderUnavailable(why) => Some(Self::ProviderUnavailable(why.clone())),
-            IdentityError::AppRequestRefused(why) => Some(Self::AppRequestRefused(why.clone())),
-            _ => None,
-        }
-    }
-
-    fn into_error(self) -> IdentityError {
-        match self {
-            Self::ProviderUnavailable(why) => IdentityError::ProviderUnavailable(why),
-            Self::AppRequestRefused(why) => IdentityError::AppRequestRefused(why),
-        }
-    }
-}
-
-/// Held while a caller owns a partition's flight; releasing it lets the next one in.
-struct FlightGuard<'a> {
-    flights: &'a Flights,
-    key: PartitionKey,
-    slot: Arc<FlightSlot>,
-    _turn: tokio::sync::OwnedMutexGuard<()>,
-}
-
-impl Flights {
-    async fn join(&self, key: &PartitionKey) -> Result<FlightGuard<'_>, IdentityError> {
-        let slot = {
-            let mut slots = self.slots.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            slots.entry(key.clone()).or_default().clone()
-        };
-        let turn = match tokio::time::timeout(FLIGHT_WAIT, slot.turn.clone().lock_owned()).await {
-            Ok(turn) => turn,
-            Err(_) => {
-                // Leaves the slot to the others (dropping our reference below).
-                self.release(key, &slot);
-                return Err(IdentityError::ProviderUnavailable("another request is still renewing this user's tokens".into()));
-            }
-        };
-        Ok(FlightGuard { flights: self, key: key.clone(), slot, _turn: turn })
-    }
-
-    /// Forgets `key`'s slot when nobody else holds it.
-    fn release(&self, key: &PartitionKey, slot: &Arc<FlightSlot>) {
-        let mut slots = self.slots.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        // The map's reference and the caller's: nobody waits, so the entry can go.
-        if slots.get(key).is_some_and(|held| Arc::ptr_eq(held, slot)) && Arc::strong_count(slot) <= 2 {
-            slots.remove(key);
-        }
-    }
-}
-
-impl FlightGuard<'_> {
-    /// The failure of a flight that ended after `since` (while this caller waited), as this caller's.
-    fn failure_since(&self, since: Instant) -> Option<IdentityError> {
-        let last = self.slot.last_failure.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        last.as_ref().filter(|(at, _)| *at >= since).map(|(_, failure)| failure.clone().into_error())
-    }
-
-    /// Keeps `error` for the callers waiting now, if it holds for them too.
-    fn record_failure(&self, error: &IdentityError) {
-        if let Some(failure) = SharedFailure::of(error) {
-            *self.slot.last_failure.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some((Instant::now(), failure));
-        }
-    }
-}
-
-impl Drop for FlightGuard<'_> {
-    fn drop(&mut self) {
-        self.flights.release(&self.key, &self.slot);
-    }
-}
