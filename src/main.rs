@@ -23,7 +23,7 @@ async fn main() -> std::process::ExitCode {
 
     // LOG-02: every line leaves with its control characters escaped (no forged lines, no terminal escapes).
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(idweb_identity::telemetry::DEFAULT_LOG_FILTER)))
         .with_writer(idweb_identity::telemetry::Escaped(std::io::stdout))
         .with_ansi(false)
         .init();

@@ -28,23 +28,25 @@ use crate::error::AppError;
 /// `server::pages` in the extensions of the page's own request, never in
 /// reactive context, which another request could inherit (ISO-02); a
 /// server function called on its own has none and looks the user up itself.
+/// A failed look-up is kept too: during a store outage a page asks the
+/// store once, not once per part that needs the user.
 #[derive(Clone, Default)]
-pub struct PageUser(Arc<OnceCell<Option<SignedInUser>>>);
+pub struct PageUser(Arc<OnceCell<Result<Option<SignedInUser>, AppError>>>);
 
 impl PageUser {
-    /// The user, if this render looked it up already (`Some(None)`: nobody is signed in).
-    pub fn known(&self) -> Option<&Option<SignedInUser>> {
+    /// The look-up, if this render made it already (`Ok(None)`: nobody is signed in).
+    pub fn known(&self) -> Option<&Result<Option<SignedInUser>, AppError>> {
         self.0.get()
     }
 }
 
 /// The session's user, from this page render's [`PageUser`] when there is
-/// one. Only a successful look-up is kept: a failed one is tried again (and
-/// reported again) by the next caller.
-async fn signed_in_user(identity: &Identity, session: &Session) -> Result<Option<SignedInUser>, IdentityError> {
+/// one; a failure as the page shows it.
+async fn signed_in_user(identity: &Identity, session: &Session) -> Result<Option<SignedInUser>, AppError> {
+    let look_up = || async { identity.user(session).await.map_err(AppError::from) };
     match from_request::<PageUser>() {
-        Some(PageUser(user)) => user.get_or_try_init(|| identity.user(session)).await.cloned(),
-        None => identity.user(session).await,
+        Some(PageUser(user)) => user.get_or_init(look_up).await.clone(),
+        None => look_up().await,
     }
 }
 
@@ -77,10 +79,7 @@ pub async fn maybe_user() -> Result<Option<SignedInUser>, AppError> {
     Box::pin(async {
         let identity = identity()?;
         let session = session().await?;
-        match signed_in_user(&identity, &session).await {
-            Ok(user) => Ok(user),
-            Err(error) => Err(failure(&identity, &session, error).await),
-        }
+        signed_in_user(&identity, &session).await.map_err(refuse)
     })
     .await
 }
@@ -95,10 +94,9 @@ where
     Box::pin(async {
         let identity = identity()?;
         let session = session().await?;
-        let outcome = match signed_in_user(&identity, &session).await {
-            Ok(Some(user)) => work(identity.clone(), user).await,
-            Ok(None) => Err(IdentityError::NotSignedIn),
-            Err(error) => Err(error),
+        let outcome = match signed_in_user(&identity, &session).await.map_err(refuse)? {
+            Some(user) => work(identity.clone(), user).await,
+            None => Err(IdentityError::NotSignedIn),
         };
         match outcome {
             Ok(value) => Ok(value),
@@ -134,5 +132,69 @@ async fn failure(identity: &Identity, session: &Session, error: IdentityError) -
 fn set_status(error: &AppError) {
     if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
         response.set_status(error.status());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use leptos::prelude::provide_context;
+    use leptos::reactive::owner::Owner;
+    use leptos::reactive::computed::ScopedFuture;
+    use tower_sessions::session::{Id, Record};
+    use tower_sessions::session_store::{self, SessionStore};
+    use tower_sessions::Session;
+
+    use super::{for_user, maybe_user, PageUser};
+    use crate::error::AppError;
+
+    /// A session store that is down: every load fails, and is counted.
+    #[derive(Debug, Default)]
+    struct DownStore {
+        loads: AtomicUsize,
+    }
+
+    #[async_trait::async_trait]
+    impl SessionStore for DownStore {
+        async fn save(&self, _: &Record) -> session_store::Result<()> {
+            Err(session_store::Error::Backend("down".into()))
+        }
+        async fn load(&self, _: &Id) -> session_store::Result<Option<Record>> {
+            self.loads.fetch_add(1, Ordering::Relaxed);
+            Err(session_store::Error::Backend("down".into()))
+        }
+        async fn delete(&self, _: &Id) -> session_store::Result<()> {
+            Err(session_store::Error::Backend("down".into()))
+        }
+    }
+
+    #[tokio::test]
+    async fn flt_03_a_page_looks_its_user_up_once_even_when_the_store_is_down() {
+        let settings = serde_json::json!({
+            "AzureAd": { "Instance": "http://127.0.0.1:9/", "TenantId": "tenant", "ClientId": "client", "ClientSecret": "unused" },
+            "Graph": { "BaseUrl": "http://127.0.0.1:9/v1.0", "Scopes": "User.Read" },
+            "Hosting": { "PublicUrl": "http://127.0.0.1:3000/" },
+            "Session": { "SecureCookie": false },
+        });
+        let identity = idweb_identity::Identity::builder(idweb_identity::IdentityConfig::from_json(&settings).unwrap()).build().await.unwrap();
+        let store = Arc::new(DownStore::default());
+        let (mut parts, ()) = axum::http::Request::new(()).into_parts();
+        parts.extensions.insert(Session::new(Some(Id::default()), store.clone(), None));
+        parts.extensions.insert(PageUser::default());
+        let owner = Owner::new_root(None);
+        owner.with(|| {
+            provide_context(parts);
+            provide_context(identity);
+        });
+        // The header and two of the page's server functions ask for the user.
+        let (header, first, second) = owner
+            .with(|| ScopedFuture::new(async { (maybe_user().await, for_user(|_, _| async { Ok(()) }).await, maybe_user().await) }))
+            .await;
+        for answer in [header.map(|_| ()), first, second.map(|_| ())] {
+            assert!(matches!(answer, Err(AppError::Unavailable(_))), "{answer:?}");
+        }
+        assert_eq!(store.loads.load(Ordering::Relaxed), 1, "one store round trip for the whole page");
     }
 }

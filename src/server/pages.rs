@@ -232,11 +232,12 @@ where
     response
 }
 
-/// Who the header names: the user the page's server functions looked up,
-/// else (a page that reads no user data, or a look-up that failed) asked now.
+/// Who the header names: the user the page's server functions looked up
+/// (or their failed look-up), else (a page that reads no user data) asked now.
 async fn header_user(page_user: &PageUser) -> Result<Option<AccountSummary>, AppError> {
     match page_user.known() {
-        Some(user) => Ok(user.as_ref().map(AccountSummary::from)),
+        Some(Ok(user)) => Ok(user.as_ref().map(AccountSummary::from)),
+        Some(Err(error)) => Err(error.clone()),
         None => current_user().await,
     }
 }

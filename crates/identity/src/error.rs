@@ -196,8 +196,9 @@ impl IntoResponse for IdentityError {
                 // `Identity::sign_in_request`. Asking without the claims would loop.
                 tracing::error!("a claims challenge reached a handler without a session; use Identity::sign_in_request")
             }
+            // The store logs its outage once (`outage::OutageLog`); each request, at debug.
             Self::TokenCache(_) | Self::Session(_) => {
-                tracing::warn!(error = %crate::telemetry::error_chain(&self), "sign-in flow: a store is unavailable")
+                tracing::debug!(error = %crate::telemetry::error_chain(&self), "sign-in flow: a store is unavailable")
             }
             Self::ProviderUnavailable(_) => tracing::warn!(error = %self, "sign-in flow: the identity provider is unavailable"),
             // The error page says "sign in again"; not an attack.

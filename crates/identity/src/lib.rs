@@ -14,6 +14,7 @@
 
 pub mod acquisition;
 mod answer;
+pub mod outage;
 pub mod cache;
 pub mod claims;
 pub mod config;
@@ -170,8 +171,15 @@ impl Identity {
     }
 
     /// The session layer over the configured store, its cookie configured
-    /// from the `Session` section (SES-01).
-    pub fn session_layer(&self) -> SessionManagerLayer<SessionBackend> {
+    /// from the `Session` section (SES-01); a session the store cannot save
+    /// answers "try again", never a bare 500 (`session::save_guard`).
+    pub fn session_layer(
+        &self,
+    ) -> tower::util::BoxCloneSyncServiceLayer<axum::routing::Route, axum::extract::Request, axum::response::Response, std::convert::Infallible> {
+        session::guarded(self.session_manager())
+    }
+
+    fn session_manager(&self) -> SessionManagerLayer<SessionBackend> {
         let session = &self.config.session;
         SessionManagerLayer::new(self.sessions.clone())
             .with_name(session.cookie_name.clone())

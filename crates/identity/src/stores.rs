@@ -44,7 +44,7 @@ pub(crate) async fn session_store(config: &SessionConfig) -> Result<SessionBacke
             if tokio::time::timeout(shared.timeout, pool.wait_for_connect()).await.is_err() {
                 tracing::warn!("session Redis not reachable yet; it is retried in the background");
             }
-            Ok(SessionBackend::Redis(RedisSessionStore::new(pool)))
+            Ok(SessionBackend::Redis(RedisSessionStore::new(pool, shared.timeout)))
         }
         StoreKind::Postgres => {
             let pool = crate::cache::postgres::pool(shared, &shared.namespace)?;

@@ -81,6 +81,12 @@ pub(crate) fn decrypt_failure() {
     metrics::counter!(DECRYPT_FAILURES).increment(1);
 }
 
+/// What is logged when `RUST_LOG` says nothing: `info` and up, except
+/// tower-sessions' own lines, which repeat each failed session store call
+/// as an error, once per request. The engine logs a store's outage once
+/// when it starts and once when it ends ([`crate::outage::OutageLog`]).
+pub const DEFAULT_LOG_FILTER: &str = "info,tower_sessions=off,tower_sessions_core=off";
+
 /// An error and its sources on one line, for logs.
 pub fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();

@@ -3,43 +3,8 @@
 
 mod support;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
+use support::logs::capture_logs;
 use support::{TestApp, ADELE};
-use tracing_subscriber::fmt::MakeWriter;
-
-#[derive(Clone, Default)]
-struct CapturedLogs(Arc<Mutex<Vec<u8>>>);
-
-impl Write for CapturedLogs {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for CapturedLogs {
-    type Writer = CapturedLogs;
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
-
-/// Every event of this thread, at every level, written as the app writes
-/// them (through the escaping writer), into the returned buffer while the guard lives.
-fn capture_logs() -> (CapturedLogs, tracing::subscriber::DefaultGuard) {
-    let logs = CapturedLogs::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(idweb_identity::telemetry::Escaped(logs.clone()))
-        .with_ansi(false)
-        .finish();
-    (logs, tracing::subscriber::set_default(subscriber))
-}
 
 // One thread: the app, the emulator and the client all log into this subscriber.
 #[tokio::test(flavor = "current_thread")]
@@ -59,7 +24,7 @@ async fn log_01_a_full_flow_logs_no_code_token_or_secret() {
     browser.callback(&callback).await; // a refused replay logs a security event
     browser.client.post(app.url.join("/auth/sign-out").unwrap()).send().await.unwrap();
 
-    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let text = logs.text();
     assert!(text.contains("user signed in"), "the capture works: {text}");
     assert!(text.contains("idweb::security"), "the replay was logged as a security event");
     let code = callback.query_pairs().find(|(k, _)| k == "code").unwrap().1.into_owned();
@@ -101,7 +66,7 @@ async fn log_02_text_from_outside_cannot_forge_a_log_line_or_drive_a_terminal() 
         .append_pair("iss", &support::issuer(&app));
     browser.callback(&callback).await;
 
-    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let text = logs.text();
     assert!(text.contains("access_denied\\x0a2026-01-01T00:00:00Z  INFO idweb: user signed in as admin\\x0d\\x1b[2J"), "logged, escaped: {text}");
     assert!(!text.lines().any(|line| line.starts_with("2026-01-01")), "no forged line: {text}");
     assert!(!text.contains('\x1b') && !text.contains('\r'), "no raw control character reaches the log");
@@ -124,7 +89,7 @@ async fn log_01_refreshes_app_tokens_and_client_assertions_log_no_token() {
     let app_token = app.identity.tokens().for_app(&["https://graph.microsoft.com/.default".to_owned()]).await.unwrap();
     let partition = support::partition(&app.identity, &adele).await;
 
-    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let text = logs.text();
     assert!(text.contains("source=Refresh") && text.contains("source=ClientCredentials"), "both paths ran and logged: {text}");
     for (what, value) in [
         ("refreshed access token", refreshed.secret().clone()),
@@ -151,7 +116,7 @@ async fn flt_02_the_wait_before_a_retry_is_the_one_retry_after_asked_for() {
     app.emulator.faults().arm_api(idweb_emulator::faults::ApiFault::Throttle { retry_after_secs: 2, count: 1 }).unwrap();
     let me = app.identity.graph().me(&adele).await.expect("served after the wait");
     assert_eq!(me.display_name.as_deref(), Some(ADELE));
-    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let text = logs.text();
     let retry = text.lines().find(|line| line.contains("downstream API asks to retry")).expect("the retry was logged");
     assert!(retry.contains("status=429") && retry.contains("wait_ms=2000"), "{retry}");
 }

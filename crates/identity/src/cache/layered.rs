@@ -448,18 +448,17 @@ async fn write_back(inner: Arc<Inner>) {
 /// Whether the L2 is answering, with one log line per outage.
 pub struct L2Health {
     kind: &'static str,
-    down: AtomicBool,
-    since: Mutex<Option<Instant>>,
+    outage: crate::outage::OutageLog,
 }
 
 impl L2Health {
     fn new(kind: &'static str) -> Self {
-        Self { kind, down: AtomicBool::new(false), since: Mutex::new(None) }
+        Self { kind, outage: crate::outage::OutageLog::new("token cache store", kind) }
     }
 
     /// Whether the last call failed as an outage.
     pub fn is_down(&self) -> bool {
-        self.down.load(Ordering::Relaxed)
+        self.outage.is_down()
     }
 
     /// Passes `result` through, noting an outage start or end.
@@ -467,19 +466,9 @@ impl L2Health {
         match &result {
             Err(error) if error.is_outage() => {
                 telemetry::l2_error(self.kind);
-                if !self.down.swap(true, Ordering::Relaxed) {
-                    let reason = telemetry::error_chain(error);
-                    tracing::warn!(store = self.kind, error = %reason, "token cache store unavailable; serving from memory where possible");
-                    *self.since.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(Instant::now());
-                }
+                self.outage.failed(error);
             }
-            _ => {
-                if self.down.load(Ordering::Relaxed) && self.down.swap(false, Ordering::Relaxed) {
-                    let since = self.since.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
-                    let lasted = since.map(|at| at.elapsed()).unwrap_or_default();
-                    tracing::info!(store = self.kind, ?lasted, "token cache store answering again");
-                }
-            }
+            _ => self.outage.answered(),
         }
         result
     }

@@ -12,6 +12,9 @@
 mod memory;
 mod postgres;
 mod redis;
+mod save_guard;
+
+pub(crate) use save_guard::guarded;
 
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, SessionStore};
@@ -43,6 +46,22 @@ impl SessionBackend {
 }
 
 impl SessionBackend {
+    /// Notes an outage's start or end (one log line each) from a call's result:
+    /// a backend error is the store failing; encoding errors are not outages.
+    fn observe<T>(&self, result: session_store::Result<T>) -> session_store::Result<T> {
+        let outage = match self {
+            Self::Memory(_) => return result,
+            Self::Redis(store) => &store.outage,
+            Self::Postgres(store) => &store.outage,
+        };
+        match &result {
+            Err(error @ session_store::Error::Backend(_)) => outage.failed(error),
+            Err(_) => {}
+            Ok(_) => outage.answered(),
+        }
+        result
+    }
+
     /// Whether the store answers (`/readyz`).
     pub async fn check_ready(&self) -> Result<(), crate::cache::CacheError> {
         match self {
@@ -62,35 +81,39 @@ impl SessionStore for SessionBackend {
     /// find nothing to update, in every store.
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
         record.id = Id::default();
-        match self {
+        let created = match self {
             Self::Memory(store) => store.create(record).await,
             Self::Redis(store) => store.create(record).await,
             Self::Postgres(store) => store.create(record).await,
-        }
+        };
+        self.observe(created)
     }
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {
-        match self {
+        let saved = match self {
             Self::Memory(store) => store.save(record).await,
             Self::Redis(store) => store.save(record).await,
             Self::Postgres(store) => store.save(record).await,
-        }
+        };
+        self.observe(saved)
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
-        match self {
+        let loaded = match self {
             Self::Memory(store) => store.load(id).await,
             Self::Redis(store) => store.load(id).await,
             Self::Postgres(store) => store.load(id).await,
-        }
+        };
+        self.observe(loaded)
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
-        match self {
+        let deleted = match self {
             Self::Memory(store) => store.delete(id).await,
             Self::Redis(store) => store.delete(id).await,
             Self::Postgres(store) => store.delete(id).await,
-        }
+        };
+        self.observe(deleted)
     }
 }
 

@@ -18,13 +18,16 @@ pub struct PostgresSessionStore {
     pool: PgPool,
     /// `UPDATE` of a live session's data and expiry, never an insert.
     update: Arc<str>,
+    /// One log line per outage.
+    pub(super) outage: Arc<crate::outage::OutageLog>,
 }
 
 impl PostgresSessionStore {
     /// The table `table` in `schema` (both already accepted as identifiers by `store`).
     pub fn new(store: PostgresStore, pool: PgPool, schema: &str, table: &str) -> Self {
         let update = format!(r#"update "{schema}"."{table}" set data = $2, expiry_date = $3 where id = $1 and expiry_date > now()"#);
-        Self { store, pool, update: update.into() }
+        let outage = Arc::new(crate::outage::OutageLog::new("session store", "postgres"));
+        Self { store, pool, update: update.into(), outage }
     }
 
     /// Creates the schema's sessions table if it is missing.
