@@ -16,7 +16,7 @@ async fn flt_05_a_profile_page_whose_service_refuses_renewed_tokens_offers_sign_
     assert!(page.contains("AdeleV@contoso.example"), "the profile renders before the fault");
 
     // Graph refuses every token from now on, renewed or not.
-    app.emulator.faults().revoke_access_tokens(u64::MAX);
+    app.emulator.faults().refuse_every_access_token();
     let requests = app.emulator.token_requests();
     let answer = browser.get("/profile").await;
     assert_eq!(answer.status(), StatusCode::FORBIDDEN, "the page's status says the user must act");

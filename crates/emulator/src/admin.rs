@@ -249,18 +249,13 @@ async fn revoke_refresh_tokens(State(state): State<Arc<EmulatorState>>, Path(oid
 }
 
 /// `POST /_emulator/access-tokens/revoke`: Graph and the sample API refuse
-/// every access token issued so far with a plain 401 (no claims challenge),
-/// as after a restart with new keys, a revocation or a policy change. It
-/// answers once the second it revoked has passed, so every token issued
-/// after the answer is accepted (`iat` counts whole seconds).
+/// every access token minted so far with a plain 401 (no claims challenge),
+/// as after a restart with new keys, a revocation or a policy change;
+/// tokens minted afterwards are accepted.
 async fn revoke_access_tokens(State(state): State<Arc<EmulatorState>>) -> Response {
-    let now = crate::tokens::now_secs();
-    state.faults.revoke_access_tokens(now);
-    while crate::tokens::now_secs() <= now {
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    tracing::info!(issued_at_or_before = now, "access tokens revoked");
-    Json(json!({ "revokedIssuedAtOrBefore": now })).into_response()
+    let minted = state.faults.revoke_access_tokens_minted_so_far();
+    tracing::info!(minted, "access tokens revoked");
+    Json(json!({ "revokedMintedBefore": minted })).into_response()
 }
 
 /// `POST /_emulator/users/{oid}/refresh-tokens/expire`

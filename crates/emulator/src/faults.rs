@@ -249,10 +249,10 @@ pub struct Faults {
     /// A conditional access policy Graph and the sample API enforce: every
     /// access token that does not satisfy these claims is challenged.
     claims_policy: Mutex<Option<String>>,
-    /// Access tokens issued at or before this second (`iat`) are refused
-    /// with a plain 401, as a resource does after a revocation or a change
-    /// of its keys or policy.
-    access_tokens_revoked_at: Mutex<Option<u64>>,
+    /// Access tokens minted before this mint number are refused with a
+    /// plain 401, as a resource does after a revocation or a change of its
+    /// keys or policy.
+    access_tokens_revoked_before: Mutex<Option<u64>>,
 }
 
 /// A snapshot of what is armed, for the admin API.
@@ -340,7 +340,7 @@ impl Faults {
         *lock(&self.duplicate_kids) = 0;
         *lock(&self.single_key) = 0;
         *lock(&self.claims_policy) = None;
-        *lock(&self.access_tokens_revoked_at) = None;
+        *lock(&self.access_tokens_revoked_before) = None;
     }
 
     /// What is armed now.
@@ -372,14 +372,24 @@ impl Faults {
     }
 
     /// From now on, Graph and the sample API refuse every access token
-    /// issued at or before `at` (seconds since the epoch) with a plain 401.
-    pub fn revoke_access_tokens(&self, at: u64) {
-        *lock(&self.access_tokens_revoked_at) = Some(at);
+    /// minted so far with a plain 401; tokens minted afterwards are accepted.
+    /// Returns how many tokens that covers (in this process).
+    pub fn revoke_access_tokens_minted_so_far(&self) -> u64 {
+        let minted = crate::tokens::access_tokens_minted();
+        *lock(&self.access_tokens_revoked_before) = Some(minted);
+        minted
     }
 
-    /// Whether an access token issued at `iat` has been revoked.
-    pub fn access_token_revoked(&self, iat: u64) -> bool {
-        lock(&self.access_tokens_revoked_at).is_some_and(|revoked_at| iat <= revoked_at)
+    /// From now on, Graph and the sample API refuse every access token, even
+    /// those minted later (a resource that no longer accepts this app's tokens).
+    pub fn refuse_every_access_token(&self) {
+        *lock(&self.access_tokens_revoked_before) = Some(u64::MAX);
+    }
+
+    /// Whether the access token with `uti` has been revoked.
+    pub fn access_token_revoked(&self, uti: &str) -> bool {
+        let Some(revoked_before) = *lock(&self.access_tokens_revoked_before) else { return false };
+        crate::tokens::access_token_number(uti).is_none_or(|number| number < revoked_before)
     }
 
     /// The claims policy in force, if any.

@@ -33,7 +33,7 @@ pub fn authorize(state: &EmulatorState, headers: &HeaderMap, requirement: &Requi
         .minter()
         .verify_access_token(token.trim(), requirement.audience)
         .map_err(|reason| unauthorized(&format!("Access token validation failure: {reason}.")))?;
-    if state.faults.access_token_revoked(claims.iat) {
+    if state.faults.access_token_revoked(&claims.uti) {
         return Err(unauthorized("Access token has been revoked."));
     }
     let has_scope = claims.scopes().iter().any(|granted| requirement.delegated.iter().any(|needed| granted.eq_ignore_ascii_case(needed)));

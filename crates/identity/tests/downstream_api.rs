@@ -156,7 +156,7 @@ async fn flt_05_a_renewed_token_refused_again_asks_the_user_to_sign_in_again_wit
     let apis = app.identity.downstream();
     let _: Vec<Todo> = apis.get_for_user("TodoList", &adele, None).await.unwrap();
     // Every token, renewed or not, is refused from now on.
-    app.emulator.faults().revoke_access_tokens(u64::MAX);
+    app.emulator.faults().refuse_every_access_token();
 
     let requests = app.emulator.token_requests();
     let error = apis.get_for_user::<Vec<Todo>>("TodoList", &adele, None).await.unwrap_err();
@@ -189,7 +189,7 @@ async fn flt_05_an_app_token_the_api_refuses_is_renewed_once() {
     let _: Vec<Todo> = apis.call_for_app("TodoListAsApp", None).await.expect("a new app token is accepted");
     assert_eq!(app.emulator.token_requests(), requests + 1);
 
-    app.emulator.faults().revoke_access_tokens(u64::MAX);
+    app.emulator.faults().refuse_every_access_token();
     let requests = app.emulator.token_requests();
     let error = apis.call_for_app::<Vec<Todo>>("TodoListAsApp", None).await.unwrap_err();
     assert!(matches!(error, IdentityError::Downstream { status: 401, .. }), "{error}");
