@@ -1,4 +1,5 @@
-//! FLT-03: Redis stops mid-run and comes back. A private redis-server on a
+//! FLT-03: Redis stops mid-run and comes back (and a PostgreSQL connection is
+//! killed under a session write). A private redis-server on a
 //! free loopback port is started and stopped by the test (the machine's
 //! Redis is never touched). Users with an L1 copy keep working, others get a
 //! typed "store unavailable" at once (never a hang, never a panic), readiness
@@ -209,4 +210,51 @@ async fn flt_03_sessions_in_redis_down_every_request_answers_try_again_at_once_w
     assert_eq!(occurrences(&text, "session store answering again"), 1, "one line for its end:\n{text}");
     assert!(!text.contains(" ERROR "), "no error line per request:\n{text}");
     assert!(occurrences(&text, " WARN ") <= 2, "no warning per request:\n{text}");
+}
+
+/// A session write running on a PostgreSQL connection when that connection
+/// is terminated (`pg_terminate_backend`, as a failover or an operator does):
+/// it is tried once more on a new connection, and the request succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flt_03_a_session_write_whose_postgres_connection_is_killed_under_it_is_tried_again() {
+    use support::shared::{postgres_pool, postgres_url, Engine, SharedStore};
+    let store = SharedStore::new(Engine::Postgres);
+    let application = format!("idweb-flt03-{:08x}", rand::random::<u32>());
+    let url = format!("{}?application_name={application}", postgres_url());
+    let settings = json!({
+        "TokenCache": { "Store": "Postgres", "ConnectionString": url, "Schema": store.namespace, "EncryptionKeys": [{ "Id": "k1", "Key": new_key() }] },
+        "Session": { "Store": "Postgres", "ConnectionString": url, "Schema": store.namespace },
+    });
+    let app = TestApp::start_with(|_, customised| *customised = settings).await;
+    let browser = app.browser();
+    browser.sign_in(ADELE).await;
+    assert_eq!(browser.whoami().await, ADELE);
+
+    // Another connection holds every session row, so the app's next session write waits on it.
+    let admin = postgres_pool().await;
+    let mut holder = admin.begin().await.unwrap();
+    sqlx::query(&format!("select id from \"{}\".sessions for update", store.namespace)).fetch_all(&mut *holder).await.unwrap();
+    let challenge = format!("/test/challenge?claims={}", url::form_urlencoded::byte_serialize(br#"{"id_token":{"acrs":{"essential":true}}}"#).collect::<String>());
+    let writing = tokio::spawn({
+        let client = browser.client.clone();
+        let url = app.url.join(&challenge).unwrap();
+        async move { client.get(url).send().await.unwrap() }
+    });
+    // Once the write waits on the lock, its connection is killed under it.
+    let started = Instant::now();
+    let waiting = "select pid from pg_stat_activity where application_name = $1 and wait_event_type = 'Lock'";
+    let pid: i32 = loop {
+        if let Some((pid,)) = sqlx::query_as::<_, (i32,)>(waiting).bind(&application).fetch_optional(&admin).await.unwrap() {
+            break pid;
+        }
+        assert!(started.elapsed() < LIMIT, "the session write never waited on the lock");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let (killed,): (bool,) = sqlx::query_as("select pg_terminate_backend($1)").bind(pid).fetch_one(&admin).await.unwrap();
+    assert!(killed);
+    holder.rollback().await.unwrap();
+
+    let answer = tokio::time::timeout(LIMIT, writing).await.expect("no hang").unwrap();
+    assert_eq!(answer.status(), reqwest::StatusCode::OK, "the write went through on a new connection");
+    assert_eq!(browser.whoami().await, ADELE);
 }

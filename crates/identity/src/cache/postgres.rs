@@ -160,6 +160,18 @@ fn unavailable(error: impl std::error::Error + Send + Sync + 'static) -> CacheEr
 /// (shutdown, cancelled statements), and transaction rollbacks (serialization).
 const TRANSIENT_SQLSTATE_CLASSES: [&str; 4] = ["08", "53", "57", "40"];
 
+/// Whether `error` is the connection breaking under a statement (reset,
+/// or ended by the server: `pg_terminate_backend`, a restart, a failover):
+/// the pool opens another connection, so a statement that can be repeated
+/// is worth one more try.
+pub(crate) fn broken_connection(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_) => true,
+        sqlx::Error::Database(database) => database.code().is_some_and(|code| code.starts_with("57P") || code.starts_with("08")),
+        _ => false,
+    }
+}
+
 fn classify(error: sqlx::Error, timeout: Duration) -> CacheError {
     let code = error.as_database_error().and_then(|db| db.code()).map(|code| code.into_owned());
     match (&error, code.as_deref()) {

@@ -3,6 +3,10 @@
 //! The store's own `save` is an upsert, so a request that loaded a session
 //! before a sign-out or a provider logout deleted it would write it back
 //! when it finished, signing the user in again (SES-05).
+//!
+//! Reads and updates are tried once more when the connection broke under
+//! them (`pg_terminate_backend`, a failover): the pool opens a new one, and
+//! the request does not fail for a connection that was killed while it ran.
 
 use std::sync::Arc;
 
@@ -18,6 +22,8 @@ pub struct PostgresSessionStore {
     pool: PgPool,
     /// `UPDATE` of a live session's data and expiry, never an insert.
     update: Arc<str>,
+    /// `SELECT` of a live session's data.
+    select: Arc<str>,
     /// One log line per outage.
     pub(super) outage: Arc<crate::outage::OutageLog>,
 }
@@ -26,8 +32,9 @@ impl PostgresSessionStore {
     /// The table `table` in `schema` (both already accepted as identifiers by `store`).
     pub fn new(store: PostgresStore, pool: PgPool, schema: &str, table: &str) -> Self {
         let update = format!(r#"update "{schema}"."{table}" set data = $2, expiry_date = $3 where id = $1 and expiry_date > now()"#);
+        let select = format!(r#"select data from "{schema}"."{table}" where id = $1 and expiry_date > now()"#);
         let outage = Arc::new(crate::outage::OutageLog::new("session store", "postgres"));
-        Self { store, pool, update: update.into(), outage }
+        Self { store, pool, update: update.into(), select: select.into(), outage }
     }
 
     /// Creates the schema's sessions table if it is missing.
@@ -45,6 +52,18 @@ fn backend(error: impl std::fmt::Display) -> session_store::Error {
     session_store::Error::Backend(error.to_string())
 }
 
+/// Runs the statement `statement` makes; once more when the connection
+/// broke under it (it can be repeated: a read, or an update to fixed values).
+async fn once_more_if_broken<T, F>(statement: impl Fn() -> F) -> session_store::Result<T>
+where
+    F: std::future::Future<Output = Result<T, sqlx::Error>>,
+{
+    match statement().await {
+        Err(error) if crate::cache::postgres::broken_connection(&error) => statement().await.map_err(backend),
+        outcome => outcome.map_err(backend),
+    }
+}
+
 #[async_trait::async_trait]
 impl SessionStore for PostgresSessionStore {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
@@ -54,18 +73,15 @@ impl SessionStore for PostgresSessionStore {
     /// Updates the session if it is still there and unexpired; a deleted one stays deleted.
     async fn save(&self, record: &Record) -> session_store::Result<()> {
         let data = rmp_serde::to_vec(record).map_err(|error| session_store::Error::Encode(error.to_string()))?;
-        sqlx::query(&self.update)
-            .bind(record.id.to_string())
-            .bind(data)
-            .bind(record.expiry_date)
-            .execute(&self.pool)
-            .await
-            .map_err(backend)?;
+        let id = record.id.to_string();
+        once_more_if_broken(|| sqlx::query(&self.update).bind(&id).bind(&data).bind(record.expiry_date).execute(&self.pool)).await?;
         Ok(())
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
-        self.store.load(id).await
+        let id = id.to_string();
+        let row: Option<(Vec<u8>,)> = once_more_if_broken(|| sqlx::query_as(&self.select).bind(&id).fetch_optional(&self.pool)).await?;
+        row.map(|(data,)| rmp_serde::from_slice(&data).map_err(|error| session_store::Error::Decode(error.to_string()))).transpose()
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
