@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderValue};
+use axum::http::{header, HeaderValue, Version};
 use axum::middleware::Next;
 use axum::response::Response;
 use axum::Router;
@@ -102,12 +102,14 @@ pub async fn serve_until(
     }
 }
 
-/// While draining, every answer closes its connection, so a client that
-/// keeps connections alive opens its next one through the balancer (to
-/// another instance).
+/// While draining, every HTTP/1 answer closes its connection, so a client
+/// that keeps connections alive opens its next one through the balancer (to
+/// another instance). HTTP/2 has no such header (hyper would drop it with a
+/// warning); its connections get GOAWAY when the listener closes.
 pub async fn close_connections_while_draining(State(lifecycle): State<Lifecycle>, request: Request, next: Next) -> Response {
+    let http1 = request.version() < Version::HTTP_2;
     let mut response = next.run(request).await;
-    if lifecycle.is_draining() {
+    if http1 && lifecycle.is_draining() {
         response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
     response

@@ -176,7 +176,7 @@ impl Identity {
     pub fn session_layer(
         &self,
     ) -> tower::util::BoxCloneSyncServiceLayer<axum::routing::Route, axum::extract::Request, axum::response::Response, std::convert::Infallible> {
-        session::guarded(self.session_manager())
+        session::guarded(self.session_manager(), &self.config.session.cookie_name)
     }
 
     fn session_manager(&self) -> SessionManagerLayer<SessionBackend> {

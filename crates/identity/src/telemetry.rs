@@ -81,11 +81,23 @@ pub(crate) fn decrypt_failure() {
     metrics::counter!(DECRYPT_FAILURES).increment(1);
 }
 
+/// Session cookies that name no session, by `reason`: `malformed` (not a
+/// session id at all) or `unknown` (a well-formed id the store does not
+/// hold: expired, ended, or guessed).
+pub const SESSION_COOKIES_REFUSED: &str = "idweb_session_cookies_refused_total";
+
+pub(crate) fn session_cookie_refused(reason: &'static str) {
+    metrics::counter!(SESSION_COOKIES_REFUSED, "reason" => reason).increment(1);
+}
+
 /// What is logged when `RUST_LOG` says nothing: `info` and up, except
 /// tower-sessions' own lines, which repeat each failed session store call
 /// as an error, once per request. The engine logs a store's outage once
 /// when it starts and once when it ends ([`crate::outage::OutageLog`]).
-pub const DEFAULT_LOG_FILTER: &str = "info,tower_sessions=off,tower_sessions_core=off";
+/// (Their "possibly suspicious" lines are replaced by the engine's own, on
+/// the `idweb::security` target, and by [`SESSION_COOKIES_REFUSED`].)
+/// The directive covers tower-sessions' core and store crates too: targets match by prefix.
+pub const DEFAULT_LOG_FILTER: &str = "info,tower_sessions=off";
 
 /// An error and its sources on one line, for logs.
 pub fn error_chain(error: &dyn std::error::Error) -> String {

@@ -1,10 +1,18 @@
 //! LOG-01 (first version): the tracing output of a whole flow — sign-in,
-//! Graph call, refused replay, sign-out — holds no code, token or secret.
+//! Graph call, refused replay, sign-out — holds no code, token or secret;
+//! LOG-02; and FLT-03's one line per store outage.
 
 mod support;
 
+use std::time::{Duration, Instant};
+
+use serde_json::json;
 use support::logs::capture_logs;
-use support::{TestApp, ADELE};
+use support::shared::new_key;
+use support::{location, TestApp, ADELE};
+
+/// Bound on every wait: a hang fails the test instead of stalling the suite.
+const LIMIT: Duration = Duration::from_secs(20);
 
 // One thread: the app, the emulator and the client all log into this subscriber.
 #[tokio::test(flavor = "current_thread")]
@@ -120,3 +128,92 @@ async fn flt_02_the_wait_before_a_retry_is_the_one_retry_after_asked_for() {
     let retry = text.lines().find(|line| line.contains("downstream API asks to retry")).expect("the retry was logged");
     assert!(retry.contains("status=429") && retry.contains("wait_ms=2000"), "{retry}");
 }
+
+// FLT-03 with sessions in Redis: here, where every test logs into a subscriber of its own
+// (a log call site first reached with none is remembered as uninteresting).
+/// How many times `needle` appears in `haystack`.
+fn occurrences(haystack: &str, needle: &str) -> usize {
+    haystack.matches(needle).count()
+}
+
+// One thread, so the app's log lines land in this test's subscriber.
+#[tokio::test(flavor = "current_thread")]
+async fn flt_03_sessions_in_redis_down_every_request_answers_try_again_at_once_with_one_log_line() {
+    let (logs, _guard) = support::logs::capture_logs_as_served();
+    let mut redis = support::redis::PrivateRedis::start();
+    // A long command timeout: a request that queued for it instead of failing fast would show.
+    let timeout_ms = 4000;
+    // Sessions in Redis, tokens in memory: only the session store fails here.
+    let sessions = json!({ "Store": "Redis", "ConnectionString": redis.url(), "TimeoutMilliseconds": timeout_ms });
+    let token_cache = json!({ "EncryptionKeys": [{ "Id": "k1", "Key": new_key() }] });
+    let app = TestApp::start_with(|_, settings| *settings = json!({ "TokenCache": token_cache, "Session": sessions })).await;
+    let adele = app.browser();
+    adele.sign_in(ADELE).await;
+    assert_eq!(adele.get("/graph/me").await.text().await.unwrap(), ADELE);
+
+    redis.stop();
+    // Let the clients see the connection go (fred notices the closed socket).
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = Instant::now();
+
+    // Signed in: the user cannot be looked up; a "try again" answer, never a bare 500.
+    for _ in 0..3 {
+        let answer = adele.get("/graph/me").await;
+        assert_eq!(answer.status(), reqwest::StatusCode::SEE_OTHER, "{:?}", answer.text().await);
+        assert_eq!(location(&answer), "/auth/error?reason=store_unavailable");
+    }
+    // Someone new signs in: the start needs no store; the callback's new session cannot be
+    // saved, and the browser lands on the sign-in error page, not an empty 500.
+    let newcomer = app.browser();
+    let request = newcomer.start_sign_in().await;
+    let callback = newcomer.choose_user(&request, support::ALEX).await;
+    let landed = newcomer
+        .client
+        .get(callback.clone())
+        .header(reqwest::header::ACCEPT, "text/html,application/xhtml+xml")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(landed.status(), reqwest::StatusCode::SEE_OTHER);
+    assert_eq!(location(&landed), "/auth/error?reason=store_unavailable");
+    // A handler that changed the session and answered: tower-sessions' own save at the end
+    // fails. A browser navigating gets a "try again" page that links to the same page (not a
+    // redirect: the page it would lead to writes the session too, and could loop), any other
+    // client a 503 with Retry-After; never the layer's empty 500.
+    let claims = r#"{"access_token":{"acrs":{"essential":true,"value":"c1"}}}"#;
+    let challenge = format!("/test/challenge?claims={}", url::form_urlencoded::byte_serialize(claims.as_bytes()).collect::<String>());
+    let navigating = newcomer.client.get(app.url.join(&challenge).unwrap()).header(reqwest::header::ACCEPT, "text/html").send().await.unwrap();
+    assert_eq!(navigating.status(), reqwest::StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(navigating.headers().get(reqwest::header::RETRY_AFTER).and_then(|value| value.to_str().ok()), Some("5"));
+    let page = navigating.text().await.unwrap();
+    assert!(page.contains(&format!(r#"<a href="{}">Try again</a>"#, challenge.replace('&', "&amp;"))), "{page}");
+    let fetching = newcomer.get(&challenge).await;
+    assert_eq!(fetching.status(), reqwest::StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(fetching.headers().get(reqwest::header::RETRY_AFTER).and_then(|value| value.to_str().ok()), Some("5"));
+    assert!(fetching.text().await.unwrap().contains("try again"));
+
+    // Fast: none of these waited for the command timeout (queued commands would each take it).
+    let took = started.elapsed();
+    assert!(took < Duration::from_millis(timeout_ms), "{took:?} for the requests during the outage");
+
+    redis.launch();
+    let back = Instant::now();
+    while app.identity.check_ready().await.is_err() {
+        assert!(back.elapsed() < LIMIT, "never reconnected");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The restarted Redis kept nothing: people sign in again, and it works.
+    assert_eq!(adele.whoami().await, "nobody");
+    adele.sign_in(ADELE).await;
+    assert_eq!(adele.whoami().await, ADELE);
+    // The outage is declared over once the store has answered for a quiet spell.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert_eq!(adele.whoami().await, ADELE);
+
+    let text = logs.text();
+    assert_eq!(occurrences(&text, "session store unavailable"), 1, "one line for the outage:\n{text}");
+    assert_eq!(occurrences(&text, "session store answering again"), 1, "one line for its end:\n{text}");
+    assert!(!text.contains(" ERROR "), "no error line per request:\n{text}");
+    assert!(occurrences(&text, " WARN ") <= 2, "no warning per request:\n{text}");
+}
+

@@ -7,67 +7,16 @@
 
 mod support;
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use idweb_identity::{IdentityError, UserTokenOptions};
 use serde_json::json;
 use support::shared::new_key;
+use support::redis::PrivateRedis;
 use support::{location, signed_in, TestApp, ADELE};
 
 /// Bound on every wait in this test: a hang fails it instead of stalling the suite.
 const LIMIT: Duration = Duration::from_secs(20);
-
-struct PrivateRedis {
-    port: u16,
-    dir: std::path::PathBuf,
-    server: Option<Child>,
-}
-
-impl PrivateRedis {
-    fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let dir = std::env::temp_dir().join(format!("idweb-redis-{port}"));
-        std::fs::create_dir_all(&dir).unwrap();
-        let mut redis = Self { port, dir, server: None };
-        redis.launch();
-        redis
-    }
-
-    fn launch(&mut self) {
-        let server = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .current_dir(&self.dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server must be installed (scripts/services.sh installs it)");
-        self.server = Some(server);
-        let started = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(started.elapsed() < LIMIT, "redis-server did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut server) = self.server.take() {
-            let _ = server.kill();
-            let _ = server.wait();
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
-    }
-}
-
-impl Drop for PrivateRedis {
-    fn drop(&mut self) {
-        self.stop();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn flt_03_redis_down_mid_run_degrades_to_l1_and_recovers_without_restart() {
@@ -130,86 +79,6 @@ async fn flt_03_redis_down_mid_run_degrades_to_l1_and_recovers_without_restart()
     let renewed = app.identity.tokens().for_user_with(&adele, scopes_forced).await.expect("writes reach Redis again");
     let seen = tokio::time::timeout(LIMIT, other.identity.tokens().for_user(&adele, &scopes)).await.expect("no hang").expect("recovered without a restart");
     assert_eq!(seen.secret(), renewed.secret());
-}
-
-/// How many times `needle` appears in `haystack`.
-fn occurrences(haystack: &str, needle: &str) -> usize {
-    haystack.matches(needle).count()
-}
-
-// One thread, so the app's log lines land in this test's subscriber.
-#[tokio::test(flavor = "current_thread")]
-async fn flt_03_sessions_in_redis_down_every_request_answers_try_again_at_once_with_one_log_line() {
-    let (logs, _guard) = support::logs::capture_logs_as_served();
-    let mut redis = PrivateRedis::start();
-    // A long command timeout: a request that queued for it instead of failing fast would show.
-    let timeout_ms = 4000;
-    // Sessions in Redis, tokens in memory: only the session store fails here.
-    let sessions = json!({ "Store": "Redis", "ConnectionString": redis.url(), "TimeoutMilliseconds": timeout_ms });
-    let token_cache = json!({ "EncryptionKeys": [{ "Id": "k1", "Key": new_key() }] });
-    let app = TestApp::start_with(|_, settings| *settings = json!({ "TokenCache": token_cache, "Session": sessions })).await;
-    let adele = app.browser();
-    adele.sign_in(ADELE).await;
-    assert_eq!(adele.get("/graph/me").await.text().await.unwrap(), ADELE);
-
-    redis.stop();
-    // Let the clients see the connection go (fred notices the closed socket).
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let started = Instant::now();
-
-    // Signed in: the user cannot be looked up; a "try again" answer, never a bare 500.
-    for _ in 0..3 {
-        let answer = adele.get("/graph/me").await;
-        assert_eq!(answer.status(), reqwest::StatusCode::SEE_OTHER, "{:?}", answer.text().await);
-        assert_eq!(location(&answer), "/auth/error?reason=store_unavailable");
-    }
-    // Someone new signs in: the start needs no store; the callback's new session cannot be
-    // saved, and the browser lands on the sign-in error page, not an empty 500.
-    let newcomer = app.browser();
-    let request = newcomer.start_sign_in().await;
-    let callback = newcomer.choose_user(&request, support::ALEX).await;
-    let landed = newcomer
-        .client
-        .get(callback.clone())
-        .header(reqwest::header::ACCEPT, "text/html,application/xhtml+xml")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(landed.status(), reqwest::StatusCode::SEE_OTHER);
-    assert_eq!(location(&landed), "/auth/error?reason=store_unavailable");
-    // A handler that changed the session and answered: tower-sessions' own save at the end
-    // fails. A browser navigating lands on the sign-in error page, any other client gets a
-    // 503 with Retry-After; never the layer's empty 500.
-    let claims = r#"{"access_token":{"acrs":{"essential":true,"value":"c1"}}}"#;
-    let challenge = format!("/test/challenge?claims={}", url::form_urlencoded::byte_serialize(claims.as_bytes()).collect::<String>());
-    let navigating = newcomer.client.get(app.url.join(&challenge).unwrap()).header(reqwest::header::ACCEPT, "text/html").send().await.unwrap();
-    assert_eq!(navigating.status(), reqwest::StatusCode::SEE_OTHER);
-    assert_eq!(location(&navigating), "/auth/error?reason=store_unavailable");
-    let fetching = newcomer.get(&challenge).await;
-    assert_eq!(fetching.status(), reqwest::StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(fetching.headers().get(reqwest::header::RETRY_AFTER).and_then(|value| value.to_str().ok()), Some("5"));
-    assert!(fetching.text().await.unwrap().contains("try again"));
-
-    // Fast: none of these waited for the command timeout (queued commands would each take it).
-    let took = started.elapsed();
-    assert!(took < Duration::from_millis(timeout_ms), "{took:?} for the requests during the outage");
-
-    redis.launch();
-    let back = Instant::now();
-    while app.identity.check_ready().await.is_err() {
-        assert!(back.elapsed() < LIMIT, "never reconnected");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    // The restarted Redis kept nothing: people sign in again, and it works.
-    assert_eq!(adele.whoami().await, "nobody");
-    adele.sign_in(ADELE).await;
-    assert_eq!(adele.whoami().await, ADELE);
-
-    let text = logs.text();
-    assert_eq!(occurrences(&text, "session store unavailable"), 1, "one line for the outage:\n{text}");
-    assert_eq!(occurrences(&text, "session store answering again"), 1, "one line for its end:\n{text}");
-    assert!(!text.contains(" ERROR "), "no error line per request:\n{text}");
-    assert!(occurrences(&text, " WARN ") <= 2, "no warning per request:\n{text}");
 }
 
 /// A session write running on a PostgreSQL connection when that connection

@@ -610,6 +610,9 @@ mod tests {
             assert!(cache.health().is_down());
             backend.down.store(false, Ordering::SeqCst);
             assert!(cache.load(&alex).await.unwrap().is_none());
+            // The outage is declared over after a quiet spell with no failure.
+            tokio::time::sleep(Duration::from_millis(2100)).await;
+            assert!(cache.load(&alex).await.unwrap().is_none());
             assert!(!cache.health().is_down());
         })
         .await;

@@ -56,7 +56,8 @@ impl SessionBackend {
         };
         match &result {
             Err(error @ session_store::Error::Backend(_)) => outage.failed(error),
-            Err(_) => {}
+            // A record that does not encode or decode is a defect, not an outage: every time.
+            Err(error) => tracing::error!(error = %error, "a session record cannot be encoded or decoded"),
             Ok(_) => outage.answered(),
         }
         result
@@ -67,8 +68,15 @@ impl SessionBackend {
         match self {
             Self::Memory(_) => Ok(()),
             Self::Redis(_) | Self::Postgres(_) => {
-                // A load of an id nobody holds is a real round trip through the store's own client.
-                self.load(&Id::default()).await.map(|_| ()).map_err(|error| crate::cache::CacheError::unavailable(self.kind(), error))
+                // A load of an id nobody holds is a real round trip through the store's own client
+                // (not counted as a refused cookie: nobody sent it).
+                let probe = Id::default();
+                let loaded = match self {
+                    Self::Redis(store) => store.load(&probe).await,
+                    Self::Postgres(store) => store.load(&probe).await,
+                    Self::Memory(_) => Ok(None),
+                };
+                self.observe(loaded).map(|_| ()).map_err(|error| crate::cache::CacheError::unavailable(self.kind(), error))
             }
         }
     }
@@ -104,6 +112,11 @@ impl SessionStore for SessionBackend {
             Self::Redis(store) => store.load(id).await,
             Self::Postgres(store) => store.load(id).await,
         };
+        if let Ok(None) = loaded {
+            // Expired or ended, mostly; many in a short time from one client is someone guessing.
+            crate::telemetry::session_cookie_refused("unknown");
+            tracing::info!(target: "idweb::security", "a session cookie names no session the store holds");
+        }
         self.observe(loaded)
     }
 

@@ -24,6 +24,7 @@ pub const TODO_SCOPE: &str = "api://c1a9d3b7-6e2f-4d8a-9b5c-3f7e1d2a4b60/access_
 
 pub mod certificates;
 pub mod logs;
+pub mod redis;
 pub mod shared;
 
 /// Stands for the emulator's base URL (with its slash) in settings a test
