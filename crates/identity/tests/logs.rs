@@ -217,3 +217,35 @@ async fn flt_03_sessions_in_redis_down_every_request_answers_try_again_at_once_w
     assert!(occurrences(&text, " WARN ") <= 2, "no warning per request:\n{text}");
 }
 
+
+// A refusal is not an outage: a session key Redis refuses to read (here a key of the wrong
+// type; in production an ACL or a misconfigured Redis) is logged as an error on every
+// request, and no outage is declared.
+#[tokio::test(flavor = "current_thread")]
+async fn flt_03_a_store_that_refuses_rather_than_fails_is_logged_every_time_not_as_an_outage() {
+    use fred::prelude::{ClientLike, KeysInterface, ListInterface};
+    let (logs, _guard) = support::logs::capture_logs_as_served();
+    let redis = support::redis::PrivateRedis::start();
+    let sessions = json!({ "Store": "Redis", "ConnectionString": redis.url() });
+    let token_cache = json!({ "EncryptionKeys": [{ "Id": "k1", "Key": new_key() }] });
+    let app = TestApp::start_with(|_, settings| *settings = json!({ "TokenCache": token_cache, "Session": sessions })).await;
+    let browser = app.browser();
+    browser.sign_in(ADELE).await;
+    assert_eq!(browser.whoami().await, ADELE);
+
+    let client = support::shared::redis_client(&redis.url()).await;
+    let keys = support::shared::redis_keys(&client, "*").await;
+    assert_eq!(keys.len(), 1, "the one session: {keys:?}");
+    let _: i64 = client.del(keys[0].as_str()).await.unwrap();
+    let _: i64 = client.lpush(keys[0].as_str(), "not a session").await.unwrap();
+    client.quit().await.unwrap();
+
+    for _ in 0..3 {
+        let answer = browser.get("/whoami").await;
+        assert!(!answer.status().is_success(), "the session cannot be read");
+    }
+    let text = logs.text();
+    assert_eq!(text.matches("the session store refused a command").count(), 3, "every time:\n{text}");
+    assert!(!text.contains("session store unavailable"), "not an outage:\n{text}");
+    drop(redis);
+}

@@ -464,7 +464,7 @@ mod tests {
             report(go(&breaker, now), OUTAGE, now);
         }
         assert_eq!(held(&breaker, now), Some(Held::Breaker));
-        let sign_in = breaker.admit_sign_in(Duration::ZERO).await.ok().expect("admitted");
+        let Ok(sign_in) = breaker.admit_sign_in(Duration::ZERO).await else { panic!("admitted") };
         report(sign_in, Outcome::Answered, now);
         assert_eq!(held(&breaker, now), None);
     }

@@ -172,14 +172,34 @@ pub(crate) fn broken_connection(error: &sqlx::Error) -> bool {
     }
 }
 
-fn classify(error: sqlx::Error, timeout: Duration) -> CacheError {
+/// How a PostgreSQL failure counts: slow, down, or a refusal that a retry will not change.
+enum Failure {
+    TimedOut,
+    Down,
+    Refused,
+}
+
+fn failure(error: &sqlx::Error) -> Failure {
     let code = error.as_database_error().and_then(|db| db.code()).map(|code| code.into_owned());
-    match (&error, code.as_deref()) {
-        (sqlx::Error::PoolTimedOut, _) | (_, Some("57014")) => CacheError::TimedOut { store: STORE, timeout },
-        (sqlx::Error::Io(_) | sqlx::Error::PoolClosed | sqlx::Error::Tls(_) | sqlx::Error::WorkerCrashed, _) => unavailable(error),
-        (_, Some(code)) if TRANSIENT_SQLSTATE_CLASSES.iter().any(|class| code.starts_with(class)) => unavailable(error),
+    match (error, code.as_deref()) {
+        (sqlx::Error::PoolTimedOut, _) | (_, Some("57014")) => Failure::TimedOut,
+        (sqlx::Error::Io(_) | sqlx::Error::PoolClosed | sqlx::Error::Tls(_) | sqlx::Error::WorkerCrashed, _) => Failure::Down,
+        (_, Some(code)) if TRANSIENT_SQLSTATE_CLASSES.iter().any(|class| code.starts_with(class)) => Failure::Down,
         // Wrong permissions, a missing table, a bad statement: a defect or misconfiguration.
-        _ => CacheError::Protocol { store: STORE, detail: error.to_string() },
+        _ => Failure::Refused,
+    }
+}
+
+/// Whether `error` is PostgreSQL down or slow (an outage), not a refusal.
+pub(crate) fn is_outage(error: &sqlx::Error) -> bool {
+    !matches!(failure(error), Failure::Refused)
+}
+
+fn classify(error: sqlx::Error, timeout: Duration) -> CacheError {
+    match failure(&error) {
+        Failure::TimedOut => CacheError::TimedOut { store: STORE, timeout },
+        Failure::Down => unavailable(error),
+        Failure::Refused => CacheError::Protocol { store: STORE, detail: error.to_string() },
     }
 }
 

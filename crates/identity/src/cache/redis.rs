@@ -160,6 +160,12 @@ fn unavailable(error: impl std::error::Error + Send + Sync + 'static) -> CacheEr
 /// `WRONGTYPE`, ...) mean a misconfigured or too old Redis, not an outage.
 const TRANSIENT_REPLIES: [&str; 6] = ["LOADING", "BUSY", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN", "READONLY"];
 
+/// Whether `error` is Redis down, slow or failing over (an outage), not a
+/// refusal that a retry will not change (an ACL, a wrong type, a script error).
+pub(crate) fn is_outage(error: &Error) -> bool {
+    classify(error.clone(), Duration::ZERO).is_outage()
+}
+
 fn classify(error: Error, timeout: Duration) -> CacheError {
     let transient_reply = TRANSIENT_REPLIES.iter().any(|reply| error.details().starts_with(reply));
     let reply_code = error.details().split(' ').next().is_some_and(|word| word.len() > 2 && word.chars().all(|c| c.is_ascii_uppercase()));

@@ -46,19 +46,11 @@ impl SessionBackend {
 }
 
 impl SessionBackend {
-    /// Notes an outage's start or end (one log line each) from a call's result:
-    /// a backend error is the store failing; encoding errors are not outages.
+    /// Logs a record that does not encode or decode: a defect, not an outage,
+    /// logged every time (each shared store notes its own outages).
     fn observe<T>(&self, result: session_store::Result<T>) -> session_store::Result<T> {
-        let outage = match self {
-            Self::Memory(_) => return result,
-            Self::Redis(store) => &store.outage,
-            Self::Postgres(store) => &store.outage,
-        };
-        match &result {
-            Err(error @ session_store::Error::Backend(_)) => outage.failed(error),
-            // A record that does not encode or decode is a defect, not an outage: every time.
-            Err(error) => tracing::error!(error = %error, "a session record cannot be encoded or decoded"),
-            Ok(_) => outage.answered(),
+        if let Err(error @ (session_store::Error::Encode(_) | session_store::Error::Decode(_))) = &result {
+            tracing::error!(store = self.kind(), error = %error, "a session record cannot be encoded or decoded");
         }
         result
     }

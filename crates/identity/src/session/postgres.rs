@@ -2,7 +2,10 @@
 //! queries, except that saving only updates a session that is still there.
 //! The store's own `save` is an upsert, so a request that loaded a session
 //! before a sign-out or a provider logout deleted it would write it back
-//! when it finished, signing the user in again (SES-05).
+//! when it finished, signing the user in again (SES-05). Creating and
+//! deleting are its own statements too, so that every failure is told
+//! apart: the database down or slow is an outage (one log line when it
+//! starts, one when it ends), any other refusal is logged every time.
 //!
 //! Reads and updates are tried once more when the connection broke under
 //! them (`pg_terminate_backend`, a failover): the pool opens a new one, and
@@ -24,8 +27,12 @@ pub struct PostgresSessionStore {
     update: Arc<str>,
     /// `SELECT` of a live session's data.
     select: Arc<str>,
+    /// `INSERT` under an id nobody holds (nothing when it is taken).
+    insert: Arc<str>,
+    /// `DELETE` of one session.
+    delete: Arc<str>,
     /// One log line per outage.
-    pub(super) outage: Arc<crate::outage::OutageLog>,
+    outage: Arc<crate::outage::OutageLog>,
 }
 
 impl PostgresSessionStore {
@@ -33,8 +40,29 @@ impl PostgresSessionStore {
     pub fn new(store: PostgresStore, pool: PgPool, schema: &str, table: &str) -> Self {
         let update = format!(r#"update "{schema}"."{table}" set data = $2, expiry_date = $3 where id = $1 and expiry_date > now()"#);
         let select = format!(r#"select data from "{schema}"."{table}" where id = $1 and expiry_date > now()"#);
+        let insert = format!(r#"insert into "{schema}"."{table}" (id, data, expiry_date) values ($1, $2, $3) on conflict (id) do nothing"#);
+        let delete = format!(r#"delete from "{schema}"."{table}" where id = $1"#);
         let outage = Arc::new(crate::outage::OutageLog::new("session store", "postgres"));
-        Self { store, pool, update: update.into(), select: select.into(), outage }
+        Self { store, pool, update: update.into(), select: select.into(), insert: insert.into(), delete: delete.into(), outage }
+    }
+
+    /// Passes a statement's result on as the session store's, noting
+    /// outages (one log line each way) and logging every other refusal.
+    fn observed<T>(&self, result: Result<T, sqlx::Error>) -> session_store::Result<T> {
+        match result {
+            Ok(value) => {
+                self.outage.answered();
+                Ok(value)
+            }
+            Err(error) => {
+                if crate::cache::postgres::is_outage(&error) {
+                    self.outage.failed(&error);
+                } else {
+                    tracing::error!(error = %error, "the session store refused a statement");
+                }
+                Err(backend(error))
+            }
+        }
     }
 
     /// Creates the schema's sessions table if it is missing.
@@ -53,38 +81,52 @@ fn backend(error: impl std::fmt::Display) -> session_store::Error {
 }
 
 /// Runs the statement `statement` makes; once more when the connection
-/// broke under it (it can be repeated: a read, or an update to fixed values).
-async fn once_more_if_broken<T, F>(statement: impl Fn() -> F) -> session_store::Result<T>
+/// broke under it (it can be repeated: a read, an update to fixed values,
+/// an insert that does nothing when the row is there).
+async fn once_more_if_broken<T, F>(statement: impl Fn() -> F) -> Result<T, sqlx::Error>
 where
     F: std::future::Future<Output = Result<T, sqlx::Error>>,
 {
     match statement().await {
-        Err(error) if crate::cache::postgres::broken_connection(&error) => statement().await.map_err(backend),
-        outcome => outcome.map_err(backend),
+        Err(error) if crate::cache::postgres::broken_connection(&error) => statement().await,
+        outcome => outcome,
     }
 }
 
 #[async_trait::async_trait]
 impl SessionStore for PostgresSessionStore {
+    /// Under an id nobody holds, drawing another on a collision.
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
-        self.store.create(record).await
+        let data = rmp_serde::to_vec(record).map_err(|error| session_store::Error::Encode(error.to_string()))?;
+        loop {
+            let id = record.id.to_string();
+            let inserted = self.observed(
+                once_more_if_broken(|| sqlx::query(&self.insert).bind(&id).bind(&data).bind(record.expiry_date).execute(&self.pool)).await,
+            )?;
+            if inserted.rows_affected() == 1 {
+                return Ok(());
+            }
+            record.id = Id::default();
+        }
     }
 
     /// Updates the session if it is still there and unexpired; a deleted one stays deleted.
     async fn save(&self, record: &Record) -> session_store::Result<()> {
         let data = rmp_serde::to_vec(record).map_err(|error| session_store::Error::Encode(error.to_string()))?;
         let id = record.id.to_string();
-        once_more_if_broken(|| sqlx::query(&self.update).bind(&id).bind(&data).bind(record.expiry_date).execute(&self.pool)).await?;
+        self.observed(once_more_if_broken(|| sqlx::query(&self.update).bind(&id).bind(&data).bind(record.expiry_date).execute(&self.pool)).await)?;
         Ok(())
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
         let id = id.to_string();
-        let row: Option<(Vec<u8>,)> = once_more_if_broken(|| sqlx::query_as(&self.select).bind(&id).fetch_optional(&self.pool)).await?;
+        let row: Option<(Vec<u8>,)> = self.observed(once_more_if_broken(|| sqlx::query_as(&self.select).bind(&id).fetch_optional(&self.pool)).await)?;
         row.map(|(data,)| rmp_serde::from_slice(&data).map_err(|error| session_store::Error::Decode(error.to_string()))).transpose()
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
-        self.store.delete(id).await
+        let id = id.to_string();
+        self.observed(once_more_if_broken(|| sqlx::query(&self.delete).bind(&id).execute(&self.pool)).await)?;
+        Ok(())
     }
 }

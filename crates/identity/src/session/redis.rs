@@ -1,12 +1,15 @@
-//! Sessions in Redis: tower-sessions-redis-store's keys and records, except
-//! that saving a session that is gone is no error. The store saves with
-//! `SET ... XX`, so a deleted session is never written back (SES-05), but
-//! Redis answers such a `SET` with nil, which the store turns into an
-//! error: the slow request that raced a sign-out would answer 500.
-//!
-//! Every command fails at once while the connection is down (fred's
-//! `fail_fast`), as the token cache's do: a request during an outage gets
-//! its "try again" page at once instead of queueing for the command timeout.
+//! Sessions in Redis, in tower-sessions-redis-store's keys and records (the
+//! session id, a MessagePack record, expiring with the session), with
+//! commands of its own:
+//! - saving updates a session that still exists (`SET ... XX`) and a nil
+//!   answer (it is gone) is no error: a deleted session is never written
+//!   back (SES-05), and the slow request that raced a sign-out does not fail;
+//! - every command fails at once while the connection is down (fred's
+//!   `fail_fast`), as the token cache's do: a request during an outage gets
+//!   its "try again" page at once instead of queueing for the command timeout;
+//! - a failure is told apart: the store down or slow is an outage (one log
+//!   line when it starts, one when it ends); any other refusal (an ACL, a
+//!   wrong type under a session's key) is a defect, logged every time.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,15 +20,13 @@ use fred::prelude::Options;
 use fred::types::{Expiration, SetOptions, Value};
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, SessionStore};
-use tower_sessions_redis_store::RedisStore;
 
 /// Sessions in the Redis the pool reaches.
 #[derive(Debug, Clone)]
 pub struct RedisSessionStore {
-    store: RedisStore<WithOptions<Pool>>,
     client: WithOptions<Pool>,
     /// One log line per outage.
-    pub(super) outage: Arc<crate::outage::OutageLog>,
+    outage: Arc<crate::outage::OutageLog>,
 }
 
 impl RedisSessionStore {
@@ -34,34 +35,59 @@ impl RedisSessionStore {
     pub fn new(pool: Pool, timeout: Duration) -> Self {
         let client = pool.with_options(&Options { fail_fast: true, timeout: Some(timeout), ..Default::default() });
         let outage = Arc::new(crate::outage::OutageLog::new("session store", "redis"));
-        Self { store: RedisStore::new(client.clone()), client, outage }
+        Self { client, outage }
+    }
+
+    /// Passes a command's result on as the session store's, noting outages.
+    fn observed<T>(&self, result: Result<T, fred::error::Error>) -> session_store::Result<T> {
+        match result {
+            Ok(value) => {
+                self.outage.answered();
+                Ok(value)
+            }
+            Err(error) => {
+                if crate::cache::redis::is_outage(&error) {
+                    self.outage.failed(&error);
+                } else {
+                    tracing::error!(error = %error, "the session store refused a command");
+                }
+                Err(session_store::Error::Backend(error.to_string()))
+            }
+        }
+    }
+
+    /// `SET` of the record with `condition`; whether Redis set it.
+    async fn set(&self, record: &Record, condition: SetOptions) -> session_store::Result<bool> {
+        let data = rmp_serde::to_vec(record).map_err(|error| session_store::Error::Encode(error.to_string()))?;
+        let expiry = Expiration::EXAT(record.expiry_date.unix_timestamp());
+        let answer: Value = self.observed(self.client.set(record.id.to_string(), data.as_slice(), Some(expiry), Some(condition), false).await)?;
+        Ok(!answer.is_null())
     }
 }
 
 #[async_trait::async_trait]
 impl SessionStore for RedisSessionStore {
+    /// Under an id nobody holds (`NX`), drawing another on a collision.
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
-        self.store.create(record).await
+        while !self.set(record, SetOptions::NX).await? {
+            record.id = Id::default();
+        }
+        Ok(())
     }
 
     /// Updates the session if its key still exists (`XX`); nil, Redis' answer
     /// when it does not, means the session ended and stays ended.
     async fn save(&self, record: &Record) -> session_store::Result<()> {
-        let data = rmp_serde::to_vec(record).map_err(|error| session_store::Error::Encode(error.to_string()))?;
-        let expiry = Expiration::EXAT(record.expiry_date.unix_timestamp());
-        let _: Value = self
-            .client
-            .set(record.id.to_string(), data.as_slice(), Some(expiry), Some(SetOptions::XX), false)
-            .await
-            .map_err(|error| session_store::Error::Backend(error.to_string()))?;
-        Ok(())
+        self.set(record, SetOptions::XX).await.map(|_| ())
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
-        self.store.load(id).await
+        let data: Option<Vec<u8>> = self.observed(self.client.get(id.to_string()).await)?;
+        data.map(|data| rmp_serde::from_slice(&data).map_err(|error| session_store::Error::Decode(error.to_string()))).transpose()
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
-        self.store.delete(id).await
+        let _: i64 = self.observed(self.client.del(id.to_string()).await)?;
+        Ok(())
     }
 }

@@ -222,7 +222,7 @@ pub async fn redis_client(url: &str) -> fred::clients::Client {
     client
 }
 
-async fn redis_keys(client: &fred::clients::Client, pattern: &str) -> Vec<String> {
+pub async fn redis_keys(client: &fred::clients::Client, pattern: &str) -> Vec<String> {
     use futures_util::TryStreamExt;
     let keys: Vec<fred::types::Key> = if client.is_clustered() {
         client.scan_cluster_buffered(pattern, Some(1000), None).try_collect().await.unwrap()
