@@ -34,6 +34,26 @@ pub enum SessionBackend {
     Postgres(PostgresSessionStore),
 }
 
+/// A shared store's answer as the session store's: an outage (`is_outage`)
+/// noted on `outage` (one log line when it starts, one when it ends), any
+/// other refusal logged every time.
+fn observed<T, E: std::error::Error>(outage: &crate::outage::OutageLog, result: Result<T, E>, is_outage: fn(&E) -> bool) -> session_store::Result<T> {
+    match result {
+        Ok(value) => {
+            outage.answered();
+            Ok(value)
+        }
+        Err(error) => {
+            if is_outage(&error) {
+                outage.failed(&error);
+            } else {
+                tracing::error!(error = %error, "the session store refused a command");
+            }
+            Err(session_store::Error::Backend(error.to_string()))
+        }
+    }
+}
+
 impl SessionBackend {
     /// `memory`, `redis` or `postgres`, for logs and readiness.
     pub fn kind(&self) -> &'static str {

@@ -46,23 +46,9 @@ impl PostgresSessionStore {
         Self { store, pool, update: update.into(), select: select.into(), insert: insert.into(), delete: delete.into(), outage }
     }
 
-    /// Passes a statement's result on as the session store's, noting
-    /// outages (one log line each way) and logging every other refusal.
+    /// A command's result as the session store's, outages noted.
     fn observed<T>(&self, result: Result<T, sqlx::Error>) -> session_store::Result<T> {
-        match result {
-            Ok(value) => {
-                self.outage.answered();
-                Ok(value)
-            }
-            Err(error) => {
-                if crate::cache::postgres::is_outage(&error) {
-                    self.outage.failed(&error);
-                } else {
-                    tracing::error!(error = %error, "the session store refused a statement");
-                }
-                Err(backend(error))
-            }
-        }
+        super::observed(&self.outage, result, crate::cache::postgres::is_outage)
     }
 
     /// Creates the schema's sessions table if it is missing.
@@ -74,10 +60,6 @@ impl PostgresSessionStore {
     pub async fn delete_expired(&self) -> session_store::Result<()> {
         tower_sessions::ExpiredDeletion::delete_expired(&self.store).await
     }
-}
-
-fn backend(error: impl std::fmt::Display) -> session_store::Error {
-    session_store::Error::Backend(error.to_string())
 }
 
 /// Runs the statement `statement` makes; once more when the connection

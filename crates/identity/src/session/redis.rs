@@ -38,22 +38,9 @@ impl RedisSessionStore {
         Self { client, outage }
     }
 
-    /// Passes a command's result on as the session store's, noting outages.
+    /// A command's result as the session store's, outages noted.
     fn observed<T>(&self, result: Result<T, fred::error::Error>) -> session_store::Result<T> {
-        match result {
-            Ok(value) => {
-                self.outage.answered();
-                Ok(value)
-            }
-            Err(error) => {
-                if crate::cache::redis::is_outage(&error) {
-                    self.outage.failed(&error);
-                } else {
-                    tracing::error!(error = %error, "the session store refused a command");
-                }
-                Err(session_store::Error::Backend(error.to_string()))
-            }
-        }
+        super::observed(&self.outage, result, crate::cache::redis::is_outage)
     }
 
     /// `SET` of the record with `condition`; whether Redis set it.
