@@ -3,6 +3,7 @@
 //! evicted and renewed once (FLT-05), throttling and unavailability retried
 //! within a budget (FLT-02), errors mapped once.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -56,6 +57,9 @@ pub struct ApiCaller {
     /// with the grant that was refused: a new sign-in (a newer grant) is
     /// tried again at once.
     refused: moka::sync::Cache<(Option<crate::user::HomeAccountId>, Url), u64>,
+    /// Whether `refused` ever held anything: until then a call builds no key
+    /// and looks nothing up (the path every page takes).
+    any_refused: AtomicBool,
 }
 
 /// The error body Graph (and the sample API) send: `{"error": {"code", "message"}}`.
@@ -75,7 +79,7 @@ impl ApiCaller {
     /// A caller using `http` and acquiring tokens through `tokens`.
     pub fn new(http: reqwest::Client, tokens: Arc<TokenAcquisition>) -> Self {
         let refused = moka::sync::Cache::builder().max_capacity(REFUSALS_REMEMBERED).time_to_live(REFUSAL_MEMORY).build();
-        Self { http, tokens, refused }
+        Self { http, tokens, refused, any_refused: AtomicBool::new(false) }
     }
 
     /// `relative` under the API's base URL; `None` uses its `RelativePath`.
@@ -115,12 +119,14 @@ impl ApiCaller {
         let mut retries_left = api.max_retries;
         // FLT-05: the token the API refused, once it has been evicted and a renewal asked for.
         let mut refused_token: Option<AccessToken> = None;
-        let refusal_key = (caller.account(), api.base_url.clone());
+        let refusal_key = || (caller.account(), api.base_url.clone());
         let user = caller.user();
-        if let Some(refused_grant) = self.refused.get(&refusal_key) {
-            // The renewed token was refused too, lately: no renewal per reload, the answer at once.
-            if self.tokens.grant_generation(user).await? == refused_grant {
-                return self.refused_again(caller, api, None).await;
+        if self.any_refused.load(Ordering::Relaxed) {
+            if let Some(refused_grant) = self.refused.get(&refusal_key()) {
+                // The renewed token was refused too, lately: no renewal per reload, the answer at once.
+                if self.tokens.grant_generation(user).await? == refused_grant {
+                    return self.refused_again(caller, api, None).await;
+                }
             }
         }
         loop {
@@ -165,7 +171,8 @@ impl ApiCaller {
                     Some(first) if first.secret() != token.secret() => {
                         tracing::warn!("the API refused a renewed access token too");
                         let grant = self.tokens.grant_generation(user).await?;
-                        self.refused.insert(refusal_key, grant);
+                        self.refused.insert(refusal_key(), grant);
+                        self.any_refused.store(true, Ordering::Relaxed);
                         return self.refused_again(caller, api, Some((response, token))).await;
                     }
                     // The "renewal" gave the same token back: nothing learnt about the grant.

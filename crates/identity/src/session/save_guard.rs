@@ -3,8 +3,8 @@
 //! tower-sessions writes a changed session back after the handler has
 //! answered, and answers an empty 500 when that write fails (a store outage
 //! during a sign-in, or during the once-a-minute activity write). Around the
-//! session manager, this guard notes the status the handler answered with
-//! (the inner half) and, seeing a 500 the handler did not send (the outer
+//! session manager, this guard marks the server errors the handler answered
+//! itself (the inner half) and, seeing a 500 without that mark (the outer
 //! half), answers in its place with a 503 and `Retry-After`: a short HTML
 //! page for a browser navigating (with a link that tries the same page
 //! again; not a redirect, which could loop when the store reads but does not
@@ -17,7 +17,6 @@
 //! logs itself only at a level the default filter turns off.
 
 use std::convert::Infallible;
-use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
@@ -34,9 +33,12 @@ use super::SessionBackend;
 /// Seconds a client is asked to wait before trying again.
 const RETRY_AFTER_SECONDS: &str = "5";
 
-/// The status the handler answered with, as the session manager saw it.
-#[derive(Default)]
-struct HandlerStatus(AtomicU16);
+/// Marks a server error the handler itself answered. tower-sessions passes
+/// the handler's response through untouched, and answers a failed save with
+/// a response of its own: a 500 without this mark is the failed save. Only
+/// server errors are marked, so a request that goes well costs nothing.
+#[derive(Clone, Copy)]
+struct HandlerServerError;
 
 /// The session manager (whose cookie is `cookie_name`) between the two halves of the guard, as one layer.
 pub(crate) fn guarded(manager: SessionManagerLayer<SessionBackend>, cookie_name: &str) -> BoxCloneSyncServiceLayer<Route, Request, Response, Infallible> {
@@ -44,35 +46,32 @@ pub(crate) fn guarded(manager: SessionManagerLayer<SessionBackend>, cookie_name:
     let layers = ServiceBuilder::new()
         .layer(from_fn_with_state(cookie_name, answer_failed_save))
         .layer(manager)
-        .layer(from_fn(note_handler_status));
+        .layer(from_fn(mark_handler_server_errors));
     BoxCloneSyncServiceLayer::new(layers)
 }
 
-async fn note_handler_status(request: Request, next: Next) -> Response {
-    let seen = request.extensions().get::<Arc<HandlerStatus>>().cloned();
-    let response = next.run(request).await;
-    if let Some(seen) = seen {
-        seen.0.store(response.status().as_u16(), Ordering::Relaxed);
+async fn mark_handler_server_errors(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    if response.status().is_server_error() {
+        response.extensions_mut().insert(HandlerServerError);
     }
     response
 }
 
-async fn answer_failed_save(State(cookie_name): State<Arc<str>>, mut request: Request, next: Next) -> Response {
+async fn answer_failed_save(State(cookie_name): State<Arc<str>>, request: Request, next: Next) -> Response {
     note_malformed_session_cookie(&request, &cookie_name);
-    let seen = Arc::new(HandlerStatus::default());
-    request.extensions_mut().insert(seen.clone());
-    // Only a page fetched with GET is worth a "try again" link to itself.
-    let again = (accepts_html(&request) && request.method() == Method::GET).then(|| same_page(request.uri()));
     let navigating = accepts_html(&request);
+    // Only a page fetched with GET is worth a "try again" link to itself (kept as the
+    // request's own `Uri`, a reference count: the link is written only if it is needed).
+    let again = (navigating && request.method() == Method::GET).then(|| request.uri().clone());
     let response = next.run(request).await;
-    let handler_status = seen.0.load(Ordering::Relaxed);
-    let failed_save = response.status() == StatusCode::INTERNAL_SERVER_ERROR && handler_status != 0 && handler_status < 500;
+    let failed_save = response.status() == StatusCode::INTERNAL_SERVER_ERROR && response.extensions().get::<HandlerServerError>().is_none();
     if !failed_save {
         return response;
     }
-    tracing::debug!(handler_status, "the session could not be saved; answering \"try again\"");
+    tracing::debug!("the session could not be saved; answering \"try again\"");
     let mut response = if navigating {
-        let link = again.unwrap_or_else(|| "/".to_owned());
+        let link = again.map_or_else(|| "/".to_owned(), |uri| same_page(&uri));
         let page = format!(
             "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">\
              <title>Try again in a moment</title></head><body><main><h1>Try again in a moment</h1>\
