@@ -230,12 +230,8 @@ impl TokenAcquisition {
         };
         // Another instance may have found the provider down meanwhile.
         let ticket = self.admit(current.as_ref())?;
-        // With a token that still works in hand, a slow provider is not waited for long.
-        let holds_working_token = use_cache
-            && current.as_ref().is_some_and(|stored| {
-                stored.partition.access_token_usable(wanted, options.tenant, SystemTime::now(), SERVE_PAST_RENEWAL_SAFETY).is_some()
-            });
-        let timeout = if holds_working_token { PROACTIVE_RENEWAL_TIMEOUT } else { TOKEN_TIMEOUT };
+        // A caller that skips the cache cannot be served the token it holds: it waits the full time.
+        let timeout = if use_cache { renewal_timeout(current.as_ref(), wanted, options.tenant) } else { TOKEN_TIMEOUT };
         let provider = self.provider.get().await?;
         // A tenant override asks that tenant's token endpoint with the same client.
         let tenant_client = match options.tenant {
@@ -304,22 +300,18 @@ impl TokenAcquisition {
 
     /// The part of [`Self::for_app`] inside the flight.
     async fn app_token(&self, key: &PartitionKey, wanted: &BTreeSet<String>, scopes: &[String]) -> Result<AccessToken, IdentityError> {
-        let (key, wanted) = (key.clone(), wanted.clone());
-        let _flight = self.flights.join(&key).await?;
-        let mut current = self.store.load_latest(&key).await?;
-        if let Some(token) = self.covering(current.as_ref(), &wanted, None) {
+        let _flight = self.flights.join(key).await?;
+        let mut current = self.store.load_latest(key).await?;
+        if let Some(token) = self.covering(current.as_ref(), wanted, None) {
             return Ok(token);
         }
-        let _lock = self.store.lock(&key, LOCK_WAIT).await?;
-        current = self.store.load_latest(&key).await?;
-        if let Some(token) = self.covering(current.as_ref(), &wanted, None) {
+        let _lock = self.store.lock(key, LOCK_WAIT).await?;
+        current = self.store.load_latest(key).await?;
+        if let Some(token) = self.covering(current.as_ref(), wanted, None) {
             return Ok(token);
         }
         let ticket = self.admit(current.as_ref())?;
-        let holds_working_token = current
-            .as_ref()
-            .is_some_and(|stored| stored.partition.access_token_usable(&wanted, None, SystemTime::now(), SERVE_PAST_RENEWAL_SAFETY).is_some());
-        let timeout = if holds_working_token { PROACTIVE_RENEWAL_TIMEOUT } else { TOKEN_TIMEOUT };
+        let timeout = renewal_timeout(current.as_ref(), wanted, None);
         let provider = self.provider.get().await?;
         let build = || {
             Ok(provider
@@ -336,29 +328,20 @@ impl TokenAcquisition {
                 return Err(refused.into_error("the app token request"));
             }
             Err(TokenRequestFailure::Unavailable(outage)) => {
-                self.remember_outage(&key, current, &outage).await;
+                self.remember_outage(key, current, &outage).await;
                 return Err(IdentityError::ProviderUnavailable(format!("app token request: {outage}")));
             }
             Err(TokenRequestFailure::Malformed(why)) => return Err(IdentityError::ProviderUnavailable(format!("app token request: {why}"))),
         };
-        self.store_in(&key, current, &response, &wanted, None, TokenSource::ClientCredentials, Grant::Rotated).await
+        self.store_in(key, current, &response, wanted, None, TokenSource::ClientCredentials, Grant::Rotated).await
     }
 
     /// Drops `user`'s cached access tokens for `scopes` (a downstream API
     /// said they no longer satisfy it); the refresh token stays.
     pub async fn forget_access_tokens(&self, user: &SignedInUser, scopes: &[String]) -> Result<(), IdentityError> {
         let key = PartitionKey::User(user.home_account_id.clone());
-        let _flight = self.flights.join(&key).await?;
-        let current = self.store.load_latest(&key).await?;
-        if let Some(stored) = &current {
-            let mut partition = stored.partition.clone();
-            partition.forget_access_tokens(&self.scopes.normalise(scopes.iter().map(String::as_str)));
-            // Writes only when something was dropped: an unchanged partition costs no store write.
-            if partition.access_tokens.len() != stored.partition.access_tokens.len() {
-                self.update(&key, current, partition).await?;
-            }
-        }
-        Ok(())
+        let scopes = self.scopes.normalise(scopes.iter().map(String::as_str));
+        self.drop_access_tokens(&key, |cached| !cached.scopes.is_disjoint(&scopes)).await.map(|_| ())
     }
 
     /// Drops `token` from the cache of `user` (`None`: the app's own
@@ -369,15 +352,22 @@ impl TokenAcquisition {
             Some(user) => PartitionKey::User(user.home_account_id.clone()),
             None => PartitionKey::App { tenant_id: self.tenant_id.clone() },
         };
-        let _flight = self.flights.join(&key).await?;
-        let current = self.store.load_latest(&key).await?;
+        self.drop_access_tokens(&key, |cached| cached.token.secret() == token.secret()).await
+    }
+
+    /// Drops the access tokens of `key`'s partition that `dropped` picks, inside
+    /// the flight (a renewal finishing now cannot write them back); whether any
+    /// was. An unchanged partition costs no store write.
+    async fn drop_access_tokens(&self, key: &PartitionKey, dropped: impl Fn(&CachedAccessToken) -> bool) -> Result<bool, IdentityError> {
+        let _flight = self.flights.join(key).await?;
+        let current = self.store.load_latest(key).await?;
         let Some(stored) = &current else { return Ok(false) };
         let mut partition = stored.partition.clone();
-        partition.access_tokens.retain(|cached| cached.token.secret() != token.secret());
+        partition.access_tokens.retain(|cached| !dropped(cached));
         if partition.access_tokens.len() == stored.partition.access_tokens.len() {
             return Ok(false);
         }
-        self.update(&key, current, partition).await?;
+        self.update(key, current, partition).await?;
         Ok(true)
     }
 
@@ -504,21 +494,15 @@ impl TokenAcquisition {
         if matches!(key, PartitionKey::User(_)) && partition.refresh_token.is_none() {
             return None;
         }
-        let now = SystemTime::now();
-        if let Some(backoff) = partition.renewal_backoff.filter(|backoff| backoff.holds_at(now)) {
-            return Some(Hold::Backoff(backoff.not_before.duration_since(now).unwrap_or_default()));
-        }
-        self.breaker.holding().map(|(why, wait)| Hold::Endpoint(why, wait))
+        backoff_hold(stored).or_else(|| self.breaker.holding().map(|(why, wait)| Hold::Endpoint(why, wait)))
     }
 
     /// The breaker's ticket to renew `current`, unless its back-off or the
     /// breaker holds the renewal (then a `ProviderUnavailable` the caller
     /// answers by serving a working token, FLT-04).
     fn admit(&self, current: Option<&Versioned>) -> Result<Ticket, IdentityError> {
-        let now = SystemTime::now();
-        let backoff = current.and_then(|stored| stored.partition.renewal_backoff).filter(|backoff| backoff.holds_at(now));
-        let hold = match backoff {
-            Some(backoff) => Hold::Backoff(backoff.not_before.duration_since(now).unwrap_or_default()),
+        let hold = match backoff_hold(current) {
+            Some(hold) => hold,
             None => match self.breaker.admit_renewal() {
                 Admission::Go(ticket) => return Ok(ticket),
                 Admission::Wait { why, retry_in } => Hold::Endpoint(why, retry_in),
@@ -760,6 +744,26 @@ impl TokenAcquisition {
 enum Grant {
     New,
     Rotated,
+}
+
+/// How long a renewal waits for the token endpoint: not long when the
+/// partition holds a token that still works (it is served if the renewal
+/// fails), the full time otherwise.
+fn renewal_timeout(current: Option<&Versioned>, wanted: &BTreeSet<String>, tenant: Option<&str>) -> Duration {
+    let holds_working_token = current
+        .is_some_and(|stored| stored.partition.access_token_usable(wanted, tenant, SystemTime::now(), SERVE_PAST_RENEWAL_SAFETY).is_some());
+    if holds_working_token {
+        PROACTIVE_RENEWAL_TIMEOUT
+    } else {
+        TOKEN_TIMEOUT
+    }
+}
+
+/// The wait `stored`'s own back-off still asks for, if any.
+fn backoff_hold(stored: Option<&Versioned>) -> Option<Hold> {
+    let now = SystemTime::now();
+    let backoff = stored?.partition.renewal_backoff.filter(|backoff| backoff.holds_at(now))?;
+    Some(Hold::Backoff(backoff.not_before.duration_since(now).unwrap_or_default()))
 }
 
 fn no_refresh_token(options: UserTokenOptions<'_>) -> IdentityError {

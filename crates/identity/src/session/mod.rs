@@ -63,9 +63,7 @@ impl SessionBackend {
             Self::Postgres(_) => "postgres",
         }
     }
-}
 
-impl SessionBackend {
     /// Logs a record that does not encode or decode: a defect, not an outage,
     /// logged every time (each shared store notes its own outages).
     fn observe<T>(&self, result: session_store::Result<T>) -> session_store::Result<T> {
@@ -77,20 +75,15 @@ impl SessionBackend {
 
     /// Whether the store answers (`/readyz`).
     pub async fn check_ready(&self) -> Result<(), crate::cache::CacheError> {
-        match self {
-            Self::Memory(_) => Ok(()),
-            Self::Redis(_) | Self::Postgres(_) => {
-                // A load of an id nobody holds is a real round trip through the store's own client
-                // (not counted as a refused cookie: nobody sent it).
-                let probe = Id::default();
-                let loaded = match self {
-                    Self::Redis(store) => store.load(&probe).await,
-                    Self::Postgres(store) => store.load(&probe).await,
-                    Self::Memory(_) => Ok(None),
-                };
-                self.observe(loaded).map(|_| ()).map_err(|error| crate::cache::CacheError::unavailable(self.kind(), error))
-            }
-        }
+        // A load of an id nobody holds is a real round trip through the store's own client
+        // (the store's, not `Self::load`: it is no refused cookie, nobody sent it).
+        let probe = Id::default();
+        let loaded = match self {
+            Self::Memory(_) => return Ok(()),
+            Self::Redis(store) => store.load(&probe).await,
+            Self::Postgres(store) => store.load(&probe).await,
+        };
+        self.observe(loaded).map(|_| ()).map_err(|error| crate::cache::CacheError::unavailable(self.kind(), error))
     }
 }
 
