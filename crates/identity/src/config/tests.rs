@@ -231,7 +231,7 @@ fn a_generic_provider_needs_its_authority_not_an_instance_or_tenant() {
 
 /// The example of Microsoft's documentation that did not start (issue 11):
 /// a comment, an empty `ClientCertificates` beside a secret, `GraphBeta`.
-const MIW_DOCS_EXAMPLE: &str = include_str!("../../tests/fixtures/microsoft-docs-appsettings.jsonc");
+const MIW_DOCS_EXAMPLE: &str = include_str!("../../tests/it/fixtures/microsoft-docs-appsettings.jsonc");
 
 #[test]
 fn microsofts_documented_example_loads_as_written() {
