@@ -120,13 +120,13 @@ impl From<idweb_identity::IdentityError> for AppError {
 
 #[cfg(all(test, feature = "ssr"))]
 mod tests {
-    use idweb_identity::{CacheError, IdentityError};
+    use idweb_identity::{StoreError, IdentityError};
 
     use super::AppError;
 
     #[test]
     fn flt_03_a_store_outage_is_a_clear_try_again_message_not_a_crash() {
-        let outage = CacheError::TimedOut { store: "redis", timeout: std::time::Duration::from_secs(1) };
+        let outage = StoreError::TimedOut { store: "redis", timeout: std::time::Duration::from_secs(1) };
         match AppError::from(IdentityError::TokenCache(outage)) {
             AppError::Unavailable(message) => {
                 assert!(message.contains("try again in a moment"), "{message}");

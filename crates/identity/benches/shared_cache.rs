@@ -15,11 +15,12 @@ use std::time::{Duration, SystemTime};
 use base64::Engine as _;
 use criterion::{criterion_group, criterion_main, Criterion};
 use idweb_identity::cache::encryption::{EncryptionKey, KeyRing};
-use idweb_identity::cache::{normalise_scopes, CachedAccessToken, LayeredSettings, LayeredTokenCache, TokenPartition};
+use idweb_identity::scopes::normalise_scopes;
+use idweb_identity::cache::{CachedAccessToken, LayeredSettings, LayeredTokenCache, TokenPartition};
 use idweb_identity::{Identity, IdentityConfig, PartitionKey, SignedInUser, TokenCacheStore};
 use openidconnect::{AccessToken, RefreshToken};
 
-#[path = "../tests/support/mod.rs"]
+#[path = "../tests/it/support/mod.rs"]
 mod support;
 
 use support::shared::{Engine, SharedStore};

@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion};
-use idweb_identity::cache::{normalise_scopes, CachedAccessToken, TokenPartition};
+use idweb_identity::scopes::normalise_scopes;
+use idweb_identity::cache::{CachedAccessToken, TokenPartition};
 use idweb_identity::{HomeAccountId, Identity, IdentityConfig, PartitionKey, SignedInUser};
 use openidconnect::{AccessToken, RefreshToken};
 

@@ -86,7 +86,7 @@ pub enum IdentityError {
     /// The token cache store failed (Redis or PostgreSQL down, an entry
     /// sealed with a key this instance lacks): try again shortly.
     #[error("the token cache is unavailable")]
-    TokenCache(#[from] crate::cache::CacheError),
+    TokenCache(#[from] crate::cache::StoreError),
     /// The session store failed.
     #[error("the session store is unavailable")]
     Session(#[from] tower_sessions::session::Error),

@@ -14,8 +14,6 @@
 
 pub mod acquisition;
 mod answer;
-pub mod outage;
-pub mod cache;
 pub mod claims;
 pub mod config;
 pub mod credentials;
@@ -28,11 +26,16 @@ pub mod logout;
 pub mod provider;
 pub mod session;
 pub mod signin;
-mod stores;
 pub mod telemetry;
 mod token_endpoint;
 pub mod token_response;
 pub mod user;
+pub mod scopes;
+
+/// The token cache: partitions, stores, the shared L2 (from `idweb-stores`).
+pub use idweb_stores::token_cache as cache;
+/// Where state is kept: the token cache and session stores (`idweb-stores`).
+pub use idweb_stores as stores;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -43,13 +46,13 @@ use tower_sessions::{Expiry, Session, SessionManagerLayer};
 
 pub use acquisition::TokenAcquisition;
 pub use acquisition::UserTokenOptions;
-pub use cache::{CacheError, LayeredTokenCache, MemoryTokenCache, PartitionKey, TokenCacheStore};
+pub use idweb_stores::{LayeredTokenCache, MemoryTokenCache, PartitionKey, StoreError, TokenCacheStore};
 pub use config::{ConfigError, IdentityConfig};
 pub use downstream::{ApiCaller, Caller, DownstreamApis};
 pub use error::{IdentityError, SIGN_IN_ERROR_PATH, SIGN_IN_PATH};
 pub use extract::{CurrentUser, MaybeUser};
 pub use graph::{GraphClient, GraphUser};
-pub use session::SessionBackend;
+pub use idweb_stores::SessionBackend;
 pub use signin::SIGN_OUT_PATH;
 pub use user::{HomeAccountId, SignedInUser};
 
@@ -141,11 +144,11 @@ impl IdentityBuilder {
         let provider = Arc::new(ProviderCache::new(config.clone(), http.clone(), credentials.current().client_secret()));
         let store = match self.token_cache {
             Some(store) => store,
-            None => stores::token_cache(&config.token_cache).await?,
+            None => idweb_stores::open_token_cache(&config.token_cache.store_settings()).await?,
         };
         let sessions = match self.sessions {
             Some(sessions) => sessions,
-            None => stores::session_store(&config.session).await?,
+            None => idweb_stores::open_session_store(&config.session.store_settings()).await?,
         };
         let tokens = Arc::new(TokenAcquisition::new(provider.clone(), store, http.clone(), credentials, &config));
         let caller = Arc::new(ApiCaller::new(http.clone(), tokens.clone()));
@@ -239,10 +242,7 @@ impl Identity {
     /// Sessions the memory session store holds now (`None` for a shared
     /// store, whose sessions its own server counts).
     pub fn sessions_held(&self) -> Option<u64> {
-        match &self.sessions {
-            SessionBackend::Memory(sessions) => Some(sessions.len()),
-            _ => None,
-        }
+        self.sessions.sessions_held()
     }
 
     /// Whether the stores this engine needs answer (`/readyz`): the token
@@ -330,7 +330,7 @@ fn trusted_authorities(http: &config::HttpConfig) -> Result<Vec<reqwest::Certifi
     Ok(trusted)
 }
 
-fn offered_scopes(config: &IdentityConfig, scopes: &cache::ScopeNormaliser) -> BTreeSet<String> {
+fn offered_scopes(config: &IdentityConfig, scopes: &scopes::ScopeNormaliser) -> BTreeSet<String> {
     let microsoft = config.azure_ad.profile == config::ProviderProfile::Microsoft;
     let graph = config.graph.scopes.iter().map(String::as_str).chain(graph::MAIL_SCOPES).filter(|_| microsoft);
     let apis = config.downstream_apis.values().flat_map(|api| api.scopes.iter().map(String::as_str));

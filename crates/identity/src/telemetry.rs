@@ -6,22 +6,14 @@
 use std::io::Write;
 use std::time::Duration;
 
+pub use idweb_stores::telemetry::{error_chain, ACTIVE_SESSIONS, DECRYPT_FAILURES, L1_INVALIDATIONS, L2_ERRORS, L2_SECONDS, SESSION_COOKIES_REFUSED};
+
 /// Tokens handed out, by `source`: `l1`, `l2`, `refresh`, `code`, `client_credentials`.
 pub const TOKENS_SERVED: &str = "idweb_tokens_served_total";
 /// Seconds per token endpoint request, by `grant`.
 pub const TOKEN_ENDPOINT_SECONDS: &str = "idweb_token_endpoint_seconds";
 /// Error codes the token endpoint answered, by `error`.
 pub const PROVIDER_ERRORS: &str = "idweb_provider_errors_total";
-/// Failed calls to the shared token cache store, by `store`.
-pub const L2_ERRORS: &str = "idweb_token_cache_l2_errors_total";
-/// Seconds per shared token cache store call, by `op`.
-pub const L2_SECONDS: &str = "idweb_token_cache_l2_seconds";
-/// L1 copies dropped because another instance changed the partition.
-pub const L1_INVALIDATIONS: &str = "idweb_token_cache_l1_invalidations_total";
-/// Shared entries that failed authentication (dropped, never used).
-pub const DECRYPT_FAILURES: &str = "idweb_token_cache_decrypt_failures_total";
-/// Sessions in the session store (memory store only; shared stores are counted by their engine).
-pub const ACTIVE_SESSIONS: &str = "idweb_sessions_active";
 /// Renewals not tried because renewals were held (FLT-04), by `reason`:
 /// `backoff` (this partition's last renewal failed), `breaker` (most recent
 /// token requests failed), `throttled` (the token endpoint's 429).
@@ -65,51 +57,14 @@ pub(crate) fn provider_error(code: &str) {
     metrics::counter!(PROVIDER_ERRORS, "error" => code).increment(1);
 }
 
-pub(crate) fn l2_error(store: &'static str) {
-    metrics::counter!(L2_ERRORS, "store" => store).increment(1);
-}
-
-pub(crate) fn l2_latency(op: &'static str, took: Duration) {
-    metrics::histogram!(L2_SECONDS, "op" => op).record(took.as_secs_f64());
-}
-
-pub(crate) fn l1_invalidation() {
-    metrics::counter!(L1_INVALIDATIONS).increment(1);
-}
-
-pub(crate) fn decrypt_failure() {
-    metrics::counter!(DECRYPT_FAILURES).increment(1);
-}
-
-/// Session cookies that name no session, by `reason`: `malformed` (not a
-/// session id at all) or `unknown` (a well-formed id the store does not
-/// hold: expired, ended, or guessed).
-pub const SESSION_COOKIES_REFUSED: &str = "idweb_session_cookies_refused_total";
-
-pub(crate) fn session_cookie_refused(reason: &'static str) {
-    metrics::counter!(SESSION_COOKIES_REFUSED, "reason" => reason).increment(1);
-}
-
 /// What is logged when `RUST_LOG` says nothing: `info` and up, except
 /// tower-sessions' own lines, which repeat each failed session store call
 /// as an error, once per request. The engine logs a store's outage once
-/// when it starts and once when it ends ([`crate::outage::OutageLog`]).
+/// when it starts and once when it ends ([`idweb_stores::outage::OutageLog`]).
 /// (Their "possibly suspicious" lines are replaced by the engine's own, on
 /// the `idweb::security` target, and by [`SESSION_COOKIES_REFUSED`].)
 /// The directive covers tower-sessions' core and store crates too: targets match by prefix.
 pub const DEFAULT_LOG_FILTER: &str = "info,tower_sessions=off";
-
-/// An error and its sources on one line, for logs.
-pub fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
 
 /// The most characters of one piece of outside text (a provider's error
 /// code, a path, an API's message) that reach a log line or an error message.

@@ -17,8 +17,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use openidconnect::{AccessToken, Nonce, OAuth2TokenResponse, Scope, TokenUrl};
 
+use crate::scopes::ScopeNormaliser;
 use crate::cache::{
-    merge::merge, CachedAccessToken, ScopeNormaliser, PartitionKey, SaveOutcome, TokenCacheStore, TokenPartition, TokenSource, Versioned,
+    merge::merge, CachedAccessToken, PartitionKey, SaveOutcome, TokenCacheStore, TokenPartition, TokenSource, Versioned,
 };
 use crate::credentials::{Credentials, JWT_BEARER};
 use crate::error::IdentityError;

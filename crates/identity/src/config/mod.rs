@@ -28,7 +28,8 @@ use serde_json::Value;
 use url::Url;
 
 pub use layers::{apply_env_overrides, merge_json};
-pub use stores::{ConnectionString, SessionConfig, SharedStoreConfig, StoreKind, TokenCacheConfig};
+pub use idweb_stores::settings::{ConnectionString, SharedStoreConfig, StoreKind};
+pub use stores::{SessionConfig, TokenCacheConfig};
 
 /// Why configuration could not be loaded; every variant names the key or file.
 #[derive(Debug, thiserror::Error)]

@@ -7,64 +7,8 @@ use std::time::Duration;
 use super::raw::{EncryptionKeyEntry, SessionSection, StoreKeys, TokenCacheSection};
 use super::values::{flag, positive, required, text};
 use super::ConfigError;
-use crate::cache::encryption::{EncryptionKey, KeyRing};
-
-/// The engine of a store several instances share (`Store` = `Memory`, the
-/// default, is no shared store at all).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StoreKind {
-    /// Redis, single node or Cluster.
-    Redis,
-    /// PostgreSQL.
-    Postgres,
-}
-
-impl StoreKind {
-    /// `{key}` read as a shared engine; `None` for `Memory` or no value.
-    fn parse(value: &Option<String>, key: &str) -> Result<Option<Self>, ConfigError> {
-        match text(value).map(str::to_ascii_lowercase).as_deref() {
-            None | Some("memory") => Ok(None),
-            Some("redis") => Ok(Some(Self::Redis)),
-            Some("postgres" | "postgresql") => Ok(Some(Self::Postgres)),
-            Some(_) => Err(ConfigError::Invalid { key: key.into(), reason: "expected Memory, Redis or Postgres".into() }),
-        }
-    }
-}
-
-/// A connection string; it may hold a password, so `Debug` never prints it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct ConnectionString(String);
-
-impl ConnectionString {
-    /// Wraps a connection string (configuration does this for `ConnectionString` keys).
-    pub fn new(text: String) -> Self {
-        Self(text)
-    }
-
-    /// The text, for the client library only.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for ConnectionString {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ConnectionString([redacted])")
-    }
-}
-
-/// How to reach a shared store.
-#[derive(Debug, Clone)]
-pub struct SharedStoreConfig {
-    /// Redis or Postgres.
-    pub kind: StoreKind,
-    /// `ConnectionString`.
-    pub connection_string: ConnectionString,
-    /// `KeyPrefix` (Redis) or `Schema` (PostgreSQL): where this app's entries live.
-    pub namespace: String,
-    /// `TimeoutMilliseconds`: longest one store call may take.
-    pub timeout: Duration,
-}
+use idweb_stores::settings::{ConnectionString, SessionStoreSettings, SharedStoreConfig, StoreKind, TokenCacheSettings};
+use idweb_stores::token_cache::encryption::{EncryptionKey, KeyRing};
 
 /// The `TokenCache` section.
 #[derive(Debug, Clone)]
@@ -169,7 +113,7 @@ impl SessionConfig {
 /// string to a section that names the same engine without one.
 fn shared_store(keys: &StoreKeys, section: &str, fallback: Option<&SharedStoreConfig>) -> Result<Option<SharedStoreConfig>, ConfigError> {
     let key = |name: &str| format!("{section}:{name}");
-    let Some(kind) = StoreKind::parse(&keys.store, &key("Store"))? else {
+    let Some(kind) = store_kind(&keys.store, &key("Store"))? else {
         return Ok(None);
     };
     let connection_string = match text(&keys.connection_string) {
@@ -202,7 +146,7 @@ fn shared_store(keys: &StoreKeys, section: &str, fallback: Option<&SharedStoreCo
     };
     Ok(Some(SharedStoreConfig {
         kind,
-        connection_string: ConnectionString(connection_string),
+        connection_string: ConnectionString::new(connection_string),
         namespace,
         timeout: Duration::from_millis(u64::from(positive(&keys.timeout_milliseconds, &key("TimeoutMilliseconds"), DEFAULT_TIMEOUT_MS)?)),
     }))
@@ -224,4 +168,35 @@ fn key_ring(entries: Option<&[EncryptionKeyEntry]>) -> Result<Option<Arc<KeyRing
         })
         .collect::<Result<Vec<_>, _>>()?;
     KeyRing::new(keys).map(|ring| Some(Arc::new(ring))).map_err(|error| ConfigError::Invalid { key: KEYS.into(), reason: error.to_string() })
+}
+
+/// `{key}` read as a shared engine; `None` for `Memory` or no value.
+fn store_kind(value: &Option<String>, key: &str) -> Result<Option<StoreKind>, ConfigError> {
+    match text(value).map(str::to_ascii_lowercase).as_deref() {
+        None | Some("memory") => Ok(None),
+        Some("redis") => Ok(Some(StoreKind::Redis)),
+        Some("postgres" | "postgresql") => Ok(Some(StoreKind::Postgres)),
+        Some(_) => Err(ConfigError::Invalid { key: key.into(), reason: "expected Memory, Redis or Postgres".into() }),
+    }
+}
+
+impl TokenCacheConfig {
+    /// What the stores crate needs to open this token cache.
+    pub fn store_settings(&self) -> TokenCacheSettings {
+        TokenCacheSettings {
+            max_partitions: self.max_partitions,
+            sliding_expiration: self.sliding_expiration,
+            shared: self.shared.clone(),
+            l1_max_partitions: self.l1_max_partitions,
+            l1_expiration: self.l1_expiration,
+            encryption_keys: self.encryption_keys.clone(),
+        }
+    }
+}
+
+impl SessionConfig {
+    /// What the stores crate needs to open this session store.
+    pub fn store_settings(&self) -> SessionStoreSettings {
+        SessionStoreSettings { max_sessions: self.max_sessions, max_bytes: self.max_bytes, shared: self.shared.clone() }
+    }
 }

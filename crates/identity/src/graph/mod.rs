@@ -116,7 +116,7 @@ pub struct Photo {
 /// (the worldwide Graph, the emulator) the worldwide cloud's.
 fn default_app_scope(base_url: &url::Url) -> String {
     match base_url.host_str() {
-        Some(host) if crate::cache::NATIONAL_GRAPH_HOSTS.iter().any(|graph| graph.eq_ignore_ascii_case(host)) => {
+        Some(host) if crate::scopes::NATIONAL_GRAPH_HOSTS.iter().any(|graph| graph.eq_ignore_ascii_case(host)) => {
             format!("https://{}/.default", host.to_ascii_lowercase())
         }
         _ => "https://graph.microsoft.com/.default".into(),

@@ -65,7 +65,7 @@ async fn load(identity: &Identity, name: &RecordName) -> Result<Option<(SessionL
 
 /// Writes `list` over the version `expected`; whether it was written.
 async fn store(identity: &Identity, name: &RecordName, list: &SessionList, expected: Option<Etag>) -> Result<bool, IdentityError> {
-    let bytes = serde_json::to_vec(list).map_err(|error| IdentityError::TokenCache(crate::cache::CacheError::Encoding(error)))?;
+    let bytes = serde_json::to_vec(list).map_err(|error| IdentityError::TokenCache(crate::cache::StoreError::Encoding(error)))?;
     Ok(identity.cache().save_record(name, &bytes, expected, identity.config().session.absolute_timeout).await?)
 }
 
@@ -88,7 +88,7 @@ async fn add(identity: &Identity, name: &RecordName, home_account_id: &HomeAccou
         }
     }
     // Not silently: a session missing from the index could never be ended by the provider's logout.
-    Err(IdentityError::TokenCache(crate::cache::CacheError::Contended { record: "sign-out index" }))
+    Err(IdentityError::TokenCache(crate::cache::StoreError::Contended { record: "sign-out index" }))
 }
 
 /// Ends every session the record `name` lists and removes the user's
@@ -127,5 +127,5 @@ pub(crate) async fn end(identity: &Identity, name: &RecordName, provider_session
             return Ok(ended);
         }
     }
-    Err(IdentityError::TokenCache(crate::cache::CacheError::Contended { record: "sign-out index" }))
+    Err(IdentityError::TokenCache(crate::cache::StoreError::Contended { record: "sign-out index" }))
 }

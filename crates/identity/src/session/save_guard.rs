@@ -10,7 +10,7 @@
 //! again; not a redirect, which could loop when the store reads but does not
 //! write, as any page looks its user up and may write the session), plain
 //! text for anything else. The outage itself is logged once by the store
-//! ([`crate::outage::OutageLog`]).
+//! ([`idweb_stores::outage::OutageLog`]).
 //!
 //! It also notes a session cookie that is not a session id at all (a
 //! tampered or guessed cookie) as a security event, which tower-sessions
@@ -28,7 +28,7 @@ use tower::util::BoxCloneSyncServiceLayer;
 use tower::ServiceBuilder;
 use tower_sessions::SessionManagerLayer;
 
-use super::SessionBackend;
+use idweb_stores::SessionBackend;
 
 /// Seconds a client is asked to wait before trying again.
 const RETRY_AFTER_SECONDS: &str = "5";
@@ -109,7 +109,7 @@ fn note_malformed_session_cookie(request: &Request, cookie_name: &str) {
         name == cookie_name && value.parse::<tower_sessions::session::Id>().is_err()
     });
     if malformed {
-        crate::telemetry::session_cookie_refused("malformed");
+        idweb_stores::telemetry::session_cookie_refused("malformed");
         tracing::warn!(target: "idweb::security", "a request carried a session cookie that is not a session id");
     }
 }

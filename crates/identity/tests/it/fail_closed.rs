@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use idweb_identity::cache::{Etag, PartitionLock, RecordName, SaveOutcome, TokenPartition, Versioned};
-use idweb_identity::{CacheError, MemoryTokenCache, PartitionKey, TokenCacheStore};
+use idweb_identity::{StoreError, MemoryTokenCache, PartitionKey, TokenCacheStore};
 use reqwest::StatusCode;
 use support::{location, TestApp, ADELE};
 
@@ -25,40 +25,40 @@ struct FaultyStore {
     removal_fails: AtomicBool,
 }
 
-fn down() -> CacheError {
-    CacheError::TimedOut { store: "test", timeout: Duration::from_millis(1) }
+fn down() -> StoreError {
+    StoreError::TimedOut { store: "test", timeout: Duration::from_millis(1) }
 }
 
 #[async_trait::async_trait]
 impl TokenCacheStore for FaultyStore {
-    async fn load(&self, key: &PartitionKey) -> Result<Option<Versioned>, CacheError> {
+    async fn load(&self, key: &PartitionKey) -> Result<Option<Versioned>, StoreError> {
         self.inner.load(key).await
     }
 
-    async fn save(&self, key: &PartitionKey, partition: &TokenPartition, expected: Option<Etag>) -> Result<SaveOutcome, CacheError> {
+    async fn save(&self, key: &PartitionKey, partition: &TokenPartition, expected: Option<Etag>) -> Result<SaveOutcome, StoreError> {
         self.inner.save(key, partition, expected).await
     }
 
-    async fn remove(&self, key: &PartitionKey) -> Result<bool, CacheError> {
+    async fn remove(&self, key: &PartitionKey) -> Result<bool, StoreError> {
         if self.removal_fails.load(Ordering::SeqCst) {
             return Err(down());
         }
         self.inner.remove(key).await
     }
 
-    async fn lock(&self, key: &PartitionKey, wait: Duration) -> Result<Option<PartitionLock>, CacheError> {
+    async fn lock(&self, key: &PartitionKey, wait: Duration) -> Result<Option<PartitionLock>, StoreError> {
         self.inner.lock(key, wait).await
     }
 
-    async fn partition_count(&self) -> Result<u64, CacheError> {
+    async fn partition_count(&self) -> Result<u64, StoreError> {
         self.inner.partition_count().await
     }
 
-    async fn load_record(&self, name: &RecordName, ttl: Duration) -> Result<Option<(Vec<u8>, Etag)>, CacheError> {
+    async fn load_record(&self, name: &RecordName, ttl: Duration) -> Result<Option<(Vec<u8>, Etag)>, StoreError> {
         self.inner.load_record(name, ttl).await
     }
 
-    async fn save_record(&self, name: &RecordName, bytes: &[u8], expected: Option<Etag>, ttl: Duration) -> Result<bool, CacheError> {
+    async fn save_record(&self, name: &RecordName, bytes: &[u8], expected: Option<Etag>, ttl: Duration) -> Result<bool, StoreError> {
         if self.records_unavailable.load(Ordering::SeqCst) {
             return Err(down());
         }
@@ -68,7 +68,7 @@ impl TokenCacheStore for FaultyStore {
         self.inner.save_record(name, bytes, expected, ttl).await
     }
 
-    async fn remove_record(&self, name: &RecordName) -> Result<bool, CacheError> {
+    async fn remove_record(&self, name: &RecordName) -> Result<bool, StoreError> {
         self.inner.remove_record(name).await
     }
 }

@@ -53,7 +53,7 @@ fn the_cache_compares_a_national_cloud_s_graph_scopes_without_its_prefix() {
         "Hosting": { "PublicUrl": "https://app.example" },
     });
     let config = idweb_identity::IdentityConfig::from_json(&settings).unwrap();
-    let normaliser = idweb_identity::cache::ScopeNormaliser::for_graph(&config.graph);
+    let normaliser = idweb_identity::scopes::ScopeNormaliser::for_graph(&config.graph);
     assert_eq!(normaliser.normalise(["https://graph.microsoft.us/User.Read", "openid"]), normaliser.normalise(["user.read"]));
     assert_ne!(
         normaliser.normalise(["https://graph.microsoft.com/Mail.Read"]),

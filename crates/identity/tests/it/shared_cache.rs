@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use idweb_identity::cache::encryption::{EncryptionKey, KeyRing};
 use idweb_identity::cache::{LayeredSettings, LayeredTokenCache};
-use idweb_identity::{CacheError, IdentityError, PartitionKey, SignedInUser, UserTokenOptions};
+use idweb_identity::{StoreError, IdentityError, PartitionKey, SignedInUser, UserTokenOptions};
 use serde_json::json;
 use support::shared::{new_key, Counting, Engine, SharedStore};
 use support::{signed_in, Browser, TestApp, ADELE};
@@ -162,7 +162,7 @@ async fn key_rotation_reads_old_entries_and_writes_with_the_new_key(engine: Engi
     // An instance that never got the new key says so, and leaves the entry for those that can read it.
     let behind = app.another_instance_with(|settings| settings["TokenCache"]["EncryptionKeys"] = json!([{ "Id": "k1", "Key": old_key }]), None).await;
     match behind.identity.cache().load(&key).await {
-        Err(CacheError::UnknownKey { key_id, .. }) => assert_eq!(key_id, "k2"),
+        Err(StoreError::UnknownKey { key_id, .. }) => assert_eq!(key_id, "k2"),
         other => panic!("expected an unknown key error, got {other:?}"),
     }
     assert!(store.raw_entries().await.iter().any(|(entry, ..)| *entry == store.raw_name(&key)), "not dropped");
@@ -329,7 +329,7 @@ on_every_engine!(
 #[tokio::test]
 async fn postgres_sweeps_expired_rows() {
     let store = SharedStore::new(Engine::Postgres);
-    let backend = idweb_identity::cache::postgres::PostgresBackend::connect(&store.config()).await.unwrap();
+    let backend = idweb_identity::stores::postgres::PostgresBackend::connect(&store.config()).await.unwrap();
     use idweb_identity::cache::{Etag, SealedEntry, SharedCacheBackend};
     let entry = SealedEntry { etag: Etag::random(), bytes: vec![1, 2, 3] };
     assert!(backend.put("u:short-lived", None, &entry, Duration::from_millis(1)).await.unwrap());

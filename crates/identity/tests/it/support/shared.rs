@@ -10,7 +10,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use fred::prelude::{ClientLike, Config, KeysInterface};
 use idweb_identity::cache::{ChangeEvent, Etag, SealedEntry, SharedCacheBackend};
-use idweb_identity::CacheError;
+use idweb_identity::StoreError;
 use serde_json::{json, Value};
 use tokio::sync::broadcast;
 
@@ -166,8 +166,8 @@ impl SharedStore {
     pub async fn backend(&self) -> Arc<dyn SharedCacheBackend> {
         let config = self.config();
         match self.engine {
-            Engine::Redis | Engine::RedisCluster => Arc::new(idweb_identity::cache::redis::RedisBackend::connect(&config).await.unwrap()),
-            Engine::Postgres => Arc::new(idweb_identity::cache::postgres::PostgresBackend::connect(&config).await.unwrap()),
+            Engine::Redis | Engine::RedisCluster => Arc::new(idweb_identity::stores::redis::RedisBackend::connect(&config).await.unwrap()),
+            Engine::Postgres => Arc::new(idweb_identity::stores::postgres::PostgresBackend::connect(&config).await.unwrap()),
         }
     }
 
@@ -266,41 +266,41 @@ impl SharedCacheBackend for Counting {
     fn kind(&self) -> &'static str {
         self.inner.kind()
     }
-    async fn get(&self, name: &str, ttl: Duration) -> Result<Option<SealedEntry>, CacheError> {
+    async fn get(&self, name: &str, ttl: Duration) -> Result<Option<SealedEntry>, StoreError> {
         self.tally();
         self.inner.get(name, ttl).await
     }
-    async fn put(&self, name: &str, expected: Option<Etag>, entry: &SealedEntry, ttl: Duration) -> Result<bool, CacheError> {
+    async fn put(&self, name: &str, expected: Option<Etag>, entry: &SealedEntry, ttl: Duration) -> Result<bool, StoreError> {
         self.tally();
         self.inner.put(name, expected, entry, ttl).await
     }
-    async fn delete(&self, name: &str) -> Result<bool, CacheError> {
+    async fn delete(&self, name: &str) -> Result<bool, StoreError> {
         self.tally();
         self.inner.delete(name).await
     }
-    async fn delete_if(&self, name: &str, etag: Etag) -> Result<bool, CacheError> {
+    async fn delete_if(&self, name: &str, etag: Etag) -> Result<bool, StoreError> {
         self.tally();
         self.inner.delete_if(name, etag).await
     }
-    async fn try_lock(&self, name: &str, owner: &str, ttl: Duration) -> Result<bool, CacheError> {
+    async fn try_lock(&self, name: &str, owner: &str, ttl: Duration) -> Result<bool, StoreError> {
         self.tally();
         self.inner.try_lock(name, owner, ttl).await
     }
-    async fn unlock(&self, name: &str, owner: &str) -> Result<(), CacheError> {
+    async fn unlock(&self, name: &str, owner: &str) -> Result<(), StoreError> {
         self.tally();
         self.inner.unlock(name, owner).await
     }
-    async fn publish_change(&self, name: &str) -> Result<(), CacheError> {
+    async fn publish_change(&self, name: &str) -> Result<(), StoreError> {
         self.tally();
         self.inner.publish_change(name).await
     }
     fn changes(&self) -> broadcast::Receiver<ChangeEvent> {
         self.inner.changes()
     }
-    async fn count(&self) -> Result<u64, CacheError> {
+    async fn count(&self) -> Result<u64, StoreError> {
         self.inner.count().await
     }
-    async fn ping(&self) -> Result<(), CacheError> {
+    async fn ping(&self) -> Result<(), StoreError> {
         self.tally();
         self.inner.ping().await
     }

@@ -11,7 +11,7 @@
 use super::{CachedAccessToken, TokenPartition};
 
 /// What to store instead of `ours`; `None`: store nothing.
-pub(crate) fn merge(base: Option<&TokenPartition>, ours: &TokenPartition, latest: Option<&TokenPartition>) -> Option<TokenPartition> {
+pub fn merge(base: Option<&TokenPartition>, ours: &TokenPartition, latest: Option<&TokenPartition>) -> Option<TokenPartition> {
     let Some(latest) = latest else {
         let newer_grant_than_base = ours.grant_generation > base.map_or(0, |base| base.grant_generation);
         return (base.is_none() || newer_grant_than_base).then(|| ours.clone());
@@ -84,11 +84,11 @@ mod tests {
     use openidconnect::{AccessToken, RefreshToken};
 
     use super::*;
-    use crate::cache::normalise_scopes;
+    use crate::token_cache::scope_set;
 
     fn access(value: &str, scope: &str, lifetime_secs: u64) -> CachedAccessToken {
         CachedAccessToken {
-            scopes: normalise_scopes([scope]),
+            scopes: scope_set([scope]),
             token: AccessToken::new(value.into()),
             expires_at: SystemTime::now() + Duration::from_secs(lifetime_secs),
             refresh_on: None,
@@ -108,7 +108,7 @@ mod tests {
 
     #[test]
     fn flt_04_a_renewal_ends_a_wait_another_writer_set_and_two_failures_keep_the_longer_wait() {
-        use crate::cache::RenewalBackoff;
+        use crate::token_cache::RenewalBackoff;
         let now = SystemTime::now();
         let base = partition("r1", 1, &[access("old", "user.read", 3000)]);
         let mut failed = base.clone();

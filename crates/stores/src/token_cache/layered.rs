@@ -3,7 +3,7 @@
 //! fails (FLT-03):
 //!
 //! - read: L1 hit, no L2 call; miss: one L2 read, copied into L1. L2 down:
-//!   the L1 copy serves if there is one, else [`CacheError`] (the app shows
+//!   the L1 copy serves if there is one, else [`StoreError`] (the app shows
 //!   "try again shortly" or re-authorizes silently).
 //! - write: compare-and-set in L2, then L1, then a change notice so other
 //!   instances drop their L1 copy. L2 down: L1 only, and the write is kept
@@ -29,7 +29,7 @@ use super::encryption::{KeyRing, OpenError};
 use super::memory::MemoryTokenCache;
 use super::merge::merge;
 use super::{
-    CacheError, CacheTier, ChangeEvent, Etag, PartitionKey, PartitionLock, RecordName, SaveOutcome, SealedEntry, SharedCacheBackend,
+    StoreError, CacheTier, ChangeEvent, Etag, PartitionKey, PartitionLock, RecordName, SaveOutcome, SealedEntry, SharedCacheBackend,
     TokenCacheStore, TokenPartition, Versioned,
 };
 use crate::telemetry;
@@ -129,7 +129,7 @@ impl LayeredTokenCache {
 
 impl Inner {
     /// Reads `key` from L2 and refreshes the L1 copy.
-    async fn read_l2(&self, key: &PartitionKey) -> Result<Option<Versioned>, CacheError> {
+    async fn read_l2(&self, key: &PartitionKey) -> Result<Option<Versioned>, StoreError> {
         let name = key.storage_name();
         let started = Instant::now();
         let stored = self.l2.get(&name, self.settings.l2_time_to_live).await;
@@ -144,8 +144,8 @@ impl Inner {
                 self.l1.put(key.clone(), Versioned { tier: CacheTier::Local, ..versioned.clone() });
                 Ok(Some(versioned))
             }
-            Err(OpenFailure::UnknownKey(key_id)) => Err(CacheError::UnknownKey { key_id, etag: entry.etag }),
-            Err(OpenFailure::Undecodable(error)) => Err(CacheError::Undecodable {
+            Err(OpenFailure::UnknownKey(key_id)) => Err(StoreError::UnknownKey { key_id, etag: entry.etag }),
+            Err(OpenFailure::Undecodable(error)) => Err(StoreError::Undecodable {
                 category: match error.classify() {
                     serde_json::error::Category::Io => "io",
                     serde_json::error::Category::Syntax => "syntax",
@@ -180,11 +180,11 @@ impl Inner {
     }
 
     /// Seals and writes `partition` over version `expected`; the new version if written.
-    async fn write(&self, key: &PartitionKey, partition: &TokenPartition, expected: Option<Etag>) -> Result<Option<Etag>, CacheError> {
+    async fn write(&self, key: &PartitionKey, partition: &TokenPartition, expected: Option<Etag>) -> Result<Option<Etag>, StoreError> {
         let name = key.storage_name();
         let etag = Etag::random();
-        let plaintext = serde_json::to_vec(partition).map_err(CacheError::Encoding)?;
-        let entry = SealedEntry { etag, bytes: self.keys.seal(&name, etag.0, &plaintext).map_err(|_| CacheError::Seal)? };
+        let plaintext = serde_json::to_vec(partition).map_err(StoreError::Encoding)?;
+        let entry = SealedEntry { etag, bytes: self.keys.seal(&name, etag.0, &plaintext).map_err(|_| StoreError::Seal)? };
         let started = Instant::now();
         let written = self.l2.put(&name, expected, &entry, self.settings.l2_time_to_live).await;
         telemetry::l2_latency("put", started.elapsed());
@@ -219,7 +219,7 @@ impl Inner {
     }
 
     /// Writes one pending change back; `Err` (an outage) keeps it pending.
-    async fn write_back_one(&self, key: &PartitionKey, pending: Pending) -> Result<(), CacheError> {
+    async fn write_back_one(&self, key: &PartitionKey, pending: Pending) -> Result<(), StoreError> {
         let name = key.storage_name();
         let Some(mut ours) = pending.ours else {
             let deleted = match &pending.base {
@@ -260,14 +260,14 @@ enum OpenFailure {
 
 #[async_trait::async_trait]
 impl TokenCacheStore for LayeredTokenCache {
-    async fn load(&self, key: &PartitionKey) -> Result<Option<Versioned>, CacheError> {
+    async fn load(&self, key: &PartitionKey) -> Result<Option<Versioned>, StoreError> {
         if let Some(local) = self.inner.l1.get(key) {
             return Ok(Some(local.as_ref().clone()));
         }
         self.inner.read_l2(key).await
     }
 
-    async fn load_latest(&self, key: &PartitionKey) -> Result<Option<Versioned>, CacheError> {
+    async fn load_latest(&self, key: &PartitionKey) -> Result<Option<Versioned>, StoreError> {
         match self.inner.read_l2(key).await {
             Err(error) if error.is_outage() => match self.inner.l1.get(key) {
                 // Degraded: this instance's copy is the best there is.
@@ -278,7 +278,7 @@ impl TokenCacheStore for LayeredTokenCache {
         }
     }
 
-    async fn save(&self, key: &PartitionKey, partition: &TokenPartition, expected: Option<Etag>) -> Result<SaveOutcome, CacheError> {
+    async fn save(&self, key: &PartitionKey, partition: &TokenPartition, expected: Option<Etag>) -> Result<SaveOutcome, StoreError> {
         match self.inner.write(key, partition, expected).await {
             Ok(Some(etag)) => Ok(SaveOutcome::Saved(etag)),
             Ok(None) => Ok(SaveOutcome::Conflict),
@@ -293,7 +293,7 @@ impl TokenCacheStore for LayeredTokenCache {
         }
     }
 
-    async fn remove(&self, key: &PartitionKey) -> Result<bool, CacheError> {
+    async fn remove(&self, key: &PartitionKey) -> Result<bool, StoreError> {
         let name = key.storage_name();
         let before = self.inner.l1.get(key);
         let in_l1 = self.inner.l1.remove_partition(key);
@@ -311,12 +311,12 @@ impl TokenCacheStore for LayeredTokenCache {
         }
     }
 
-    async fn load_record(&self, name: &RecordName, ttl: Duration) -> Result<Option<(Vec<u8>, Etag)>, CacheError> {
+    async fn load_record(&self, name: &RecordName, ttl: Duration) -> Result<Option<(Vec<u8>, Etag)>, StoreError> {
         let stored = self.inner.health.observe(self.inner.l2.get(name.as_str(), ttl).await)?;
         let Some(entry) = stored else { return Ok(None) };
         match self.inner.keys.open(name.as_str(), entry.etag.0, &entry.bytes) {
             Ok(bytes) => Ok(Some((bytes, entry.etag))),
-            Err(OpenError::UnknownKey(key_id)) => Err(CacheError::UnknownKey { key_id, etag: entry.etag }),
+            Err(OpenError::UnknownKey(key_id)) => Err(StoreError::UnknownKey { key_id, etag: entry.etag }),
             Err(error) => {
                 telemetry::decrypt_failure();
                 tracing::warn!(record = %name.as_str(), error = ?error, "a record failed authentication; treated as absent");
@@ -325,17 +325,17 @@ impl TokenCacheStore for LayeredTokenCache {
         }
     }
 
-    async fn save_record(&self, name: &RecordName, bytes: &[u8], expected: Option<Etag>, ttl: Duration) -> Result<bool, CacheError> {
+    async fn save_record(&self, name: &RecordName, bytes: &[u8], expected: Option<Etag>, ttl: Duration) -> Result<bool, StoreError> {
         let etag = Etag::random();
-        let entry = SealedEntry { etag, bytes: self.inner.keys.seal(name.as_str(), etag.0, bytes).map_err(|_| CacheError::Seal)? };
+        let entry = SealedEntry { etag, bytes: self.inner.keys.seal(name.as_str(), etag.0, bytes).map_err(|_| StoreError::Seal)? };
         self.inner.health.observe(self.inner.l2.put(name.as_str(), expected, &entry, ttl).await)
     }
 
-    async fn remove_record(&self, name: &RecordName) -> Result<bool, CacheError> {
+    async fn remove_record(&self, name: &RecordName) -> Result<bool, StoreError> {
         self.inner.health.observe(self.inner.l2.delete(name.as_str()).await)
     }
 
-    async fn lock(&self, key: &PartitionKey, wait: Duration) -> Result<Option<PartitionLock>, CacheError> {
+    async fn lock(&self, key: &PartitionKey, wait: Duration) -> Result<Option<PartitionLock>, StoreError> {
         let name = key.storage_name();
         let owner = format!("{:032x}", rand::random::<u128>());
         let deadline = Instant::now() + wait;
@@ -365,11 +365,11 @@ impl TokenCacheStore for LayeredTokenCache {
         }
     }
 
-    async fn partition_count(&self) -> Result<u64, CacheError> {
+    async fn partition_count(&self) -> Result<u64, StoreError> {
         self.inner.l2.count().await
     }
 
-    async fn check_ready(&self) -> Result<(), CacheError> {
+    async fn check_ready(&self) -> Result<(), StoreError> {
         self.inner.health.observe(self.inner.l2.ping().await)
     }
 }
@@ -462,7 +462,7 @@ impl L2Health {
     }
 
     /// Passes `result` through, noting an outage start or end.
-    fn observe<T>(&self, result: Result<T, CacheError>) -> Result<T, CacheError> {
+    fn observe<T>(&self, result: Result<T, StoreError>) -> Result<T, StoreError> {
         match &result {
             Err(error) if error.is_outage() => {
                 telemetry::l2_error(self.kind);
@@ -482,8 +482,8 @@ mod tests {
     use base64::Engine as _;
 
     use super::*;
-    use crate::cache::encryption::EncryptionKey;
-    use crate::user::HomeAccountId;
+    use crate::token_cache::encryption::EncryptionKey;
+    use crate::HomeAccountId;
 
     /// An L2 in memory that can be switched off like a Redis that stopped.
     #[derive(Default)]
@@ -494,9 +494,9 @@ mod tests {
     }
 
     impl SwitchableBackend {
-        fn check(&self) -> Result<(), CacheError> {
+        fn check(&self) -> Result<(), StoreError> {
             if self.down.load(Ordering::SeqCst) {
-                Err(CacheError::TimedOut { store: "fake", timeout: Duration::from_millis(1) })
+                Err(StoreError::TimedOut { store: "fake", timeout: Duration::from_millis(1) })
             } else {
                 Ok(())
             }
@@ -508,11 +508,11 @@ mod tests {
         fn kind(&self) -> &'static str {
             "fake"
         }
-        async fn get(&self, name: &str, _ttl: Duration) -> Result<Option<SealedEntry>, CacheError> {
+        async fn get(&self, name: &str, _ttl: Duration) -> Result<Option<SealedEntry>, StoreError> {
             self.check()?;
             Ok(self.entries.lock().unwrap().get(name).cloned())
         }
-        async fn put(&self, name: &str, expected: Option<Etag>, entry: &SealedEntry, _ttl: Duration) -> Result<bool, CacheError> {
+        async fn put(&self, name: &str, expected: Option<Etag>, entry: &SealedEntry, _ttl: Duration) -> Result<bool, StoreError> {
             self.check()?;
             let mut entries = self.entries.lock().unwrap();
             if entries.get(name).map(|stored| stored.etag) != expected {
@@ -521,11 +521,11 @@ mod tests {
             entries.insert(name.to_owned(), entry.clone());
             Ok(true)
         }
-        async fn delete(&self, name: &str) -> Result<bool, CacheError> {
+        async fn delete(&self, name: &str) -> Result<bool, StoreError> {
             self.check()?;
             Ok(self.entries.lock().unwrap().remove(name).is_some())
         }
-        async fn delete_if(&self, name: &str, etag: Etag) -> Result<bool, CacheError> {
+        async fn delete_if(&self, name: &str, etag: Etag) -> Result<bool, StoreError> {
             self.check()?;
             let mut entries = self.entries.lock().unwrap();
             let matches = entries.get(name).is_some_and(|stored| stored.etag == etag);
@@ -534,24 +534,24 @@ mod tests {
             }
             Ok(matches)
         }
-        async fn try_lock(&self, _name: &str, _owner: &str, _ttl: Duration) -> Result<bool, CacheError> {
+        async fn try_lock(&self, _name: &str, _owner: &str, _ttl: Duration) -> Result<bool, StoreError> {
             self.check().map(|()| true)
         }
-        async fn unlock(&self, _name: &str, _owner: &str) -> Result<(), CacheError> {
+        async fn unlock(&self, _name: &str, _owner: &str) -> Result<(), StoreError> {
             self.check()
         }
-        async fn publish_change(&self, _name: &str) -> Result<(), CacheError> {
+        async fn publish_change(&self, _name: &str) -> Result<(), StoreError> {
             self.check()
         }
         fn changes(&self) -> broadcast::Receiver<ChangeEvent> {
             let mut sender = self.changes.lock().unwrap();
             sender.get_or_insert_with(|| broadcast::channel(16).0).subscribe()
         }
-        async fn count(&self) -> Result<u64, CacheError> {
+        async fn count(&self) -> Result<u64, StoreError> {
             self.check()?;
             Ok(self.entries.lock().unwrap().len() as u64)
         }
-        async fn ping(&self) -> Result<(), CacheError> {
+        async fn ping(&self) -> Result<(), StoreError> {
             self.check()
         }
     }
@@ -706,7 +706,7 @@ mod tests {
         writer.save(&adele, &TokenPartition::default(), None).await.unwrap();
         let other_ring = KeyRing::new(vec![EncryptionKey::from_base64("other", &base64::engine::general_purpose::STANDARD.encode([1u8; 32])).unwrap()]).unwrap();
         let stranger = LayeredTokenCache::new(backend.clone(), Arc::new(other_ring), writer.inner.settings);
-        assert!(matches!(stranger.load(&adele).await, Err(CacheError::UnknownKey { .. })));
+        assert!(matches!(stranger.load(&adele).await, Err(StoreError::UnknownKey { .. })));
         assert_eq!(backend.entries.lock().unwrap().len(), 1, "kept for the instances that hold the key");
     }
 }

@@ -3,11 +3,11 @@ use std::time::{Duration, SystemTime};
 use openidconnect::AccessToken;
 
 use super::*;
-use crate::user::HomeAccountId;
+use crate::HomeAccountId;
 
 fn token(scopes: &[&str], lifetime: Duration) -> CachedAccessToken {
     CachedAccessToken {
-        scopes: normalise_scopes(scopes.iter().copied()),
+        scopes: scope_set(scopes.iter().copied()),
         token: AccessToken::new(format!("token-for-{}", scopes.join("+"))),
         expires_at: SystemTime::now() + lifetime,
         refresh_on: None,
@@ -18,20 +18,14 @@ fn token(scopes: &[&str], lifetime: Duration) -> CachedAccessToken {
 const NO_MARGIN: Duration = Duration::ZERO;
 
 #[test]
-fn normalising_drops_oidc_scopes_and_the_graph_prefix() {
-    let scopes = normalise_scopes(["openid", "Profile", "offline_access", "https://graph.microsoft.com/User.Read", "Mail.Read"]);
-    assert_eq!(scopes.into_iter().collect::<Vec<_>>(), vec!["mail.read", "user.read"]);
-}
-
-#[test]
 fn a_token_covers_a_subset_of_its_scopes_until_the_margin_before_expiry() {
     let mut tokens = TokenPartition::default();
     tokens.put_access_token(token(&["User.Read", "Mail.Read"], Duration::from_secs(3600)));
     let now = SystemTime::now();
-    assert!(tokens.access_token_covering(&normalise_scopes(["user.read"]), None, now, NO_MARGIN).is_some());
-    assert!(tokens.access_token_covering(&normalise_scopes(["Calendars.Read"]), None, now, NO_MARGIN).is_none());
+    assert!(tokens.access_token_covering(&scope_set(["user.read"]), None, now, NO_MARGIN).is_some());
+    assert!(tokens.access_token_covering(&scope_set(["Calendars.Read"]), None, now, NO_MARGIN).is_none());
     let within_margin = Duration::from_secs(3700);
-    assert!(tokens.access_token_covering(&normalise_scopes(["user.read"]), None, now, within_margin).is_none());
+    assert!(tokens.access_token_covering(&scope_set(["user.read"]), None, now, within_margin).is_none());
 }
 
 #[test]
@@ -55,7 +49,7 @@ fn forgetting_scopes_drops_only_the_tokens_that_cover_them() {
     let mut tokens = TokenPartition::default();
     tokens.put_access_token(token(&["User.Read"], Duration::from_secs(600)));
     tokens.put_access_token(token(&["Mail.Read"], Duration::from_secs(600)));
-    tokens.forget_access_tokens(&normalise_scopes(["mail.read"]));
+    tokens.forget_access_tokens(&scope_set(["mail.read"]));
     assert_eq!(tokens.access_tokens.len(), 1);
     assert!(tokens.access_tokens[0].scopes.contains("user.read"));
 }
@@ -126,7 +120,7 @@ fn partitions_serialise_for_distributed_stores_and_debug_stays_redacted() {
 fn a_token_from_another_tenant_serves_only_that_tenant() {
     let mut tokens = TokenPartition::default();
     tokens.put_access_token(CachedAccessToken { tenant: Some("fabrikam".into()), ..token(&["User.Read"], Duration::from_secs(600)) });
-    let wanted = normalise_scopes(["user.read"]);
+    let wanted = scope_set(["user.read"]);
     let now = SystemTime::now();
     assert!(tokens.access_token_covering(&wanted, None, now, NO_MARGIN).is_none());
     assert!(tokens.access_token_covering(&wanted, Some("fabrikam"), now, NO_MARGIN).is_some());

@@ -1,13 +1,26 @@
-//! Why the token cache could not answer. A store that is down and an entry
-//! that cannot be read are different problems with different cures.
+//! Why a store could not answer, or could not be opened. A store that is
+//! down and an entry that cannot be read are different problems with
+//! different cures.
 
 /// Boxed cause of a store failure (the client library's own error).
 pub type StoreFailure = Box<dyn std::error::Error + Send + Sync + 'static>;
 
-/// A token cache failure; the app tells "the store is down, try again
-/// shortly" from a bug by the variant.
+/// A store failure; the app tells "the store is down, try again shortly"
+/// from a bug by the variant ([`StoreError::is_outage`]).
 #[derive(Debug, thiserror::Error)]
-pub enum CacheError {
+pub enum StoreError {
+    /// The settings cannot open a store (a key ring missing for a shared
+    /// token cache, a schema name the store refuses).
+    #[error("the store cannot be opened as configured: {0}")]
+    Misconfigured(String),
+    /// The settings name a store this build of idweb-stores leaves out.
+    #[error("the settings name a {store} store, but idweb-stores was built without its `{feature}` feature")]
+    NotBuiltIn {
+        /// `Redis` or `Postgres`.
+        store: &'static str,
+        /// The cargo feature that brings it in.
+        feature: &'static str,
+    },
     /// The shared store (Redis, PostgreSQL) did not answer, or answered with an error.
     #[error("the token cache store ({store}) is unavailable")]
     Unavailable {
@@ -32,7 +45,7 @@ pub enum CacheError {
         /// The key id the entry names.
         key_id: String,
         /// The entry's version (a new sign-in may replace the entry).
-        etag: super::Etag,
+        etag: crate::token_cache::Etag,
     },
     /// An entry decrypted but is not a partition this version of idweb reads
     /// (written by a newer or older version during a rolling deploy); kept
@@ -46,7 +59,7 @@ pub enum CacheError {
         /// Where in the entry.
         column: usize,
         /// The entry's version (a new sign-in may replace the entry).
-        etag: super::Etag,
+        etag: crate::token_cache::Etag,
     },
     /// Encryption refused the entry (too large to seal): a defect.
     #[error("a token cache entry could not be encrypted")]
@@ -71,9 +84,9 @@ pub enum CacheError {
     },
 }
 
-impl CacheError {
+impl StoreError {
     /// The shared store `store` failed with `source`.
-    pub(crate) fn unavailable(store: &'static str, source: impl Into<StoreFailure>) -> Self {
+    pub fn unavailable(store: &'static str, source: impl Into<StoreFailure>) -> Self {
         Self::Unavailable { store, source: source.into() }
     }
 
@@ -85,7 +98,7 @@ impl CacheError {
 
     /// The version of an entry that exists but this instance cannot read: a
     /// new grant may overwrite it (compare-and-set on this version).
-    pub fn unreadable_entry(&self) -> Option<super::Etag> {
+    pub fn unreadable_entry(&self) -> Option<crate::token_cache::Etag> {
         match self {
             Self::UnknownKey { etag, .. } | Self::Undecodable { etag, .. } => Some(*etag),
             _ => None,

@@ -4,14 +4,19 @@
 //! expired rows swept, locks as rows with a time limit, and change notices
 //! over `LISTEN`/`NOTIFY`.
 
+
+mod sessions;
+pub use sessions::PostgresSessionStore;
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 use tokio::sync::{broadcast, OnceCell};
 
-use super::{CacheError, ChangeEvent, Etag, SealedEntry, SharedCacheBackend};
-use crate::config::SharedStoreConfig;
+use crate::token_cache::{ChangeEvent, Etag, SealedEntry, SharedCacheBackend};
+use crate::StoreError;
+use crate::settings::SharedStoreConfig;
 
 const STORE: &str = "postgres";
 /// How often rows past their time limit are deleted.
@@ -48,7 +53,7 @@ impl Drop for PostgresBackend {
 
 /// The pool every PostgreSQL store of the app uses for `config`: lazy (the
 /// app starts while the database is down), bounded waits, UTC.
-pub fn pool(config: &SharedStoreConfig, search_path: &str) -> Result<PgPool, CacheError> {
+pub fn pool(config: &SharedStoreConfig, search_path: &str) -> Result<PgPool, StoreError> {
     let options: PgConnectOptions = config.connection_string.expose().parse().map_err(unavailable)?;
     let statement_timeout = format!("{}ms", config.timeout.as_millis());
     let options = options.options([("search_path", search_path), ("statement_timeout", statement_timeout.as_str()), ("TimeZone", "UTC")]);
@@ -58,7 +63,7 @@ pub fn pool(config: &SharedStoreConfig, search_path: &str) -> Result<PgPool, Cac
 impl PostgresBackend {
     /// Connects (lazily), runs the migrations if the database answers, and
     /// starts the sweeper and the change listener.
-    pub async fn connect(config: &SharedStoreConfig) -> Result<Self, CacheError> {
+    pub async fn connect(config: &SharedStoreConfig) -> Result<Self, StoreError> {
         let schema = config.namespace.clone();
         let pool = pool(config, &schema)?;
         let (changes, _) = broadcast::channel(1024);
@@ -90,7 +95,7 @@ impl PostgresBackend {
 
     /// The schema exists and the migrations ran (once per process). While the
     /// database is down, one caller tries every second; the others fail at once.
-    async fn migrated(&self) -> Result<(), CacheError> {
+    async fn migrated(&self) -> Result<(), StoreError> {
         if self.migrated.initialized() {
             return Ok(());
         }
@@ -100,7 +105,7 @@ impl PostgresBackend {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .is_some_and(|at| at.elapsed() < MIGRATION_RETRY_AFTER);
         if failed_recently {
-            return Err(CacheError::unavailable(STORE, "the token cache schema is not ready"));
+            return Err(StoreError::unavailable(STORE, "the token cache schema is not ready"));
         }
         let pool = self.pool.clone();
         let schema = self.schema.clone();
@@ -114,7 +119,7 @@ impl PostgresBackend {
             .get_or_try_init(|| async {
                 match tokio::time::timeout(self.timeout * 3, run).await {
                     Ok(result) => result.map_err(|error: sqlx::migrate::MigrateError| unavailable(error)),
-                    Err(_) => Err(CacheError::TimedOut { store: STORE, timeout: self.timeout * 3 }),
+                    Err(_) => Err(StoreError::TimedOut { store: STORE, timeout: self.timeout * 3 }),
                 }
             })
             .await
@@ -127,16 +132,16 @@ impl PostgresBackend {
 
     /// Deletes the entries past their time limit now (the sweeper does it
     /// every minute); how many were deleted.
-    pub async fn sweep_expired(&self) -> Result<u64, CacheError> {
+    pub async fn sweep_expired(&self) -> Result<u64, StoreError> {
         let pool = self.pool.clone();
         self.bounded(async move { sweep_expired(&pool).await }).await
     }
 
-    async fn bounded<T>(&self, work: impl std::future::Future<Output = Result<T, sqlx::Error>>) -> Result<T, CacheError> {
+    async fn bounded<T>(&self, work: impl std::future::Future<Output = Result<T, sqlx::Error>>) -> Result<T, StoreError> {
         self.migrated().await?;
         match tokio::time::timeout(self.timeout, work).await {
             Ok(result) => result.map_err(|error| classify(error, self.timeout)),
-            Err(_) => Err(CacheError::TimedOut { store: STORE, timeout: self.timeout }),
+            Err(_) => Err(StoreError::TimedOut { store: STORE, timeout: self.timeout }),
         }
     }
 }
@@ -151,8 +156,8 @@ pub(crate) async fn create_schema(pool: &PgPool, schema: &str) -> Result<(), sql
     }
 }
 
-fn unavailable(error: impl std::error::Error + Send + Sync + 'static) -> CacheError {
-    CacheError::unavailable(STORE, error)
+fn unavailable(error: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+    StoreError::unavailable(STORE, error)
 }
 
 /// SQLSTATE classes of a database that is there but cannot serve right now:
@@ -195,11 +200,11 @@ pub(crate) fn is_outage(error: &sqlx::Error) -> bool {
     !matches!(failure(error), Failure::Refused)
 }
 
-fn classify(error: sqlx::Error, timeout: Duration) -> CacheError {
+fn classify(error: sqlx::Error, timeout: Duration) -> StoreError {
     match failure(&error) {
-        Failure::TimedOut => CacheError::TimedOut { store: STORE, timeout },
+        Failure::TimedOut => StoreError::TimedOut { store: STORE, timeout },
         Failure::Down => unavailable(error),
-        Failure::Refused => CacheError::Protocol { store: STORE, detail: error.to_string() },
+        Failure::Refused => StoreError::Protocol { store: STORE, detail: error.to_string() },
     }
 }
 
@@ -213,7 +218,7 @@ impl SharedCacheBackend for PostgresBackend {
         STORE
     }
 
-    async fn get(&self, name: &str, ttl: Duration) -> Result<Option<SealedEntry>, CacheError> {
+    async fn get(&self, name: &str, ttl: Duration) -> Result<Option<SealedEntry>, StoreError> {
         // One statement reads and slides the time limit.
         let row: Option<(i64, Vec<u8>)> = self
             .bounded(
@@ -229,7 +234,7 @@ impl SharedCacheBackend for PostgresBackend {
         Ok(row.map(|(etag, bytes)| SealedEntry { etag: Etag(etag as u64), bytes }))
     }
 
-    async fn put(&self, name: &str, expected: Option<Etag>, entry: &SealedEntry, ttl: Duration) -> Result<bool, CacheError> {
+    async fn put(&self, name: &str, expected: Option<Etag>, entry: &SealedEntry, ttl: Duration) -> Result<bool, StoreError> {
         let written: Option<(i32,)> = match expected {
             // Absent, or present only past its time limit.
             None => {
@@ -269,14 +274,14 @@ impl SharedCacheBackend for PostgresBackend {
         Ok(written.is_some())
     }
 
-    async fn delete(&self, name: &str) -> Result<bool, CacheError> {
+    async fn delete(&self, name: &str) -> Result<bool, StoreError> {
         let deleted = self
             .bounded(sqlx::query("DELETE FROM token_cache WHERE name = $1").bind(name).execute(&self.pool))
             .await?;
         Ok(deleted.rows_affected() > 0)
     }
 
-    async fn delete_if(&self, name: &str, etag: Etag) -> Result<bool, CacheError> {
+    async fn delete_if(&self, name: &str, etag: Etag) -> Result<bool, StoreError> {
         let deleted = self
             .bounded(
                 sqlx::query("DELETE FROM token_cache WHERE name = $1 AND etag = $2")
@@ -288,7 +293,7 @@ impl SharedCacheBackend for PostgresBackend {
         Ok(deleted.rows_affected() > 0)
     }
 
-    async fn try_lock(&self, name: &str, owner: &str, ttl: Duration) -> Result<bool, CacheError> {
+    async fn try_lock(&self, name: &str, owner: &str, ttl: Duration) -> Result<bool, StoreError> {
         let taken: Option<(i32,)> = self
             .bounded(
                 sqlx::query_as(
@@ -306,7 +311,7 @@ impl SharedCacheBackend for PostgresBackend {
         Ok(taken.is_some())
     }
 
-    async fn unlock(&self, name: &str, owner: &str) -> Result<(), CacheError> {
+    async fn unlock(&self, name: &str, owner: &str) -> Result<(), StoreError> {
         self.bounded(
             sqlx::query("DELETE FROM token_cache_locks WHERE name = $1 AND owner = $2")
                 .bind(name)
@@ -318,7 +323,7 @@ impl SharedCacheBackend for PostgresBackend {
         self.publish_change(name).await
     }
 
-    async fn publish_change(&self, name: &str) -> Result<(), CacheError> {
+    async fn publish_change(&self, name: &str) -> Result<(), StoreError> {
         let payload = format!("{}|{name}", self.instance);
         self.bounded(sqlx::query("SELECT pg_notify($1, $2)").bind(&self.channel).bind(payload).execute(&self.pool))
             .await?;
@@ -329,14 +334,14 @@ impl SharedCacheBackend for PostgresBackend {
         self.changes.subscribe()
     }
 
-    async fn count(&self) -> Result<u64, CacheError> {
+    async fn count(&self) -> Result<u64, StoreError> {
         let (count,): (i64,) = self
             .bounded(sqlx::query_as("SELECT count(*) FROM token_cache WHERE expires_at > now() AND name NOT LIKE 'r:%'").fetch_one(&self.pool))
             .await?;
         Ok(count.max(0) as u64)
     }
 
-    async fn ping(&self) -> Result<(), CacheError> {
+    async fn ping(&self) -> Result<(), StoreError> {
         self.bounded(sqlx::query("SELECT 1").execute(&self.pool)).await?;
         Ok(())
     }

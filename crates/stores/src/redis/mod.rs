@@ -5,6 +5,10 @@
 //! pub/sub. Every command fails fast while Redis is unreachable and has a
 //! time limit, so an outage is an error at once, never a hang.
 
+
+mod sessions;
+pub use sessions::RedisSessionStore;
+
 use std::time::Duration;
 
 use fred::prelude::*;
@@ -13,8 +17,9 @@ use fred::types::{ClusterHash, CustomCommand};
 use futures_util::TryStreamExt;
 use tokio::sync::broadcast;
 
-use super::{CacheError, ChangeEvent, Etag, SealedEntry, SharedCacheBackend};
-use crate::config::SharedStoreConfig;
+use crate::token_cache::{ChangeEvent, Etag, SealedEntry, SharedCacheBackend};
+use crate::StoreError;
+use crate::settings::SharedStoreConfig;
 
 const STORE: &str = "redis";
 /// Connections in the pool (each one per node in a Cluster).
@@ -68,7 +73,7 @@ impl Drop for RedisBackend {
 
 /// A fred builder for `config`: reconnects forever with backoff, starts
 /// while Redis is down, bounded waits.
-pub fn builder(config: &SharedStoreConfig) -> Result<Builder, CacheError> {
+pub fn builder(config: &SharedStoreConfig) -> Result<Builder, StoreError> {
     let mut redis_config = Config::from_url(config.connection_string.expose()).map_err(unavailable)?;
     // Start even while Redis is down; the reconnect policy then keeps trying.
     redis_config.fail_fast = false;
@@ -89,7 +94,7 @@ pub fn builder(config: &SharedStoreConfig) -> Result<Builder, CacheError> {
 }
 
 /// A pool over `config`, connecting in the background.
-pub fn pool(config: &SharedStoreConfig) -> Result<Pool, CacheError> {
+pub fn pool(config: &SharedStoreConfig) -> Result<Pool, StoreError> {
     let pool = builder(config)?.build_pool(POOL_SIZE).map_err(unavailable)?;
     // The connection task runs for the pool's life; dropping its handle does not stop it.
     drop(pool.connect());
@@ -99,7 +104,7 @@ pub fn pool(config: &SharedStoreConfig) -> Result<Pool, CacheError> {
 impl RedisBackend {
     /// Connects in the background (the app starts while Redis is down) and
     /// starts following the other instances' change notices.
-    pub async fn connect(config: &SharedStoreConfig) -> Result<Self, CacheError> {
+    pub async fn connect(config: &SharedStoreConfig) -> Result<Self, StoreError> {
         let pool = pool(config)?;
         let subscriber = builder(config)?.build_subscriber_client().map_err(unavailable)?;
         let prefix = format!("{}tokens:", config.namespace);
@@ -141,7 +146,7 @@ impl RedisBackend {
     }
 
     /// EVAL through `custom`, the one way fred applies the fail-fast and timeout options to a script.
-    async fn script(&self, script: &'static str, key: String, args: Vec<Value>) -> Result<i64, CacheError> {
+    async fn script(&self, script: &'static str, key: String, args: Vec<Value>) -> Result<i64, StoreError> {
         // The key's slot, given explicitly: a Cluster must run the script on the node that owns the key.
         let slot = ClusterHash::from(key.as_str());
         let mut command = vec![Value::from(script), Value::from(1i64), Value::from(key)];
@@ -151,8 +156,8 @@ impl RedisBackend {
     }
 }
 
-fn unavailable(error: impl std::error::Error + Send + Sync + 'static) -> CacheError {
-    CacheError::unavailable(STORE, error)
+fn unavailable(error: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+    StoreError::unavailable(STORE, error)
 }
 
 /// Replies of a Redis that is there but cannot serve right now (loading, a
@@ -166,16 +171,16 @@ pub(crate) fn is_outage(error: &Error) -> bool {
     classify(error.clone(), Duration::ZERO).is_outage()
 }
 
-fn classify(error: Error, timeout: Duration) -> CacheError {
+fn classify(error: Error, timeout: Duration) -> StoreError {
     let transient_reply = TRANSIENT_REPLIES.iter().any(|reply| error.details().starts_with(reply));
     let reply_code = error.details().split(' ').next().is_some_and(|word| word.len() > 2 && word.chars().all(|c| c.is_ascii_uppercase()));
     match error.kind() {
-        ErrorKind::Timeout => CacheError::TimedOut { store: STORE, timeout },
+        ErrorKind::Timeout => StoreError::TimedOut { store: STORE, timeout },
         ErrorKind::IO | ErrorKind::Canceled | ErrorKind::Cluster | ErrorKind::Backpressure | ErrorKind::Routing | ErrorKind::Tls => {
             unavailable(error)
         }
         _ if transient_reply || !reply_code => unavailable(error),
-        _ => CacheError::Protocol { store: STORE, detail: error.details().to_owned() },
+        _ => StoreError::Protocol { store: STORE, detail: error.details().to_owned() },
     }
 }
 
@@ -189,7 +194,7 @@ impl SharedCacheBackend for RedisBackend {
         STORE
     }
 
-    async fn get(&self, name: &str, ttl: Duration) -> Result<Option<SealedEntry>, CacheError> {
+    async fn get(&self, name: &str, ttl: Duration) -> Result<Option<SealedEntry>, StoreError> {
         // GETEX reads and slides the time limit in one command.
         let key = self.entry_key(name);
         let getex = CustomCommand::new_static("GETEX", ClusterHash::from(key.as_str()), false);
@@ -197,14 +202,14 @@ impl SharedCacheBackend for RedisBackend {
         let stored: Option<Vec<u8>> = self.client().custom(getex, args).await.map_err(|error| classify(error, self.timeout))?;
         let Some(stored) = stored else { return Ok(None) };
         if stored.len() < 8 {
-            return Err(CacheError::Protocol { store: STORE, detail: format!("an entry of {} bytes has no version", stored.len()) });
+            return Err(StoreError::Protocol { store: STORE, detail: format!("an entry of {} bytes has no version", stored.len()) });
         }
         let (version, bytes) = stored.split_at(8);
         let etag = Etag(u64::from_be_bytes(version.try_into().unwrap_or_default()));
         Ok(Some(SealedEntry { etag, bytes: bytes.to_vec() }))
     }
 
-    async fn put(&self, name: &str, expected: Option<Etag>, entry: &SealedEntry, ttl: Duration) -> Result<bool, CacheError> {
+    async fn put(&self, name: &str, expected: Option<Etag>, entry: &SealedEntry, ttl: Duration) -> Result<bool, StoreError> {
         let expected = expected.map(|etag| etag.0.to_be_bytes().to_vec()).unwrap_or_default();
         let mut value = Vec::with_capacity(8 + entry.bytes.len());
         value.extend_from_slice(&entry.etag.0.to_be_bytes());
@@ -213,17 +218,17 @@ impl SharedCacheBackend for RedisBackend {
         Ok(self.script(PUT_IF_VERSION, self.entry_key(name), args).await? == 1)
     }
 
-    async fn delete(&self, name: &str) -> Result<bool, CacheError> {
+    async fn delete(&self, name: &str) -> Result<bool, StoreError> {
         let deleted: i64 = self.client().del(self.entry_key(name)).await.map_err(|error| classify(error, self.timeout))?;
         Ok(deleted > 0)
     }
 
-    async fn delete_if(&self, name: &str, etag: Etag) -> Result<bool, CacheError> {
+    async fn delete_if(&self, name: &str, etag: Etag) -> Result<bool, StoreError> {
         let args = vec![Value::Bytes(etag.0.to_be_bytes().to_vec().into())];
         Ok(self.script(DELETE_IF_VERSION, self.entry_key(name), args).await? == 1)
     }
 
-    async fn try_lock(&self, name: &str, owner: &str, ttl: Duration) -> Result<bool, CacheError> {
+    async fn try_lock(&self, name: &str, owner: &str, ttl: Duration) -> Result<bool, StoreError> {
         let taken: Option<String> = self
             .client()
             .set(self.lock_key(name), owner, Some(Expiration::PX(millis(ttl))), Some(SetOptions::NX), false)
@@ -232,13 +237,13 @@ impl SharedCacheBackend for RedisBackend {
         Ok(taken.is_some())
     }
 
-    async fn unlock(&self, name: &str, owner: &str) -> Result<(), CacheError> {
+    async fn unlock(&self, name: &str, owner: &str) -> Result<(), StoreError> {
         self.script(UNLOCK_IF_OWNER, self.lock_key(name), vec![Value::from(owner)]).await?;
         // Waiters on other instances learn of the release through the change feed.
         self.publish_change(name).await
     }
 
-    async fn publish_change(&self, name: &str) -> Result<(), CacheError> {
+    async fn publish_change(&self, name: &str) -> Result<(), StoreError> {
         let message = format!("{}|{name}", self.instance);
         let _: i64 = self
             .pool
@@ -254,7 +259,7 @@ impl SharedCacheBackend for RedisBackend {
         self.changes.subscribe()
     }
 
-    async fn count(&self) -> Result<u64, CacheError> {
+    async fn count(&self) -> Result<u64, StoreError> {
         let pattern = format!("{}u:*", self.prefix);
         let client = self.pool.next_connected();
         let keys: Vec<Key> = if client.is_clustered() {
@@ -273,7 +278,7 @@ impl SharedCacheBackend for RedisBackend {
         Ok((keys.len() + app_keys.len()) as u64)
     }
 
-    async fn ping(&self) -> Result<(), CacheError> {
+    async fn ping(&self) -> Result<(), StoreError> {
         let _: String = self.client().ping(None).await.map_err(|error| classify(error, self.timeout))?;
         Ok(())
     }

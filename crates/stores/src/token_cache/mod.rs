@@ -4,22 +4,27 @@
 //! acquisition.
 //!
 //! Stores: [`MemoryTokenCache`] for one instance; [`LayeredTokenCache`] (a
-//! bounded memory L1 in front of an encrypted shared L2 on Redis or
-//! PostgreSQL) for several. Every write names the version it read
+//! bounded memory L1 in front of an encrypted shared L2, any
+//! [`SharedCacheBackend`]: Redis or PostgreSQL with this crate's features)
+//! for several. Every write names the version it read
 //! ([`Etag`]), so a stale writer never overwrites a newer partition.
 //!
 //! Tokens live only on the server; nothing here reaches the browser.
 
 mod backend;
 pub mod encryption;
-mod error;
 mod layered;
 mod memory;
-pub mod postgres;
-pub mod redis;
-pub(crate) mod merge;
+pub mod merge;
 #[cfg(test)]
 mod tests;
+
+/// Scopes as a set, lower case: what the engine's normaliser gives for
+/// scopes of no particular resource (the tests' shorthand).
+#[cfg(test)]
+pub(crate) fn scope_set<'a>(scopes: impl IntoIterator<Item = &'a str>) -> BTreeSet<String> {
+    scopes.into_iter().map(str::to_ascii_lowercase).collect()
+}
 
 use std::collections::BTreeSet;
 use std::time::SystemTime;
@@ -28,11 +33,11 @@ use openidconnect::{AccessToken, RefreshToken};
 use serde::{Deserialize, Serialize};
 
 pub use backend::{ChangeEvent, SealedEntry, SharedCacheBackend};
-pub use error::CacheError;
+pub use crate::StoreError;
 pub use layered::{L2Health, LayeredSettings, LayeredTokenCache};
 pub use memory::MemoryTokenCache;
 
-use crate::user::HomeAccountId;
+use crate::HomeAccountId;
 
 /// Where the last token handed out came from (shown on diagnostics, logged).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -329,46 +334,46 @@ pub enum SaveOutcome {
 #[async_trait::async_trait]
 pub trait TokenCacheStore: Send + Sync + 'static {
     /// The partition, possibly from a copy held by this process.
-    async fn load(&self, key: &PartitionKey) -> Result<Option<Versioned>, CacheError>;
+    async fn load(&self, key: &PartitionKey) -> Result<Option<Versioned>, StoreError>;
 
     /// The partition as the shared store holds it now: what a read-modify-write
     /// must start from. A store with no shared part answers as [`Self::load`].
-    async fn load_latest(&self, key: &PartitionKey) -> Result<Option<Versioned>, CacheError> {
+    async fn load_latest(&self, key: &PartitionKey) -> Result<Option<Versioned>, StoreError> {
         self.load(key).await
     }
 
     /// Writes `partition` if the stored version is still `expected` (`None`:
     /// there was none).
-    async fn save(&self, key: &PartitionKey, partition: &TokenPartition, expected: Option<Etag>) -> Result<SaveOutcome, CacheError>;
+    async fn save(&self, key: &PartitionKey, partition: &TokenPartition, expected: Option<Etag>) -> Result<SaveOutcome, StoreError>;
 
     /// Deletes the partition; whether there was one.
-    async fn remove(&self, key: &PartitionKey) -> Result<bool, CacheError>;
+    async fn remove(&self, key: &PartitionKey) -> Result<bool, StoreError>;
 
     /// The right to renew `key`'s tokens across every instance sharing the
     /// store, waiting up to `wait` for another holder; `None` when none was
     /// needed or the wait ran out (compare-and-set still guards the write).
-    async fn lock(&self, _key: &PartitionKey, _wait: std::time::Duration) -> Result<Option<PartitionLock>, CacheError> {
+    async fn lock(&self, _key: &PartitionKey, _wait: std::time::Duration) -> Result<Option<PartitionLock>, StoreError> {
         Ok(None)
     }
 
     /// How many partitions are stored (shared stores count their shared part).
-    async fn partition_count(&self) -> Result<u64, CacheError>;
+    async fn partition_count(&self) -> Result<u64, StoreError>;
 
     /// A small record kept beside the partitions, shared like them (the
     /// sign-out index and the logout token replay guard, OUT-02/OUT-03),
     /// with its version. A shared store seals it like a partition, and a
     /// read there keeps it `ttl` longer (as partitions slide).
-    async fn load_record(&self, name: &RecordName, ttl: std::time::Duration) -> Result<Option<(Vec<u8>, Etag)>, CacheError>;
+    async fn load_record(&self, name: &RecordName, ttl: std::time::Duration) -> Result<Option<(Vec<u8>, Etag)>, StoreError>;
 
     /// Writes a record if its version is still `expected` (`None`: there was
     /// none); whether it was written. It lapses `ttl` after the write.
-    async fn save_record(&self, name: &RecordName, bytes: &[u8], expected: Option<Etag>, ttl: std::time::Duration) -> Result<bool, CacheError>;
+    async fn save_record(&self, name: &RecordName, bytes: &[u8], expected: Option<Etag>, ttl: std::time::Duration) -> Result<bool, StoreError>;
 
     /// Deletes a record; whether there was one.
-    async fn remove_record(&self, name: &RecordName) -> Result<bool, CacheError>;
+    async fn remove_record(&self, name: &RecordName) -> Result<bool, StoreError>;
 
     /// Whether the store can be used now (`/readyz`).
-    async fn check_ready(&self) -> Result<(), CacheError> {
+    async fn check_ready(&self) -> Result<(), StoreError> {
         Ok(())
     }
 }
@@ -400,71 +405,3 @@ impl std::fmt::Debug for PartitionLock {
     }
 }
 
-/// OpenID Connect scopes never appear in an access token's grant.
-const OIDC_SCOPES: [&str; 4] = ["openid", "profile", "offline_access", "email"];
-
-/// Microsoft Graph's resource in the worldwide cloud, as a scope prefix.
-const WORLDWIDE_GRAPH_PREFIX: &str = "https://graph.microsoft.com/";
-/// Microsoft Graph's hosts in the national clouds (US Government L4 and DoD, China).
-pub const NATIONAL_GRAPH_HOSTS: [&str; 3] = ["graph.microsoft.us", "dod-graph.microsoft.us", "microsoftgraph.chinacloudapi.cn"];
-
-/// How scopes are compared, in the cache and against what sign-in offers:
-/// lower case (Microsoft treats them case-insensitively), without the
-/// OpenID Connect ones, and without Graph's resource prefix, so
-/// `https://graph.microsoft.us/User.Read` and `User.Read` (how the token
-/// endpoint lists Graph scopes it granted) match.
-#[derive(Debug, Clone)]
-pub struct ScopeNormaliser {
-    /// Graph resource prefixes (`https://graph.microsoft.com/`), lower case.
-    graph_prefixes: Vec<String>,
-}
-
-impl Default for ScopeNormaliser {
-    /// The worldwide cloud's Graph only.
-    fn default() -> Self {
-        Self { graph_prefixes: vec![WORLDWIDE_GRAPH_PREFIX.into()] }
-    }
-}
-
-impl ScopeNormaliser {
-    /// For the Graph `graph` describes: its base URL's origin
-    /// (`https://graph.microsoft.us/` in the US Government cloud), the
-    /// resource its configured scopes name, and the worldwide prefix unless
-    /// the base URL is a national cloud's Graph (there the worldwide Graph is
-    /// another resource, whose scopes must not pass for this one's).
-    pub fn for_graph(graph: &crate::config::DownstreamApiConfig) -> Self {
-        let national = graph.base_url.host_str().is_some_and(|host| NATIONAL_GRAPH_HOSTS.iter().any(|national| national.eq_ignore_ascii_case(host)));
-        let mut normaliser = if national { Self { graph_prefixes: Vec::new() } } else { Self::default() };
-        let origin = format!("{}/", graph.base_url.origin().ascii_serialization());
-        let named = graph.scopes.iter().chain(graph.app_scopes.iter()).filter_map(|scope| {
-            let (resource, _) = scope.rsplit_once('/')?;
-            let url = url::Url::parse(resource).ok()?;
-            matches!(url.scheme(), "https" | "http").then(|| format!("{}/", resource.trim_end_matches('/')))
-        });
-        for prefix in std::iter::once(origin).chain(named) {
-            let prefix = prefix.to_ascii_lowercase();
-            if !normaliser.graph_prefixes.contains(&prefix) {
-                normaliser.graph_prefixes.push(prefix);
-            }
-        }
-        normaliser
-    }
-
-    /// `scopes` as the cache compares them.
-    pub fn normalise<'a>(&self, scopes: impl IntoIterator<Item = &'a str>) -> BTreeSet<String> {
-        scopes
-            .into_iter()
-            .map(|scope| scope.trim().to_ascii_lowercase())
-            .map(|scope| match self.graph_prefixes.iter().find(|prefix| scope.starts_with(prefix.as_str())) {
-                Some(prefix) => scope[prefix.len()..].to_owned(),
-                None => scope,
-            })
-            .filter(|scope| !scope.is_empty() && !OIDC_SCOPES.contains(&scope.as_str()))
-            .collect()
-    }
-}
-
-/// [`ScopeNormaliser::normalise`] for the worldwide cloud's Graph.
-pub fn normalise_scopes<'a>(scopes: impl IntoIterator<Item = &'a str>) -> BTreeSet<String> {
-    ScopeNormaliser::default().normalise(scopes)
-}

@@ -40,7 +40,7 @@ impl RedisSessionStore {
 
     /// A command's result as the session store's, outages noted.
     fn observed<T>(&self, result: Result<T, fred::error::Error>) -> session_store::Result<T> {
-        super::observed(&self.outage, result, crate::cache::redis::is_outage)
+        crate::sessions::observed(&self.outage, result, super::is_outage)
     }
 
     /// `SET` of the record with `condition`; whether Redis set it.

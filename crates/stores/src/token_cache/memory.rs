@@ -9,7 +9,7 @@ use std::time::Duration;
 use moka::ops::compute::Op;
 use moka::sync::Cache;
 
-use super::{CacheError, CacheTier, Etag, PartitionKey, RecordName, SaveOutcome, TokenCacheStore, TokenPartition, Versioned};
+use super::{StoreError, CacheTier, Etag, PartitionKey, RecordName, SaveOutcome, TokenCacheStore, TokenPartition, Versioned};
 
 /// Defaults: room for this many partitions, each dropped after this long unused.
 pub const DEFAULT_MAX_PARTITIONS: u64 = 100_000;
@@ -99,11 +99,11 @@ impl MemoryTokenCache {
 
 #[async_trait::async_trait]
 impl TokenCacheStore for MemoryTokenCache {
-    async fn load(&self, key: &PartitionKey) -> Result<Option<Versioned>, CacheError> {
+    async fn load(&self, key: &PartitionKey) -> Result<Option<Versioned>, StoreError> {
         Ok(self.get(key).map(|versioned| versioned.as_ref().clone()))
     }
 
-    async fn save(&self, key: &PartitionKey, partition: &TokenPartition, expected: Option<Etag>) -> Result<SaveOutcome, CacheError> {
+    async fn save(&self, key: &PartitionKey, partition: &TokenPartition, expected: Option<Etag>) -> Result<SaveOutcome, StoreError> {
         let written = Etag::random();
         // The compare and the write happen under moka's per-key lock.
         let result = self.partitions.entry(key.clone()).and_compute_with(|current| {
@@ -120,19 +120,19 @@ impl TokenCacheStore for MemoryTokenCache {
         })
     }
 
-    async fn remove(&self, key: &PartitionKey) -> Result<bool, CacheError> {
+    async fn remove(&self, key: &PartitionKey) -> Result<bool, StoreError> {
         Ok(self.remove_partition(key))
     }
 
-    async fn partition_count(&self) -> Result<u64, CacheError> {
+    async fn partition_count(&self) -> Result<u64, StoreError> {
         Ok(self.len())
     }
 
-    async fn load_record(&self, name: &RecordName, _ttl: Duration) -> Result<Option<(Vec<u8>, Etag)>, CacheError> {
+    async fn load_record(&self, name: &RecordName, _ttl: Duration) -> Result<Option<(Vec<u8>, Etag)>, StoreError> {
         Ok(self.records.get(name).map(|record| (record.bytes.clone(), record.etag)))
     }
 
-    async fn save_record(&self, name: &RecordName, bytes: &[u8], expected: Option<Etag>, ttl: Duration) -> Result<bool, CacheError> {
+    async fn save_record(&self, name: &RecordName, bytes: &[u8], expected: Option<Etag>, ttl: Duration) -> Result<bool, StoreError> {
         let written = Etag::random();
         let result = self.records.entry(name.clone()).and_compute_with(|current| {
             if current.map(|entry| entry.value().etag) == expected {
@@ -144,7 +144,7 @@ impl TokenCacheStore for MemoryTokenCache {
         Ok(matches!(result, moka::ops::compute::CompResult::Inserted(_) | moka::ops::compute::CompResult::ReplacedWith(_)))
     }
 
-    async fn remove_record(&self, name: &RecordName) -> Result<bool, CacheError> {
+    async fn remove_record(&self, name: &RecordName) -> Result<bool, StoreError> {
         Ok(self.records.remove(name).is_some())
     }
 }

@@ -48,7 +48,7 @@ impl PostgresSessionStore {
 
     /// A command's result as the session store's, outages noted.
     fn observed<T>(&self, result: Result<T, sqlx::Error>) -> session_store::Result<T> {
-        super::observed(&self.outage, result, crate::cache::postgres::is_outage)
+        crate::sessions::observed(&self.outage, result, super::is_outage)
     }
 
     /// Creates the schema's sessions table if it is missing.
@@ -70,7 +70,7 @@ where
     F: std::future::Future<Output = Result<T, sqlx::Error>>,
 {
     match statement().await {
-        Err(error) if crate::cache::postgres::broken_connection(&error) => statement().await,
+        Err(error) if super::broken_connection(&error) => statement().await,
         outcome => outcome,
     }
 }
