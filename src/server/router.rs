@@ -24,7 +24,7 @@ pub fn app_router_with(identity: Arc<Identity>, leptos_options: LeptosOptions, l
     let server_functions = server_function_routes(identity.clone())
         // CSRF in depth for server functions that write (the engine's routes guard themselves;
         // pages are read, never written to).
-        .layer(axum::middleware::from_fn_with_state(identity.clone(), idweb_identity::csrf::same_origin_writes));
+        .layer(axum::middleware::from_fn_with_state(identity.clone(), idweb_identity::web::csrf::same_origin_writes));
     let headers = security_header_layers(identity.config().hosting.public_url.scheme() == "https");
     let router = Router::new()
         .route(HEALTH_PATH, axum::routing::get(healthz))

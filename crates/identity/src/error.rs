@@ -1,8 +1,6 @@
-//! The identity engine's errors and the one place they become HTTP responses.
+//! The identity engine's errors (`web/failure.rs` is the one place they become HTTP answers).
 
-use axum::http::{header, HeaderValue};
-use axum::response::{IntoResponse, Redirect, Response};
-use idweb_routes::{FailureReason, SignInError, SignInLink};
+use idweb_routes::FailureReason;
 
 pub use idweb_routes::{KNOWN_PROVIDER_ERRORS, SIGN_IN_ERROR_PATH, SIGN_IN_PATH};
 
@@ -178,56 +176,5 @@ impl IdentityError {
     /// [`Self::reason`]'s code, for logs.
     pub fn reason_code(&self) -> &'static str {
         self.reason().code()
-    }
-}
-
-impl IntoResponse for IdentityError {
-    fn into_response(self) -> Response {
-        match &self {
-            Self::NotSignedIn => return Redirect::to(SIGN_IN_PATH).into_response(),
-            Self::InteractionRequired { scopes, claims: None, .. } => {
-                // Ask for exactly what is missing, not a plain sign-in.
-                let link = SignInLink { scopes, ..SignInLink::to("/") };
-                return Redirect::to(&link.href()).into_response();
-            }
-            Self::InteractionRequired { claims: Some(_), .. } => {
-                // A claims challenge is kept in the session (AUTHZ-05), which a bare
-                // response cannot reach: the handler should have used
-                // `Identity::sign_in_request`. Asking without the claims would loop.
-                tracing::error!("a claims challenge reached a handler without a session; use Identity::sign_in_request")
-            }
-            // The store logs its outage once (`outage::OutageLog`); each request, at debug.
-            Self::TokenCache(_) | Self::Session(_) => {
-                tracing::debug!(error = %crate::telemetry::error_chain(&self), "sign-in flow: a store is unavailable")
-            }
-            Self::ProviderUnavailable(_) => tracing::warn!(error = %self, "sign-in flow: the identity provider is unavailable"),
-            // The error page says "sign in again"; not an attack.
-            Self::TokenRefused { .. } => tracing::info!(error = %self, "an API refused the user's tokens"),
-            Self::Credential(_)
-            | Self::AppRequestRefused(_)
-            | Self::Misconfigured(_)
-            | Self::ProviderMisconfigured(_)
-            | Self::InvalidRequest(_)
-            | Self::HttpClient(_) => {
-                tracing::error!(error = %crate::telemetry::error_chain(&self), "sign-in flow failed")
-            }
-            _ => tracing::warn!(target: "idweb::security", reason = self.reason_code(), error = %self, "sign-in refused"),
-        }
-        // AUTHZ-05: the error page is a URL anyone can link to, so it carries
-        // only known codes and numbers, never text it would show.
-        let mut page = SignInError::new(self.reason());
-        if let Self::ProviderError { error, description } = &self {
-            page = page.with_provider_error(error);
-            if let Some(description) = description {
-                page = page.with_aadsts(description);
-            }
-        }
-        if let Self::ConsentDeclined { return_to, .. } = &self {
-            // "Try again" goes back to the page that asked; it asks again itself.
-            page = page.with_return_to(return_to);
-        }
-        let mut response = Redirect::to(&page.href()).into_response();
-        response.headers_mut().insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-        response
     }
 }

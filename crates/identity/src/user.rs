@@ -31,7 +31,7 @@ pub struct SignedInUser {
 impl SignedInUser {
     /// How long ago the user signed in to this session.
     pub fn signed_in_for(&self) -> std::time::Duration {
-        std::time::Duration::from_secs(crate::unix_seconds().saturating_sub(self.signed_in_at))
+        std::time::Duration::from_secs(crate::clock::unix_seconds().saturating_sub(self.signed_in_at))
     }
 }
 

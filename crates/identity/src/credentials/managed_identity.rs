@@ -114,7 +114,7 @@ impl ManagedIdentityClient {
     /// A token for `resource` (`https://vault.azure.net`, `api://AzureADTokenExchange`).
     pub async fn token(&self, resource: &str) -> Result<SecretText, String> {
         let mut cached = self.cached.lock().await;
-        let now = crate::unix_seconds();
+        let now = crate::clock::unix_seconds();
         if let Some((token, expires_at)) = cached.get(resource) {
             if *expires_at > now + RENEW_BEFORE {
                 return Ok(token.clone());
@@ -149,7 +149,7 @@ impl ManagedIdentityClient {
         let answer: TokenAnswer = crate::answer::json_capped(response)
             .await
             .map_err(|error| format!("the managed identity endpoint ({shape}) answered something that is not a token: {error}"))?;
-        let now = crate::unix_seconds();
+        let now = crate::clock::unix_seconds();
         let expires_at = answer
             .expires_on
             .as_ref()

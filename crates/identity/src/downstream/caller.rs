@@ -294,7 +294,7 @@ mod tests {
     }
 
     fn response(status: u16, body: &str) -> Response {
-        Response::from(axum::http::Response::builder().status(status).body(body.to_owned()).unwrap())
+        Response::from(http::Response::builder().status(status).body(body.to_owned()).unwrap())
     }
 
     #[tokio::test]

@@ -146,7 +146,7 @@ async fn complete_sign_in(
             issued_at: claims.issue_time().timestamp(),
             expires_at: claims.expiration().timestamp(),
         },
-        signed_in_at: crate::unix_seconds(),
+        signed_in_at: crate::clock::unix_seconds(),
         object_id,
         tenant_id,
     };
@@ -164,11 +164,11 @@ async fn complete_sign_in(
     // Session fixation: the pre-sign-in id must not survive into the signed-in session.
     session.cycle_id().await?;
     session.insert(USER_KEY, &user).await?;
-    session.insert(crate::ACTIVITY_KEY, crate::unix_seconds()).await?;
+    session.insert(crate::web::session::ACTIVITY_KEY, crate::clock::unix_seconds()).await?;
     // Saved now to learn the new id: the provider may end this session later (OUT-02, OUT-03).
     session.save().await?;
     let registered = match session.id() {
-        Some(session_id) => crate::logout::index::register(identity, &user, session_id).await,
+        Some(session_id) => crate::web::logout::index::register(identity, &user, session_id).await,
         None => Err(IdentityError::Misconfigured("the session store gave the new session no id".into())),
     };
     if let Err(error) = registered {

@@ -34,7 +34,7 @@ struct KeptChallenge {
 
 
 fn is_current(challenge: &KeptChallenge) -> bool {
-    crate::unix_seconds().saturating_sub(challenge.received_at) <= CHALLENGE_LIFETIME.as_secs()
+    crate::clock::unix_seconds().saturating_sub(challenge.received_at) <= CHALLENGE_LIFETIME.as_secs()
 }
 
 /// Keeps `claims` in `session` and returns the id a sign-in link may carry.
@@ -47,7 +47,7 @@ pub async fn remember(session: &Session, claims: &str) -> Result<String, Identit
         return Ok(existing.id.clone());
     }
     let id = URL_SAFE_NO_PAD.encode(rand::random::<[u8; ID_BYTES]>());
-    kept.push(KeptChallenge { id: id.clone(), claims: claims.to_owned(), received_at: crate::unix_seconds() });
+    kept.push(KeptChallenge { id: id.clone(), claims: claims.to_owned(), received_at: crate::clock::unix_seconds() });
     if kept.len() > MAX_CHALLENGES {
         kept.drain(..kept.len() - MAX_CHALLENGES);
     }

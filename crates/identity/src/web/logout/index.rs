@@ -113,7 +113,7 @@ pub(crate) async fn end(identity: &Identity, name: &RecordName, provider_session
         for session_id in &list.sessions {
             // An id that does not parse was never written by us: skipped.
             let Ok(id) = session_id.parse::<Id>() else { continue };
-            identity.sessions.delete(&id).await.map_err(|error| IdentityError::Session(error.into()))?;
+            identity.sessions().delete(&id).await.map_err(|error| IdentityError::Session(error.into()))?;
             ended += 1;
         }
         if !tokens_removed && !list.home_account_id.is_empty() {

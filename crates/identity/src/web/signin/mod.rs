@@ -28,9 +28,8 @@ use crate::error::{IdentityError, SIGN_IN_PATH};
 use crate::provider::redirect_url;
 use crate::user::SignedInUser;
 use crate::Identity;
+pub(crate) use super::session::USER_KEY;
 
-/// Session key of the signed-in user.
-pub(crate) const USER_KEY: &str = "idweb.user";
 /// Bytes of randomness in `state` and `nonce` (AUTHZ-01 asks for at least 16).
 const RANDOM_BYTES: u32 = 32;
 /// Path that signs the user out (POST).
@@ -44,9 +43,9 @@ pub fn router(identity: Arc<Identity>) -> Router {
         .route(&azure_ad.callback_path, get(callback::callback))
         .route(SIGN_OUT_PATH, post(sign_out))
         .route(&azure_ad.signed_out_callback_path, get(signed_out))
-        .route(&azure_ad.remote_sign_out_path, get(crate::logout::front_channel))
-        .route(&azure_ad.back_channel_logout_path, post(crate::logout::back_channel))
-        .layer(axum::middleware::from_fn_with_state(identity.clone(), crate::csrf::same_origin_writes))
+        .route(&azure_ad.remote_sign_out_path, get(crate::web::logout::front_channel))
+        .route(&azure_ad.back_channel_logout_path, post(crate::web::logout::back_channel))
+        .layer(axum::middleware::from_fn_with_state(identity.clone(), crate::web::csrf::same_origin_writes))
         .with_state(identity)
 }
 

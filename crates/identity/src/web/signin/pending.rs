@@ -73,7 +73,7 @@ impl std::fmt::Debug for PendingSignIn {
 
 impl PendingSignIn {
     fn is_expired(&self) -> bool {
-        crate::unix_seconds().saturating_sub(self.started_at) > PENDING_LIFETIME.as_secs()
+        crate::clock::unix_seconds().saturating_sub(self.started_at) > PENDING_LIFETIME.as_secs()
     }
 }
 
@@ -170,7 +170,7 @@ impl PendingSignIns {
     /// its own, and removals of the oldest others beyond [`MAX_PENDING`] and
     /// of expired or unreadable ones.
     pub fn remember(&self, headers: &HeaderMap, mut pending: PendingSignIn) -> Result<SetCookies, IdentityError> {
-        pending.started_at = crate::unix_seconds();
+        pending.started_at = crate::clock::unix_seconds();
         let name = self.cookie_name(&pending.state);
         let plain = serde_json::to_vec(&pending).map_err(|error| IdentityError::Misconfigured(format!("a pending sign-in does not encode: {error}")))?;
         let sealed = self.ring.seal(&name, 0, &plain).map_err(|_| IdentityError::SignInRejected(SignInRejection::BadRequest))?;
@@ -333,7 +333,7 @@ mod tests {
     async fn authz_02_a_pending_sign_in_older_than_ten_minutes_is_refused_as_expired() {
         let (signins, records) = (signins(), records());
         let mut old = pending("old");
-        old.started_at = crate::unix_seconds() - PENDING_LIFETIME.as_secs() - 1;
+        old.started_at = crate::clock::unix_seconds() - PENDING_LIFETIME.as_secs() - 1;
         // Sealed as `remember` would, with the old start time kept.
         let name = signins.cookie_name("old");
         let sealed = signins.ring.seal(&name, 0, &serde_json::to_vec(&old).unwrap()).unwrap();
