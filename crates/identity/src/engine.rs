@@ -14,7 +14,7 @@ use crate::credentials::{Credentials, Loader, ManagedIdentitySource};
 use crate::downstream::{ApiCaller, DownstreamApis};
 use crate::error::IdentityError;
 use crate::graph::GraphClient;
-use crate::provider::ProviderCache;
+use crate::protocol::provider::ProviderCache;
 use crate::telemetry;
 
 /// Time limit for every call to the provider or a downstream API.
@@ -76,7 +76,7 @@ impl Engine {
         };
         let tokens = Arc::new(TokenAcquisition::new(provider.clone(), store, http.clone(), credentials, &config));
         let caller = Arc::new(ApiCaller::new(http.clone(), tokens.clone()));
-        let graph = GraphClient::new(&config.graph, caller.clone(), config.azure_ad.profile == crate::config::ProviderProfile::Microsoft);
+        let graph = GraphClient::new(&config.graph, caller.clone(), config.azure_ad.profile.offers_graph());
         let downstream = DownstreamApis::new(config.downstream_apis.clone(), caller);
         let offered_scopes = offered_scopes(&config, tokens.scopes());
         Ok(Self { config, provider, tokens, sessions, graph, downstream, offered_scopes })
@@ -167,8 +167,7 @@ fn trusted_authorities(http: &HttpConfig) -> Result<Vec<reqwest::Certificate>, I
 /// (configured, and what the Graph client's features need; Microsoft
 /// profile only) and every downstream API's (AUTHZ-05).
 fn offered_scopes(config: &IdentityConfig, scopes: &crate::scopes::ScopeNormaliser) -> BTreeSet<String> {
-    let microsoft = config.azure_ad.profile == crate::config::ProviderProfile::Microsoft;
-    let graph = config.graph.scopes.iter().map(String::as_str).chain(crate::graph::MAIL_SCOPES).filter(|_| microsoft);
+    let graph = config.graph.scopes.iter().map(String::as_str).chain(crate::graph::MAIL_SCOPES).filter(|_| config.azure_ad.profile.offers_graph());
     let apis = config.downstream_apis.values().flat_map(|api| api.scopes.iter().map(String::as_str));
     scopes.normalise(graph.chain(apis))
 }

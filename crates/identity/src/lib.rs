@@ -19,7 +19,6 @@
 
 pub mod acquisition;
 mod answer;
-pub mod claims;
 mod clock;
 pub mod config;
 pub mod credentials;
@@ -27,11 +26,9 @@ pub mod downstream;
 mod engine;
 pub mod error;
 pub mod graph;
-pub mod provider;
+pub mod protocol;
 pub mod scopes;
 pub mod telemetry;
-mod token_endpoint;
-pub mod token_response;
 pub mod user;
 pub mod web;
 

@@ -17,16 +17,17 @@ use std::time::{Duration, Instant, SystemTime};
 
 use openidconnect::{AccessToken, Nonce, OAuth2TokenResponse, Scope, TokenUrl};
 
+use crate::protocol::token_endpoint::token_url;
 use crate::scopes::ScopeNormaliser;
 use crate::cache::{
     merge::merge, CachedAccessToken, PartitionKey, SaveOutcome, TokenCacheStore, TokenPartition, TokenSource, Versioned,
 };
 use crate::credentials::{Credentials, JWT_BEARER};
 use crate::error::IdentityError;
-use crate::provider::{OidcClient, Provider, ProviderCache};
+use crate::protocol::provider::{Provider, ProviderCache};
 use crate::telemetry::{self, error_chain};
-use crate::token_endpoint::{self, Outage, TokenRequest, TokenRequestFailure, TOKEN_TIMEOUT};
-use crate::token_response::{MicrosoftErrorResponse, MicrosoftTokenResponse, Refusal};
+use crate::protocol::token_endpoint::{self, Outage, TokenRequest, TokenRequestFailure, TOKEN_TIMEOUT};
+use crate::protocol::token_response::{MicrosoftErrorResponse, MicrosoftTokenResponse, Refusal};
 use crate::user::SignedInUser;
 use breaker::{Admission, Breaker, Outcome, Ticket};
 use flights::Flights;
@@ -246,7 +247,7 @@ impl TokenAcquisition {
             Some(client) => client.token_uri().as_str().to_owned(),
             None => token_url(&provider.client),
         };
-        let claims = crate::claims::claims_request(options.claims, &self.client_capabilities);
+        let claims = crate::protocol::claims::claims_request(options.claims, &self.client_capabilities);
         let build = || {
             let request = match &tenant_client {
                 Some(client) => client.exchange_refresh_token(&refresh_token),
@@ -721,16 +722,7 @@ impl TokenAcquisition {
         let Some(id_token) = response.extra_fields().id_token() else { return Ok(()) };
         let no_nonce = |_: Option<&Nonce>| Ok(());
         let claims = self.provider.verify_token_response(provider, id_token, no_nonce, response.access_token()).await?;
-        // `sub` too (RT-02): the pairwise subject is what OpenID Connect says identifies the user.
-        let same_subject = user.id_token.subject.is_empty() || claims.subject().as_str() == user.id_token.subject;
-        let same_user = if provider.microsoft {
-            claims.additional_claims().oid.as_deref() == Some(user.object_id.as_str())
-                && claims.additional_claims().tid.as_deref() == Some(user.tenant_id.as_str())
-                && same_subject
-        } else {
-            // A generic provider keys users by `sub` (kept as the object id) within its issuer.
-            claims.subject().as_str() == user.object_id && claims.issuer().as_str() == user.tenant_id
-        };
+        let same_user = provider.profile.same_user(&claims, user);
         if same_user {
             Ok(())
         } else {
@@ -773,11 +765,6 @@ fn no_refresh_token(options: UserTokenOptions<'_>) -> IdentityError {
         claims: options.claims.map(str::to_owned),
         reason: "no refresh token is cached for this user".into(),
     }
-}
-
-/// The client's token endpoint URL (what a client assertion's `aud` names).
-pub(crate) fn token_url(client: &OidcClient) -> String {
-    client.token_uri().map(|url| url.as_str().to_owned()).unwrap_or_default()
 }
 
 /// A tenant named in a tenant override: a GUID or domain, nothing that could bend a URL.

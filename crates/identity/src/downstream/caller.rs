@@ -17,7 +17,7 @@ use super::{challenge, retry};
 use crate::acquisition::{TokenAcquisition, UserTokenOptions};
 use crate::config::DownstreamApiConfig;
 use crate::error::IdentityError;
-use crate::provider::error_chain;
+use crate::telemetry::error_chain;
 use crate::user::SignedInUser;
 
 /// Who a call acts for.

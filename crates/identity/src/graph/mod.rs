@@ -9,7 +9,7 @@ use url::Url;
 use crate::config::DownstreamApiConfig;
 use crate::downstream::{ApiCaller, Caller};
 use crate::error::IdentityError;
-use crate::provider::error_chain;
+use crate::telemetry::error_chain;
 use crate::user::{HomeAccountId, SignedInUser};
 
 /// The fields of Graph's `user` resource that idweb shows.

@@ -6,7 +6,7 @@ use base64::Engine;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::provider::Provider;
+use crate::protocol::provider::Provider;
 
 /// The `events` member that makes a JWT a logout token.
 const BACKCHANNEL_LOGOUT_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";

@@ -13,8 +13,8 @@ use tower_sessions::Session;
 use super::response::AuthorizationResponse;
 use super::start::SignInRequest;
 use super::{challenges, no_store, USER_KEY};
-use crate::acquisition::token_url;
-use crate::token_endpoint::TokenRequestFailure;
+use crate::protocol::token_endpoint::token_url;
+use crate::protocol::token_endpoint::TokenRequestFailure;
 use crate::error::{IdentityError, SignInRejection};
 use crate::user::{HomeAccountId, IdTokenSummary, SignedInUser};
 use crate::Identity;
@@ -124,21 +124,12 @@ async fn complete_sign_in(
         .ok_or_else(|| IdentityError::IdTokenRejected("the token response carries no ID token".into()))?;
     let nonce = Nonce::new(pending.nonce);
     let claims = identity.provider().verify_token_response(&provider, id_token, &nonce, response.access_token()).await?;
-    let microsoft = claims.additional_claims();
-    let (object_id, tenant_id) = if provider.microsoft {
-        let (Some(object_id), Some(tenant_id)) = (microsoft.oid.clone(), microsoft.tid.clone()) else {
-            return Err(IdentityError::IdTokenRejected("the ID token has no oid or tid claim".into()));
-        };
-        (object_id, tenant_id)
-    } else {
-        // A generic provider: `sub` is the user (OpenID Connect Core 2), unique within the issuer.
-        (claims.subject().to_string(), claims.issuer().to_string())
-    };
+    let (object_id, tenant_id) = provider.profile.user_of(&claims)?;
     let user = SignedInUser {
         home_account_id: HomeAccountId::new(&object_id, &tenant_id),
         name: claims.name().and_then(|name| name.get(None)).map(|name| capped_claim(name.as_str())).unwrap_or_default(),
         username: claims.preferred_username().map(|name| capped_claim(name.as_str())).unwrap_or_default(),
-        provider_session_id: microsoft.sid.clone(),
+        provider_session_id: claims.additional_claims().sid.clone(),
         id_token: IdTokenSummary {
             issuer: claims.issuer().to_string(),
             audiences: claims.audiences().iter().map(|audience| audience.to_string()).collect(),
@@ -157,8 +148,7 @@ async fn complete_sign_in(
             user.signed_in_at = before.signed_in_at;
         }
     }
-    let initial = if provider.microsoft { &identity.config().graph.scopes } else { &pending.scopes };
-    let asked = if pending.scopes.is_empty() { initial } else { &pending.scopes };
+    let asked = provider.profile.sign_in_scopes(&pending.scopes, &identity.config().graph.scopes);
     let requested = identity.tokens().scopes().normalise(asked.iter().map(String::as_str));
     identity.tokens().store_response(&user, &response, &requested).await?;
     // Session fixation: the pre-sign-in id must not survive into the signed-in session.

@@ -25,7 +25,7 @@ pub use start::SignInRequest;
 pub use pending::PENDING_LIFETIME;
 
 use crate::error::{IdentityError, SIGN_IN_PATH};
-use crate::provider::redirect_url;
+use crate::protocol::provider::redirect_url;
 use crate::user::SignedInUser;
 use crate::Identity;
 pub(crate) use super::session::USER_KEY;

@@ -148,14 +148,12 @@ pub(super) async fn sign_in(
         .add_scope(Scope::new("profile".into()))
         .add_scope(Scope::new("offline_access".into()));
     // Incremental consent asks only for what is missing; a first sign-in for the initial scopes.
-    // A generic provider offers no Graph: a first sign-in asks only for OpenID Connect's scopes.
-    let initial: &[String] = if provider.microsoft { &identity.config().graph.scopes } else { &[] };
-    let scopes = if request.scopes.is_empty() { initial } else { &request.scopes };
+    let scopes = provider.profile.sign_in_scopes(&request.scopes, &identity.config().graph.scopes);
     for scope in scopes {
         authorize = authorize.add_scope(Scope::new(scope.clone()));
     }
     let capabilities = &identity.config().azure_ad.client_capabilities;
-    if let Some(claims) = crate::claims::claims_request(claims.as_deref(), capabilities) {
+    if let Some(claims) = crate::protocol::claims::claims_request(claims.as_deref(), capabilities) {
         authorize = authorize.add_extra_param("claims", claims);
     }
     // A signed-in user is re-authorized silently first, as the account the session knows.

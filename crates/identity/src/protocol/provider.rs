@@ -3,7 +3,7 @@
 //! Discovery is lazy and retried: the app starts (and serves signed-out
 //! pages) while the provider is down, and recovers when it comes back (FLT-01).
 
-pub use crate::telemetry::error_chain;
+use crate::telemetry::error_chain;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -18,9 +18,10 @@ use openidconnect::{
 use tokio::sync::{Mutex, RwLock};
 use url::Url;
 
-use crate::claims::{check_authorized_party, MicrosoftClaims, MicrosoftIdToken, MicrosoftIdTokenClaims};
-use crate::token_response::{MicrosoftErrorResponse, MicrosoftTokenResponse};
+use crate::protocol::claims::{check_authorized_party, MicrosoftClaims, MicrosoftIdToken, MicrosoftIdTokenClaims};
+use crate::protocol::token_response::{MicrosoftErrorResponse, MicrosoftTokenResponse};
 use crate::config::{IdentityConfig, ProviderProfile};
+use crate::protocol::profile::is_guid;
 use crate::error::IdentityError;
 
 /// The openidconnect client type idweb uses: authorization and token
@@ -64,8 +65,8 @@ pub struct Provider {
     signing_algorithms: Vec<CoreJwsSigningAlgorithm>,
     /// Single tenant: the tenant id the issuer names, which every ID token's `tid` must equal.
     home_tenant_id: Option<String>,
-    /// The Microsoft identity platform (`tid` required), not a generic provider.
-    pub microsoft: bool,
+    /// Which kind of provider: what differs is asked of it.
+    pub profile: ProviderProfile,
     /// RFC 9207: discovery says `authorization_response_iss_parameter_supported`,
     /// so every authorization response (error responses too) must carry `iss` (CB-03).
     pub iss_parameter_required: bool,
@@ -161,17 +162,7 @@ impl ProviderCache {
         .await
         .map_err(|_| unavailable("discovery timed out".into()))??;
         let multi_tenant = azure_ad.is_multi_tenant();
-        match azure_ad.profile {
-            ProviderProfile::Microsoft => check_declared_issuer(metadata.issuer(), &azure_ad.instance, &azure_ad.tenant_id, multi_tenant)?,
-            // OpenID Connect Discovery 4.3: the issuer is exactly the URL discovery started from.
-            ProviderProfile::Generic if metadata.issuer().as_str().trim_end_matches('/') != azure_ad.authority() => {
-                return Err(IdentityError::ProviderMisconfigured(format!(
-                    "the discovery document declares the issuer {}, not the configured authority",
-                    metadata.issuer().as_str()
-                )))
-            }
-            ProviderProfile::Generic => {}
-        }
+        azure_ad.profile.check_issuer(metadata.issuer(), azure_ad)?;
         // The document must not send the client secret, the code or the keys' fetch anywhere else.
         check_endpoint_origins(&metadata, &azure_ad.endpoint_origins)?;
         let jwks = tokio::time::timeout(DISCOVERY_TIMEOUT, JsonWebKeySet::fetch_async(metadata.jwks_uri(), &crate::answer::CappedClient(&self.http)))
@@ -201,8 +192,8 @@ impl ProviderCache {
         Ok(Provider {
             clock_skew: chrono::Duration::from_std(azure_ad.clock_skew).unwrap_or_else(|_| chrono::Duration::minutes(5)),
             signing_algorithms,
-            home_tenant_id: if multi_tenant || azure_ad.profile == ProviderProfile::Generic { None } else { issuer_tenant(metadata.issuer()) },
-            microsoft: azure_ad.profile == ProviderProfile::Microsoft,
+            home_tenant_id: azure_ad.profile.home_tenant(multi_tenant, metadata.issuer()),
+            profile: azure_ad.profile,
             client,
             issuer: metadata.issuer().clone(),
             end_session_endpoint: metadata.additional_metadata().end_session_endpoint.clone(),
@@ -273,27 +264,6 @@ impl ProviderCache {
     }
 }
 
-/// The discovery document's issuer must be `{instance}/{tenant}/v2.0` at
-/// our instance, with a tenant GUID (the configured tenant itself when
-/// `TenantId` is a GUID; a domain names its GUID only there) — or the
-/// `{tenantid}` template when the app is multi-tenant.
-fn check_declared_issuer(issuer: &IssuerUrl, instance: &Url, configured_tenant: &str, multi_tenant: bool) -> Result<(), IdentityError> {
-    let prefix = format!("{}/", instance.as_str().trim_end_matches('/'));
-    let tenant = issuer.as_str().strip_prefix(&prefix).and_then(|rest| rest.strip_suffix("/v2.0"));
-    let acceptable = match tenant {
-        Some("{tenantid}") => multi_tenant,
-        Some(guid) => !multi_tenant && is_guid(guid) && (!is_guid(configured_tenant) || guid.eq_ignore_ascii_case(configured_tenant)),
-        None => false,
-    };
-    if acceptable {
-        Ok(())
-    } else {
-        Err(IdentityError::ProviderMisconfigured(format!(
-            "the discovery document declares the issuer {issuer}, which is not a v2.0 issuer of {instance}"
-        )))
-    }
-}
-
 /// Every endpoint idweb calls or sends the browser to (authorize, token,
 /// keys, end-session) is at one of `allowed` (the authority's origin, and a
 /// generic provider's `EndpointOrigins`): a discovery document cannot have
@@ -337,11 +307,6 @@ fn one_key_per_kid(jwks: JsonWebKeySet<CoreJsonWebKey>) -> JsonWebKeySet<CoreJso
         tracing::warn!(target: "idweb::security", "the provider's key set names different keys with one kid; the first of each is used");
     }
     JsonWebKeySet::new(kept)
-}
-
-fn is_guid(text: &str) -> bool {
-    let groups: Vec<&str> = text.split('-').collect();
-    groups.iter().map(|group| group.len()).eq([8, 4, 4, 4, 12]) && groups.iter().all(|group| group.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
 impl Provider {
@@ -465,7 +430,7 @@ impl Provider {
         if claims.additional_claims().nbf.is_some_and(|not_before| not_before > (chrono::Utc::now() + skew).timestamp()) {
             return Err(rejected("the ID token is not valid yet (nbf)".into()));
         }
-        if !self.microsoft {
+        if !self.profile.checks_tenant_claims() {
             // A generic provider: the standard checks above are all there is.
             return Ok(claims);
         }
@@ -520,16 +485,6 @@ pub type DiscoveredMetadata = ProviderMetadata<
     openidconnect::core::CoreResponseType,
     openidconnect::core::CoreSubjectIdentifierType,
 >;
-
-/// The tenant id a single-tenant issuer names (`https://host/{tenant id}/v2.0`),
-/// when it is a GUID (Microsoft's form; other providers' issuers name none).
-fn issuer_tenant(issuer: &IssuerUrl) -> Option<String> {
-    let url = Url::parse(issuer.as_str()).ok()?;
-    let first = url.path_segments()?.next()?.to_owned();
-    let guid_shaped = first.len() == 36
-        && first.chars().enumerate().all(|(index, c)| if [8, 13, 18, 23].contains(&index) { c == '-' } else { c.is_ascii_hexdigit() });
-    guid_shaped.then_some(first)
-}
 
 /// `public_url` + `path`, as registered with the provider.
 pub fn redirect_url(public_url: &Url, path: &str) -> Result<RedirectUrl, IdentityError> {

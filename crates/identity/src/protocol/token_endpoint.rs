@@ -18,7 +18,7 @@ use openidconnect::{
 };
 
 use crate::telemetry::{self, error_chain};
-use crate::token_response::{MicrosoftErrorResponse, MicrosoftTokenResponse};
+use crate::protocol::token_response::{MicrosoftErrorResponse, MicrosoftTokenResponse};
 
 /// Longest we wait for the token endpoint.
 pub(crate) const TOKEN_TIMEOUT: Duration = Duration::from_secs(15);
@@ -274,4 +274,9 @@ mod tests {
         let TokenRequestFailure::Unavailable(outage) = failure else { panic!("{failure:?}") };
         assert!(!outage.why.chars().any(char::is_control), "{outage:?}");
     }
+}
+
+/// The client's token endpoint URL (what a client assertion's `aud` names).
+pub(crate) fn token_url(client: &crate::protocol::provider::OidcClient) -> String {
+    client.token_uri().map(|url| url.as_str().to_owned()).unwrap_or_default()
 }

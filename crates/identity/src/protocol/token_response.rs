@@ -5,7 +5,7 @@
 use openidconnect::{core, ErrorResponse, ExtraTokenFields, IdTokenFields, StandardTokenResponse};
 use serde::{Deserialize, Serialize};
 
-use crate::claims::MicrosoftClaims;
+use crate::protocol::claims::MicrosoftClaims;
 use crate::error::IdentityError;
 
 /// Microsoft's extra token response fields.
