@@ -72,48 +72,31 @@ impl FromServerFnError for AppError {
 
 #[cfg(feature = "ssr")]
 impl From<idweb_identity::IdentityError> for AppError {
+    /// Decided by the error's class ([`idweb_identity::ErrorClass`]), as
+    /// the engine's own answers are; the variant only picks the words.
     fn from(error: idweb_identity::IdentityError) -> Self {
-        use idweb_identity::IdentityError as E;
-        match error {
-            E::NotSignedIn => Self::NotSignedIn,
+        use idweb_identity::{ErrorClass, IdentityError as E};
+        error.log("server function");
+        match (error.class(), error) {
+            (ErrorClass::NeedsUser, E::TokenRefused { .. }) => Self::SignInAgain,
             // A challenge with claims is kept in the session first (server::context::failure); none reaches here.
-            E::InteractionRequired { scopes, .. } => Self::InteractionRequired { scopes, challenge: None },
-            E::TokenRefused { .. } => {
-                tracing::info!(error = %error, "an API refused the user's renewed token; asking them to sign in again");
-                Self::SignInAgain
+            (ErrorClass::NeedsUser, E::InteractionRequired { scopes, .. } | E::ConsentDeclined { scopes, .. }) => {
+                Self::InteractionRequired { scopes, challenge: None }
             }
-            E::Downstream { status, code, .. } => {
-                tracing::warn!(status, code = %idweb_identity::telemetry::outside_text(&code), "downstream API refused the call");
-                Self::Upstream(format!("The service answered {status} ({}). Please try again.", idweb_identity::telemetry::outside_text(&code)))
-            }
-            E::DownstreamUnavailable(_) => {
-                tracing::warn!(error = %idweb_identity::telemetry::error_chain(&error), "downstream API unavailable");
-                Self::Upstream("A service this page reads is not answering. Please try again.".into())
-            }
-            E::TokenCache(ref store) if !store.is_outage() => {
-                tracing::error!(error = %idweb_identity::telemetry::error_chain(&error), "the token cache failed");
-                Self::Internal
-            }
-            E::TokenCache(_) | E::Session(_) => {
-                // An outage is logged once per outage by the engine; the user retries.
-                tracing::debug!(error = %idweb_identity::telemetry::error_chain(&error), "a store is unavailable");
-                Self::Unavailable("idweb cannot reach its session or token store right now. Please try again in a moment.".into())
-            }
-            E::ProviderUnavailable(_) => {
-                tracing::warn!(error = %error, "the identity provider is unavailable");
+            (ErrorClass::NeedsUser, _) => Self::NotSignedIn,
+            (ErrorClass::Outage, E::DownstreamUnavailable(_)) => Self::Upstream("A service this page reads is not answering. Please try again.".into()),
+            (ErrorClass::Outage, E::ProviderUnavailable(_)) => {
                 Self::Unavailable("The sign-in service is unavailable right now. Please try again in a moment.".into())
             }
-            E::GraphNotOffered => Self::Unavailable(
+            (ErrorClass::Outage, _) => Self::Unavailable("idweb cannot reach its session or token store right now. Please try again in a moment.".into()),
+            (ErrorClass::Refused, E::Downstream { status, code, .. }) => {
+                Self::Upstream(format!("The service answered {status} ({}). Please try again.", idweb_identity::telemetry::outside_text(&code)))
+            }
+            (ErrorClass::Refused, _) => Self::Invalid("That request cannot be served.".into()),
+            (ErrorClass::Defect, E::GraphNotOffered) => Self::Unavailable(
                 "This page reads Microsoft Graph, which needs the Microsoft identity platform; this idweb signs in with another provider.".into(),
             ),
-            E::InvalidRequest(_) => {
-                tracing::info!(error = %error, "a server function was asked something malformed");
-                Self::Invalid("That request cannot be served.".into())
-            }
-            other => {
-                tracing::error!(error = %idweb_identity::telemetry::error_chain(&other), "server function failed");
-                Self::Internal
-            }
+            (ErrorClass::Defect, _) => Self::Internal,
         }
     }
 }

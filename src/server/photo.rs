@@ -16,15 +16,16 @@ use idweb_identity::{Identity, IdentityError, MaybeUser};
 /// The route path.
 pub const PHOTO_PATH: &str = "/profile/photo";
 
-/// The photo's bytes, 404 without one, 401 when signed out, 503 when the
-/// session store does not answer.
+/// The photo's bytes, 404 without one, 401 when signed out, otherwise the
+/// failure's status by its class ([`IdentityError::status`]: 503 for a store or
+/// provider outage, 502 when Graph fails or refuses).
 pub async fn profile_photo(State(identity): State<Arc<Identity>>, user: Result<MaybeUser, IdentityError>) -> Response {
     let user = match user {
         Ok(MaybeUser(Some(user))) => user,
         Ok(MaybeUser(None)) => return StatusCode::UNAUTHORIZED.into_response(),
         Err(error) => {
-            tracing::warn!(%error, "photo: session unavailable");
-            return StatusCode::SERVICE_UNAVAILABLE.into_response();
+            error.log("photo");
+            return error.status().into_response();
         }
     };
     match identity.graph().me_photo_cached(&user).await {
@@ -41,8 +42,8 @@ pub async fn profile_photo(State(identity): State<Arc<Identity>>, user: Result<M
         }
         Ok(None) => StatusCode::NOT_FOUND.into_response(),
         Err(error) => {
-            tracing::warn!(%error, "photo: Graph call failed");
-            StatusCode::BAD_GATEWAY.into_response()
+            error.log("photo");
+            error.status().into_response()
         }
     }
 }

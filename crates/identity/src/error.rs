@@ -149,7 +149,75 @@ pub enum SignInRejection {
     ProviderSessionEnded,
 }
 
+/// What kind of failure an error is, the one question every place that
+/// answers an engine error asks first: what status, what to tell the user,
+/// how loud to log ([`IdentityError::class`], [`IdentityError::log`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// Something idweb depends on is down or slow (the provider, a store, an
+    /// API): nothing is wrong with the request; trying again shortly works.
+    Outage,
+    /// Someone else said no: a sign-in response that fails its checks, a
+    /// malformed request, an API refusing a call. Not idweb's defect.
+    Refused,
+    /// The user must act at the provider: sign in, consent, answer a claims
+    /// challenge, sign in again.
+    NeedsUser,
+    /// A defect or a misconfiguration on idweb's side: an administrator or a
+    /// developer must act.
+    Defect,
+}
+
 impl IdentityError {
+    /// Which kind of failure this is ([`ErrorClass`]).
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            Self::ProviderUnavailable(_) | Self::DownstreamUnavailable(_) => ErrorClass::Outage,
+            Self::TokenCache(store) if store.is_outage() => ErrorClass::Outage,
+            Self::Session(tower_sessions::session::Error::Store(tower_sessions::session_store::Error::Backend(_))) => ErrorClass::Outage,
+            Self::SignInRejected(_)
+            | Self::ProviderError { .. }
+            | Self::CodeRejected(_)
+            | Self::IdTokenRejected(_)
+            | Self::UnknownSigningKey
+            | Self::Downstream { .. }
+            | Self::InvalidRequest(_) => ErrorClass::Refused,
+            Self::InteractionRequired { .. } | Self::ConsentDeclined { .. } | Self::NotSignedIn | Self::TokenRefused { .. } => ErrorClass::NeedsUser,
+            Self::TokenCache(_)
+            | Self::Session(_)
+            | Self::ProviderMisconfigured(_)
+            | Self::Credential(_)
+            | Self::AppRequestRefused(_)
+            | Self::Misconfigured(_)
+            | Self::GraphNotOffered
+            | Self::HttpClient(_) => ErrorClass::Defect,
+        }
+    }
+
+    /// Logs this error once, where it is answered (`context`: "sign-in
+    /// flow", "server function"), as loud as its class says: an outage at
+    /// warn (a store's at debug: the store logs each outage once itself), a
+    /// refused sign-in at warn on `idweb::security`, another refusal at
+    /// info, what needs the user at debug (an API refusing a renewed
+    /// token at info), a defect at error with its causes.
+    pub fn log(&self, context: &'static str) {
+        let reason = self.reason_code();
+        match self.class() {
+            ErrorClass::Outage if matches!(self, Self::TokenCache(_) | Self::Session(_)) => {
+                tracing::debug!(context, error = %crate::telemetry::error_chain(self), "a store is unavailable")
+            }
+            ErrorClass::Outage => tracing::warn!(context, error = %crate::telemetry::error_chain(self), "a service idweb depends on is unavailable"),
+            ErrorClass::Refused if matches!(self, Self::Downstream { .. } | Self::InvalidRequest(_)) => {
+                tracing::info!(context, error = %self, "refused")
+            }
+            ErrorClass::Refused => tracing::warn!(target: "idweb::security", context, reason, error = %self, "sign-in refused"),
+            // An API that refused even a renewed token is worth an operator's eye; a sign-in link is not.
+            ErrorClass::NeedsUser if matches!(self, Self::TokenRefused { .. }) => tracing::info!(context, error = %self, "an API refused the user's renewed token"),
+            ErrorClass::NeedsUser => tracing::debug!(context, reason, error = %self, "the user must act at the identity provider"),
+            ErrorClass::Defect => tracing::error!(context, error = %crate::telemetry::error_chain(self), "failed"),
+        }
+    }
+
     /// Why, as the error page explains it (a stable, non-sensitive code).
     pub fn reason(&self) -> FailureReason {
         match self {
@@ -176,5 +244,36 @@ impl IdentityError {
     /// [`Self::reason`]'s code, for logs.
     pub fn reason_code(&self) -> &'static str {
         self.reason().code()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::{ErrorClass, IdentityError, SignInRejection};
+    use crate::cache::{Etag, StoreError};
+
+    #[test]
+    fn a_store_down_is_an_outage_and_an_entry_it_cannot_read_a_defect() {
+        let down = IdentityError::TokenCache(StoreError::TimedOut { store: "redis", timeout: Duration::from_secs(1) });
+        assert_eq!(down.class(), ErrorClass::Outage);
+        let unreadable = IdentityError::TokenCache(StoreError::UnknownKey { key_id: "k9".into(), etag: Etag(1) });
+        assert_eq!(unreadable.class(), ErrorClass::Defect);
+        let session_down = IdentityError::Session(tower_sessions::session::Error::Store(tower_sessions::session_store::Error::Backend("down".into())));
+        assert_eq!(session_down.class(), ErrorClass::Outage);
+        let undecodable = IdentityError::Session(tower_sessions::session::Error::Store(tower_sessions::session_store::Error::Decode("bad".into())));
+        assert_eq!(undecodable.class(), ErrorClass::Defect);
+    }
+
+    #[test]
+    fn what_others_refuse_and_what_the_user_must_do_are_told_apart_from_defects() {
+        assert_eq!(IdentityError::SignInRejected(SignInRejection::UnknownState).class(), ErrorClass::Refused);
+        assert_eq!(IdentityError::Downstream { status: 404, code: "NotFound".into(), message: String::new() }.class(), ErrorClass::Refused);
+        assert_eq!(IdentityError::NotSignedIn.class(), ErrorClass::NeedsUser);
+        assert_eq!(IdentityError::TokenRefused { scopes: vec![] }.class(), ErrorClass::NeedsUser);
+        assert_eq!(IdentityError::ProviderUnavailable("down".into()).class(), ErrorClass::Outage);
+        assert_eq!(IdentityError::ProviderMisconfigured("issuer".into()).class(), ErrorClass::Defect);
+        assert_eq!(IdentityError::Misconfigured("no such API".into()).class(), ErrorClass::Defect);
     }
 }

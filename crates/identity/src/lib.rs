@@ -41,7 +41,7 @@ pub use acquisition::{TokenAcquisition, UserTokenOptions};
 pub use config::{ConfigError, IdentityConfig};
 pub use downstream::{ApiCaller, Caller, DownstreamApis};
 pub use engine::Engine;
-pub use error::{IdentityError, SIGN_IN_ERROR_PATH, SIGN_IN_PATH};
+pub use error::{ErrorClass, IdentityError, SIGN_IN_ERROR_PATH, SIGN_IN_PATH};
 pub use graph::{GraphClient, GraphUser};
 pub use idweb_stores::{LayeredTokenCache, MemoryTokenCache, PartitionKey, SessionBackend, StoreError, TokenCacheStore};
 pub use user::{HomeAccountId, SignedInUser};

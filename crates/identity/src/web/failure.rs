@@ -2,14 +2,15 @@
 //! sign-in page, to a sign-in asking for what is missing, or to the error
 //! page naming a known reason.
 
-use axum::http::{header, HeaderValue};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use idweb_routes::{SignInError, SignInLink, SIGN_IN_PATH};
 
-use crate::error::IdentityError;
+use crate::error::{ErrorClass, IdentityError};
 
 impl IntoResponse for IdentityError {
     fn into_response(self) -> Response {
+        self.log("sign-in flow");
         match &self {
             IdentityError::NotSignedIn => return Redirect::to(SIGN_IN_PATH).into_response(),
             IdentityError::InteractionRequired { scopes, claims: None, .. } => {
@@ -23,22 +24,7 @@ impl IntoResponse for IdentityError {
                 // `Identity::sign_in_request`. Asking without the claims would loop.
                 tracing::error!("a claims challenge reached a handler without a session; use Identity::sign_in_request")
             }
-            // The store logs its outage once (`outage::OutageLog`); each request, at debug.
-            IdentityError::TokenCache(_) | IdentityError::Session(_) => {
-                tracing::debug!(error = %crate::telemetry::error_chain(&self), "sign-in flow: a store is unavailable")
-            }
-            IdentityError::ProviderUnavailable(_) => tracing::warn!(error = %self, "sign-in flow: the identity provider is unavailable"),
-            // The error page says "sign in again"; not an attack.
-            IdentityError::TokenRefused { .. } => tracing::info!(error = %self, "an API refused the user's tokens"),
-            IdentityError::Credential(_)
-            | IdentityError::AppRequestRefused(_)
-            | IdentityError::Misconfigured(_)
-            | IdentityError::ProviderMisconfigured(_)
-            | IdentityError::InvalidRequest(_)
-            | IdentityError::HttpClient(_) => {
-                tracing::error!(error = %crate::telemetry::error_chain(&self), "sign-in flow failed")
-            }
-            _ => tracing::warn!(target: "idweb::security", reason = self.reason_code(), error = %self, "sign-in refused"),
+            _ => {}
         }
         // AUTHZ-05: the error page is a URL anyone can link to, so it carries
         // only known codes and numbers, never text it would show.
@@ -56,5 +42,40 @@ impl IntoResponse for IdentityError {
         let mut response = Redirect::to(&page.href()).into_response();
         response.headers_mut().insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
         response
+    }
+}
+
+impl IdentityError {
+    /// The status a route that answers with a bare status (no page, no
+    /// redirect) gives this error, from its class: 401 signed out, 403
+    /// another need of the user, 503 an outage (502 an API's), 400 a
+    /// refused request (502 an API's refusal), 500 a defect.
+    pub fn status(&self) -> StatusCode {
+        match (self.class(), self) {
+            (ErrorClass::NeedsUser, IdentityError::NotSignedIn) => StatusCode::UNAUTHORIZED,
+            (ErrorClass::NeedsUser, _) => StatusCode::FORBIDDEN,
+            (ErrorClass::Outage, IdentityError::DownstreamUnavailable(_)) | (ErrorClass::Refused, IdentityError::Downstream { .. }) => StatusCode::BAD_GATEWAY,
+            (ErrorClass::Outage, _) => StatusCode::SERVICE_UNAVAILABLE,
+            (ErrorClass::Refused, _) => StatusCode::BAD_REQUEST,
+            (ErrorClass::Defect, _) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::StatusCode;
+
+    use crate::error::IdentityError;
+
+    #[test]
+    fn a_bare_status_follows_the_class() {
+        assert_eq!(IdentityError::NotSignedIn.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(IdentityError::InteractionRequired { scopes: vec![], claims: None, reason: String::new() }.status(), StatusCode::FORBIDDEN);
+        assert_eq!(IdentityError::ProviderUnavailable("down".into()).status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(IdentityError::DownstreamUnavailable("down".into()).status(), StatusCode::BAD_GATEWAY);
+        assert_eq!(IdentityError::Downstream { status: 404, code: String::new(), message: String::new() }.status(), StatusCode::BAD_GATEWAY);
+        assert_eq!(IdentityError::InvalidRequest("tenant".into()).status(), StatusCode::BAD_REQUEST);
+        assert_eq!(IdentityError::Misconfigured("x".into()).status(), StatusCode::INTERNAL_SERVER_ERROR);
     }
 }

@@ -62,9 +62,8 @@ pub(crate) async fn front_channel(State(identity): State<Arc<Identity>>, headers
             embeddable(identity.config(), Html("<!doctype html><title>Signed out</title><p>Signed out.</p>").into_response())
         }
         Err(error) => {
-            let status = logout_failure_status(&error);
-            tracing::warn!(error = %crate::telemetry::error_chain(&error), "front-channel logout failed");
-            embeddable(identity.config(), (status, "The sign-out request was not understood.").into_response())
+            error.log("front-channel logout");
+            embeddable(identity.config(), (error.status(), "The sign-out request was not understood.").into_response())
         }
     }
 }
@@ -120,8 +119,8 @@ pub(crate) async fn back_channel(State(identity): State<Arc<Identity>>, Form(for
             (StatusCode::BAD_REQUEST, axum::Json(body)).into_response()
         }
         Err(BackChannelError::Engine(error)) => {
-            tracing::warn!(error = %crate::telemetry::error_chain(&error), "back-channel logout failed");
-            logout_failure_status(&error).into_response()
+            error.log("back-channel logout");
+            error.status().into_response()
         }
     };
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -169,12 +168,4 @@ async fn back_channel_logout(identity: &Identity, logout_token: &str) -> Result<
         }
     }
     Ok(ended?)
-}
-
-fn logout_failure_status(error: &IdentityError) -> StatusCode {
-    match error {
-        IdentityError::InvalidRequest(_) => StatusCode::BAD_REQUEST,
-        IdentityError::ProviderUnavailable(_) | IdentityError::TokenCache(_) | IdentityError::Session(_) => StatusCode::SERVICE_UNAVAILABLE,
-        _ => StatusCode::INTERNAL_SERVER_ERROR,
-    }
 }
