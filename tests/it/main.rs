@@ -8,6 +8,7 @@ mod bench_harness;
 mod documented_settings;
 mod health;
 mod isolation;
+mod layering;
 mod metrics;
 mod resilience;
 mod security_matrix;

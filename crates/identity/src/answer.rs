@@ -5,6 +5,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::time::{Duration, SystemTime};
 
 use openidconnect::{AsyncHttpClient, HttpClientError, HttpRequest, HttpResponse};
 
@@ -79,8 +80,43 @@ impl<'c> AsyncHttpClient<'c> for CappedClient<'_> {
     }
 }
 
+/// How long an answer's `Retry-After` asks to wait: seconds, or an HTTP
+/// date (the token endpoint's 429, an API's 429 or 503).
+pub(crate) fn retry_after(headers: &reqwest::header::HeaderMap, now: SystemTime) -> Option<Duration> {
+    let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
 #[cfg(test)]
 mod tests {
+    mod retry_after {
+        use std::time::{Duration, SystemTime};
+
+        use reqwest::header::{HeaderMap, RETRY_AFTER};
+
+        use crate::answer::retry_after;
+
+        fn headers(value: &str) -> HeaderMap {
+            let mut headers = HeaderMap::new();
+            headers.insert(RETRY_AFTER, value.parse().unwrap());
+            headers
+        }
+
+        #[test]
+        fn retry_after_reads_seconds_and_http_dates() {
+            let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_445_412_480);
+            assert_eq!(retry_after(&headers("7"), now), Some(Duration::from_secs(7)));
+            assert_eq!(retry_after(&headers("Wed, 21 Oct 2015 07:28:10 GMT"), now), Some(Duration::from_secs(10)));
+            assert_eq!(retry_after(&headers("Wed, 21 Oct 2015 07:27:00 GMT"), now), Some(Duration::ZERO), "a date in the past means now");
+            assert_eq!(retry_after(&headers("soon"), now), None);
+            assert_eq!(retry_after(&HeaderMap::new(), now), None);
+        }
+    }
+
     use super::{read_capped, AnswerError};
 
     /// Serves `body` once on a loopback port, with or without its length announced.

@@ -180,7 +180,7 @@ impl ApiCaller {
                 }
             }
             if retry::is_retriable(response.status(), &method, api.retry_writes) && retries_left > 0 {
-                let wait = retry::retry_after(response.headers(), SystemTime::now()).unwrap_or(retry::DEFAULT_RETRY_WAIT);
+                let wait = crate::answer::retry_after(response.headers(), SystemTime::now()).unwrap_or(retry::DEFAULT_RETRY_WAIT);
                 if wait <= retry::MAX_RETRY_WAIT {
                     tracing::info!(status = response.status().as_u16(), wait_ms = wait.as_millis() as u64, "downstream API asks to retry");
                     retries_left -= 1;

@@ -1,8 +1,8 @@
-//! When to try a throttled or unavailable downstream call again (FLT-02).
+//! When to try a throttled or unavailable downstream call again (FLT-02);
+//! how long the answer asks to wait is read by [`crate::answer::retry_after`].
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use reqwest::header::{HeaderMap, RETRY_AFTER};
 use reqwest::{Method, StatusCode};
 
 /// The longest `Retry-After` idweb waits for; longer asks become an error at once.
@@ -23,35 +23,9 @@ pub fn is_retriable(status: StatusCode, method: &Method, retry_writes: bool) -> 
     }
 }
 
-/// How long `Retry-After` asks to wait: seconds, or an HTTP date.
-pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
-    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
-    let at = httpdate::parse_http_date(value).ok()?;
-    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn headers(value: &str) -> HeaderMap {
-        let mut headers = HeaderMap::new();
-        headers.insert(RETRY_AFTER, value.parse().unwrap());
-        headers
-    }
-
-    #[test]
-    fn retry_after_reads_seconds_and_http_dates() {
-        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_445_412_480);
-        assert_eq!(retry_after(&headers("7"), now), Some(Duration::from_secs(7)));
-        assert_eq!(retry_after(&headers("Wed, 21 Oct 2015 07:28:10 GMT"), now), Some(Duration::from_secs(10)));
-        assert_eq!(retry_after(&headers("Wed, 21 Oct 2015 07:27:00 GMT"), now), Some(Duration::ZERO), "a date in the past means now");
-        assert_eq!(retry_after(&headers("soon"), now), None);
-        assert_eq!(retry_after(&HeaderMap::new(), now), None);
-    }
 
     #[test]
     fn only_throttling_and_unavailability_are_retried() {

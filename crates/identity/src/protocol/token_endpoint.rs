@@ -165,7 +165,7 @@ impl<'c> AsyncHttpClient<'c> for ObservingClient<'_> {
                 .and_then(|value| value.to_str().ok())
                 .unwrap_or_default()
                 .to_owned();
-            let retry_after = crate::downstream::retry::retry_after(response.headers(), std::time::SystemTime::now());
+            let retry_after = crate::answer::retry_after(response.headers(), std::time::SystemTime::now());
             let seen = Seen { status: response.status().as_u16(), content_type, retry_after };
             *self.seen.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(seen);
             Ok(response)
