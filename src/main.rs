@@ -47,7 +47,7 @@ async fn main() -> std::process::ExitCode {
     let identity = match Identity::builder(config).build().await {
         Ok(identity) => identity,
         Err(error) => {
-            eprintln!("idweb cannot start: {error}");
+            eprintln!("idweb cannot start: {}", error.report());
             return ExitCode::FAILURE;
         }
     };

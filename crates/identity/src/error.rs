@@ -241,6 +241,21 @@ impl IdentityError {
         }
     }
 
+    /// This error as start-up prints it: what failed and each cause, and
+    /// for a credential that did not load each entry tried on a line of
+    /// its own, with its key, its `SourceType` and why.
+    pub fn report(&self) -> String {
+        if let Self::Credential(crate::credentials::CredentialError::NoneLoaded { attempts }) = self {
+            let mut text = format!("{self}: no configured client credential could be loaded; each entry tried:");
+            for attempt in attempts {
+                text.push_str("\n  ");
+                text.push_str(attempt);
+            }
+            return text;
+        }
+        crate::telemetry::error_chain(self)
+    }
+
     /// [`Self::reason`]'s code, for logs.
     pub fn reason_code(&self) -> &'static str {
         self.reason().code()

@@ -429,7 +429,7 @@ impl TokenAcquisition {
             let request = match credential.client_assertion(&self.client_id, token_endpoint).await {
                 Ok(Some(assertion)) => request.extra("client_assertion_type", JWT_BEARER.to_owned()).extra("client_assertion", assertion),
                 Ok(None) => request,
-                Err(error) => return Err(TokenRequestFailure::NotSent(error)),
+                Err(error) => return Err(TokenRequestFailure::NotSent(error.into())),
             };
             match token_endpoint::send(request, &self.http, grant, timeout).await {
                 Err(TokenRequestFailure::Refused(refused)) if !reloaded && refused.rejects_client_credential() => {

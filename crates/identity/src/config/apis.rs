@@ -48,7 +48,7 @@ fn api(section: &ApiSection, prefix: &str) -> Result<DownstreamApiConfig, Config
     let http_method = reqwest::Method::from_bytes(method_text.to_ascii_uppercase().as_bytes())
         .map_err(|_| ConfigError::Invalid { key: key("HttpMethod"), reason: format!("{method_text:?} is not an HTTP method") })?;
     Ok(DownstreamApiConfig {
-        base_url: required_url(&section.base_url, &key("BaseUrl"))?,
+        base_url: required_url(&section.base_url, &key("BaseUrl"), "https://graph.microsoft.com/v1.0")?,
         scopes: scopes(&section.scopes, &key("Scopes"))?,
         relative_path: text(&section.relative_path).unwrap_or_default().to_owned(),
         http_method,

@@ -31,7 +31,7 @@ pub(super) fn azure_ad(section: &AzureAdSection, dir: &Path, development: bool) 
             (instance, tenant_id, None)
         }
         ProviderProfile::Generic => {
-            let authority = required_url(&section.authority, "AzureAd:Authority")?;
+            let authority = required_url(&section.authority, "AzureAd:Authority", "https://login.example.com/realms/app")?;
             let origin = Url::parse(&authority.origin().ascii_serialization())
                 .map_err(|error| ConfigError::Invalid { key: "AzureAd:Authority".into(), reason: error.to_string() })?;
             (origin, String::new(), Some(authority))
@@ -120,7 +120,7 @@ fn provider_profile(section: &AzureAdSection) -> Result<ProviderProfile, ConfigE
 /// agree: which one was meant is not guessed.
 fn microsoft_authority(section: &AzureAdSection) -> Result<(Url, String), ConfigError> {
     const AUTHORITY: &str = "AzureAd:Authority";
-    let instance_setting = super::values::optional_url(&section.instance, "AzureAd:Instance")?;
+    let instance_setting = super::values::optional_url(&section.instance, "AzureAd:Instance", "https://login.microsoftonline.com/")?;
     let tenant_setting = super::values::optional_token(&section.tenant_id, "AzureAd:TenantId")?;
     if text(&section.authority).is_none() {
         let instance = match instance_setting {
@@ -129,7 +129,7 @@ fn microsoft_authority(section: &AzureAdSection) -> Result<(Url, String), Config
         };
         return Ok((instance, tenant_setting.ok_or_else(|| ConfigError::Missing { key: "AzureAd:TenantId".into() })?));
     }
-    let authority = required_url(&section.authority, AUTHORITY)?;
+    let authority = required_url(&section.authority, AUTHORITY, "https://login.microsoftonline.com/{tenant}/v2.0")?;
     let mut segments: Vec<&str> = authority.path_segments().map(|parts| parts.filter(|part| !part.is_empty()).collect()).unwrap_or_default();
     if segments.last().is_some_and(|last| last.eq_ignore_ascii_case("v2.0")) {
         segments.pop();

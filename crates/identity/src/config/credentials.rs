@@ -96,7 +96,7 @@ fn description(entry: &CredentialEntry, prefix: &str, dir: &Path) -> Result<Cred
 /// `KeyVaultUrl`: an absolute http(s) URL, kept with a trailing slash so
 /// `certificates/{name}` joins under it.
 fn vault_url(value: &Option<String>, key: &str) -> Result<Url, ConfigError> {
-    let mut url = super::values::required_url(value, key)?;
+    let mut url = super::values::required_url(value, key, "https://{vault}.vault.azure.net/")?;
     if url.query().is_some() || url.fragment().is_some() {
         return Err(ConfigError::Invalid { key: key.into(), reason: "expected https://{vault}.vault.azure.net/ without query or fragment".into() });
     }

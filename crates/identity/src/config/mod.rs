@@ -261,7 +261,7 @@ impl IdentityConfig {
         let (graph, graph_entry) = apis::graph(&settings)?;
         let downstream_apis = apis::downstream(&settings, graph_entry.as_deref())?;
         let hosting = HostingConfig {
-            public_url: values::required_url(&settings.hosting.public_url, "Hosting:PublicUrl")?,
+            public_url: values::required_url(&settings.hosting.public_url, "Hosting:PublicUrl", "https://app.example.com/")?,
             metrics_address: values::text(&settings.hosting.metrics_address)
                 .map(|text| {
                     text.parse().map_err(|_| ConfigError::Invalid {

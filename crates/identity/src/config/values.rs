@@ -41,20 +41,21 @@ pub fn optional_token(value: &Option<String>, key: &str) -> Result<Option<String
 }
 
 /// A required absolute http(s) URL.
-pub fn required_url(value: &Option<String>, key: &str) -> Result<Url, ConfigError> {
+pub fn required_url(value: &Option<String>, key: &str, example: &str) -> Result<Url, ConfigError> {
     let text = required(value, key)?;
-    let url = Url::parse(text).map_err(|error| ConfigError::Invalid { key: key.into(), reason: error.to_string() })?;
+    let expected = || format!("expected an absolute http(s) URL such as {example}");
+    let url = Url::parse(text).map_err(|error| ConfigError::Invalid { key: key.into(), reason: format!("{error}; {}", expected()) })?;
     if !matches!(url.scheme(), "https" | "http") || url.host().is_none() {
-        return Err(ConfigError::Invalid { key: key.into(), reason: "expected an absolute http(s) URL".into() });
+        return Err(ConfigError::Invalid { key: key.into(), reason: expected() });
     }
     Ok(url)
 }
 
 /// An optional absolute http(s) URL.
-pub fn optional_url(value: &Option<String>, key: &str) -> Result<Option<Url>, ConfigError> {
+pub fn optional_url(value: &Option<String>, key: &str, example: &str) -> Result<Option<Url>, ConfigError> {
     match text(value) {
         None => Ok(None),
-        Some(_) => required_url(value, key).map(Some),
+        Some(_) => required_url(value, key, example).map(Some),
     }
 }
 

@@ -18,7 +18,6 @@ use x509_cert::der::{Decode, DecodePem, Encode};
 use x509_cert::Certificate;
 
 use super::CredentialError;
-use crate::error::IdentityError;
 
 /// Lifetime of the assertions idweb signs: long enough for clock skew, short enough to be useless if seen.
 const ASSERTION_LIFETIME_SECS: u64 = 10 * 60;
@@ -53,7 +52,7 @@ impl CertificateCredential {
         let certificate_block = pem_block(certificate_pem, "CERTIFICATE").ok_or("no PEM certificate found")?;
         let certificate = Certificate::from_pem(certificate_block.as_bytes()).map_err(|error| format!("certificate: {error}"))?;
         let der = certificate.to_der().map_err(|error| format!("certificate: {error}"))?;
-        let private = private_key(key_pem).ok_or("no RSA private key (PKCS#1 or unencrypted PKCS#8 PEM) found")?;
+        let private = private_key(key_pem)?;
         Self::from_parts(&der, &private, send_x5c)
     }
 
@@ -90,7 +89,7 @@ impl CertificateCredential {
     }
 
     /// A fresh client assertion for `token_endpoint`: unique `jti`, ten minutes.
-    pub fn assertion(&self, client_id: &str, token_endpoint: &str) -> Result<String, IdentityError> {
+    pub fn assertion(&self, client_id: &str, token_endpoint: &str) -> Result<String, CredentialError> {
         let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|elapsed| elapsed.as_secs()).unwrap_or(0);
         let mut jti = [0u8; 16];
         rand::rngs::OsRng.fill_bytes(&mut jti);
@@ -108,7 +107,7 @@ impl CertificateCredential {
         if self.send_x5c {
             header.x5c = Some(vec![self.der_base64.clone()]);
         }
-        jsonwebtoken::encode(&header, &claims, &self.key).map_err(|error| CredentialError::Sign(error).into())
+        jsonwebtoken::encode(&header, &claims, &self.key).map_err(CredentialError::Sign)
     }
 }
 
@@ -121,9 +120,23 @@ fn pem_block(text: &str, label: &str) -> Option<String> {
     Some(text[start..stop].to_owned())
 }
 
-fn private_key(pem: &str) -> Option<RsaPrivateKey> {
+fn private_key(pem: &str) -> Result<RsaPrivateKey, String> {
+    const NOT_RSA: &str = "the private key is not an RSA key (Microsoft Entra ID takes client assertions signed with RSA keys only)";
     if let Some(block) = pem_block(pem, "RSA PRIVATE KEY") {
-        return RsaPrivateKey::from_pkcs1_pem(&block).ok();
+        return RsaPrivateKey::from_pkcs1_pem(&block).map_err(|error| format!("the RSA private key does not parse: {error}"));
     }
-    RsaPrivateKey::from_pkcs8_pem(&pem_block(pem, "PRIVATE KEY")?).ok()
+    if pem_block(pem, "EC PRIVATE KEY").is_some() {
+        return Err(NOT_RSA.into());
+    }
+    if pem_block(pem, "ENCRYPTED PRIVATE KEY").is_some() {
+        return Err("the private key is encrypted; give it unencrypted (PKCS#1 or PKCS#8 PEM), or use a PKCS#12 file with CertificatePassword".into());
+    }
+    let block = pem_block(pem, "PRIVATE KEY").ok_or("no private key found (an RSA key in PKCS#1 or unencrypted PKCS#8 PEM)")?;
+    // PKCS#8 names the key's algorithm: an EC or Ed25519 key is told apart from a damaged RSA one.
+    let (_, document) = rsa::pkcs8::SecretDocument::from_pem(&block).map_err(|error| format!("the private key does not parse: {error}"))?;
+    let info = rsa::pkcs8::PrivateKeyInfo::try_from(document.as_bytes()).map_err(|error| format!("the private key does not parse: {error}"))?;
+    if info.algorithm.oid != rsa::pkcs1::ALGORITHM_OID {
+        return Err(NOT_RSA.into());
+    }
+    RsaPrivateKey::try_from(info).map_err(|error| format!("the RSA private key does not parse: {error}"))
 }

@@ -85,7 +85,7 @@ pub async fn load_certificate(
     }
     let token = identity.token(vault_resource(vault)).await?;
     let certificate_url = vault.join(&format!("certificates/{name}")).map_err(|error| format!("bad certificate URL: {error}"))?;
-    let bundle: CertificateBundle = get(http, &certificate_url, token.expose(), "certificate").await?;
+    let bundle: CertificateBundle = get(http, &certificate_url, token.expose(), &format!("certificate named {name:?}")).await?;
     let secret_url = Url::parse(&bundle.sid).map_err(|_| "the certificate's sid is not a URL".to_owned())?;
     // The token goes only to the vault configuration names, whatever the answer says.
     if secret_url.origin() != vault.origin() {
@@ -104,17 +104,21 @@ pub async fn load_certificate(
 }
 
 async fn get<T: serde::de::DeserializeOwned>(http: &reqwest::Client, url: &Url, token: &str, what: &str) -> Result<T, String> {
+    let host = url.host_str().unwrap_or_default();
     let response = http
         .get(url.clone())
         .query(&[("api-version", API_VERSION)])
         .bearer_auth(token)
         .send()
         .await
-        .map_err(|error| format!("Key Vault did not answer for the {what}: {}", crate::telemetry::error_chain(&error)))?;
+        .map_err(|error| format!("Key Vault {host} is unreachable (asked for the {what}): {}", crate::telemetry::error_chain(&error)))?;
     let status = response.status();
     if !status.is_success() {
         let code = crate::answer::json_capped::<VaultErrorBody>(response).await.ok().map(|body| printable(&body.error.code)).unwrap_or_default();
-        return Err(format!("Key Vault answered {status} {code} for the {what}"));
+        if status == reqwest::StatusCode::NOT_FOUND {
+            return Err(format!("Key Vault {host} has no {what} ({status} {code})"));
+        }
+        return Err(format!("Key Vault {host} answered {status} {code} for the {what}"));
     }
     crate::answer::json_capped(response).await.map_err(|error| format!("Key Vault's answer for the {what} is not what Key Vault sends: {error}"))
 }

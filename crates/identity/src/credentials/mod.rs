@@ -25,7 +25,6 @@ pub use certificate::CertificateCredential;
 pub use description::{CredentialDescription, CredentialSource};
 pub use managed_identity::{ManagedIdentityClient, ManagedIdentitySource};
 
-use crate::error::IdentityError;
 
 /// `client_assertion_type` for JWT assertions (RFC 7523).
 pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -93,19 +92,19 @@ impl ClientCredential {
     }
 
     /// The `client_assertion` to send with a token request, if the credential uses one.
-    pub async fn client_assertion(&self, client_id: &str, token_endpoint: &str) -> Result<Option<String>, IdentityError> {
+    pub async fn client_assertion(&self, client_id: &str, token_endpoint: &str) -> Result<Option<String>, CredentialError> {
         match self {
             Self::Secret(_) => Ok(None),
             Self::Certificate(certificate) => certificate.assertion(client_id, token_endpoint).map(Some),
             Self::SignedAssertionFile(path) => tokio::fs::read_to_string(path)
                 .await
                 .map(|text| Some(text.trim().to_owned()))
-                .map_err(|error| CredentialError::ReadAssertion { path: path.clone(), source: error }.into()),
+                .map_err(|error| CredentialError::ReadAssertion { path: path.clone(), source: error }),
             Self::ManagedIdentity { client, audience } => client
                 .token(audience)
                 .await
                 .map(|token| Some(token.expose().to_owned()))
-                .map_err(|reason| CredentialError::ManagedIdentity(reason).into()),
+                .map_err(CredentialError::ManagedIdentity),
         }
     }
 }

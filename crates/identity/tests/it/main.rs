@@ -6,6 +6,7 @@ mod support;
 mod certificate_credential;
 mod cloud_credentials;
 mod conformance;
+mod credential_errors;
 mod downstream_api;
 mod ended_sessions;
 mod fail_closed;

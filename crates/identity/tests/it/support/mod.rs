@@ -169,7 +169,7 @@ impl TestApp {
 }
 
 /// Replaces [`EMULATOR`] at the start of every string in `settings` with `base_url`.
-fn replace_placeholder(settings: &mut serde_json::Value, base_url: &str) {
+pub fn replace_placeholder(settings: &mut serde_json::Value, base_url: &str) {
     match settings {
         serde_json::Value::String(text) => {
             if let Some(rest) = text.strip_prefix(EMULATOR) {
@@ -197,21 +197,25 @@ async fn build_identity(
 /// Why an engine with `settings` does not start (configuration read, then
 /// credentials loaded), with every cause.
 pub async fn start_up_error(settings: &serde_json::Value) -> String {
+    start_up_error_with(settings, None).await
+}
+
+/// What start-up prints when the engine cannot be built from `settings`
+/// ([`idweb_identity::IdentityError::report`], or the configuration error),
+/// with managed identity tokens from `managed_identity` when given.
+pub async fn start_up_error_with(settings: &serde_json::Value, managed_identity: Option<idweb_identity::credentials::ManagedIdentitySource>) -> String {
     let config = match IdentityConfig::from_json(settings) {
         Ok(config) => config,
         Err(error) => return error.to_string(),
     };
-    let error = match Identity::builder(config).build().await {
-        Ok(_) => panic!("the engine started"),
-        Err(error) => error,
-    };
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(&error);
-    while let Some(cause) = source {
-        text.push_str(&format!(": {cause}"));
-        source = cause.source();
+    let mut builder = Identity::builder(config);
+    if let Some(source) = managed_identity {
+        builder = builder.managed_identity(source);
     }
-    text
+    match builder.build().await {
+        Ok(_) => panic!("the engine started"),
+        Err(error) => error.report(),
+    }
 }
 
 fn serve(listener: tokio::net::TcpListener, identity: Arc<Identity>) {
