@@ -19,7 +19,7 @@ IDWEB_TEST_REDIS_CLUSTER_URL=$(scripts/redis-cluster.sh start "$cluster_dir")
 export IDWEB_TEST_REDIS_CLUSTER_URL
 
 say "Rust tests (all crates)"
-cargo test --workspace --features idweb/ssr 2>&1 | tee "$logs/cargo.log"
+cargo test --workspace --features idweb/ssr,idweb/embedded-emulator 2>&1 | tee "$logs/cargo.log"
 
 say "building the app (server + WASM) and the emulator"
 source scripts/e2e-env.sh

@@ -4,7 +4,9 @@
 //!
 //! Configuration: `appsettings.json` (+ `appsettings.{IDWEB_ENVIRONMENT}.json`)
 //! from `IDWEB_CONFIG_DIR` (default: the working directory), overridden by
-//! `AzureAd__ClientSecret`-style environment variables. Leptos site settings
+//! `AzureAd__ClientSecret`-style environment variables. A debug build that
+//! cargo-leptos starts with no `IDWEB_ENVIRONMENT` (`cargo leptos watch`)
+//! runs as Development with the emulator inside (`server::startup`). Leptos site settings
 //! come from `LEPTOS_*` variables when cargo-leptos starts us, else from
 //! `[package.metadata.leptos]` in `Cargo.toml` (the one source of truth).
 
@@ -18,7 +20,7 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 async fn main() -> std::process::ExitCode {
     use std::process::ExitCode;
 
-    use idweb_identity::{Identity, IdentityConfig};
+    use idweb_identity::Identity;
     use tracing_subscriber::EnvFilter;
 
     // LOG-02: every line leaves with its control characters escaped (no forged lines, no terminal escapes).
@@ -28,15 +30,17 @@ async fn main() -> std::process::ExitCode {
         .with_ansi(false)
         .init();
 
-    let config_dir = std::env::var("IDWEB_CONFIG_DIR").unwrap_or_else(|_| ".".into());
-    let environment = std::env::var("IDWEB_ENVIRONMENT").ok();
-    let config = match IdentityConfig::load(std::path::Path::new(&config_dir), environment.as_deref()) {
-        Ok(config) => config,
+    let surroundings = idweb::server::startup::Surroundings::from_process();
+    let prepared = match idweb::server::startup::prepare(&surroundings, None).await {
+        Ok(prepared) => prepared,
         Err(error) => {
             eprintln!("idweb cannot start: {error}");
             return ExitCode::FAILURE;
         }
     };
+    if surroundings.environment.is_none() && prepared.environment.is_some() {
+        tracing::info!("no IDWEB_ENVIRONMENT: a debug build started by cargo-leptos runs as Development");
+    }
     let leptos_options = match idweb::server::site_options() {
         Ok(options) => options,
         Err(error) => {
@@ -44,7 +48,14 @@ async fn main() -> std::process::ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let identity = match Identity::builder(config).build().await {
+    let mut builder = Identity::builder(prepared.config);
+    if let Some(source) = prepared.managed_identity {
+        builder = builder.managed_identity(source);
+    }
+    // Serves as long as the app does (development only; see server::embedded_emulator).
+    #[cfg(all(feature = "embedded-emulator", debug_assertions))]
+    let _emulator = prepared.emulator;
+    let identity = match builder.build().await {
         Ok(identity) => identity,
         Err(error) => {
             eprintln!("idweb cannot start: {}", error.report());

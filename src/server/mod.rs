@@ -2,6 +2,7 @@
 //! identity engine. Compiled only with the `ssr` feature.
 
 pub mod context;
+mod embedded_emulator;
 pub mod headers;
 mod health;
 pub mod metrics;
@@ -12,6 +13,7 @@ mod photo;
 mod router;
 pub mod shutdown;
 mod site;
+pub mod startup;
 
 pub use router::{app_router, app_router_with};
 pub use site::site_options;

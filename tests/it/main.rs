@@ -13,3 +13,4 @@ mod metrics;
 mod resilience;
 mod security_matrix;
 mod site_settings;
+mod watch_loop;

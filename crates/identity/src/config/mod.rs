@@ -230,6 +230,13 @@ impl IdentityConfig {
     /// Loads `appsettings.json` (required), `appsettings.{environment}.json`
     /// (optional) from `dir`, then applies the process environment.
     pub fn load(dir: &Path, environment: Option<&str>) -> Result<Self, ConfigError> {
+        Self::from_json(&Self::load_tree(dir, environment)?)
+    }
+
+    /// The settings tree [`Self::load`] reads, merged but not yet checked:
+    /// for an app's own sections beside the engine's, or for changing a
+    /// value before [`Self::from_json`] (keys are as the files spell them).
+    pub fn load_tree(dir: &Path, environment: Option<&str>) -> Result<Value, ConfigError> {
         let mut tree = read_json_file(&dir.join("appsettings.json"))?
             .ok_or_else(|| ConfigError::File {
                 path: dir.join("appsettings.json").display().to_string(),
@@ -248,7 +255,7 @@ impl IdentityConfig {
                 map.insert(ENVIRONMENT_KEY.into(), Value::String(environment.to_owned()));
             }
         }
-        Self::from_json(&tree)
+        Ok(tree)
     }
 
     /// Builds the typed configuration from an already merged settings tree:
