@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Installs what building and testing idweb needs, skipping what is already there.
-# Usage: scripts/setup.sh [--with-browser] [--with-wasm-opt]
+# Usage: scripts/setup.sh [--with-browser] [--with-wasm-opt] [--tools-only | --no-tools]
 #   --with-browser  also installs Chromium and the end-to-end test packages
 #   --with-wasm-opt also installs wasm-opt (npm binaryen) in .idweb/tools, for release builds
+#   --tools-only    only the build tools (wasm32 target, cargo-leptos, wasm-bindgen CLI)
+#   --no-tools      everything but the build tools (scripts/test.sh installs those
+#                   beside the Rust tests, which do not need them)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,40 +13,54 @@ CARGO_LEPTOS_VERSION="0.3.10"   # 0.3.11 needs a newer rustc than this machine's
 BINARYEN_VERSION="132"          # Debian's binaryen is too old for current rustc output
 with_browser=false
 with_wasm_opt=false
+tools=true
+others=true
 for option in "$@"; do
   case "$option" in
     --with-browser) with_browser=true ;;
     --with-wasm-opt) with_wasm_opt=true ;;
+    --tools-only) others=false ;;
+    --no-tools) tools=false ;;
     *) echo "unknown option $option" >&2; exit 2 ;;
   esac
 done
 
 say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 
-if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
-  say "adding the wasm32-unknown-unknown target"
-  rustup target add wasm32-unknown-unknown
-fi
+install_tools() {
+  if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+    say "adding the wasm32-unknown-unknown target"
+    rustup target add wasm32-unknown-unknown
+  fi
 
-# Both tools only drive the build (cargo-leptos runs cargo; wasm-bindgen rewrites
-# one bundle): built without optimisation or debug info they install in about
-# half the time (cargo-leptos 21 -> ~10 minutes, wasm-bindgen 3 -> ~1 minute on
-# 2 cores) and cost a build a few seconds (docs/BENCHMARKS.md, tool installs).
-tool_install() {
-  CARGO_PROFILE_DEV_DEBUG=0 cargo install --debug "$@"
+  # Both tools only drive the build (cargo-leptos runs cargo; wasm-bindgen rewrites
+  # one bundle): built without optimisation or debug info they install in about
+  # half the time (cargo-leptos 21 -> ~10 minutes, wasm-bindgen 3 -> ~1 minute on
+  # 2 cores) and cost a build a few seconds (docs/BENCHMARKS.md, tool installs).
+  tool_install() {
+    CARGO_PROFILE_DEV_DEBUG=0 cargo install --debug "$@"
+  }
+
+  if ! cargo leptos --version 2>/dev/null | grep -q "$CARGO_LEPTOS_VERSION"; then
+    say "installing cargo-leptos $CARGO_LEPTOS_VERSION (about 10 minutes on 2 cores, once)"
+    tool_install --locked cargo-leptos --version "$CARGO_LEPTOS_VERSION"
+  fi
+
+  # The CLI must be exactly the wasm-bindgen version in Cargo.lock.
+  wasm_bindgen_version=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
+  if ! wasm-bindgen --version 2>/dev/null | grep -q " $wasm_bindgen_version\$"; then
+    say "installing wasm-bindgen-cli $wasm_bindgen_version"
+    # --locked fails: one of its locked dependencies is no longer on the registry.
+    tool_install --force wasm-bindgen-cli --version "$wasm_bindgen_version"
+  fi
 }
 
-if ! cargo leptos --version 2>/dev/null | grep -q "$CARGO_LEPTOS_VERSION"; then
-  say "installing cargo-leptos $CARGO_LEPTOS_VERSION (about 10 minutes on 2 cores, once)"
-  tool_install --locked cargo-leptos --version "$CARGO_LEPTOS_VERSION"
+if [ "$tools" = true ]; then
+  install_tools
 fi
-
-# The CLI must be exactly the wasm-bindgen version in Cargo.lock.
-wasm_bindgen_version=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
-if ! wasm-bindgen --version 2>/dev/null | grep -q " $wasm_bindgen_version\$"; then
-  say "installing wasm-bindgen-cli $wasm_bindgen_version"
-  # --locked fails: one of its locked dependencies is no longer on the registry.
-  tool_install --force wasm-bindgen-cli --version "$wasm_bindgen_version"
+if [ "$others" = false ]; then
+  say "build tools ready"
+  exit 0
 fi
 
 if [ "$with_browser" = true ]; then

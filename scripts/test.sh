@@ -6,32 +6,61 @@
 # then idweb against an independent certified provider (oidc-provider).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh --with-browser
-scripts/services.sh
 
 say() { printf '\033[1m[test]\033[0m %s\n' "$*"; }
 logs=$(mktemp -d)
 cluster_dir="$logs/redis-cluster"
-trap 'scripts/redis-cluster.sh stop "$cluster_dir" >/dev/null 2>&1 || true; rm -rf "$logs"' EXIT
+tools_pid=""
+trap '[ -n "$tools_pid" ] && kill "$tools_pid" 2>/dev/null; scripts/redis-cluster.sh stop "$cluster_dir" >/dev/null 2>&1 || true; rm -rf "$logs"' EXIT
 
-say "starting a 3-master Redis Cluster on free loopback ports"
+# Each phase's duration, printed at the end: where a cold run spends its time.
+phases=()
+phase_name=""
+phase_start=$SECONDS
+phase() {
+  [ -n "$phase_name" ] && phases+=("$(printf '%6ss  %s' "$((SECONDS - phase_start))" "$phase_name")")
+  phase_name=$1
+  phase_start=$SECONDS
+  [ -n "$phase_name" ] && say "$phase_name"
+  return 0
+}
+
+phase "set-up: services, browser and test packages"
+scripts/setup.sh --with-browser --no-tools
+scripts/services.sh
+# The build tools (cargo-leptos, the wasm-bindgen CLI: minutes to build on a
+# fresh machine) are needed from the end-to-end build on; they install
+# beside the Rust tests, which fill the cores less than fully.
+scripts/setup.sh --tools-only >"$logs/tools.log" 2>&1 &
+tools_pid=$!
+
+phase "starting a 3-master Redis Cluster on free loopback ports"
 IDWEB_TEST_REDIS_CLUSTER_URL=$(scripts/redis-cluster.sh start "$cluster_dir")
 export IDWEB_TEST_REDIS_CLUSTER_URL
 
-say "Rust tests (all crates)"
+phase "Rust tests (all crates; the build tools install beside them)"
 cargo test --workspace --features idweb/ssr,idweb/embedded-emulator 2>&1 | tee "$logs/cargo.log"
 
-say "building the app (server + WASM) and the emulator"
+phase "waiting for the build tools"
+if ! wait "$tools_pid"; then
+  tools_pid=""
+  cat "$logs/tools.log" >&2
+  say "installing the build tools failed"
+  exit 1
+fi
+tools_pid=""
+grep -F "[setup]" "$logs/tools.log" || true
+phase "building the app (server + WASM) and the emulator"
 source scripts/e2e-env.sh
 
-say "end-to-end tests (app :$E2E_APP_PORT, emulator :$E2E_EMULATOR_PORT)"
+phase "end-to-end tests (app :$E2E_APP_PORT, emulator :$E2E_EMULATOR_PORT)"
 cd end2end
 PLAYWRIGHT_JSON_OUTPUT_NAME="$logs/playwright.json" npx playwright test --reporter=list,json
 
 run=0
 for redis_url in "redis://127.0.0.1:6379/" "$IDWEB_TEST_REDIS_CLUSTER_URL"; do
   run=$((run + 1))
-  say "end-to-end on two instances sharing $redis_url"
+  phase "end-to-end on two instances sharing $redis_url"
   E2E_REDIS_URL="$redis_url" \
   E2E_REDIS_KEY_PREFIX="idweb-e2e-$$-$run:" \
   E2E_CACHE_KEY=$(head -c 32 /dev/urandom | base64) \
@@ -39,7 +68,7 @@ for redis_url in "redis://127.0.0.1:6379/" "$IDWEB_TEST_REDIS_CLUSTER_URL"; do
     npx playwright test --config playwright.multi.config.ts --reporter=list,json
 done
 
-say "interoperability: idweb against oidc-provider (OpenID Certified) on :$E2E_OP_PORT"
+phase "interoperability: idweb against oidc-provider (OpenID Certified) on :$E2E_OP_PORT"
 PLAYWRIGHT_JSON_OUTPUT_NAME="$logs/playwright-interop.json" \
   npx playwright test --config playwright.interop.config.ts --reporter=list,json
 cd ..
@@ -52,5 +81,8 @@ e2e_passed=$(node -e '
   let passed = 0;
   for (const file of process.argv.slice(1)) { const s = require(file).stats; passed += s.expected + s.flaky; }
   console.log(passed);' "$logs"/playwright*.json)
+phase ""
+say "time per phase (total $((SECONDS / 60)) min $((SECONDS % 60)) s):"
+printf '%s\n' "${phases[@]}"
 say "rust: $rust_passed passed; end-to-end: $e2e_passed passed"
 echo "$((rust_passed + e2e_passed)) passed, 0 failed"
