@@ -41,6 +41,10 @@ export IDWEB_TEST_REDIS_CLUSTER_URL
 phase "Rust tests (all crates; the build tools install beside them)"
 cargo test --workspace --features idweb/ssr,idweb/embedded-emulator 2>&1 | tee "$logs/cargo.log"
 
+phase "API documentation (cargo doc, warnings are errors)"
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --workspace --quiet \
+  --features idweb/ssr,idweb/embedded-emulator,idweb-stores/redis,idweb-stores/postgres
+
 phase "waiting for the build tools"
 if ! wait "$tools_pid"; then
   tools_pid=""

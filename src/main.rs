@@ -5,8 +5,8 @@
 //! Configuration: `appsettings.json` (+ `appsettings.{IDWEB_ENVIRONMENT}.json`)
 //! from `IDWEB_CONFIG_DIR` (default: the working directory), overridden by
 //! `AzureAd__ClientSecret`-style environment variables. A debug build that
-//! cargo-leptos starts with no `IDWEB_ENVIRONMENT` (`cargo leptos watch`)
-//! runs as Development with the emulator inside (`server::startup`). Leptos site settings
+//! `cargo leptos watch` starts with no `IDWEB_ENVIRONMENT` runs as
+//! Development with the emulator inside (`server::startup`). Leptos site settings
 //! come from `LEPTOS_*` variables when cargo-leptos starts us, else from
 //! `[package.metadata.leptos]` in `Cargo.toml` (the one source of truth).
 
@@ -39,7 +39,7 @@ async fn main() -> std::process::ExitCode {
         }
     };
     if surroundings.environment.is_none() && prepared.environment.is_some() {
-        tracing::info!("no IDWEB_ENVIRONMENT: a debug build started by cargo-leptos runs as Development");
+        tracing::info!("no IDWEB_ENVIRONMENT: a debug build under `cargo leptos watch` runs as Development");
     }
     let leptos_options = match idweb::server::site_options() {
         Ok(options) => options,

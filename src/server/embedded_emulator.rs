@@ -2,7 +2,8 @@
 //! inside the app: what makes `cargo leptos watch` in a fresh clone serve
 //! an app the browser can sign in to. Asked for by the Development
 //! settings (`"Emulator": { "Embedded": true }`), started only in the
-//! developer's own loop ([`super::startup::Surroundings`]) and only in a
+//! developer's own loop (`cargo leptos watch`, see
+//! [`super::startup::Surroundings`]) and only in a
 //! debug build with the `embedded-emulator` feature: a release build has no
 //! code that starts it.
 //!
@@ -84,9 +85,13 @@ mod running {
         let listen: SocketAddr = match text(tree, "Emulator", "Listen") {
             Some(listen) => listen.parse().map_err(|_| failed(format!("Emulator:Listen {listen:?} is not an address such as 127.0.0.1:5001")))?,
             None => {
+                // `localhost` and `[::1]` too: the address the settings name, resolved.
                 let host = azure_ad.instance.host_str().unwrap_or("127.0.0.1").trim_matches(['[', ']']);
                 let port = azure_ad.instance.port_or_known_default().unwrap_or(5001);
-                format!("{host}:{port}").parse().map_err(|_| failed(format!("AzureAd:Instance {configured_origin} is not on a loopback address the emulator can listen on")))?
+                std::net::ToSocketAddrs::to_socket_addrs(&(host, port))
+                    .ok()
+                    .and_then(|mut addresses| addresses.next())
+                    .ok_or_else(|| failed(format!("AzureAd:Instance {configured_origin} names no address the emulator can listen on; set Emulator:Listen")))?
             }
         };
         let file = dir.join(text(tree, "Emulator", "ConfigFile").unwrap_or(DEFAULT_CONFIG_FILE));

@@ -1,9 +1,9 @@
 //! From the process's surroundings to the engine's configuration: which
 //! settings environment, the settings tree, and, in a debug build that
-//! cargo-leptos started with no environment named (`cargo leptos watch` in
-//! a fresh clone), the emulator inside the process
-//! ([`super::embedded_emulator`]), so the browser can sign in with nothing
-//! else running. A release build never starts the emulator.
+//! `cargo leptos watch` started with no environment named (as in a fresh
+//! clone), the emulator inside the process (`server::embedded_emulator`),
+//! so the browser can sign in with nothing else running. A release build
+//! never starts the emulator.
 
 use std::path::PathBuf;
 
@@ -38,9 +38,10 @@ pub struct Surroundings {
     pub config_dir: PathBuf,
     /// `IDWEB_ENVIRONMENT`, if set.
     pub environment: Option<String>,
-    /// Whether cargo-leptos started the process (it sets `LEPTOS_OUTPUT_NAME`):
-    /// `cargo leptos watch`, `serve` or `end-to-end`.
-    pub launched_by_cargo_leptos: bool,
+    /// Whether `cargo leptos watch` started the process (it sets
+    /// `LEPTOS_WATCH=true`, which nothing else does; a deployment sets
+    /// `LEPTOS_OUTPUT_NAME` and the like, never this).
+    pub launched_by_cargo_leptos_watch: bool,
 }
 
 impl Surroundings {
@@ -49,15 +50,15 @@ impl Surroundings {
         Self {
             config_dir: std::env::var_os("IDWEB_CONFIG_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(".")),
             environment: std::env::var("IDWEB_ENVIRONMENT").ok().filter(|environment| !environment.is_empty()),
-            launched_by_cargo_leptos: std::env::var_os("LEPTOS_OUTPUT_NAME").is_some(),
+            launched_by_cargo_leptos_watch: std::env::var("LEPTOS_WATCH").is_ok_and(|watch| watch.eq_ignore_ascii_case("true")),
         }
     }
 
     /// Whether this is the developer's own loop with nothing configured: a
-    /// debug build cargo-leptos started, no environment named. Then the
-    /// environment is Development and the emulator runs inside.
+    /// debug build `cargo leptos watch` started, no environment named. Then
+    /// the environment is Development and the emulator runs inside.
     pub fn is_zero_configuration_development(&self) -> bool {
-        cfg!(debug_assertions) && self.launched_by_cargo_leptos && self.environment.is_none()
+        cfg!(debug_assertions) && self.launched_by_cargo_leptos_watch && self.environment.is_none()
     }
 
     /// The settings environment: the one named, else Development for the

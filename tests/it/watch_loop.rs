@@ -1,5 +1,5 @@
-//! `cargo leptos watch` in a fresh clone: a debug build that cargo-leptos
-//! starts with no environment named reads the repository's own settings as
+//! `cargo leptos watch` in a fresh clone: a debug build that `cargo leptos
+//! watch` starts with no environment named reads the repository's own settings as
 //! Development and runs the emulator inside, so a browser signs in with
 //! nothing else running. Started here as `main` starts it
 //! (`server::startup::prepare`), on free ports.
@@ -20,7 +20,7 @@ fn repository() -> PathBuf {
 async fn a_fresh_clone_under_cargo_leptos_serves_an_app_a_browser_signs_in_to() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let app = url::Url::parse(&format!("http://{}/", listener.local_addr().unwrap())).unwrap();
-    let surroundings = Surroundings { config_dir: repository(), environment: None, launched_by_cargo_leptos: true };
+    let surroundings = Surroundings { config_dir: repository(), environment: None, launched_by_cargo_leptos_watch: true };
     assert!(surroundings.is_zero_configuration_development());
     // What scripts/run.sh --port and --emulator-port set; 0: any free port.
     let ports = json!({ "Emulator": { "Listen": "127.0.0.1:0" }, "Hosting": { "PublicUrl": app.as_str() } });
@@ -52,18 +52,18 @@ async fn a_fresh_clone_under_cargo_leptos_serves_an_app_a_browser_signs_in_to() 
 }
 
 #[test]
-fn only_a_debug_build_cargo_leptos_started_with_no_environment_is_the_zero_configuration_loop() {
-    let named = Surroundings { config_dir: repository(), environment: Some("Development".into()), launched_by_cargo_leptos: true };
+fn only_a_debug_build_cargo_leptos_watch_started_with_no_environment_is_the_zero_configuration_loop() {
+    let named = Surroundings { config_dir: repository(), environment: Some("Development".into()), launched_by_cargo_leptos_watch: true };
     assert!(!named.is_zero_configuration_development(), "a named environment is taken as it is (e2e, run.sh --https)");
     assert_eq!(named.effective_environment().as_deref(), Some("Development"));
-    let by_hand = Surroundings { config_dir: repository(), environment: None, launched_by_cargo_leptos: false };
+    let by_hand = Surroundings { config_dir: repository(), environment: None, launched_by_cargo_leptos_watch: false };
     assert!(!by_hand.is_zero_configuration_development(), "a binary started by hand reads appsettings.json alone");
     assert_eq!(by_hand.effective_environment(), None);
 }
 
 #[tokio::test]
 async fn without_an_environment_the_start_up_error_points_to_the_development_commands() {
-    let by_hand = Surroundings { config_dir: repository(), environment: None, launched_by_cargo_leptos: false };
+    let by_hand = Surroundings { config_dir: repository(), environment: None, launched_by_cargo_leptos_watch: false };
     let error = match prepare(&by_hand, None).await {
         Ok(_) => panic!("appsettings.json alone names no tenant"),
         Err(error) => error.to_string(),

@@ -5,7 +5,7 @@
 //! Embed it in a test with [`spawn`] on port 0, or run the
 //! `idweb-emulator` binary. Endpoints, configuration and the differences
 //! from Microsoft Entra ID are listed in the crate's README.
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 pub mod admin;
 pub mod certificates;

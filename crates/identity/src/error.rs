@@ -173,7 +173,8 @@ impl IdentityError {
     pub fn class(&self) -> ErrorClass {
         match self {
             Self::ProviderUnavailable(_) | Self::DownstreamUnavailable(_) => ErrorClass::Outage,
-            Self::TokenCache(store) if store.is_outage() => ErrorClass::Outage,
+            // A compare-and-set write that kept losing is load, not a defect: trying again works.
+            Self::TokenCache(store) if store.is_outage() || matches!(store, crate::cache::StoreError::Contended { .. }) => ErrorClass::Outage,
             Self::Session(tower_sessions::session::Error::Store(tower_sessions::session_store::Error::Backend(_))) => ErrorClass::Outage,
             Self::SignInRejected(_)
             | Self::ProviderError { .. }
@@ -197,8 +198,8 @@ impl IdentityError {
     /// Logs this error once, where it is answered (`context`: "sign-in
     /// flow", "server function"), as loud as its class says: an outage at
     /// warn (a store's at debug: the store logs each outage once itself), a
-    /// refused sign-in at warn on `idweb::security`, another refusal at
-    /// info, what needs the user at debug (an API refusing a renewed
+    /// refused sign-in or request at warn on `idweb::security`, an API's
+    /// refusal at info (status and code, never its message), what needs the user at debug (an API refusing a renewed
     /// token at info), a defect at error with its causes.
     pub fn log(&self, context: &'static str) {
         let reason = self.reason_code();
@@ -207,8 +208,14 @@ impl IdentityError {
                 tracing::debug!(context, error = %crate::telemetry::error_chain(self), "a store is unavailable")
             }
             ErrorClass::Outage => tracing::warn!(context, error = %crate::telemetry::error_chain(self), "a service idweb depends on is unavailable"),
-            ErrorClass::Refused if matches!(self, Self::Downstream { .. } | Self::InvalidRequest(_)) => {
-                tracing::info!(context, error = %self, "refused")
+            // An API's message can quote the user's data: its status and code only.
+            ErrorClass::Refused if matches!(self, Self::Downstream { .. }) => {
+                if let Self::Downstream { status, code, .. } = self {
+                    tracing::info!(context, status, code = %crate::telemetry::outside_text(code), "an API refused the call")
+                }
+            }
+            ErrorClass::Refused if matches!(self, Self::InvalidRequest(_)) => {
+                tracing::warn!(target: "idweb::security", context, error = %self, "request refused")
             }
             ErrorClass::Refused => tracing::warn!(target: "idweb::security", context, reason, error = %self, "sign-in refused"),
             // An API that refused even a renewed token is worth an operator's eye; a sign-in link is not.

@@ -15,7 +15,7 @@
 //! of axum) over [`Engine`] over Graph, the downstream APIs and token
 //! acquisition, over the protocol, configuration and credentials; state is
 //! kept by `idweb-stores`.
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 pub mod acquisition;
 mod answer;

@@ -5,7 +5,7 @@
 //! them on the server; the app's pages build and read them in the browser
 //! too (this crate has no dependencies, so it compiles to WASM).
 
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 mod encode;
 

@@ -15,7 +15,7 @@
 //! shared stores; without them the crate links neither client library.
 //! The crate depends on no other idweb crate: the engine (`idweb-identity`)
 //! reads the settings from `appsettings.json` and builds on these stores.
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 mod account;
 mod error;

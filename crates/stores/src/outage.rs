@@ -46,7 +46,7 @@ impl OutageLog {
         }
     }
 
-    /// A call was answered; logged if it ends an outage (no failure for [`QUIET_BEFORE_RECOVERY`]).
+    /// A call was answered; logged if it ends an outage (no failure for `QUIET_BEFORE_RECOVERY` (2 s)).
     pub fn answered(&self) {
         if !self.down.load(Ordering::Relaxed) {
             return;

@@ -270,7 +270,10 @@ impl TokenAcquisition {
                 self.remember_outage(key, current, &outage).await;
                 return Err(IdentityError::ProviderUnavailable(format!("refresh: {outage}")));
             }
-            Err(TokenRequestFailure::Malformed(why)) => return Err(IdentityError::IdTokenRejected(format!("refresh: {why}"))),
+            // The provider's answer, not the user's input, is at fault: an outage of the provider.
+            Err(TokenRequestFailure::Malformed(why)) => {
+                return Err(IdentityError::ProviderUnavailable(format!("refresh: the token endpoint's answer is malformed: {why}")))
+            }
         };
         // A tenant override's ID token comes from another issuer and describes the
         // user's account there; idweb keeps only the home tenant's identity.

@@ -1,7 +1,7 @@
 //! What configuration says about one credential, in Microsoft.Identity.Web's
 //! terms (`SourceType` and its keys), checked for shape when configuration
 //! is read. Nothing is loaded here: files, Key Vault and managed identities
-//! are reached when the engine starts ([`super::load`]).
+//! are reached when the engine starts ([`super::Credentials::load`]).
 
 use std::path::PathBuf;
 

@@ -1,5 +1,5 @@
 //! When to try a throttled or unavailable downstream call again (FLT-02);
-//! how long the answer asks to wait is read by [`crate::answer::retry_after`].
+//! how long the answer asks to wait is read by `answer::retry_after`.
 
 use std::time::Duration;
 

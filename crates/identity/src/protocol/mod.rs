@@ -1,7 +1,7 @@
 //! OpenID Connect and OAuth 2.0 as the Microsoft identity platform (or a
 //! generic certified provider) speaks them: discovery and the signing keys
 //! ([`provider`]), ID token claims ([`claims`]), token endpoint answers
-//! ([`token_response`]) and requests ([`token_endpoint`]), and the one type
+//! ([`token_response`]) and requests (`token_endpoint`), and the one type
 //! that says how the two kinds of provider differ ([`profile`]).
 
 pub mod claims;

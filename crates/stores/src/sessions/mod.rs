@@ -66,12 +66,13 @@ impl SessionBackend {
 
     /// Sessions in `store`, shared with other instances; `kind` names it in
     /// logs and readiness (`redis`, `postgres`). Its `save` must update an
-    /// existing record only, never create one (SES-05).
-    pub fn shared(kind: &'static str, store: impl SessionStore) -> Self {
+    /// existing record only, never create one (SES-05): tower-sessions' own
+    /// stores create on save, so only this crate's stores are taken.
+    pub(crate) fn shared(kind: &'static str, store: impl SessionStore) -> Self {
         Self { store: Arc::new(store), kind, memory: None }
     }
 
-    /// `memory`, `redis`, `postgres` (or what [`Self::shared`] was given), for logs and readiness.
+    /// `memory`, `redis` or `postgres`, for logs and readiness.
     pub fn kind(&self) -> &'static str {
         self.kind
     }

@@ -167,7 +167,7 @@ impl PendingSignIns {
     }
 
     /// The cookies that remember `pending` (started now) in this browser:
-    /// its own, and removals of the oldest others beyond [`MAX_PENDING`] and
+    /// its own, and removals of the oldest others beyond `MAX_PENDING` and
     /// of expired or unreadable ones.
     pub fn remember(&self, headers: &HeaderMap, mut pending: PendingSignIn) -> Result<SetCookies, IdentityError> {
         pending.started_at = crate::clock::unix_seconds();
