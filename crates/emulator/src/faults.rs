@@ -44,8 +44,15 @@ pub struct TokenFault {
     pub count: u32,
 }
 
+/// The next token request, answered normally (set what should go wrong).
+impl Default for TokenFault {
+    fn default() -> Self {
+        Self { grant_type: None, delay_ms: 0, error: None, raw: None, count: one() }
+    }
+}
+
 /// An OAuth error the token endpoint answers with, in Microsoft's shape.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct InjectedError {
     /// The OAuth `error` code: `invalid_grant`, `interaction_required`, `temporarily_unavailable`, ...

@@ -2,7 +2,9 @@
 //! v2.0 endpoints and Microsoft Graph, so idweb runs and tests with no
 //! tenant and no internet.
 //!
-//! Embed it in a test with [`spawn`] on port 0, or run the
+//! Embed it in a test with [`spawn`] on port 0 ([`testing`] shows how an
+//! app of your own tests against it: register the app, read its settings,
+//! sign a user in, arm a fault, count token requests), or run the
 //! `idweb-emulator` binary. Endpoints, configuration and the differences
 //! from Microsoft Entra ID are listed in the crate's README.
 #![deny(missing_docs)]
@@ -24,6 +26,7 @@ pub mod sample_api;
 pub mod scopes;
 pub mod sso;
 pub mod store;
+pub mod testing;
 pub mod tls;
 pub mod tokens;
 
