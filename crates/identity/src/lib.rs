@@ -11,6 +11,40 @@
 //! except as `Authorization` headers it sends itself (and, encrypted, as
 //! entries of a shared token cache).
 //!
+//! ```
+//! use std::sync::Arc;
+//!
+//! use axum::extract::State;
+//! use axum::routing::get;
+//! use axum::Router;
+//! use idweb_identity::{CurrentUser, Identity, IdentityConfig, IdentityError};
+//!
+//! async fn hello(State(identity): State<Arc<Identity>>, CurrentUser(user): CurrentUser) -> Result<String, IdentityError> {
+//!     let me = identity.graph().me(&user).await?;
+//!     Ok(format!("Hello, {}", me.display_name.unwrap_or_default()))
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // Usually `IdentityConfig::load(dir, environment)`: appsettings.json, as Microsoft.Identity.Web reads it.
+//! let config = IdentityConfig::from_json(&serde_json::json!({
+//!     "AzureAd": { "Instance": "https://login.microsoftonline.com/", "TenantId": "contoso.onmicrosoft.com",
+//!                  "ClientId": "00000000-0000-0000-0000-000000000001", "ClientSecret": "from the environment, never the file" },
+//!     "Graph": { "BaseUrl": "https://graph.microsoft.com/v1.0", "Scopes": ["User.Read"] },
+//!     "Hosting": { "PublicUrl": "https://app.contoso.example" },
+//! }))?;
+//! // Nothing is fetched yet: the provider is discovered on first use.
+//! let identity = Identity::builder(config).build().await?;
+//! let app: Router = Router::new()
+//!     .route("/", get(hello))
+//!     .with_state(identity.clone())
+//!     .merge(identity.router())
+//!     .layer(identity.session_layer());
+//! # let _ = app;
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! Layers, each importing only those below it: [`web`] (the only importer
 //! of axum) over [`Engine`] over Graph, the downstream APIs and token
 //! acquisition, over the protocol, configuration and credentials; state is

@@ -68,6 +68,7 @@ impl SessionBackend {
     /// logs and readiness (`redis`, `postgres`). Its `save` must update an
     /// existing record only, never create one (SES-05): tower-sessions' own
     /// stores create on save, so only this crate's stores are taken.
+    #[cfg_attr(not(any(feature = "redis", feature = "postgres")), allow(dead_code))]
     pub(crate) fn shared(kind: &'static str, store: impl SessionStore) -> Self {
         Self { store: Arc::new(store), kind, memory: None }
     }
