@@ -60,7 +60,7 @@ pub mod downstream;
 mod engine;
 pub mod error;
 pub mod graph;
-pub mod protocol;
+pub(crate) mod protocol;
 pub mod scopes;
 pub mod telemetry;
 pub mod user;

@@ -12,9 +12,9 @@
 //! retried ([`Credentials::reload`]). Held on the server only.
 
 mod certificate;
-pub mod description;
-pub mod key_vault;
-pub mod managed_identity;
+pub(crate) mod description;
+pub(crate) mod key_vault;
+pub(crate) mod managed_identity;
 
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};

@@ -2,8 +2,8 @@
 //! the signed-in user or as the app, with the token attached by idweb.
 
 mod caller;
-pub mod challenge;
-pub mod retry;
+pub(crate) mod challenge;
+pub(crate) mod retry;
 
 use std::collections::BTreeMap;
 

@@ -9,10 +9,10 @@
 pub mod csrf;
 pub mod extract;
 mod failure;
-pub mod logout;
+pub(crate) mod logout;
 mod save_guard;
-pub mod session;
-pub mod signin;
+pub(crate) mod session;
+pub(crate) mod signin;
 
 use std::sync::Arc;
 

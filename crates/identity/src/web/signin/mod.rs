@@ -19,10 +19,8 @@ use axum::Router;
 use openidconnect::{ClientId, LogoutRequest, PostLogoutRedirectUrl};
 use tower_sessions::Session;
 
-pub use response::AuthorizationResponse;
 pub use return_url::safe_return_path;
 pub use start::SignInRequest;
-pub use pending::PENDING_LIFETIME;
 
 use crate::error::{IdentityError, SIGN_IN_PATH};
 use crate::protocol::provider::redirect_url;
