@@ -45,6 +45,14 @@ phase "API documentation (cargo doc, warnings are errors)"
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --workspace --quiet \
   --features idweb/ssr,idweb/embedded-emulator,idweb-stores/redis,idweb-stores/postgres
 
+phase "packaging the library crates (each builds from its packaged form)"
+if ! cargo package --allow-dirty -p idweb-routes -p idweb-stores -p idweb-identity -p idweb-emulator >"$logs/package.log" 2>&1; then
+  cat "$logs/package.log" >&2
+  say "packaging failed"
+  exit 1
+fi
+grep -E "^ *(Packaged|Verifying)" "$logs/package.log" || true
+
 phase "waiting for the build tools"
 if ! wait "$tools_pid"; then
   tools_pid=""
