@@ -122,7 +122,7 @@ impl Hold {
 impl TokenAcquisition {
     /// Acquisition over `store`, talking to `provider` through `http`,
     /// authenticating with `credentials`.
-    pub fn new(
+    pub(crate) fn new(
         provider: Arc<ProviderCache>,
         store: Arc<dyn TokenCacheStore>,
         http: reqwest::Client,
@@ -343,7 +343,7 @@ impl TokenAcquisition {
 
     /// Drops `user`'s cached access tokens for `scopes` (a downstream API
     /// said they no longer satisfy it); the refresh token stays.
-    pub async fn forget_access_tokens(&self, user: &SignedInUser, scopes: &[String]) -> Result<(), IdentityError> {
+    pub(crate) async fn forget_access_tokens(&self, user: &SignedInUser, scopes: &[String]) -> Result<(), IdentityError> {
         let key = PartitionKey::User(user.home_account_id.clone());
         let scopes = self.scopes.normalise(scopes.iter().map(String::as_str));
         self.drop_access_tokens(&key, |cached| !cached.scopes.is_disjoint(&scopes)).await.map(|_| ())
@@ -352,7 +352,7 @@ impl TokenAcquisition {
     /// Drops `token` from the cache of `user` (`None`: the app's own
     /// tokens) because an API refused it (FLT-05); a token another request
     /// has put in its place meanwhile stays. Whether it was still cached.
-    pub async fn forget_refused(&self, user: Option<&SignedInUser>, token: &AccessToken) -> Result<bool, IdentityError> {
+    pub(crate) async fn forget_refused(&self, user: Option<&SignedInUser>, token: &AccessToken) -> Result<bool, IdentityError> {
         let key = match user {
             Some(user) => PartitionKey::User(user.home_account_id.clone()),
             None => PartitionKey::App { tenant_id: self.tenant_id.clone() },
@@ -378,7 +378,7 @@ impl TokenAcquisition {
 
     /// Which grant `user`'s tokens come from (`None`: the app, always 0):
     /// one more with each sign-in, the same across refreshes.
-    pub async fn grant_generation(&self, user: Option<&SignedInUser>) -> Result<u64, IdentityError> {
+    pub(crate) async fn grant_generation(&self, user: Option<&SignedInUser>) -> Result<u64, IdentityError> {
         let Some(user) = user else { return Ok(0) };
         let stored = self.store.load(&PartitionKey::User(user.home_account_id.clone())).await?;
         Ok(stored.map_or(0, |stored| stored.partition.grant_generation))
@@ -390,7 +390,7 @@ impl TokenAcquisition {
     }
 
     /// Removes everything cached for the account (a logout from the provider, OUT-02/03).
-    pub async fn remove_account(&self, account: &crate::user::HomeAccountId) -> Result<bool, IdentityError> {
+    pub(crate) async fn remove_account(&self, account: &crate::user::HomeAccountId) -> Result<bool, IdentityError> {
         let key = PartitionKey::User(account.clone());
         // Inside the flight: a refresh finishing now must not save the partition back.
         let _flight = self.flights.join(&key).await?;
@@ -409,7 +409,7 @@ impl TokenAcquisition {
     }
 
     /// The token cache store.
-    pub fn store(&self) -> &Arc<dyn TokenCacheStore> {
+    pub(crate) fn store(&self) -> &Arc<dyn TokenCacheStore> {
         &self.store
     }
 
@@ -562,7 +562,7 @@ impl TokenAcquisition {
     }
 
     /// Publishes the token endpoint breaker's state (for a metrics scrape).
-    pub fn record_gauges(&self) {
+    pub(crate) fn record_gauges(&self) {
         self.breaker.record_gauge();
     }
 

@@ -77,7 +77,7 @@ struct ErrorDetail {
 
 impl ApiCaller {
     /// A caller using `http` and acquiring tokens through `tokens`.
-    pub fn new(http: reqwest::Client, tokens: Arc<TokenAcquisition>) -> Self {
+    pub(crate) fn new(http: reqwest::Client, tokens: Arc<TokenAcquisition>) -> Self {
         let refused = moka::sync::Cache::builder().max_capacity(REFUSALS_REMEMBERED).time_to_live(REFUSAL_MEMORY).build();
         Self { http, tokens, refused, any_refused: AtomicBool::new(false) }
     }

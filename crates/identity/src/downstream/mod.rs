@@ -25,7 +25,7 @@ pub struct DownstreamApis {
 
 impl DownstreamApis {
     /// The APIs of the `DownstreamApis` section.
-    pub fn new(apis: BTreeMap<String, DownstreamApiConfig>, caller: std::sync::Arc<ApiCaller>) -> Self {
+    pub(crate) fn new(apis: BTreeMap<String, DownstreamApiConfig>, caller: std::sync::Arc<ApiCaller>) -> Self {
         Self { apis, caller }
     }
 

@@ -141,7 +141,7 @@ const PHOTO_CACHE_BYTES: u64 = 64 * 1024 * 1024;
 
 impl GraphClient {
     /// A client for the Graph described by `config`.
-    pub fn new(config: &DownstreamApiConfig, caller: Arc<ApiCaller>, offered: bool) -> Self {
+    pub(crate) fn new(config: &DownstreamApiConfig, caller: Arc<ApiCaller>, offered: bool) -> Self {
         let app_scopes = if config.app_scopes.is_empty() { vec![default_app_scope(&config.base_url)] } else { config.app_scopes.clone() };
         let app_api = DownstreamApiConfig { scopes: app_scopes, ..config.clone() };
         let photos = moka::sync::Cache::builder()
