@@ -73,7 +73,8 @@ mod running {
         let secret = match text(tree, "AzureAd", "ClientSecret") {
             Some(secret) => secret.to_owned(),
             None => {
-                let secret = fresh_secret();
+                // For this run only: 32 random bytes, as the emulator makes its own secrets.
+                let secret = idweb_emulator::tokens::random_token(32);
                 idweb_identity::config::merge_json(tree, serde_json::json!({ "AzureAd": { "ClientSecret": secret } }));
                 secret
             }
@@ -137,13 +138,5 @@ mod running {
             Value::Object(map) => map.values_mut().for_each(|value| follow(value, from, to)),
             _ => {}
         }
-    }
-
-    /// A client secret for this run only: 32 random bytes, URL-safe base64.
-    fn fresh_secret() -> String {
-        use base64::Engine as _;
-        let mut bytes = [0u8; 32];
-        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
     }
 }

@@ -101,15 +101,15 @@ pub async fn prepare(surroundings: &Surroundings, overrides: Option<Value>) -> R
     if let Some(overrides) = overrides {
         idweb_identity::config::merge_json(&mut tree, overrides);
     }
-    let embedded = surroundings.is_zero_configuration_development() && super::embedded_emulator::is_asked_for(&tree);
-    #[cfg(all(feature = "embedded-emulator", debug_assertions))]
-    if embedded {
-        let started = super::embedded_emulator::start(&mut tree, &surroundings.config_dir).await?;
-        let config = IdentityConfig::from_json(&tree).map_err(config_error)?;
-        return Ok(Prepared { config, environment, managed_identity: Some(started.managed_identity), emulator: Some(started.emulator) });
-    }
-    if embedded {
-        tracing::warn!("Emulator:Embedded is set, but this build has no emulator (a release build, or no embedded-emulator feature)");
+    if surroundings.is_zero_configuration_development() && super::embedded_emulator::is_asked_for(&tree) {
+        #[cfg(all(feature = "embedded-emulator", debug_assertions))]
+        {
+            let started = super::embedded_emulator::start(&mut tree, &surroundings.config_dir).await?;
+            let config = IdentityConfig::from_json(&tree).map_err(config_error)?;
+            return Ok(Prepared { config, environment, managed_identity: Some(started.managed_identity), emulator: Some(started.emulator) });
+        }
+        #[cfg(not(all(feature = "embedded-emulator", debug_assertions)))]
+        tracing::warn!("Emulator:Embedded is set, but this build has no emulator (no embedded-emulator feature)");
     }
     let config = IdentityConfig::from_json(&tree).map_err(config_error)?;
     Ok(Prepared {

@@ -68,11 +68,11 @@ impl Engine {
         let provider = Arc::new(ProviderCache::new(config.clone(), http.clone(), credentials.current().client_secret()));
         let store = match parts.token_cache {
             Some(store) => store,
-            None => idweb_stores::open_token_cache(&config.token_cache.store_settings()).await?,
+            None => idweb_stores::open_token_cache(&config.token_cache.store).await?,
         };
         let sessions = match parts.sessions {
             Some(sessions) => sessions,
-            None => idweb_stores::open_session_store(&config.session.store_settings()).await?,
+            None => idweb_stores::open_session_store(&config.session.store).await?,
         };
         let tokens = Arc::new(TokenAcquisition::new(provider.clone(), store, http.clone(), credentials, &config));
         let caller = Arc::new(ApiCaller::new(http.clone(), tokens.clone()));

@@ -203,25 +203,21 @@ impl IdentityError {
     /// token at info), a defect at error with its causes.
     pub fn log(&self, context: &'static str) {
         let reason = self.reason_code();
-        match self.class() {
-            ErrorClass::Outage if matches!(self, Self::TokenCache(_) | Self::Session(_)) => {
+        match (self.class(), self) {
+            (ErrorClass::Outage, Self::TokenCache(_) | Self::Session(_)) => {
                 tracing::debug!(context, error = %crate::telemetry::error_chain(self), "a store is unavailable")
             }
-            ErrorClass::Outage => tracing::warn!(context, error = %crate::telemetry::error_chain(self), "a service idweb depends on is unavailable"),
+            (ErrorClass::Outage, _) => tracing::warn!(context, error = %crate::telemetry::error_chain(self), "a service idweb depends on is unavailable"),
             // An API's message can quote the user's data: its status and code only.
-            ErrorClass::Refused if matches!(self, Self::Downstream { .. }) => {
-                if let Self::Downstream { status, code, .. } = self {
-                    tracing::info!(context, status, code = %crate::telemetry::outside_text(code), "an API refused the call")
-                }
+            (ErrorClass::Refused, Self::Downstream { status, code, .. }) => {
+                tracing::info!(context, status, code = %crate::telemetry::outside_text(code), "an API refused the call")
             }
-            ErrorClass::Refused if matches!(self, Self::InvalidRequest(_)) => {
-                tracing::warn!(target: "idweb::security", context, error = %self, "request refused")
-            }
-            ErrorClass::Refused => tracing::warn!(target: "idweb::security", context, reason, error = %self, "sign-in refused"),
+            (ErrorClass::Refused, Self::InvalidRequest(_)) => tracing::warn!(target: "idweb::security", context, error = %self, "request refused"),
+            (ErrorClass::Refused, _) => tracing::warn!(target: "idweb::security", context, reason, error = %self, "sign-in refused"),
             // An API that refused even a renewed token is worth an operator's eye; a sign-in link is not.
-            ErrorClass::NeedsUser if matches!(self, Self::TokenRefused { .. }) => tracing::info!(context, error = %self, "an API refused the user's renewed token"),
-            ErrorClass::NeedsUser => tracing::debug!(context, reason, error = %self, "the user must act at the identity provider"),
-            ErrorClass::Defect => tracing::error!(context, error = %crate::telemetry::error_chain(self), "failed"),
+            (ErrorClass::NeedsUser, Self::TokenRefused { .. }) => tracing::info!(context, error = %self, "an API refused the user's renewed token"),
+            (ErrorClass::NeedsUser, _) => tracing::debug!(context, reason, error = %self, "the user must act at the identity provider"),
+            (ErrorClass::Defect, _) => tracing::error!(context, error = %crate::telemetry::error_chain(self), "failed"),
         }
     }
 

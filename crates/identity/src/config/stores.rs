@@ -13,22 +13,14 @@ use idweb_stores::token_cache::encryption::{EncryptionKey, KeyRing};
 /// The `TokenCache` section.
 #[derive(Debug, Clone)]
 pub struct TokenCacheConfig {
-    /// `MaxPartitions`: users (and tenants, for app tokens) kept in memory by
-    /// the memory store; least recently used go first.
-    pub max_partitions: u64,
-    /// `SlidingExpirationMinutes`: a partition unused this long is dropped
-    /// (memory store), or its shared entry expires (Redis, PostgreSQL).
-    pub sliding_expiration: Duration,
+    /// The store, as `idweb-stores` opens it: `MaxPartitions` (memory store,
+    /// least recently used go first), `SlidingExpirationMinutes` (an unused
+    /// partition is dropped, or its shared entry expires), `Store` and where
+    /// it is (`None`: memory only), `L1MaxPartitions`, `L1ExpirationSeconds`
+    /// and `EncryptionKeys` (the first encrypts shared entries, all decrypt).
+    pub store: TokenCacheSettings,
     /// `RefreshMarginSeconds`: access tokens are renewed this long before they expire.
     pub refresh_margin: Duration,
-    /// `Store` and where it is; `None`: memory only.
-    pub shared: Option<SharedStoreConfig>,
-    /// `L1MaxPartitions`: partitions the in-memory L1 in front of a shared store holds.
-    pub l1_max_partitions: u64,
-    /// `L1ExpirationSeconds`: longest an L1 copy is used without asking the shared store.
-    pub l1_expiration: Duration,
-    /// `EncryptionKeys`: the first encrypts shared entries, all decrypt.
-    pub encryption_keys: Option<Arc<KeyRing>>,
 }
 
 /// Defaults of the shared stores.
@@ -47,13 +39,17 @@ impl TokenCacheConfig {
             });
         }
         Ok(Self {
-            max_partitions: u64::from(positive(&section.max_partitions, "TokenCache:MaxPartitions", 100_000)?),
-            sliding_expiration: Duration::from_secs(60 * u64::from(positive(&section.sliding_expiration_minutes, "TokenCache:SlidingExpirationMinutes", 24 * 60)?)),
+            store: TokenCacheSettings {
+                max_partitions: u64::from(positive(&section.max_partitions, "TokenCache:MaxPartitions", 100_000)?),
+                sliding_expiration: Duration::from_secs(
+                    60 * u64::from(positive(&section.sliding_expiration_minutes, "TokenCache:SlidingExpirationMinutes", 24 * 60)?),
+                ),
+                shared,
+                l1_max_partitions: u64::from(positive(&section.l1_max_partitions, "TokenCache:L1MaxPartitions", 10_000)?),
+                l1_expiration: Duration::from_secs(u64::from(positive(&section.l1_expiration_seconds, "TokenCache:L1ExpirationSeconds", 120)?)),
+                encryption_keys,
+            },
             refresh_margin: Duration::from_secs(u64::from(positive(&section.refresh_margin_seconds, "TokenCache:RefreshMarginSeconds", 300)?)),
-            shared,
-            l1_max_partitions: u64::from(positive(&section.l1_max_partitions, "TokenCache:L1MaxPartitions", 10_000)?),
-            l1_expiration: Duration::from_secs(u64::from(positive(&section.l1_expiration_seconds, "TokenCache:L1ExpirationSeconds", 120)?)),
-            encryption_keys,
         })
     }
 }
@@ -70,13 +66,11 @@ pub struct SessionConfig {
     /// `AbsoluteTimeoutMinutes`: a signed-in session ends this long after
     /// sign-in, however active (SES-02).
     pub absolute_timeout: Duration,
-    /// `MaxSessions`: sessions the memory store holds at most (oldest unused go first).
-    pub max_sessions: u64,
-    /// `MaxMegabytes`: bytes the memory store's sessions take at most, as
-    /// their records weigh (default 256 MB).
-    pub max_bytes: u64,
-    /// `Store` and where it is; `None`: memory.
-    pub shared: Option<SharedStoreConfig>,
+    /// The store, as `idweb-stores` opens it: `MaxSessions` (memory store,
+    /// oldest unused go first), `MaxMegabytes` (what the memory store's
+    /// records weigh at most, default 256 MB), `Store` and where it is
+    /// (`None`: memory).
+    pub store: SessionStoreSettings,
 }
 
 impl SessionConfig {
@@ -90,8 +84,8 @@ impl SessionConfig {
                 reason: "a __Host- cookie must be Secure; set Session:SecureCookie to true or drop the prefix".into(),
             });
         }
-        let shared = shared_store(&section.store, "Session", token_cache.shared.as_ref())?;
-        if shared.is_some() && token_cache.encryption_keys.is_none() {
+        let shared = shared_store(&section.store, "Session", token_cache.store.shared.as_ref())?;
+        if shared.is_some() && token_cache.store.encryption_keys.is_none() {
             // Sign-ins in flight are sealed in cookies with these keys (SES-04):
             // the instance a callback reaches must open what another sealed.
             return Err(ConfigError::Missing { key: "TokenCache:EncryptionKeys".into() });
@@ -101,10 +95,12 @@ impl SessionConfig {
             secure_cookie,
             idle_timeout_minutes: positive(&section.idle_timeout_minutes, "Session:IdleTimeoutMinutes", 60)?,
             absolute_timeout: Duration::from_secs(60 * u64::from(positive(&section.absolute_timeout_minutes, "Session:AbsoluteTimeoutMinutes", 12 * 60)?)),
-            max_sessions: u64::from(positive(&section.max_sessions, "Session:MaxSessions", 100_000)?),
-            max_bytes: u64::from(positive(&section.max_megabytes, "Session:MaxMegabytes", 256)?) * 1024 * 1024,
-            // The same engine as the token cache needs no second connection string.
-            shared,
+            store: SessionStoreSettings {
+                max_sessions: u64::from(positive(&section.max_sessions, "Session:MaxSessions", 100_000)?),
+                max_bytes: u64::from(positive(&section.max_megabytes, "Session:MaxMegabytes", 256)?) * 1024 * 1024,
+                // The same engine as the token cache needs no second connection string.
+                shared,
+            },
         })
     }
 }
@@ -177,26 +173,5 @@ fn store_kind(value: &Option<String>, key: &str) -> Result<Option<StoreKind>, Co
         Some("redis") => Ok(Some(StoreKind::Redis)),
         Some("postgres" | "postgresql") => Ok(Some(StoreKind::Postgres)),
         Some(_) => Err(ConfigError::Invalid { key: key.into(), reason: "expected Memory, Redis or Postgres".into() }),
-    }
-}
-
-impl TokenCacheConfig {
-    /// What the stores crate needs to open this token cache.
-    pub fn store_settings(&self) -> TokenCacheSettings {
-        TokenCacheSettings {
-            max_partitions: self.max_partitions,
-            sliding_expiration: self.sliding_expiration,
-            shared: self.shared.clone(),
-            l1_max_partitions: self.l1_max_partitions,
-            l1_expiration: self.l1_expiration,
-            encryption_keys: self.encryption_keys.clone(),
-        }
-    }
-}
-
-impl SessionConfig {
-    /// What the stores crate needs to open this session store.
-    pub fn store_settings(&self) -> SessionStoreSettings {
-        SessionStoreSettings { max_sessions: self.max_sessions, max_bytes: self.max_bytes, shared: self.shared.clone() }
     }
 }

@@ -152,8 +152,8 @@ const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 #[test]
 fn the_memory_stores_are_the_default() {
     let config = IdentityConfig::from_json(&valid_settings()).unwrap();
-    assert!(config.token_cache.shared.is_none());
-    assert!(config.session.shared.is_none());
+    assert!(config.token_cache.store.shared.is_none());
+    assert!(config.session.store.shared.is_none());
     assert_eq!(config.session.absolute_timeout, std::time::Duration::from_secs(12 * 3600));
 }
 
@@ -190,9 +190,9 @@ fn sessions_on_the_same_engine_reuse_the_token_cache_connection_string_which_is_
     }));
     tree["Session"]["Store"] = json!("Redis");
     let config = IdentityConfig::from_json(&tree).unwrap();
-    let sessions = config.session.shared.as_ref().unwrap();
+    let sessions = config.session.store.shared.as_ref().unwrap();
     assert_eq!(sessions.connection_string.expose(), "redis://:s3cret@cache.internal:6379/2");
-    assert_eq!(config.token_cache.encryption_keys.as_ref().unwrap().current_key_id(), "2026-11");
+    assert_eq!(config.token_cache.store.encryption_keys.as_ref().unwrap().current_key_id(), "2026-11");
     assert!(!format!("{config:?}").contains("s3cret"), "Debug never prints a connection string");
     assert!(!format!("{config:?}").contains(KEY), "nor a key");
 }

@@ -78,7 +78,7 @@ impl IdentityBuilder {
     pub async fn build(self) -> Result<Arc<Identity>, IdentityError> {
         let session = &self.config.session;
         let pending_sign_ins =
-            signin::pending::PendingSignIns::new(self.config.token_cache.encryption_keys.clone(), &session.cookie_name, session.secure_cookie)?;
+            signin::pending::PendingSignIns::new(self.config.token_cache.store.encryption_keys.clone(), &session.cookie_name, session.secure_cookie)?;
         let sign_in_throttle =
             signin::throttle::SignInThrottle::new(self.config.hosting.sign_in_starts_per_minute, self.config.hosting.trusted_proxies.clone());
         let engine = Engine::build(self.config, self.parts).await?;
