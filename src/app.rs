@@ -18,14 +18,16 @@ pub struct Frame {
 }
 
 /// What every page's `<head>` holds. Only the nonce of the hydration
-/// scripts changes from one response to the next, so the server renders
-/// this once and fills the nonce in per response (`server::page_head`).
-pub fn head_content(options: LeptosOptions) -> impl IntoView {
+/// scripts and the page's `title` change from one response to the next, so
+/// the server renders this once and fills them in per response
+/// (`server::page_head`).
+pub fn head_content(options: LeptosOptions, title: &'static str) -> impl IntoView {
     view! {
         <meta charset="utf-8"/>
         <meta name="viewport" content="width=device-width, initial-scale=1"/>
         <link id="leptos" rel="stylesheet" href="/pkg/idweb.css"/>
-        <title>"idweb"</title>
+        <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
+        <title>{title}</title>
         // Islands mode also tells the render that only islands' data is for the browser.
         <HydrationScripts options islands=true/>
     }

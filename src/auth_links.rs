@@ -64,11 +64,18 @@ pub fn PageFailure(error: AppError, #[prop(into)] return_to: String, #[prop(into
             }
             .into_any()
         }
-        other => view! {
-            <p role="alert" class="error" data-testid="page-error">{other.to_string()}</p>
-            <p><a href=return_to>"Try again"</a></p>
+        other => {
+            let support = match &other {
+                AppError::Upstream { support, .. } => Some(support.clone()),
+                _ => None,
+            };
+            view! {
+                <p role="alert" class="error" data-testid="page-error">{other.to_string()}</p>
+                {support.map(|support| view! { <p class="support-detail" data-testid="support-detail">"Details for support: " {support}</p> })}
+                <p><a href=return_to class="button">"Try again"</a></p>
+            }
+            .into_any()
         }
-        .into_any(),
     }
 }
 

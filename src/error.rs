@@ -30,12 +30,20 @@ pub enum AppError {
     /// What the user entered cannot be used; the text says why.
     #[error("{0}")]
     Invalid(String),
-    /// The identity provider or a session or token store is unreachable: try again shortly.
+    /// The identity provider, a session or token store or a web API is
+    /// unreachable or failing: the text names which and says to try again.
     #[error("{0}")]
     Unavailable(String),
-    /// A web API the page reads answered with an error or not at all.
-    #[error("{0}")]
-    Upstream(String),
+    /// A web API the page reads refused the call: the text names the
+    /// service and what to do; `support` is its status and error code, for
+    /// a support ticket (shown apart, never in the sentence).
+    #[error("{message}")]
+    Upstream {
+        /// What happened and what to do, for people.
+        message: String,
+        /// The service's status and code ("Microsoft Graph answered 404 itemNotFound").
+        support: String,
+    },
     /// A defect or misconfiguration on idweb's side (the log says which).
     #[error("Something went wrong on idweb's side. Please try again later.")]
     Internal,
@@ -56,7 +64,7 @@ impl AppError {
             Self::InteractionRequired { .. } | Self::SignInAgain => StatusCode::FORBIDDEN,
             Self::Invalid(_) => StatusCode::BAD_REQUEST,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Upstream(_) => StatusCode::BAD_GATEWAY,
+            Self::Upstream { .. } => StatusCode::BAD_GATEWAY,
             Self::Internal | Self::Transport(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -70,13 +78,42 @@ impl FromServerFnError for AppError {
     }
 }
 
+/// A service a page reads, by the name people know it by: errors say
+/// which one failed ("Microsoft Graph is unavailable right now").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Service(&'static str);
+
+impl Service {
+    /// Microsoft Graph (Profile, Mail, the photo).
+    pub const GRAPH: Self = Self("Microsoft Graph");
+    /// The sample web API behind the To-do page.
+    pub const TODO_LIST: Self = Self("The to-do list service");
+    /// What a failure outside any one service's call names.
+    pub const UNNAMED: Self = Self("A service this page reads");
+
+    /// The name, at the start of a sentence.
+    pub fn name(self) -> &'static str {
+        self.0
+    }
+}
+
 #[cfg(feature = "ssr")]
 impl From<idweb_identity::IdentityError> for AppError {
-    /// Decided by the error's class ([`idweb_identity::ErrorClass`]), as
-    /// the engine's own answers are; the variant only picks the words.
     fn from(error: idweb_identity::IdentityError) -> Self {
+        Self::from_identity(error, Service::UNNAMED)
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl AppError {
+    /// What the page says for an engine error met while reading `service`.
+    /// Decided by the error's class ([`idweb_identity::ErrorClass`]), as
+    /// the engine's own answers are; the variant and the service only pick
+    /// the words.
+    pub fn from_identity(error: idweb_identity::IdentityError, service: Service) -> Self {
         use idweb_identity::{ErrorClass, IdentityError as E};
         error.log("server function");
+        let name = service.name();
         match (error.class(), error) {
             (ErrorClass::NeedsUser, E::TokenRefused { .. }) => Self::SignInAgain,
             // A challenge with claims is kept in the session first (server::context::failure); none reaches here.
@@ -84,13 +121,16 @@ impl From<idweb_identity::IdentityError> for AppError {
                 Self::InteractionRequired { scopes, challenge: None }
             }
             (ErrorClass::NeedsUser, _) => Self::NotSignedIn,
-            (ErrorClass::Outage, E::DownstreamUnavailable(_)) => Self::Upstream("A service this page reads is not answering. Please try again.".into()),
+            (ErrorClass::Outage, E::DownstreamUnavailable(_)) => Self::Unavailable(format!("{name} is not answering right now. Try again in a minute.")),
             (ErrorClass::Outage, E::ProviderUnavailable(_)) => {
-                Self::Unavailable("The sign-in service is unavailable right now. Please try again in a moment.".into())
+                Self::Unavailable("The Microsoft sign-in service is unavailable right now. Try again in a minute.".into())
             }
-            (ErrorClass::Outage, _) => Self::Unavailable("idweb cannot reach its session or token store right now. Please try again in a moment.".into()),
+            (ErrorClass::Outage, _) => {
+                Self::Unavailable("idweb cannot reach the store that keeps your sign-in right now. Try again in a minute.".into())
+            }
             (ErrorClass::Refused, E::Downstream { status, code, .. }) => {
-                Self::Upstream(format!("The service answered {status} ({}). Please try again.", idweb_identity::telemetry::outside_text(&code)))
+                let support = format!("{name} answered {status} {}", idweb_identity::telemetry::outside_text(&code));
+                Self::Upstream { message: refusal_words(name, status), support }
             }
             (ErrorClass::Refused, _) => Self::Invalid("That request cannot be served.".into()),
             (ErrorClass::Defect, E::GraphNotOffered) => Self::Unavailable(
@@ -98,6 +138,19 @@ impl From<idweb_identity::IdentityError> for AppError {
             ),
             (ErrorClass::Defect, _) => Self::Internal,
         }
+    }
+}
+
+/// What a service's refusal with `status` means for the person reading the page.
+#[cfg(feature = "ssr")]
+fn refusal_words(name: &str, status: u16) -> String {
+    match status {
+        429 => format!("{name} is busy right now. Try again in a minute."),
+        500..=599 => format!("{name} is unavailable right now. Try again in a minute."),
+        403 => format!("{name} does not let your account do this. If you need it, ask your administrator for access."),
+        404 | 410 => format!("{name} no longer has what this page asked for. Reload the page to see what is there now."),
+        409 | 412 => format!("{name} changed since this page was loaded. Reload the page and try again."),
+        _ => format!("{name} refused the request. Try again; if it keeps happening, contact support with the details below."),
     }
 }
 
@@ -112,10 +165,35 @@ mod tests {
         let outage = StoreError::TimedOut { store: "redis", timeout: std::time::Duration::from_secs(1) };
         match AppError::from(IdentityError::TokenCache(outage)) {
             AppError::Unavailable(message) => {
-                assert!(message.contains("try again in a moment"), "{message}");
+                assert!(message.contains("Try again in a minute"), "{message}");
                 assert!(!message.contains("redis"), "no internals in the page: {message}");
             }
             other => panic!("expected Unavailable, got {other:?}"),
         }
+    }
+}
+
+#[cfg(all(test, feature = "ssr"))]
+mod words {
+    use idweb_identity::IdentityError;
+
+    use super::{AppError, Service};
+
+    #[test]
+    fn a_failing_service_is_named_with_what_to_do_and_its_code_kept_apart() {
+        let unavailable = IdentityError::Downstream { status: 503, code: "serviceNotAvailable".into(), message: "x".into() };
+        match AppError::from_identity(unavailable, Service::GRAPH) {
+            AppError::Upstream { message, support } => {
+                assert_eq!(message, "Microsoft Graph is unavailable right now. Try again in a minute.");
+                assert_eq!(support, "Microsoft Graph answered 503 serviceNotAvailable");
+            }
+            other => panic!("{other:?}"),
+        }
+        let gone = IdentityError::Downstream { status: 404, code: "Request_ResourceNotFound".into(), message: "x".into() };
+        let text = AppError::from_identity(gone, Service::TODO_LIST).to_string();
+        assert!(text.starts_with("The to-do list service no longer has"), "{text}");
+        let down = AppError::from_identity(IdentityError::DownstreamUnavailable("connect refused".into()), Service::GRAPH).to_string();
+        assert_eq!(down, "Microsoft Graph is not answering right now. Try again in a minute.");
+        assert!(!down.contains("refused"), "no internals: {down}");
     }
 }

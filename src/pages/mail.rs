@@ -47,7 +47,7 @@ pub struct MailBatch {
 pub async fn my_messages(count: u32) -> Result<MailBatch, AppError> {
     let count = count.clamp(PAGE_SIZE, MAX_MESSAGES);
     // One more than shown tells whether there is more.
-    let mut messages = crate::server::context::for_user(|identity, user| async move {
+    let mut messages = crate::server::context::for_user_of(crate::error::Service::GRAPH, |identity, user| async move {
         identity.graph().messages_up_to(&user, count as usize + 1, PAGE_SIZE).await
     })
     .await?;

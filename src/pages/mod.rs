@@ -14,4 +14,5 @@ pub use mail::{mail_count, my_messages, MailBatch, MailPage, MailSummary};
 pub use not_found::NotFoundPage;
 pub use profile::{my_profile, Profile, ProfilePage};
 pub use sign_in_error::SignInErrorPage;
-pub use todo::{add_todo, delete_todo, my_todos, TodoItem, TodoPage};
+pub use todo::{add_todo, delete_todo, my_todos, restore_todo, set_todo_completed, EditorState, TodoCommand, TodoItem, TodoNotice, TodoPage};
+pub use todo::form::{Problem, Target};

@@ -21,7 +21,7 @@ use idweb_identity::{Identity, IdentityError, SignedInUser};
 use tokio::sync::OnceCell;
 use tower_sessions::Session;
 
-use crate::error::AppError;
+use crate::error::{AppError, Service};
 
 /// The signed-in user, looked up at most once while a page renders: the
 /// header and the page's own server functions all ask for it. Kept by
@@ -91,6 +91,15 @@ where
     Work: FnOnce(Arc<Identity>, SignedInUser) -> Fut,
     Fut: Future<Output = Result<T, IdentityError>>,
 {
+    for_user_of(Service::UNNAMED, work).await
+}
+
+/// [`for_user`] for `work` that reads `service`: its failures name it.
+pub async fn for_user_of<T, Work, Fut>(service: Service, work: Work) -> Result<T, AppError>
+where
+    Work: FnOnce(Arc<Identity>, SignedInUser) -> Fut,
+    Fut: Future<Output = Result<T, IdentityError>>,
+{
     Box::pin(async {
         let identity = identity()?;
         let session = session().await?;
@@ -100,7 +109,7 @@ where
         };
         match outcome {
             Ok(value) => Ok(value),
-            Err(error) => Err(failure(&identity, &session, error).await),
+            Err(error) => Err(failure(&identity, &session, error, service).await),
         }
     })
     .await
@@ -115,7 +124,7 @@ pub fn refuse(error: AppError) -> AppError {
 
 /// What the page gets for `error`: a claims challenge is kept in the
 /// session and named by id; the response status is set.
-async fn failure(identity: &Identity, session: &Session, error: IdentityError) -> AppError {
+async fn failure(identity: &Identity, session: &Session, error: IdentityError, service: Service) -> AppError {
     let app_error = match error {
         IdentityError::InteractionRequired { scopes, claims: Some(claims), .. } => {
             match identity.sign_in_request(session, "/", &scopes, Some(&claims)).await {
@@ -123,7 +132,7 @@ async fn failure(identity: &Identity, session: &Session, error: IdentityError) -
                 Err(error) => AppError::from(error),
             }
         }
-        other => AppError::from(other),
+        other => AppError::from_identity(other, service),
     };
     set_status(&app_error);
     app_error

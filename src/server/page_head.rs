@@ -3,7 +3,8 @@
 //!
 //! The head is Leptos' own markup (`app::head_content`: the stylesheet and
 //! the hydration scripts, which read the build's file names), rendered at
-//! start-up with a throwaway nonce and cut where that nonce stood.
+//! start-up with a throwaway nonce and a placeholder title, and cut where
+//! they stood: per response the nonce and the page's title fill the gaps.
 //! Rendering it per request cost a Profile page about 15 000 instructions
 //! (docs/BENCHMARKS.md).
 
@@ -14,11 +15,17 @@ use leptos::prelude::*;
 use super::headers::page_policy;
 use crate::app::head_content;
 
-/// The head's HTML around its nonces, and the identity provider's origin
-/// for the policy.
+/// The head's HTML in pieces, and the identity provider's origin for the policy.
 pub struct PageHead {
-    head_around_nonces: Vec<String>,
+    pieces: Vec<Piece>,
     provider_origin: String,
+}
+
+/// A piece of the head: its own text, or a gap a response fills.
+enum Piece {
+    Text(String),
+    Nonce,
+    Title,
 }
 
 /// One response's head and the policy that allows its script.
@@ -39,16 +46,34 @@ impl PageHead {
         let owner = super::owner::fresh_root();
         let html = owner.with(|| {
             provide_context(nonce.clone());
-            head_content(options).to_html()
+            head_content(options, TITLE_PLACEHOLDER).to_html()
         });
-        let head_around_nonces = html.split(&*nonce).map(str::to_owned).collect();
-        Self { head_around_nonces, provider_origin }
+        let mut pieces = Vec::new();
+        for (index, between_nonces) in html.split(&*nonce).enumerate() {
+            if index > 0 {
+                pieces.push(Piece::Nonce);
+            }
+            for (index, between_titles) in between_nonces.split(TITLE_PLACEHOLDER).enumerate() {
+                if index > 0 {
+                    pieces.push(Piece::Title);
+                }
+                pieces.push(Piece::Text(between_titles.to_owned()));
+            }
+        }
+        Self { pieces, provider_origin }
     }
 
-    /// The head and policy of one response, with a fresh nonce.
-    pub fn fresh(&self) -> ResponseHead {
+    /// The head and policy of one response titled `title`, with a fresh nonce.
+    pub fn fresh(&self, title: &str) -> ResponseHead {
         let nonce = Nonce::new();
-        let html = self.head_around_nonces.join(&*nonce);
+        let mut html = String::with_capacity(self.pieces.iter().map(|piece| if let Piece::Text(text) = piece { text.len() } else { 64 }).sum());
+        for piece in &self.pieces {
+            match piece {
+                Piece::Text(text) => html.push_str(text),
+                Piece::Nonce => html.push_str(&nonce),
+                Piece::Title => push_escaped(&mut html, title),
+            }
+        }
         let policy = match HeaderValue::from_str(&page_policy(&nonce, &self.provider_origin)) {
             Ok(policy) => Some(policy),
             Err(error) => {
@@ -57,6 +82,21 @@ impl PageHead {
             }
         };
         ResponseHead { html, policy }
+    }
+}
+
+/// What the head is rendered with where the page's title goes (text no title has).
+const TITLE_PLACEHOLDER: &str = "idweb-page-title-placeholder";
+
+/// `text` as HTML text.
+fn push_escaped(html: &mut String, text: &str) {
+    for character in text.chars() {
+        match character {
+            '&' => html.push_str("&amp;"),
+            '<' => html.push_str("&lt;"),
+            '>' => html.push_str("&gt;"),
+            other => html.push(other),
+        }
     }
 }
 
@@ -71,7 +111,7 @@ mod tests {
     #[test]
     fn hdr_01_each_response_gets_its_own_nonce_in_the_script_and_the_policy() {
         let head = PageHead::new(options(), "https://login.microsoftonline.com".into());
-        let (first, second) = (head.fresh(), head.fresh());
+        let (first, second) = (head.fresh("Mail · idweb"), head.fresh("<b> & co"));
         let nonce_of = |html: &str| html.split("nonce=\"").nth(1).and_then(|rest| rest.split('"').next()).map(str::to_owned).expect("a nonced script");
         let (first_nonce, second_nonce) = (nonce_of(&first.html), nonce_of(&second.html));
         assert_ne!(first_nonce, second_nonce);
@@ -80,5 +120,8 @@ mod tests {
         assert!(policy.contains(&format!("'nonce-{first_nonce}'")), "{policy}");
         assert!(first.html.contains(r#"<link id="leptos" rel="stylesheet" href="/pkg/idweb.css">"#), "{}", first.html);
         assert!(first.html.contains("<script type=\"module\""), "{}", first.html);
+        assert!(first.html.contains("<title>Mail · idweb</title>"), "{}", first.html);
+        assert!(second.html.contains("<title>&lt;b&gt; &amp; co</title>"), "{}", second.html);
+        assert!(first.html.contains(r#"<link rel="icon" href="/favicon.svg" type="image/svg+xml">"#), "{}", first.html);
     }
 }

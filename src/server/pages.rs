@@ -38,8 +38,8 @@ use super::owner::fresh_root;
 use super::page_head::PageHead;
 use crate::app::{document, Frame};
 use crate::pages::{
-    mail_count, my_diagnostics, my_messages, my_profile, my_todos, DiagnosticsPage, HomePage, MailPage, NotFoundPage, ProfilePage,
-    SignInErrorPage, TodoPage,
+    mail_count, my_diagnostics, my_messages, my_profile, my_todos, DiagnosticsPage, EditorState, HomePage, MailPage, NotFoundPage, Problem,
+    ProfilePage, SignInErrorPage, TodoCommand, TodoNotice, TodoPage,
 };
 use crate::error::AppError;
 use crate::session_user::{current_user, AccountSummary};
@@ -74,7 +74,7 @@ pub fn page_routes(identity: Arc<Identity>, options: LeptosOptions) -> Router {
         .route(PROFILE, get(profile))
         .route(MAIL, get(mail))
         .route(DIAGNOSTICS, get(diagnostics))
-        .route(TODO, get(todo))
+        .route(TODO, get(todo).post(todo_form))
         .route(idweb_routes::SIGN_IN_ERROR_PATH, get(sign_in_error))
         .fallback(file_or_not_found)
         .with_state(state)
@@ -105,30 +105,87 @@ pub fn server_function_routes(identity: Arc<Identity>) -> Router {
 }
 
 async fn home(State(state): State<PageState>, request: Request) -> Response {
-    render(&state, request, StatusCode::OK, current_user(), |user| view! { <HomePage user/> }).await
+    render(&state, request, "idweb", StatusCode::OK, current_user(), |user| view! { <HomePage user/> }).await
 }
 
 async fn profile(State(state): State<PageState>, request: Request) -> Response {
-    render(&state, request, StatusCode::OK, my_profile(), |profile| view! { <ProfilePage profile/> }).await
+    render(&state, request, "Profile · idweb", StatusCode::OK, my_profile(), |profile| view! { <ProfilePage profile/> }).await
 }
 
 async fn mail(State(state): State<PageState>, request: Request) -> Response {
     let count = mail_count(query_value(&request, "count").as_deref());
-    render(&state, request, StatusCode::OK, my_messages(count), move |messages| view! { <MailPage count messages/> }).await
+    render(&state, request, "Mail · idweb", StatusCode::OK, my_messages(count), move |messages| view! { <MailPage count messages/> }).await
 }
 
 async fn diagnostics(State(state): State<PageState>, request: Request) -> Response {
-    render(&state, request, StatusCode::OK, my_diagnostics(), |diagnostics| view! { <DiagnosticsPage diagnostics/> }).await
+    render(&state, request, "Diagnostics · idweb", StatusCode::OK, my_diagnostics(), |diagnostics| view! { <DiagnosticsPage diagnostics/> }).await
 }
 
 async fn todo(State(state): State<PageState>, request: Request) -> Response {
-    render(&state, request, StatusCode::OK, my_todos(), |todos| view! { <TodoPage todos/> }).await
+    let notice = TodoNotice::from_query(query_value(&request, "done").as_deref(), query_value(&request, "id").as_deref());
+    let editor = EditorState { notice, problem: None, title: String::new(), transaction_id: transaction_id() };
+    render(&state, request, TODO_TITLE, StatusCode::OK, my_todos(), |todos| view! { <TodoPage todos state=editor/> }).await
+}
+
+/// The To-do page's title (its forms land on it too).
+const TODO_TITLE: &str = "To-do · idweb";
+
+/// The largest to-do form body read (a title is at most 200 characters).
+const TODO_FORM_LIMIT: usize = 16 * 1024;
+
+/// A to-do form posted without JavaScript: done, then a redirect to the
+/// page with its notice (303, so a reload posts nothing again); failed,
+/// the page with the problem where it happened and the error's status.
+async fn todo_form(State(state): State<PageState>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let command = match axum::body::to_bytes(body, TODO_FORM_LIMIT).await {
+        Ok(body) => TodoCommand::from_form(&body),
+        Err(_) => Err(format!("the form is larger than {TODO_FORM_LIMIT} bytes")),
+    };
+    let request = Request::from_parts(parts, Body::empty());
+    let command = match command {
+        Ok(command) => command,
+        Err(what) => {
+            let error = AppError::Invalid(format!("This form cannot be used: {what}. Reload the page and try again."));
+            let problem = Problem { at: crate::pages::Target::Add, message: error.to_string(), fix: None };
+            let editor = EditorState { notice: None, problem: Some(problem), title: String::new(), transaction_id: transaction_id() };
+            return render(&state, request, TODO_TITLE, StatusCode::BAD_REQUEST, my_todos(), |todos| view! { <TodoPage todos state=editor/> }).await;
+        }
+    };
+    let typed_title = match &command {
+        TodoCommand::Add { title, .. } => title.clone(),
+        _ => String::new(),
+    };
+    let outcome = async move {
+        match command.perform().await {
+            Ok(notice) => Ok(notice),
+            // Only the person can fix these, at the provider: the page says how (and a consent redirects there).
+            Err((_, error @ (AppError::NotSignedIn | AppError::InteractionRequired { .. } | AppError::SignInAgain))) => Err((None, Err(error))),
+            Err((at, error)) => Err((Some(Problem { at, message: error.to_string(), fix: None }), my_todos().await)),
+        }
+    };
+    render_or_redirect(&state, request, TODO_TITLE, StatusCode::OK, outcome, |outcome| match outcome {
+        Ok(notice) => Err(notice.location()),
+        Err((problem, todos)) => {
+            let title = if problem.as_ref().is_some_and(|problem| problem.at == crate::pages::Target::Title) { typed_title } else { String::new() };
+            let editor = EditorState { notice: None, problem, title, transaction_id: transaction_id() };
+            Ok(view! { <TodoPage todos state=editor/> })
+        }
+    })
+    .await
+}
+
+/// A fresh name for the next add of a to-do form: random, so two pages
+/// (or two people) never share one.
+fn transaction_id() -> String {
+    use rand::distributions::{Alphanumeric, DistString};
+    Alphanumeric.sample_string(&mut rand::thread_rng(), 22)
 }
 
 async fn sign_in_error(State(state): State<PageState>, request: Request) -> Response {
     // Only what the engine could have written survives reading (AUTHZ-05).
     let page = SignInError::read(|name| query_value(&request, name));
-    render(&state, request, StatusCode::OK, async {}, move |()| view! { <SignInErrorPage page/> }).await
+    render(&state, request, "Sign-in problem · idweb", StatusCode::OK, async {}, move |()| view! { <SignInErrorPage page/> }).await
 }
 
 /// A page's path with a slash after it (as the router before took it), a
@@ -137,7 +194,8 @@ async fn file_or_not_found(State(state): State<PageState>, request: Request) -> 
     if let Some(page) = page_without_trailing_slash(request.uri()) {
         return (StatusCode::PERMANENT_REDIRECT, [(header::LOCATION, page)]).into_response();
     }
-    if request.method() == Method::GET || request.method() == Method::HEAD {
+    let file_type = served_type(request.uri().path());
+    if let (Some(file_type), true) = (file_type, request.method() == Method::GET || request.method() == Method::HEAD) {
         // ServeDir cannot fail (its error type is Infallible); it answers 404 itself for a missing file.
         let Ok(mut file) = state.files.clone().oneshot(file_request(&request)).await;
         // A file, part of one, "not modified" or "no such range"; anything else (404, 405) is the not-found page.
@@ -148,10 +206,32 @@ async fn file_or_not_found(State(state): State<PageState>, request: Request) -> 
             headers.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-cache"));
             // A brotli or gzip copy is chosen by Accept-Encoding: a shared cache must key on it.
             headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(file_type));
             return file.into_response();
         }
     }
-    render(&state, request, StatusCode::NOT_FOUND, async {}, |()| view! { <NotFoundPage/> }).await
+    render(&state, request, "Page not found · idweb", StatusCode::NOT_FOUND, async {}, |()| view! { <NotFoundPage/> }).await
+}
+
+/// The content type of a file the browser needs, by its name: the
+/// bundle's script, WASM and style sheet, the icon, robots.txt. `None` for
+/// anything else the build leaves beside them (wasm-bindgen's TypeScript
+/// declarations, source maps), which is not served.
+fn served_type(path: &str) -> Option<&'static str> {
+    let (stem, extension) = path.rsplit_once('/')?.1.rsplit_once('.')?;
+    if stem.is_empty() {
+        return None;
+    }
+    Some(match extension {
+        "js" => "text/javascript; charset=utf-8",
+        "wasm" => "application/wasm",
+        "css" => "text/css; charset=utf-8",
+        "svg" => "image/svg+xml",
+        "ico" => "image/x-icon",
+        "png" => "image/png",
+        "txt" => "text/plain; charset=utf-8",
+        _ => return None,
+    })
 }
 
 /// `/profile/?x` -> `/profile?x` for the pages; `None` for any other path.
@@ -188,14 +268,32 @@ fn query_value(request: &Request, name: &str) -> Option<String> {
 }
 
 /// Reads the page's data with `load` (server functions, in this request's
-/// context), the header's user, then renders the document with `page`.
-/// `status` is the page's own; a server function's status wins over it.
+/// context), the header's user, then renders the document titled `title`
+/// with `page`. `status` is the page's own; a server function's status
+/// wins over it.
 async fn render<Data, View>(
     state: &PageState,
     request: Request,
+    title: &'static str,
     status: StatusCode,
     load: impl Future<Output = Data> + Send,
     page: impl FnOnce(Data) -> View,
+) -> Response
+where
+    View: IntoView,
+{
+    render_or_redirect(state, request, title, status, load, |data| Ok::<_, String>(page(data))).await
+}
+
+/// [`render`] for a page that may instead send the browser on: `page`
+/// answers `Err(location)` for a 303 to `location` (a form post that worked).
+async fn render_or_redirect<Data, View>(
+    state: &PageState,
+    request: Request,
+    title: &'static str,
+    status: StatusCode,
+    load: impl Future<Output = Data> + Send,
+    page: impl FnOnce(Data) -> Result<View, String>,
 ) -> Response
 where
     View: IntoView,
@@ -218,8 +316,21 @@ where
     });
     // Page data first: its failure sets the status, and the user it looked up serves the header.
     let (data, user) = owner.with(|| ScopedFuture::new(async { (load.await, header_user(&page_user).await) })).await;
-    let head = state.head.fresh();
-    let html = owner.with(|| document(head.html, Frame { path, user }, page(data)).to_html());
+    let view = match owner.with(|| page(data)) {
+        Ok(view) => view,
+        Err(location) => {
+            drop(owner);
+            return match HeaderValue::from_str(&location) {
+                Ok(location) => (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response(),
+                Err(_) => {
+                    tracing::error!("a page redirect is not a header value");
+                    StatusCode::INTERNAL_SERVER_ERROR.into_response()
+                }
+            };
+        }
+    };
+    let head = state.head.fresh(title);
+    let html = owner.with(|| document(head.html, Frame { path, user }, view).to_html());
     drop(owner);
     let ResponseParts { status: chosen_status, headers } = std::mem::take(&mut *response_options.0.write().unwrap_or_else(|poisoned| poisoned.into_inner()));
     let mut response = Response::new(Body::from(html));
@@ -267,6 +378,19 @@ mod tests {
         assert_eq!(location("/auth/error/?reason=expired").as_deref(), Some("/auth/error?reason=expired"));
         for other in ["/", "/profile", "//profile/", "/pkg/", "/profile//", "http://evil.example/profile//"] {
             assert_eq!(location(other), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn only_what_the_browser_needs_is_served_each_with_its_type() {
+        use super::served_type;
+        assert_eq!(served_type("/pkg/idweb.js"), Some("text/javascript; charset=utf-8"));
+        assert_eq!(served_type("/pkg/idweb_bg.wasm"), Some("application/wasm"));
+        assert_eq!(served_type("/pkg/idweb.css"), Some("text/css; charset=utf-8"));
+        assert_eq!(served_type("/favicon.svg"), Some("image/svg+xml"));
+        assert_eq!(served_type("/robots.txt"), Some("text/plain; charset=utf-8"));
+        for not_served in ["/pkg/idweb.d.ts", "/pkg/idweb_bg.wasm.d.ts", "/pkg/idweb.js.map", "/pkg/", "/pkg", "/Cargo.toml", "/pkg/.js"] {
+            assert_eq!(served_type(not_served), None, "{not_served}");
         }
     }
 

@@ -21,10 +21,11 @@ pub fn app_router(identity: Arc<Identity>, leptos_options: LeptosOptions) -> Rou
 /// [`app_router`] whose `/readyz` and connections follow `lifecycle`
 /// (what [`super::shutdown::serve_until`] drains).
 pub fn app_router_with(identity: Arc<Identity>, leptos_options: LeptosOptions, lifecycle: &Lifecycle) -> Router {
-    let server_functions = server_function_routes(identity.clone())
-        // CSRF in depth for server functions that write (the engine's routes guard themselves;
-        // pages are read, never written to).
-        .layer(axum::middleware::from_fn_with_state(identity.clone(), idweb_identity::web::csrf::same_origin_writes));
+    let same_origin_writes = || axum::middleware::from_fn_with_state(identity.clone(), idweb_identity::web::csrf::same_origin_writes);
+    // CSRF in depth for server functions and the forms pages take without JavaScript
+    // (the engine's routes guard themselves).
+    let server_functions = server_function_routes(identity.clone()).layer(same_origin_writes());
+    let pages = page_routes(identity.clone(), leptos_options).layer(same_origin_writes());
     let headers = security_header_layers(identity.config().hosting.public_url.scheme() == "https");
     let router = Router::new()
         .route(HEALTH_PATH, axum::routing::get(healthz))
@@ -32,7 +33,7 @@ pub fn app_router_with(identity: Arc<Identity>, leptos_options: LeptosOptions, l
         .route(PHOTO_PATH, axum::routing::get(profile_photo).with_state(identity.clone()))
         .merge(identity.router())
         .merge(server_functions)
-        .merge(page_routes(identity.clone(), leptos_options))
+        .merge(pages)
         .layer(identity.session_layer());
     headers
         .into_iter()

@@ -205,8 +205,25 @@ fn csrf_01_a_cross_site_write_to_a_server_function_is_refused_before_it_runs() {
         assert!(cross_site.starts_with("HTTP/1.1 403"), "{cross_site}");
         let foreign = http_request(address, "POST", "/api/delete_todo", &[form, "Origin: https://evil.example"], "id=1").await;
         assert!(foreign.starts_with("HTTP/1.1 403"), "{foreign}");
-        let same_origin = http_request(address, "POST", "/api/add_todo", &[form, "Sec-Fetch-Site: same-origin"], "title=x").await;
+        let same_origin = http_request(address, "POST", "/api/add_todo", &[form, "Sec-Fetch-Site: same-origin"], "title=x&transaction_id=t1").await;
         assert!(same_origin.starts_with("HTTP/1.1 401"), "reaches the function, which wants a session: {same_origin}");
+    });
+}
+
+#[test]
+fn csrf_01_a_cross_site_post_of_a_pages_form_is_refused_and_a_same_site_one_lands_on_a_page() {
+    on_one_runtime(async {
+        let address = local_app().await;
+        let form = "Content-Type: application/x-www-form-urlencoded";
+        let body = "intent=add&title=x&transaction_id=t1";
+        let cross_site = http_request(address, "POST", "/todo", &[form, "Sec-Fetch-Site: cross-site"], body).await;
+        assert!(cross_site.starts_with("HTTP/1.1 403"), "{cross_site}");
+        let same_origin = http_request(address, "POST", "/todo", &[form, "Sec-Fetch-Site: same-origin", "Accept: text/html"], body).await.replace("<!>", "");
+        assert!(same_origin.starts_with("HTTP/1.1 401"), "{same_origin}");
+        assert!(same_origin.contains("Sign in to see your to-do list.") && same_origin.ends_with("</html>"), "a page, not JSON: {same_origin}");
+        let nonsense = http_request(address, "POST", "/todo", &[form, "Sec-Fetch-Site: same-origin"], "intent=drop").await.replace("<!>", "");
+        assert!(nonsense.starts_with("HTTP/1.1 400") || nonsense.starts_with("HTTP/1.1 401"), "{nonsense}");
+        assert!(nonsense.ends_with("</html>"), "a page: {nonsense}");
     });
 }
 

@@ -175,7 +175,8 @@ async fn call_functions(browser: Browser, user: IsoUser) -> Findings {
         findings.answer(Some(&user), "my_diagnostics", status, &body, check);
 
         let title = format!("{} item {round}", user.tag);
-        let (status, body) = call(&browser, "/api/add_todo", &format!("title={}", title.replace(' ', "+"))).await;
+        let form = format!("title={}&transaction_id={}-{round}", title.replace(' ', "+"), user.tag.replace(' ', "_"));
+        let (status, body) = call(&browser, "/api/add_todo", &form).await;
         let added = serde_json::from_str::<Value>(&body).ok().and_then(|item| item["id"].as_u64());
         let check = expect(status == StatusCode::OK && body.contains(&title) && added.is_some(), || "the item was not added".into());
         findings.answer(Some(&user), "add_todo", status, &body, check);
@@ -188,10 +189,18 @@ async fn call_functions(browser: Browser, user: IsoUser) -> Findings {
         let check = expect(status == StatusCode::OK && body.contains(&user.greeting), || "not this user's mail".into());
         findings.answer(Some(&user), "my_messages", status, &body, check);
 
+        if let Some(id) = added {
+            let (status, body) = call(&browser, "/api/set_todo_completed", &format!("id={id}&completed=true")).await;
+            let check = expect(status == StatusCode::OK && body.contains(&title) && body.contains(r#""completed":true"#), || "own item not completed".into());
+            findings.answer(Some(&user), "set_todo_completed", status, &body, check);
+        }
         if let Some(id) = added.filter(|_| round % 2 == 0) {
             let (status, body) = call(&browser, "/api/delete_todo", &format!("id={id}")).await;
             let check = expect(status == StatusCode::OK && body.trim() == id.to_string(), || "own item not deleted".into());
             findings.answer(Some(&user), "delete_todo", status, &body, check);
+            let (status, body) = call(&browser, "/api/restore_todo", &format!("id={id}")).await;
+            let check = expect(status == StatusCode::OK && body.contains(&title), || "own item not restored".into());
+            findings.answer(Some(&user), "restore_todo", status, &body, check);
         }
     }
     findings
@@ -210,8 +219,10 @@ async fn call_anonymously(browser: Browser, client: usize) -> Findings {
             ("my_diagnostics", String::new()),
             ("my_todos", String::new()),
             ("my_messages", "count=10".to_owned()),
-            ("add_todo", format!("title=anonymous+{client}+{round}")),
+            ("add_todo", format!("title=anonymous+{client}+{round}&transaction_id=anonymous-{client}-{round}")),
+            ("set_todo_completed", format!("id={}&completed=true", round + 1)),
             ("delete_todo", format!("id={}", round + 1)),
+            ("restore_todo", format!("id={}", round + 1)),
         ];
         for (function, form) in calls {
             let (status, body) = call(&browser, &format!("/api/{function}"), &form).await;

@@ -244,6 +244,11 @@ impl GraphError {
         Self::new(StatusCode::NOT_FOUND, "Request_ResourceNotFound", message)
     }
 
+    /// 409: the request contradicts what happened since (a replayed creation whose item was deleted).
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, "Conflict", message)
+    }
+
     /// 400 for a malformed request (bad `$top`, bad body).
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "BadRequest", message)

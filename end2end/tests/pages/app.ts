@@ -101,15 +101,25 @@ export class DiagnosticsPage {
 
 export class TodoPage {
   readonly titles: Locator;
+  readonly items: Locator;
   readonly empty: Locator;
   readonly error: Locator;
+  readonly titleError: Locator;
   readonly titleInput: Locator;
+  readonly addButton: Locator;
+  readonly notice: Locator;
+  readonly undo: Locator;
 
   constructor(private readonly page: Page) {
     this.titles = page.getByTestId("todo-item-title");
+    this.items = page.getByTestId("todo");
     this.empty = page.getByTestId("todos-empty");
     this.error = page.getByTestId("todo-error");
+    this.titleError = page.getByTestId("todo-title-error");
     this.titleInput = page.getByTestId("todo-title");
+    this.addButton = page.getByTestId("todo-add");
+    this.notice = page.getByTestId("todo-notice");
+    this.undo = page.getByTestId("todo-undo");
   }
 
   async open(origin = "") {
@@ -122,7 +132,25 @@ export class TodoPage {
 
   async add(title: string) {
     await this.titleInput.fill(title);
-    await this.page.getByTestId("todo-add").click();
+    await this.addButton.click();
+  }
+
+  /** The row of the item titled `title`. */
+  item(title: string): Locator {
+    return this.items.filter({ has: this.page.getByTestId("todo-item-title").getByText(title, { exact: true }) });
+  }
+
+  /** The completion checkbox of the item titled `title`. */
+  check(title: string): Locator {
+    return this.item(title).getByRole("checkbox");
+  }
+
+  async toggle(title: string) {
+    await this.check(title).click();
+  }
+
+  async delete(title: string) {
+    await this.item(title).getByTestId("todo-delete").click();
   }
 
   async deleteFirst() {

@@ -83,3 +83,66 @@ async fn a_daemon_with_the_read_all_role_sees_every_list() {
     let write = emulator.http.post(&url).bearer_auth(daemon).json(&json!({ "title": "x" })).send().await.unwrap();
     assert_eq!(write.status(), 403, "the role reads; writing is for users");
 }
+
+#[tokio::test]
+async fn a_repeated_transaction_answers_the_item_it_made_instead_of_a_second_one() {
+    let emulator = Emulator::start().await;
+    let token = token_for(&emulator, ADELE_OID).await;
+    let url = emulator.url("api/todolist");
+    let new = json!({ "title": "Call the venue", "transactionId": "5f0c-tx_1" });
+    let first = emulator.http.post(&url).bearer_auth(&token).json(&new).send().await.unwrap();
+    assert_eq!(first.status(), 201);
+    let first: serde_json::Value = first.json().await.unwrap();
+    let again = emulator.http.post(&url).bearer_auth(&token).json(&new).send().await.unwrap();
+    assert_eq!(again.status(), 200, "a repeat is not a creation");
+    assert_eq!(again.json::<serde_json::Value>().await.unwrap(), first);
+    let list: serde_json::Value = emulator.http.get(&url).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 1);
+
+    // Another user's identical transaction id is theirs alone.
+    let alex = token_for(&emulator, ALEX_OID).await;
+    assert_eq!(emulator.http.post(&url).bearer_auth(&alex).json(&new).send().await.unwrap().status(), 201);
+
+    let item_url = emulator.url(&format!("api/todolist/{}", first["id"]));
+    assert_eq!(emulator.http.delete(&item_url).bearer_auth(&token).send().await.unwrap().status(), 204);
+    let replay_after_delete = emulator.http.post(&url).bearer_auth(&token).json(&new).send().await.unwrap();
+    assert_eq!(replay_after_delete.status(), 409, "a late replay does not bring a deleted item back");
+
+    for bad in ["", "has space", "x".repeat(65).as_str(), "<script>"] {
+        let refused = emulator.http.post(&url).bearer_auth(&token).json(&json!({ "title": "t", "transactionId": bad })).send().await.unwrap();
+        assert_eq!(refused.status(), 400, "{bad:?}");
+        assert!(refused.text().await.unwrap().contains("transactionId"));
+    }
+}
+
+#[tokio::test]
+async fn items_are_completed_with_patch_and_a_deleted_item_is_restored_at_its_place() {
+    let emulator = Emulator::start().await;
+    let token = token_for(&emulator, ADELE_OID).await;
+    let url = emulator.url("api/todolist");
+    let mut ids = Vec::new();
+    for title in ["one", "two", "three"] {
+        let item: serde_json::Value = emulator.http.post(&url).bearer_auth(&token).json(&json!({ "title": title })).send().await.unwrap().json().await.unwrap();
+        assert_eq!(item["completed"], false);
+        ids.push(item["id"].as_u64().unwrap());
+    }
+    let second = emulator.url(&format!("api/todolist/{}", ids[1]));
+    let done: serde_json::Value = emulator.http.patch(&second).bearer_auth(&token).json(&json!({ "completed": true })).send().await.unwrap().json().await.unwrap();
+    assert_eq!(done["completed"], true);
+    let alex = token_for(&emulator, ALEX_OID).await;
+    assert_eq!(emulator.http.patch(&second).bearer_auth(&alex).json(&json!({ "completed": false })).send().await.unwrap().status(), 404, "not Alex's");
+    let blank = emulator.http.patch(&second).bearer_auth(&token).json(&json!({ "title": " " })).send().await.unwrap();
+    assert_eq!(blank.status(), 400);
+
+    assert_eq!(emulator.http.delete(&second).bearer_auth(&token).send().await.unwrap().status(), 204);
+    let restore = emulator.url(&format!("api/todolist/{}/restore", ids[1]));
+    assert_eq!(emulator.http.post(&restore).bearer_auth(&alex).send().await.unwrap().status(), 404, "not Alex's to restore");
+    let restored: serde_json::Value = emulator.http.post(&restore).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+    assert_eq!((restored["id"].as_u64(), &restored["completed"]), (Some(ids[1]), &json!(true)), "the same item, as it was");
+    assert_eq!(emulator.http.post(&restore).bearer_auth(&token).send().await.unwrap().status(), 200, "a repeated undo answers the same");
+    let list: serde_json::Value = emulator.http.get(&url).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+    let titles: Vec<&str> = list.as_array().unwrap().iter().map(|item| item["title"].as_str().unwrap()).collect();
+    assert_eq!(titles, ["one", "two", "three"], "back at its place");
+    let never_deleted = emulator.url(&format!("api/todolist/{}/restore", ids[0] + 1000));
+    assert_eq!(emulator.http.post(&never_deleted).bearer_auth(&token).send().await.unwrap().status(), 404);
+}

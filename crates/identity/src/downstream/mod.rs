@@ -53,6 +53,19 @@ impl DownstreamApis {
         ApiCaller::json(self.call(name, Caller::User(user), Some(Method::POST), relative, Some(body)).await?).await
     }
 
+    /// `PATCH` `body` as JSON to `relative` for `user` (the fields to
+    /// change); the answer as `T`.
+    pub async fn patch_for_user<B: Serialize, T: DeserializeOwned>(
+        &self,
+        name: &str,
+        user: &SignedInUser,
+        relative: Option<&str>,
+        body: &B,
+    ) -> Result<T, IdentityError> {
+        let body = serde_json::to_value(body).map_err(|error| IdentityError::InvalidRequest(format!("cannot encode the request body: {error}")))?;
+        ApiCaller::json(self.call(name, Caller::User(user), Some(Method::PATCH), relative, Some(body)).await?).await
+    }
+
     /// `DELETE` `relative` for `user`.
     pub async fn delete_for_user(&self, name: &str, user: &SignedInUser, relative: Option<&str>) -> Result<(), IdentityError> {
         ApiCaller::success(self.call(name, Caller::User(user), Some(Method::DELETE), relative, None).await?).await.map(|_| ())

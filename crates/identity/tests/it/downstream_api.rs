@@ -35,6 +35,8 @@ async fn a_named_api_round_trips_for_the_user() {
     assert_eq!(created.owner, adele.object_id);
     let listed: Vec<Todo> = apis.get_for_user("TodoList", &adele, None).await.unwrap();
     assert_eq!(listed, vec![created]);
+    let done: serde_json::Value = apis.patch_for_user("TodoList", &adele, Some(&format!("todolist/{}", listed[0].id)), &json!({ "completed": true })).await.unwrap();
+    assert_eq!(done["completed"], true, "PATCH sends the change and reads the answer");
     apis.delete_for_user("TodoList", &adele, Some(&format!("todolist/{}", listed[0].id))).await.unwrap();
     let after: Vec<Todo> = apis.get_for_user("TodoList", &adele, None).await.unwrap();
     assert!(after.is_empty());
