@@ -15,6 +15,8 @@ pub struct Frame {
     pub path: String,
     /// The session's user, or why it could not be read.
     pub user: Result<Option<AccountSummary>, AppError>,
+    /// Whether the navigation offers the To-do page (its API is configured).
+    pub offers_todo: bool,
 }
 
 /// What every page's `<head>` holds. Only the nonce of the hydration
@@ -36,7 +38,7 @@ pub fn head_content(options: LeptosOptions, title: &'static str) -> impl IntoVie
 /// The whole HTML document of one page: `head` (the [`head_content`] of
 /// this response, as HTML) and `page` inside the frame.
 pub fn document(head: String, frame: Frame, page: impl IntoView) -> impl IntoView {
-    let Frame { path, user } = frame;
+    let Frame { path, user, offers_todo } = frame;
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -44,7 +46,7 @@ pub fn document(head: String, frame: Frame, page: impl IntoView) -> impl IntoVie
             <body>
                 <div class="frame">
                     <a class="skip-link" href="#content">"Skip to content"</a>
-                    <Header path user/>
+                    <Header path user offers_todo/>
                     <main id="content" tabindex="-1">{page}</main>
                     <footer class="footer">
                         "idweb — sign in with the Microsoft identity platform, call APIs on your behalf."
@@ -69,7 +71,7 @@ fn HydrationMarker() -> impl IntoView {
 /// Site header: navigation (the current page marked for assistive
 /// technology) and the sign-in / sign-out control.
 #[component]
-fn Header(path: String, user: Result<Option<AccountSummary>, AppError>) -> impl IntoView {
+fn Header(path: String, user: Result<Option<AccountSummary>, AppError>, offers_todo: bool) -> impl IntoView {
     let current = |href: &str| is_current(&path, href).then_some("page");
     let account = match user {
         Ok(Some(user)) => view! {
@@ -88,7 +90,7 @@ fn Header(path: String, user: Result<Option<AccountSummary>, AppError>) -> impl 
                 <a href="/" aria-current=current("/")>"Home"</a>
                 <a href="/profile" aria-current=current("/profile")>"Profile"</a>
                 <a href="/mail" aria-current=current("/mail")>"Mail"</a>
-                <a href="/todo" aria-current=current("/todo")>"To-do"</a>
+                {offers_todo.then(|| view! { <a href="/todo" aria-current=current("/todo")>"To-do"</a> })}
             </nav>
             <div class="account">{account}</div>
         </header>

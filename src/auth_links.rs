@@ -64,6 +64,11 @@ pub fn PageFailure(error: AppError, #[prop(into)] return_to: String, #[prop(into
             }
             .into_any()
         }
+        AppError::NotConfigured(message) => view! {
+            <p data-testid="page-not-configured">{message}</p>
+            <p><a href="/" class="button">"Back to the home page"</a></p>
+        }
+        .into_any(),
         other => {
             let support = match &other {
                 AppError::Upstream { support, .. } => Some(support.clone()),

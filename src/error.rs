@@ -44,6 +44,11 @@ pub enum AppError {
         /// The service's status and code ("Microsoft Graph answered 404 itemNotFound").
         support: String,
     },
+    /// The page's service is not configured in this deployment (the text
+    /// names the setting): the page has nothing to show, and retrying will
+    /// not change that.
+    #[error("{0}")]
+    NotConfigured(String),
     /// A defect or misconfiguration on idweb's side (the log says which).
     #[error("Something went wrong on idweb's side. Please try again later.")]
     Internal,
@@ -63,6 +68,7 @@ impl AppError {
             // The user must go to the provider; the page says how.
             Self::InteractionRequired { .. } | Self::SignInAgain => StatusCode::FORBIDDEN,
             Self::Invalid(_) => StatusCode::BAD_REQUEST,
+            Self::NotConfigured(_) => StatusCode::NOT_FOUND,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Upstream { .. } => StatusCode::BAD_GATEWAY,
             Self::Internal | Self::Transport(_) => StatusCode::INTERNAL_SERVER_ERROR,

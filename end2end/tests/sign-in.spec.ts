@@ -32,12 +32,12 @@ test("SES-03: a user signs in, sees their Graph profile in a hydrated page, and 
   await expect(profile.displayName).toHaveText("Adele Vance");
   await expect(profile.mail).toHaveText("AdeleV@contoso.example");
 
-  // Only a hydrated page reacts to this button.
+  // A <details> element: the browser opens it (no island needed, and it works without JavaScript).
   await expect(profile.details).toBeHidden();
   await profile.toggleDetails.click();
   await expect(profile.details).toBeVisible();
   await expect(profile.jobTitle).toHaveText("Retail Manager");
-  await expect(profile.toggleDetails).toHaveAttribute("aria-expanded", "true");
+  await expect(profile.more).toHaveAttribute("open", "");
 
   // A full page load renders the same data on the server.
   await profile.open();
@@ -117,6 +117,10 @@ test("CB-04 / AUTHZ-05: the error page shows known text only, never text or link
   const errorPage = new SignInErrorPage(page);
   await expect(errorPage.providerError).toHaveText("access_denied");
   await expect(errorPage.aadsts).toHaveText("AADSTS65004");
+  // Codes become sentences; the codes themselves stay on a line for support.
+  await expect(errorPage.aadstsText).toHaveText("You declined to give this app the permission it asked for.");
+  await expect(page.locator(".support-detail")).toHaveText("Details for support: access_denied · AADSTS65004");
+  await expect(page).toHaveTitle("Sign-in problem · idweb");
   await expect(page.locator("body")).not.toContainText("Call +1 800");
   await expect(page.locator("body")).not.toContainText("Files.ReadWrite.All");
   await expect(errorPage.retry).toHaveAttribute("href", "/auth/sign-in?returnUrl=/");

@@ -149,16 +149,21 @@ test("an error belongs to the action that failed and clears when a later one suc
   await expect(todo.item("Keep me")).toBeVisible();
   await expect(todo.error).toHaveCount(0);
 
-  // A later failure of another action shows its own text in its own place, not the earlier one.
+  // A later failure of another action shows its own text in its own place; the row keeps its own.
   await admin.failNextApiCall(403);
   await todo.add("Not this one");
-  await expect(todo.error).toContainText("Not added: The to-do list service does not let your account do this");
-  await expect(rowError).toHaveCount(0);
+  await expect(todo.error).toHaveText("Not added: The to-do list service does not let your account do this. If you need it, ask your administrator for access.");
+  await expect(rowError).toContainText("Not deleted: The to-do list service is unavailable right now");
+  await expect(todo.titleInput).toHaveValue("Not this one");
 
-  // A later success clears the error.
+  // A later success clears the error of its action: the add's, then the row's.
   await todo.add("This one works");
   await expect(todo.item("This one works")).toHaveCount(1);
   await expect(todo.error).toHaveCount(0);
+  await todo.toggle("Keep me");
+  await expect(todo.check("Keep me")).toHaveAttribute("aria-checked", "true");
+  await expect(rowError).toHaveCount(0);
+  await expect(todo.item("Not this one")).toHaveCount(0);
 
   // Validation: a blank (whitespace) title and a too-long one are explained at the field, which is marked invalid.
   await todo.add("    ");
@@ -203,6 +208,22 @@ test("without JavaScript the list adds, completes, deletes and undoes, and a bad
   }
   await todo.open();
   await expect(todo.titles).toHaveText(["Water the plants", "Feed the cat", "Only once"]);
+
+  // A service failure without JavaScript: the page again, the reason under the form, the title and
+  // the form's transaction id kept, so sending it again cannot add the item twice.
+  await new EmulatorAdmin(page.request, emulatorUrl).failNextApiCall(503);
+  const before = await page.locator("input[name=transaction_id]").inputValue();
+  await todo.add("Call the plumber");
+  await expect(todo.error).toHaveText("Not added: The to-do list service is unavailable right now. Try again in a minute.");
+  await expect(todo.titleInput).toHaveValue("Call the plumber");
+  await expect(todo.titleInput).toBeFocused();
+  const kept = await page.locator("input[name=transaction_id]").inputValue();
+  expect(kept).toBe(before);
+  await todo.addButton.click();
+  await expect(todo.notice).toHaveText("Added.");
+  await page.request.post("/todo", { form: { intent: "add", title: "Call the plumber", transaction_id: kept } });
+  await todo.open();
+  await expect(todo.item("Call the plumber")).toHaveCount(1);
 
   // A whitespace title: the page again, the problem at the field, the typed text kept, a 400.
   const answer = page.waitForResponse((response) => response.url().endsWith("/todo") && response.request().method() === "POST");

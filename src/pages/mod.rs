@@ -16,3 +16,5 @@ pub use profile::{my_profile, Profile, ProfilePage};
 pub use sign_in_error::SignInErrorPage;
 pub use todo::{add_todo, delete_todo, my_todos, restore_todo, set_todo_completed, EditorState, TodoCommand, TodoItem, TodoNotice, TodoPage};
 pub use todo::form::{Problem, Target};
+#[cfg(feature = "ssr")]
+pub use todo::{todo_api_configured, valid_transaction_id};

@@ -55,7 +55,9 @@ pub fn ProfilePage(profile: Result<Profile, AppError>) -> impl IntoView {
     }
 }
 
-/// The profile's fields, with more details behind a toggle.
+/// The profile's fields, with more details in a `<details>` element: the
+/// browser opens and closes it, with or without JavaScript, and says so to
+/// assistive technology.
 #[component]
 fn ProfileCard(profile: Profile) -> impl IntoView {
     let not_set = || "—".to_owned();
@@ -70,40 +72,18 @@ fn ProfileCard(profile: Profile) -> impl IntoView {
             <dt>"Username"</dt>
             <dd>{profile.user_principal_name.unwrap_or_else(not_set)}</dd>
         </dl>
-        <ProfileDetails
-            given_name=profile.given_name.unwrap_or_else(not_set)
-            surname=profile.surname.unwrap_or_else(not_set)
-            job_title=profile.job_title.unwrap_or_else(not_set)
-            office_location=profile.office_location.unwrap_or_else(not_set)
-        />
-    }
-}
-
-/// The details and their toggle: the page's one island (its fields travel
-/// to the browser as the island's props; they are on the page anyway).
-#[island]
-fn ProfileDetails(given_name: String, surname: String, job_title: String, office_location: String) -> impl IntoView {
-    let show_details = RwSignal::new(false);
-    view! {
-        <button
-            type="button"
-            class="button"
-            data-testid="toggle-details"
-            aria-expanded=move || show_details.get().to_string()
-            aria-controls="profile-details"
-            on:click=move |_| show_details.update(|shown| *shown = !*shown)
-        >
-            {move || if show_details.get() { "Hide details" } else { "Show details" }}
-        </button>
-        <dl class="fields" id="profile-details" data-testid="profile-details" hidden=move || !show_details.get()>
-            <dt>"First name"</dt>
-            <dd>{given_name}</dd>
-            <dt>"Last name"</dt>
-            <dd>{surname}</dd>
-            <dt>"Job title"</dt>
-            <dd data-testid="profile-job-title">{job_title}</dd>
-            <dt>"Office"</dt>
-            <dd>{office_location}</dd>
-        </dl>
+        <details class="more" data-testid="profile-more">
+            <summary data-testid="toggle-details">"More details"</summary>
+            <dl class="fields" data-testid="profile-details">
+                <dt>"First name"</dt>
+                <dd>{profile.given_name.unwrap_or_else(not_set)}</dd>
+                <dt>"Last name"</dt>
+                <dd>{profile.surname.unwrap_or_else(not_set)}</dd>
+                <dt>"Job title"</dt>
+                <dd data-testid="profile-job-title">{profile.job_title.unwrap_or_else(not_set)}</dd>
+                <dt>"Office"</dt>
+                <dd>{profile.office_location.unwrap_or_else(not_set)}</dd>
+            </dl>
+        </details>
     }
 }

@@ -27,12 +27,16 @@ pub fn SignInErrorPage(page: SignInError) -> impl IntoView {
                 {if declined { "Access was not granted" } else { "You were not signed in" }}
             </h1>
             <p data-testid="error-reason">{describe_reason(reason)}</p>
-            {provider_error.map(|(code, text)| view! {
-                <p data-testid="provider-error-text">{text}</p>
-                <p>"The identity provider said: " <code data-testid="provider-error">{code}</code></p>
-            })}
-            {aadsts.map(|code| view! {
-                <p>"Error code for support: " <code data-testid="aadsts-code">{format!("AADSTS{code}")}</code></p>
+            {provider_error.map(|(_, text)| view! { <p data-testid="provider-error-text">{text}</p> })}
+            {aadsts.as_deref().and_then(describe_aadsts).map(|text| view! { <p data-testid="aadsts-text">{text}</p> })}
+            // The codes themselves only for support, apart from the sentences.
+            {(provider_error.is_some() || aadsts.is_some()).then(|| view! {
+                <p class="support-detail">
+                    "Details for support: "
+                    {provider_error.map(|(code, _)| view! { <code data-testid="provider-error">{code}</code> })}
+                    {(provider_error.is_some() && aadsts.is_some()).then_some(" · ")}
+                    {aadsts.map(|code| view! { <code data-testid="aadsts-code">{format!("AADSTS{code}")}</code> })}
+                </p>
             })}
             <p>
                 <a class="button primary" href=retry_href rel="external" data-testid="retry-sign-in">"Try again"</a>
@@ -79,6 +83,31 @@ fn describe_provider_error(code: &str) -> Option<&'static str> {
     })
 }
 
+/// What the Microsoft identity platform's most common AADSTS codes mean
+/// for the person signing in, and what they can do; `None` for the others
+/// (the code alone is shown, for support).
+fn describe_aadsts(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "50126" => "The user name or password was not right. Try again, or reset your password with your organisation.",
+        "50053" => "Your account is locked after too many attempts. Wait a few minutes, or ask your administrator to unlock it.",
+        "50057" => "Your account is disabled. Ask your administrator to enable it.",
+        "50055" | "50173" => "Your password changed or expired. Sign in again with the new one.",
+        "50058" => "You are not signed in at Microsoft any more. Sign in again.",
+        "50074" | "50076" | "50079" => "Your organisation asks for a second way to prove it is you. Sign in again and complete that step.",
+        "500121" => "The second step of signing in was not completed. Sign in again and approve the request.",
+        "50105" => "Your account has not been given access to this app. Ask your administrator for access.",
+        "50020" | "90072" => "This account is not from an organisation this app accepts. Sign in with your work or school account.",
+        "53003" => "Your organisation's access policy blocked this sign-in (for this device, place or app). Ask your administrator.",
+        "65001" => "This app needs your permission before it can continue. Sign in again and grant it.",
+        "65004" => "You declined to give this app the permission it asked for.",
+        "700016" | "7000215" | "7000222" | "50011" | "700054" => {
+            "This app's registration or its settings do not match at Microsoft. An administrator needs to fix them; signing in again will not help."
+        }
+        "70008" | "54005" | "70000" => "The sign-in took too long or was used twice. Start again.",
+        _ => return None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -89,6 +118,15 @@ mod tests {
         assert!(describe_provider_error("call_support_at_1_800").is_none());
         assert!(describe_provider_error("<script>").is_none());
         assert_eq!(describe_reason(FailureReason::from_code("Your account is locked")), describe_reason(None));
+    }
+
+    #[test]
+    fn common_aadsts_codes_read_as_sentences_and_others_as_nothing() {
+        assert!(describe_aadsts("50126").unwrap().contains("password was not right"));
+        assert!(describe_aadsts("65004").unwrap().contains("declined"));
+        assert!(describe_aadsts("7000222").unwrap().contains("administrator"));
+        assert_eq!(describe_aadsts("99999"), None);
+        assert_eq!(describe_aadsts("<b>"), None);
     }
 
     #[test]

@@ -41,6 +41,7 @@ use crate::pages::{
     mail_count, my_diagnostics, my_messages, my_profile, my_todos, DiagnosticsPage, EditorState, HomePage, MailPage, NotFoundPage, Problem,
     ProfilePage, SignInErrorPage, TodoCommand, TodoNotice, TodoPage,
 };
+use crate::pages::valid_transaction_id;
 use crate::error::AppError;
 use crate::session_user::{current_user, AccountSummary};
 
@@ -58,6 +59,8 @@ const PAGES_BELOW_HOME: [&str; 5] = [PROFILE, MAIL, DIAGNOSTICS, TODO, idweb_rou
 struct PageState {
     identity: Arc<Identity>,
     head: Arc<PageHead>,
+    /// Whether the To-do page's API is configured (the navigation offers it only then).
+    offers_todo: bool,
     /// The build's static files (`/pkg/...`), precompressed ones preferred.
     files: ServeDir,
 }
@@ -68,7 +71,8 @@ pub fn page_routes(identity: Arc<Identity>, options: LeptosOptions) -> Router {
     let files = ServeDir::new(&*options.site_root).precompressed_gzip().precompressed_br().append_index_html_on_directories(false);
     let provider_origin = identity.config().azure_ad.instance.origin().ascii_serialization();
     let head = Arc::new(PageHead::new(options, provider_origin));
-    let state = PageState { identity: identity.clone(), head, files };
+    let offers_todo = crate::pages::todo_api_configured(&identity);
+    let state = PageState { identity: identity.clone(), head, offers_todo, files };
     Router::new()
         .route(HOME, get(home))
         .route(PROFILE, get(profile))
@@ -152,23 +156,35 @@ async fn todo_form(State(state): State<PageState>, request: Request) -> Response
             return render(&state, request, TODO_TITLE, StatusCode::BAD_REQUEST, my_todos(), |todos| view! { <TodoPage todos state=editor/> }).await;
         }
     };
-    let typed_title = match &command {
-        TodoCommand::Add { title, .. } => title.clone(),
-        _ => String::new(),
+    // A failed add keeps what was typed and its transaction id: if the API did add it and only the
+    // answer was lost, sending the form again answers that item instead of adding a second.
+    let (typed_title, posted_transaction) = match &command {
+        TodoCommand::Add { title, transaction_id } => (title.clone(), Some(transaction_id.clone()).filter(|id| valid_transaction_id(id))),
+        _ => (String::new(), None),
     };
     let outcome = async move {
         match command.perform().await {
             Ok(notice) => Ok(notice),
             // Only the person can fix these, at the provider: the page says how (and a consent redirects there).
-            Err((_, error @ (AppError::NotSignedIn | AppError::InteractionRequired { .. } | AppError::SignInAgain))) => Err((None, Err(error))),
-            Err((at, error)) => Err((Some(Problem { at, message: error.to_string(), fix: None }), my_todos().await)),
+            Err((_, _, error @ (AppError::NotSignedIn | AppError::InteractionRequired { .. } | AppError::SignInAgain))) => Err((None, Err(error))),
+            Err((at, prefix, error)) => Err((Some(Problem { at, message: format!("{prefix}{error}"), fix: None }), my_todos().await)),
         }
     };
     render_or_redirect(&state, request, TODO_TITLE, StatusCode::OK, outcome, |outcome| match outcome {
         Ok(notice) => Err(notice.location()),
         Err((problem, todos)) => {
-            let title = if problem.as_ref().is_some_and(|problem| problem.at == crate::pages::Target::Title) { typed_title } else { String::new() };
-            let editor = EditorState { notice: None, problem, title, transaction_id: transaction_id() };
+            // A problem of an item no longer listed shows where the add form's do.
+            let problem = problem.map(|problem| match (problem.at, &todos) {
+                (crate::pages::Target::Item(id), Ok(items)) if !items.iter().any(|item| item.id == id) => Problem { at: crate::pages::Target::Add, ..problem },
+                _ => problem,
+            });
+            let failed_add = problem.as_ref().is_some_and(|problem| matches!(problem.at, crate::pages::Target::Title | crate::pages::Target::Add));
+            let (title, transaction_id) = match (failed_add, posted_transaction) {
+                (true, Some(posted)) => (typed_title, posted),
+                (true, None) => (typed_title, transaction_id()),
+                (false, _) => (String::new(), transaction_id()),
+            };
+            let editor = EditorState { notice: None, problem, title, transaction_id };
             Ok(view! { <TodoPage todos state=editor/> })
         }
     })
@@ -330,7 +346,7 @@ where
         }
     };
     let head = state.head.fresh(title);
-    let html = owner.with(|| document(head.html, Frame { path, user }, view).to_html());
+    let html = owner.with(|| document(head.html, Frame { path, user, offers_todo: state.offers_todo }, view).to_html());
     drop(owner);
     let ResponseParts { status: chosen_status, headers } = std::mem::take(&mut *response_options.0.write().unwrap_or_else(|poisoned| poisoned.into_inner()));
     let mut response = Response::new(Body::from(html));

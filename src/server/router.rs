@@ -12,6 +12,9 @@ use super::pages::{page_routes, server_function_routes};
 use super::photo::{profile_photo, PHOTO_PATH};
 use super::shutdown::{close_connections_while_draining, Lifecycle};
 
+/// The largest body a server function reads (a to-do title is 200 characters).
+const SERVER_FUNCTION_BODY_LIMIT: usize = 64 * 1024;
+
 /// Pages and server functions, the identity routes, the session layer and
 /// security headers, for an instance that is never drained.
 pub fn app_router(identity: Arc<Identity>, leptos_options: LeptosOptions) -> Router {
@@ -24,7 +27,11 @@ pub fn app_router_with(identity: Arc<Identity>, leptos_options: LeptosOptions, l
     let same_origin_writes = || axum::middleware::from_fn_with_state(identity.clone(), idweb_identity::web::csrf::same_origin_writes);
     // CSRF in depth for server functions and the forms pages take without JavaScript
     // (the engine's routes guard themselves).
-    let server_functions = server_function_routes(identity.clone()).layer(same_origin_writes());
+    // Server functions read their whole body before any check of the session: bounded, a
+    // stranger cannot make one buffer more than a form of this app ever sends.
+    let server_functions = server_function_routes(identity.clone())
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(SERVER_FUNCTION_BODY_LIMIT))
+        .layer(same_origin_writes());
     let pages = page_routes(identity.clone(), leptos_options).layer(same_origin_writes());
     let headers = security_header_layers(identity.config().hosting.public_url.scheme() == "https");
     let router = Router::new()

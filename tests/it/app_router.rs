@@ -81,6 +81,13 @@ async fn local_app() -> SocketAddr {
     serve(settings("http://127.0.0.1:9/", "tenant", "client", "http://127.0.0.1:3000/", Some(false))).await
 }
 
+/// [`local_app`] with the to-do list's API configured (`DownstreamApis:TodoList`).
+async fn local_app_with_todo() -> SocketAddr {
+    let mut settings = settings("http://127.0.0.1:9/", "tenant", "client", "http://127.0.0.1:3000/", Some(false));
+    settings["DownstreamApis"] = json!({ "TodoList": { "BaseUrl": "http://127.0.0.1:9/api", "Scopes": ["api://todo/access_as_user"] } });
+    serve(settings).await
+}
+
 #[test]
 fn hdr_01_a_page_carries_a_fresh_nonce_policy_and_is_not_stored() {
     on_one_runtime(async {
@@ -129,7 +136,7 @@ fn hdr_01_hsts_when_the_public_url_is_https() {
 #[test]
 fn server_functions_and_the_photo_answer_401_without_a_session() {
     on_one_runtime(async {
-        let address = local_app().await;
+        let address = local_app_with_todo().await;
         let form = ["Content-Type: application/x-www-form-urlencoded", "Accept: application/json"];
         for endpoint in ["/api/my_profile", "/api/my_messages", "/api/my_todos", "/api/my_diagnostics"] {
             let body = if endpoint == "/api/my_messages" { "count=10" } else { "" };
@@ -199,7 +206,7 @@ fn assert_host_cookie(cookie: &str) {
 #[test]
 fn csrf_01_a_cross_site_write_to_a_server_function_is_refused_before_it_runs() {
     on_one_runtime(async {
-        let address = local_app().await;
+        let address = local_app_with_todo().await;
         let form = "Content-Type: application/x-www-form-urlencoded";
         let cross_site = http_request(address, "POST", "/api/add_todo", &[form, "Sec-Fetch-Site: cross-site"], "title=x").await;
         assert!(cross_site.starts_with("HTTP/1.1 403"), "{cross_site}");
@@ -207,13 +214,16 @@ fn csrf_01_a_cross_site_write_to_a_server_function_is_refused_before_it_runs() {
         assert!(foreign.starts_with("HTTP/1.1 403"), "{foreign}");
         let same_origin = http_request(address, "POST", "/api/add_todo", &[form, "Sec-Fetch-Site: same-origin"], "title=x&transaction_id=t1").await;
         assert!(same_origin.starts_with("HTTP/1.1 401"), "reaches the function, which wants a session: {same_origin}");
+        let huge = format!("title={}&transaction_id=t1", "x".repeat(100 * 1024));
+        let too_large = http_request(address, "POST", "/api/add_todo", &[form, "Sec-Fetch-Site: same-origin"], &huge).await;
+        assert!(too_large.starts_with("HTTP/1.1 413"), "a body no form sends is refused unread: {}", &too_large[..too_large.len().min(200)]);
     });
 }
 
 #[test]
 fn csrf_01_a_cross_site_post_of_a_pages_form_is_refused_and_a_same_site_one_lands_on_a_page() {
     on_one_runtime(async {
-        let address = local_app().await;
+        let address = local_app_with_todo().await;
         let form = "Content-Type: application/x-www-form-urlencoded";
         let body = "intent=add&title=x&transaction_id=t1";
         let cross_site = http_request(address, "POST", "/todo", &[form, "Sec-Fetch-Site: cross-site"], body).await;
@@ -236,7 +246,7 @@ fn every_page_renders_for_an_anonymous_visitor_with_the_status_that_says_why() {
         assert_eq!(header(&home, "content-type"), Some("text/html; charset=utf-8"));
         assert!(home.contains(r#"<a href="/" aria-current="page">Home</a>"#), "the current page is marked: {home}");
         assert!(home.contains(r#"data-testid="sign-in""#) && home.contains("data-hydrated"), "{home}");
-        for (path, what) in [("/profile", "your profile"), ("/mail?count=20", "your mail"), ("/todo", "your to-do list"), ("/diagnostics", "your diagnostics")] {
+        for (path, what) in [("/profile", "your profile"), ("/mail?count=20", "your mail"), ("/diagnostics", "your diagnostics")] {
             // Leptos separates a view's text nodes with `<!>`: read the text without them.
             let page = http_get(address, path).await.replace("<!>", "");
             assert!(page.starts_with("HTTP/1.1 401"), "{path}: {page}");
@@ -245,6 +255,27 @@ fn every_page_renders_for_an_anonymous_visitor_with_the_status_that_says_why() {
         }
         let profile = http_get(address, "/profile").await;
         assert!(profile.contains(r#"<a href="/profile" aria-current="page">Profile</a>"#), "{profile}");
+        assert!(profile.contains("<title>Profile · idweb</title>"), "each page its own title: {profile}");
+
+        let with_todo = local_app_with_todo().await;
+        let todo = http_get(with_todo, "/todo").await.replace("<!>", "");
+        assert!(todo.starts_with("HTTP/1.1 401") && todo.contains("Sign in to see your to-do list."), "{todo}");
+        assert!(todo.contains(r#"<a href="/todo" aria-current="page">To-do</a>"#), "{todo}");
+    });
+}
+
+#[test]
+fn a_page_whose_api_is_not_configured_says_so_and_the_navigation_does_not_offer_it() {
+    on_one_runtime(async {
+        let address = local_app().await;
+        let home = http_get(address, "/").await;
+        assert!(home.contains(r#"<a href="/profile""#) && !home.contains(r#"href="/todo""#), "no To-do link: {home}");
+        let todo = http_get(address, "/todo").await.replace("<!>", "");
+        assert!(todo.starts_with("HTTP/1.1 404"), "{todo}");
+        assert!(todo.contains("no to-do list service configured") && todo.contains("DownstreamApis:TodoList"), "{todo}");
+        assert!(!todo.contains("Sign in to see"), "nobody is asked to sign in for nothing: {todo}");
+        let call = http_request(address, "POST", "/api/my_todos", &["Content-Type: application/x-www-form-urlencoded"], "").await;
+        assert!(call.starts_with("HTTP/1.1 404") && call.contains("NotConfigured"), "{call}");
     });
 }
 

@@ -39,6 +39,9 @@ pub const MAX_TITLE_CHARS: usize = 200;
 pub const MAX_TRANSACTION_ID_CHARS: usize = 64;
 /// How many deleted items each user can still restore (the oldest go first).
 const KEPT_DELETED_ITEMS: usize = 50;
+/// How many transaction ids each user's list remembers (longer than the
+/// items they made may live, so a late replay never makes a duplicate).
+const KEPT_TRANSACTIONS: usize = 1_000;
 
 /// One to-do item.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -84,11 +87,13 @@ pub struct TodoChange {
     pub completed: Option<bool>,
 }
 
-/// One user's items and the deleted ones they can still restore.
+/// One user's items, the deleted ones they can still restore, and the
+/// transactions that made items (its id, the title and the item's id).
 #[derive(Debug, Default)]
 struct UserList {
     items: Vec<TodoItem>,
     deleted: VecDeque<TodoItem>,
+    transactions: VecDeque<(String, String, u64)>,
 }
 
 /// Every user's items.
@@ -179,15 +184,23 @@ async fn create(
     let mut lists = lock(&state.todos.lists);
     let list = lists.entry(claims.oid.clone()).or_default();
     if let Some(transaction) = transaction_id.as_deref() {
-        let made_by = |item: &&TodoItem| item.transaction_id.as_deref() == Some(transaction);
-        if let Some(existing) = list.items.iter().find(made_by) {
-            return Ok((StatusCode::OK, Json(existing.clone())).into_response());
-        }
-        if list.deleted.iter().any(|item| made_by(&item)) {
-            return Err(GraphError::conflict("The item this transactionId created was deleted since."));
+        if let Some((_, made_title, made_id)) = list.transactions.iter().find(|(known, ..)| known == transaction) {
+            if *made_title != title {
+                return Err(GraphError::conflict("This transactionId already added an item with another title; send the new title with a new transactionId."));
+            }
+            return match list.items.iter().find(|item| item.id == *made_id) {
+                Some(existing) => Ok((StatusCode::OK, Json(existing.clone())).into_response()),
+                None => Err(GraphError::conflict("The item this transactionId added was deleted since.")),
+            };
         }
     }
     let id = state.todos.next_id.fetch_add(1, Ordering::Relaxed) + 1;
+    if let Some(transaction) = &transaction_id {
+        list.transactions.push_back((transaction.clone(), title.clone(), id));
+        if list.transactions.len() > KEPT_TRANSACTIONS {
+            list.transactions.pop_front();
+        }
+    }
     let item = TodoItem { id, title, completed: new.completed, owner: claims.oid, transaction_id };
     list.items.push(item.clone());
     Ok((StatusCode::CREATED, Json(item)).into_response())

@@ -50,6 +50,7 @@ export class ProfilePage {
   readonly displayName: Locator;
   readonly mail: Locator;
   readonly toggleDetails: Locator;
+  readonly more: Locator;
   readonly details: Locator;
   readonly jobTitle: Locator;
 
@@ -58,6 +59,7 @@ export class ProfilePage {
     this.displayName = page.getByTestId("profile-display-name");
     this.mail = page.getByTestId("profile-mail");
     this.toggleDetails = page.getByTestId("toggle-details");
+    this.more = page.getByTestId("profile-more");
     this.details = page.getByTestId("profile-details");
     this.jobTitle = page.getByTestId("profile-job-title");
   }
@@ -162,12 +164,14 @@ export class SignInErrorPage {
   readonly reason: Locator;
   readonly providerError: Locator;
   readonly aadsts: Locator;
+  readonly aadstsText: Locator;
   readonly retry: Locator;
 
   constructor(page: Page) {
     this.reason = page.getByTestId("error-reason");
     this.providerError = page.getByTestId("provider-error");
     this.aadsts = page.getByTestId("aadsts-code");
+    this.aadstsText = page.getByTestId("aadsts-text");
     this.retry = page.getByTestId("retry-sign-in");
   }
 }

@@ -20,6 +20,8 @@ use crate::error::AppError;
 const UNDO_OFFER: std::time::Duration = std::time::Duration::from_secs(10);
 /// The id of the title field (the no-JavaScript page's failed add focuses it too).
 const TITLE_FIELD: &str = "todo-title";
+/// The id of the undo offer's button.
+const UNDO_BUTTON: &str = "todo-undo";
 
 /// What the page shows besides the items: the notice after an action, the
 /// problem of one that failed, the title typed (kept after a failed add)
@@ -36,12 +38,12 @@ pub struct EditorState {
     pub transaction_id: String,
 }
 
-/// A notice as the island shows it: its words, and an undo when it is one.
+/// A deletion's undo offer: what it says, the item it restores, and which
+/// offer it is (an expiry only clears its own).
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Notice {
+struct UndoOffer {
     text: String,
-    undo: Option<u64>,
-    /// Tells one notice from the next (an expiry only clears its own).
+    id: u64,
     generation: u32,
 }
 
@@ -56,11 +58,21 @@ fn problem(at: Target, prefix: &str, error: AppError) -> Problem {
     Problem { at, message: format!("{prefix}{error}"), fix }
 }
 
-/// Moves focus to the element with `id` once the page shows it.
-fn focus_later(id: String) {
+/// Moves focus to the element `to` once the page shows it, if focus is
+/// still where the action left it (on one of `from`, or nowhere): an answer
+/// that comes late never pulls focus from where the person went since.
+fn focus_later(to: String, from: Vec<String>) {
     request_animation_frame(move || {
         use leptos::wasm_bindgen::JsCast;
-        if let Some(element) = document().get_element_by_id(&id).and_then(|element| element.dyn_into::<leptos::web_sys::HtmlElement>().ok()) {
+        let document = document();
+        let undisturbed = match document.active_element() {
+            None => true,
+            Some(active) => document.body().is_some_and(|body| body.is_same_node(Some(&active))) || from.iter().any(|id| active.id() == *id),
+        };
+        if !undisturbed {
+            return;
+        }
+        if let Some(element) = document.get_element_by_id(&to).and_then(|element| element.dyn_into::<leptos::web_sys::HtmlElement>().ok()) {
             let _ = element.focus();
         }
     });
@@ -82,32 +94,69 @@ fn insert_in_order(items: &mut Vec<TodoItem>, item: TodoItem) {
     }
 }
 
+/// Each place's problem: a new one replaces the one at its place; a success clears its own places.
+#[derive(Clone, Copy)]
+struct Problems(RwSignal<Vec<Problem>>);
+
+impl Problems {
+    fn set(self, problem: Problem) {
+        self.0.update(|problems| {
+            problems.retain(|known| known.at != problem.at);
+            problems.push(problem);
+        });
+    }
+
+    fn clear(self, places: &[Target]) {
+        self.0.update(|problems| problems.retain(|known| !places.contains(&known.at)));
+    }
+
+    fn at(self, place: Target) -> Option<Problem> {
+        self.0.with(|problems| problems.iter().find(|problem| problem.at == place).cloned())
+    }
+}
+
 /// The form and the items: the page's island.
 #[island]
 pub fn TodoEditor(items: Vec<TodoItem>, state: EditorState) -> impl IntoView {
     let EditorState { notice: first_notice, problem: first_problem, title: first_title, transaction_id } = state;
+    let first_focus_on_title = first_problem.as_ref().is_some_and(|problem| matches!(problem.at, Target::Title | Target::Add));
     let items = RwSignal::new(items);
-    let problem_now = RwSignal::new(first_problem);
-    let notice = RwSignal::new(first_notice.map(|notice| Notice { text: notice.text().to_owned(), undo: notice.undoable(), generation: 0 }));
+    let problems = Problems(RwSignal::new(first_problem.into_iter().collect()));
+    // Passing notices ("Added ...") and the undo offer are apart: a later notice never takes an undo away.
+    let notice = RwSignal::new(first_notice.filter(|notice| notice.undoable().is_none()).map(|notice| notice.text().to_owned()));
+    let undo_offer = RwSignal::new(first_notice.and_then(|notice| notice.undoable().map(|id| UndoOffer { text: notice.text().to_owned(), id, generation: 0 })));
     let generation = StoredValue::new(0_u32);
+    // The undo offer a no-JavaScript page came with expires too, once this island runs.
+    Effect::new(move |_| {
+        if let Some(offer) = undo_offer.get_untracked() {
+            expire_undo(undo_offer, offer.generation);
+        }
+    });
     // The add in flight (its title), and the items with a change in flight.
     let adding = RwSignal::new(None::<String>);
     let busy = RwSignal::new(Vec::<u64>::new());
-    let adds_made = StoredValue::new(0_u32);
+    // The transaction id the next add sends, and the title it was last sent with: a new
+    // title (or an answer that settled the last one) takes a new id, a retry keeps it.
     let transaction = RwSignal::new(transaction_id.clone());
-    // Later adds on this page are named after the first: `{first}-1`, `{first}-2`...
-    let first_transaction = StoredValue::new(transaction_id.clone());
+    let sent_title = StoredValue::new(None::<String>);
+    let adds_made = StoredValue::new(0_u32);
+    let first_transaction = StoredValue::new(transaction_id);
+    let next_transaction = move || {
+        let made = adds_made.with_value(|made| made + 1);
+        adds_made.set_value(made);
+        transaction.set(first_transaction.with_value(|first| format!("{first}-{made}")));
+        sent_title.set_value(None);
+    };
     let title_input = NodeRef::<leptos::html::Input>::new();
 
-    let show_notice = move |text: String, undo: Option<u64>| {
+    let offer_undo = move |text: String, id: u64| {
         let this = generation.with_value(|generation| generation + 1);
         generation.set_value(this);
-        notice.set(Some(Notice { text, undo, generation: this }));
-        if undo.is_some() {
-            expire_undo(notice, this);
-        }
+        undo_offer.set(Some(UndoOffer { text, id, generation: this }));
+        expire_undo(undo_offer, this);
     };
     let settle = move |id: u64| busy.update(|busy| busy.retain(|other| *other != id));
+    let add_controls = || vec![TITLE_FIELD.to_owned(), "todo-add".to_owned()];
 
     let on_add = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
@@ -118,11 +167,16 @@ pub fn TodoEditor(items: Vec<TodoItem>, state: EditorState) -> impl IntoView {
         let Some(input) = title_input.get_untracked() else { return };
         let title = input.value();
         if let Some(message) = title_problem(&title) {
-            problem_now.set(Some(Problem { at: Target::Title, message, fix: None }));
-            focus_later(TITLE_FIELD.to_owned());
+            problems.set(Problem { at: Target::Title, message, fix: None });
+            focus_later(TITLE_FIELD.to_owned(), add_controls());
             return;
         }
-        adding.set(Some(title.trim().to_owned()));
+        let trimmed = title.trim().to_owned();
+        if sent_title.with_value(|sent| sent.as_ref().is_some_and(|sent| *sent != trimmed)) {
+            next_transaction();
+        }
+        sent_title.set_value(Some(trimmed.clone()));
+        adding.set(Some(trimmed));
         let transaction_id = transaction.get_untracked();
         spawn_local(async move {
             let answer = add_todo(title, transaction_id).await;
@@ -133,17 +187,23 @@ pub fn TodoEditor(items: Vec<TodoItem>, state: EditorState) -> impl IntoView {
                     // A repeat of the same transaction answers the same item: it is not listed twice.
                     items.update(|items| insert_in_order(items, item));
                     input.set_value("");
-                    let made = adds_made.with_value(|made| made + 1);
-                    adds_made.set_value(made);
-                    transaction.set(first_transaction.with_value(|first| format!("{first}-{made}")));
-                    problem_now.set(None);
-                    show_notice(text, None);
+                    next_transaction();
+                    problems.clear(&[Target::Title, Target::Add]);
+                    notice.set(Some(text));
                 }
-                // The same transaction id stays: sending again cannot add the item twice.
-                Err(error @ AppError::Invalid(_)) => problem_now.set(Some(problem(Target::Title, "", error))),
-                Err(error) => problem_now.set(Some(problem(Target::Add, "Not added: ", error))),
+                // Refused as it was: the next add is a new one.
+                Err(error @ AppError::Invalid(_)) => {
+                    next_transaction();
+                    problems.clear(&[Target::Add]);
+                    problems.set(problem(Target::Title, "", error));
+                }
+                // Perhaps added and the answer lost: the same transaction id stays, so sending again cannot add it twice.
+                Err(error) => {
+                    problems.clear(&[Target::Title]);
+                    problems.set(problem(Target::Add, "Not added: ", error));
+                }
             }
-            focus_later(TITLE_FIELD.to_owned());
+            focus_later(TITLE_FIELD.to_owned(), add_controls());
         });
     };
 
@@ -162,13 +222,13 @@ pub fn TodoEditor(items: Vec<TodoItem>, state: EditorState) -> impl IntoView {
                 Ok(item) => {
                     let text = if item.completed { format!("Marked “{}” as done.", item.title) } else { format!("Marked “{}” as not done.", item.title) };
                     items.update(|items| insert_in_order(items, item));
-                    problem_now.set(None);
-                    show_notice(text, None);
+                    problems.clear(&[Target::Item(id)]);
+                    notice.set(Some(text));
                 }
                 Err(error) => {
                     set(was);
                     let prefix = if was { "Not marked as not done: " } else { "Not marked as done: " };
-                    problem_now.set(Some(problem(Target::Item(id), prefix, error)));
+                    problems.set(problem(Target::Item(id), prefix, error));
                 }
             }
         });
@@ -185,20 +245,21 @@ pub fn TodoEditor(items: Vec<TodoItem>, state: EditorState) -> impl IntoView {
         let Some(removed) = removed else { return };
         // Focus goes to the item that took its place, else the one before, else the title field.
         let next = items.with_untracked(|items| items.get(index).or_else(|| index.checked_sub(1).and_then(|before| items.get(before))).map(|item| item.id));
-        focus_later(next.map_or_else(|| TITLE_FIELD.to_owned(), |next| format!("todo-{next}-done")));
+        let focused = next.map_or_else(|| TITLE_FIELD.to_owned(), |next| format!("todo-{next}-done"));
+        focus_later(focused.clone(), vec![format!("todo-{id}-delete")]);
         spawn_local(async move {
             let answer = delete_todo(id).await;
             settle(id);
             match answer {
                 Ok(_) => {
-                    problem_now.set(None);
-                    show_notice(format!("Deleted “{}”.", removed.title), Some(id));
+                    problems.clear(&[Target::Item(id)]);
+                    offer_undo(format!("Deleted “{}”.", removed.title), id);
                 }
                 Err(error) => {
                     // The item was not deleted: it is back, with why.
                     items.update(|items| insert_in_order(items, removed));
-                    problem_now.set(Some(problem(Target::Item(id), "Not deleted: ", error)));
-                    focus_later(format!("todo-{id}-delete"));
+                    problems.set(problem(Target::Item(id), "Not deleted: ", error));
+                    focus_later(format!("todo-{id}-delete"), vec![focused]);
                 }
             }
         });
@@ -210,21 +271,26 @@ pub fn TodoEditor(items: Vec<TodoItem>, state: EditorState) -> impl IntoView {
                 Ok(item) => {
                     let text = format!("Restored “{}”.", item.title);
                     items.update(|items| insert_in_order(items, item));
-                    problem_now.set(None);
-                    show_notice(text, None);
-                    focus_later(format!("todo-{id}-done"));
+                    problems.clear(&[Target::Undo]);
+                    // Only the offer this undo answered goes (a newer one stays).
+                    undo_offer.update(|offer| {
+                        if offer.as_ref().is_some_and(|offer| offer.id == id) {
+                            *offer = None;
+                        }
+                    });
+                    notice.set(Some(text));
+                    focus_later(format!("todo-{id}-done"), vec![UNDO_BUTTON.to_owned()]);
                 }
-                Err(error) => problem_now.set(Some(problem(Target::Undo, "Not restored: ", error))),
+                Err(error) => problems.set(problem(Target::Undo, "Not restored: ", error)),
             }
         });
     };
 
-    let problem_at = move |at: Target| problem_now.with(|problem| problem.as_ref().filter(|problem| problem.at == at).cloned());
-    let title_invalid = move || problem_at(Target::Title).is_some();
+    let title_invalid = move || problems.at(Target::Title).is_some();
     view! {
         <form method="post" action="/todo" class="todo-form" on:submit=on_add>
             <input type="hidden" name="intent" value="add"/>
-            <input type="hidden" name="transaction_id" value=move || transaction.get()/>
+            <input type="hidden" name="transaction_id" autocomplete="off" value=move || transaction.get()/>
             <label for=TITLE_FIELD>"New to-do"</label>
             <input
                 node_ref=title_input
@@ -235,41 +301,43 @@ pub fn TodoEditor(items: Vec<TodoItem>, state: EditorState) -> impl IntoView {
                 maxlength=MAX_TITLE_CHARS.to_string()
                 autocomplete="off"
                 value=first_title
+                // A page that answers a failed add without JavaScript puts the person back at the field.
+                autofocus=first_focus_on_title
                 aria-invalid=move || title_invalid().then_some("true")
                 aria-describedby=move || title_invalid().then_some("todo-title-error")
                 data-testid="todo-title"
             />
-            <button type="submit" class="button primary" disabled=move || adding.with(Option::is_some) data-testid="todo-add">
+            <button type="submit" id="todo-add" class="button primary" disabled=move || adding.with(Option::is_some) data-testid="todo-add">
                 {move || if adding.with(Option::is_some) { "Adding…" } else { "Add" }}
             </button>
-            {move || problem_at(Target::Title).map(|problem| view! {
-                <p id="todo-title-error" class="field-error" data-testid="todo-title-error">{problem.message}</p>
+            {move || problems.at(Target::Title).map(|problem| view! {
+                <p id="todo-title-error" class="field-error" role="alert" data-testid="todo-title-error">{problem.message}</p>
             })}
         </form>
-        {move || problem_at(Target::Add).map(|problem| view! { <ProblemLine problem testid="todo-error"/> })}
+        {move || problems.at(Target::Add).map(|problem| view! { <ProblemLine problem testid="todo-error"/> })}
         <div id="todo-notice" class="todo-notice" role="status" data-testid="todo-notice">
-            {move || notice.get().map(|Notice { text, undo: undoable, .. }| view! {
+            {move || notice.get().map(|text| view! { <span>{text}</span> })}
+            {move || undo_offer.get().map(|UndoOffer { text, id, .. }| view! {
                 <span>{text}</span>
-                {undoable.map(|id| view! {
-                    " "
-                    <form method="post" action="/todo" class="inline-form">
-                        <input type="hidden" name="id" value=id.to_string()/>
-                        <button
-                            type="submit"
-                            name="intent"
-                            value="restore"
-                            class="button"
-                            data-testid="todo-undo"
-                            on:click=move |event| { event.prevent_default(); undo(id) }
-                        >"Undo"</button>
-                    </form>
-                })}
+                " "
+                <form method="post" action="/todo" class="inline-form">
+                    <input type="hidden" name="id" value=id.to_string()/>
+                    <button
+                        type="submit"
+                        name="intent"
+                        value="restore"
+                        id=UNDO_BUTTON
+                        class="button"
+                        data-testid="todo-undo"
+                        on:click=move |event| { event.prevent_default(); undo(id) }
+                    >"Undo"</button>
+                </form>
             })}
         </div>
-        {move || problem_at(Target::Undo).map(|problem| view! { <ProblemLine problem testid="todo-undo-error"/> })}
+        {move || problems.at(Target::Undo).map(|problem| view! { <ProblemLine problem testid="todo-undo-error"/> })}
         <ul class="todos" data-testid="todos" aria-busy=move || adding.with(Option::is_some).then_some("true")>
             <For each=move || items.get() key=|item| item.id let:item>
-                <TodoRow item items busy problem_at=Callback::new(move |id| problem_at(Target::Item(id))) toggle=Callback::new(toggle) delete=Callback::new(delete)/>
+                <TodoRow item items busy problem_at=Callback::new(move |id| problems.at(Target::Item(id))) toggle=Callback::new(toggle) delete=Callback::new(delete)/>
             </For>
             {move || adding.get().map(|title| view! {
                 <li class="todo pending" data-testid="todo-pending"><span class="todo-title">{title}</span><span class="muted">" saving…"</span></li>
@@ -280,17 +348,17 @@ pub fn TodoEditor(items: Vec<TodoItem>, state: EditorState) -> impl IntoView {
 }
 
 /// Clears the undo offer `generation` after [`UNDO_OFFER`], unless another
-/// notice replaced it; while focus is inside it, it waits longer.
-fn expire_undo(notice: RwSignal<Option<Notice>>, generation: u32) {
+/// offer replaced it; while focus is inside it, it waits longer.
+fn expire_undo(offer: RwSignal<Option<UndoOffer>>, generation: u32) {
     set_timeout(
         move || {
-            if notice.with_untracked(|notice| notice.as_ref().map(|notice| notice.generation) != Some(generation)) {
+            if offer.with_untracked(|offer| offer.as_ref().map(|offer| offer.generation) != Some(generation)) {
                 return;
             }
             if focus_within("todo-notice") {
-                expire_undo(notice, generation);
+                expire_undo(offer, generation);
             } else {
-                notice.set(None);
+                offer.set(None);
             }
         },
         UNDO_OFFER,

@@ -144,22 +144,27 @@ impl TodoCommand {
 
     /// Carries the command out for the signed-in user (in a request's
     /// context, as the server functions it calls need): the notice to
-    /// land on, or the problem and where it shows.
-    pub async fn perform(self) -> Result<TodoNotice, (Target, crate::error::AppError)> {
+    /// land on, or what failed, where it shows, and why.
+    pub async fn perform(self) -> Result<TodoNotice, (Target, String, crate::error::AppError)> {
         use super::{add_todo, delete_todo, restore_todo, set_todo_completed};
         match self {
             Self::Add { title, transaction_id } => match add_todo(title, transaction_id).await {
                 Ok(_) => Ok(TodoNotice::Added),
-                Err(error @ crate::error::AppError::Invalid(_)) => Err((Target::Title, error)),
-                Err(error) => Err((Target::Add, error)),
+                Err(error @ crate::error::AppError::Invalid(_)) => Err((Target::Title, String::new(), error)),
+                Err(error) => Err((Target::Add, "Not added: ".into(), error)),
             },
             Self::SetCompleted { id, completed } => match set_todo_completed(id, completed).await {
                 Ok(_) if completed => Ok(TodoNotice::Completed(id)),
                 Ok(_) => Ok(TodoNotice::Reopened(id)),
-                Err(error) => Err((Target::Item(id), error)),
+                Err(error) => {
+                    let prefix = if completed { "Not marked as done: " } else { "Not marked as not done: " };
+                    Err((Target::Item(id), prefix.into(), error))
+                }
             },
-            Self::Delete { id } => delete_todo(id).await.map(TodoNotice::Deleted).map_err(|error| (Target::Item(id), error)),
-            Self::Restore { id } => restore_todo(id).await.map(|_| TodoNotice::Restored(id)).map_err(|error| (Target::Undo, error)),
+            Self::Delete { id } => delete_todo(id).await.map(TodoNotice::Deleted).map_err(|error| (Target::Item(id), "Not deleted: ".into(), error)),
+            Self::Restore { id } => {
+                restore_todo(id).await.map(|_| TodoNotice::Restored(id)).map_err(|error| (Target::Undo, "Not restored: ".into(), error))
+            }
         }
     }
 }

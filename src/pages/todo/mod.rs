@@ -70,13 +70,33 @@ pub fn title_problem(title: &str) -> Option<String> {
 
 /// Whether `id` can name an add request (the sample API's rule).
 #[cfg(any(feature = "ssr", test))]
-fn valid_transaction_id(id: &str) -> bool {
+pub fn valid_transaction_id(id: &str) -> bool {
     (1..=MAX_TRANSACTION_ID_CHARS).contains(&id.len()) && id.bytes().all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_')
+}
+
+/// Whether this deployment configures the to-do list's API (the page and
+/// its link are offered only then).
+#[cfg(feature = "ssr")]
+pub fn todo_api_configured(identity: &idweb_identity::Identity) -> bool {
+    identity.downstream().api(TODO_API).is_ok()
+}
+
+/// `NotConfigured` (404) when this deployment has no to-do list API: the
+/// page says so instead of asking anyone to sign in for nothing.
+#[cfg(feature = "ssr")]
+fn configured() -> Result<(), AppError> {
+    if todo_api_configured(&*crate::server::context::identity()?) {
+        return Ok(());
+    }
+    Err(crate::server::context::refuse(AppError::NotConfigured(format!(
+        "This idweb has no to-do list service configured, so this page has nothing to show. An administrator adds one as DownstreamApis:{TODO_API} in appsettings.json."
+    ))))
 }
 
 /// The signed-in user's items.
 #[server(prefix = "/api", endpoint = "my_todos")]
 pub async fn my_todos() -> Result<Vec<TodoItem>, AppError> {
+    configured()?;
     crate::server::context::for_user_of(crate::error::Service::TODO_LIST, |identity, user| async move {
         identity.downstream().get_for_user(TODO_API, &user, None).await
     })
@@ -88,6 +108,7 @@ pub async fn my_todos() -> Result<Vec<TodoItem>, AppError> {
 /// the item it made instead of adding a second one.
 #[server(prefix = "/api", endpoint = "add_todo")]
 pub async fn add_todo(title: String, transaction_id: String) -> Result<TodoItem, AppError> {
+    configured()?;
     use crate::server::context::refuse;
     if let Some(problem) = title_problem(&title) {
         return Err(refuse(AppError::Invalid(problem)));
@@ -103,6 +124,10 @@ pub async fn add_todo(title: String, transaction_id: String) -> Result<TodoItem,
                 "The to-do list service did not take this title: {}",
                 idweb_identity::telemetry::outside_text(&message)
             )))),
+            // This transaction id already added another title, or its item was deleted since: a new add is needed.
+            Err(idweb_identity::IdentityError::Downstream { status: 409, .. }) => {
+                Ok(Err(AppError::Invalid("This add crossed an earlier one with the same form. Press Add again to add it.".into())))
+            }
             answer => answer.map(Ok),
         }
     })
@@ -114,6 +139,7 @@ pub async fn add_todo(title: String, transaction_id: String) -> Result<TodoItem,
 /// item as the API keeps it.
 #[server(prefix = "/api", endpoint = "set_todo_completed")]
 pub async fn set_todo_completed(id: u64, completed: bool) -> Result<TodoItem, AppError> {
+    configured()?;
     crate::server::context::for_user_of(crate::error::Service::TODO_LIST, |identity, user| async move {
         identity.downstream().patch_for_user(TODO_API, &user, Some(&format!("todolist/{id}")), &CompletedChange { completed }).await
     })
@@ -124,8 +150,13 @@ pub async fn set_todo_completed(id: u64, completed: bool) -> Result<TodoItem, Ap
 /// (the API keeps it for a while, so [`restore_todo`] can undo this).
 #[server(prefix = "/api", endpoint = "delete_todo")]
 pub async fn delete_todo(id: u64) -> Result<u64, AppError> {
+    configured()?;
     crate::server::context::for_user_of(crate::error::Service::TODO_LIST, |identity, user| async move {
-        identity.downstream().delete_for_user(TODO_API, &user, Some(&format!("todolist/{id}"))).await
+        match identity.downstream().delete_for_user(TODO_API, &user, Some(&format!("todolist/{id}"))).await {
+            // Gone already (a second click, a resent form, another tab): what was asked for is so.
+            Err(idweb_identity::IdentityError::Downstream { status: 404, .. }) => Ok(()),
+            answer => answer,
+        }
     })
     .await?;
     Ok(id)
@@ -135,6 +166,7 @@ pub async fn delete_todo(id: u64) -> Result<u64, AppError> {
 /// where it was, as it was.
 #[server(prefix = "/api", endpoint = "restore_todo")]
 pub async fn restore_todo(id: u64) -> Result<TodoItem, AppError> {
+    configured()?;
     crate::server::context::for_user_of(crate::error::Service::TODO_LIST, |identity, user| async move {
         identity.downstream().post_for_user(TODO_API, &user, Some(&format!("todolist/{id}/restore")), &serde_json::json!({})).await
     })

@@ -1,9 +1,12 @@
-//! `/v1.0/me/messages`: a generated mailbox, newest first, in pages.
+//! `/v1.0/me/messages`: a generated mailbox, newest first, in pages, and
+//! `/v1.0/me/messages/{id}`: one message with its body, which is HTML as
+//! real mail's often is (markup, a script, an image that runs code if
+//! rendered) so an app must show it as text.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::Json;
 use serde_json::{json, Value};
@@ -68,4 +71,35 @@ pub async fn list(
         body["@odata.nextLink"] = json!(format!("{}v1.0/me/messages?$top={}&$skip={next}", state.base_url, page.top));
     }
     Ok(Json(body))
+}
+
+/// The body of the `index`-th message: HTML with what a mail client must
+/// never run (a script, an event handler) and must not fetch (a remote image).
+fn body_html(user: &TestUser, index: usize, subject: &str) -> String {
+    format!(
+        "<html><head><style>p {{ color: red }}</style><script>alert('mail {index}')</script></head><body>\
+         <p>Hi {name},</p><p>This is message {number} about: <b>{subject}</b>.</p>\
+         <p>Details are in the attached notes &amp; the agenda.<br>Thanks!</p>\
+         <img src=\"https://tracker.example/pixel.gif\" onerror=\"alert('img {index}')\"></body></html>",
+        name = user.given_name,
+        number = index + 1,
+    )
+}
+
+/// The mailbox index a message id names, if it is one of `user`'s.
+fn index_of(user: &TestUser, id: &str, total: usize) -> Option<usize> {
+    let index = id.strip_prefix(&format!("AAMkAG{}-", &user.object_id[..8]))?.parse::<usize>().ok()?;
+    (index < total).then_some(index)
+}
+
+/// `GET /v1.0/me/messages/{id}`: one of the caller's messages, with its HTML body.
+pub async fn one(State(state): State<Arc<EmulatorState>>, headers: HeaderMap, Path(id): Path<String>) -> Result<Json<Value>, GraphError> {
+    let claims = authorize(&state, &headers, &Requirement { audience: GRAPH, delegated: &MAIL_SCOPES, app_roles: &[] })?;
+    let user = state.config.user(&claims.oid).ok_or_else(|| GraphError::not_found(format!("Resource '{}' does not exist.", claims.oid)))?;
+    let index = index_of(user, &id, state.config.messages_per_user as usize)
+        .ok_or_else(|| GraphError::not_found("The specified object was not found in the store."))?;
+    let mut message = message(&state, user, index);
+    let subject = SUBJECTS[index % SUBJECTS.len()];
+    message["body"] = json!({ "contentType": "html", "content": body_html(user, index, subject) });
+    Ok(Json(message))
 }

@@ -28,6 +28,7 @@ pub fn router() -> Router<Arc<EmulatorState>> {
         .route("/v1.0/me", get(me::me))
         .route("/v1.0/me/photo/$value", get(me::photo))
         .route("/v1.0/me/messages", get(messages::list))
+        .route("/v1.0/me/messages/{id}", get(messages::one))
         .route("/v1.0/users", get(users::list))
 }
 

@@ -108,6 +108,9 @@ async fn a_repeated_transaction_answers_the_item_it_made_instead_of_a_second_one
     let replay_after_delete = emulator.http.post(&url).bearer_auth(&token).json(&new).send().await.unwrap();
     assert_eq!(replay_after_delete.status(), 409, "a late replay does not bring a deleted item back");
 
+    let other_title = emulator.http.post(&url).bearer_auth(&alex).json(&json!({ "title": "Something else", "transactionId": "5f0c-tx_1" })).send().await.unwrap();
+    assert_eq!(other_title.status(), 409, "a transaction id names one add, title and all");
+
     for bad in ["", "has space", "x".repeat(65).as_str(), "<script>"] {
         let refused = emulator.http.post(&url).bearer_auth(&token).json(&json!({ "title": "t", "transactionId": bad })).send().await.unwrap();
         assert_eq!(refused.status(), 400, "{bad:?}");

@@ -61,6 +61,31 @@ pub struct GraphMessage {
     pub from: Option<Recipient>,
 }
 
+/// One message with its body (`GET /me/messages/{id}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GraphMessageWithBody {
+    /// The fields the list shows.
+    #[serde(flatten)]
+    pub message: GraphMessage,
+    /// The body, as Graph sent it (HTML or text: see its `content_type`).
+    #[serde(default)]
+    pub body: Option<ItemBody>,
+}
+
+/// A message's body: `content` is HTML when `content_type` says `html`.
+/// Never put HTML from Graph into a page: it is someone else's markup.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ItemBody {
+    /// `html` or `text`.
+    #[serde(default)]
+    pub content_type: String,
+    /// The body itself.
+    #[serde(default)]
+    pub content: String,
+}
+
 /// A sender or recipient.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -249,6 +274,19 @@ impl GraphClient {
         }
         messages.truncate(limit);
         Ok(messages)
+    }
+
+    /// `GET /me/messages/{id}`: one message with its body. `id` is Graph's
+    /// id of it (letters, digits, `-`, `_`, `=`, `+`); anything else is
+    /// refused before a request is made, so no id can reach another path.
+    pub async fn message(&self, user: &SignedInUser, id: &str) -> Result<GraphMessageWithBody, IdentityError> {
+        let well_formed = !id.is_empty() && id.len() <= 512 && id.bytes().all(|byte| byte.is_ascii_alphanumeric() || b"-_=+".contains(&byte));
+        if !well_formed {
+            return Err(IdentityError::InvalidRequest("not a Graph message id".into()));
+        }
+        // `+` is a space in a query but not in a path; encoded, it stays a `+` either way.
+        let relative = format!("me/messages/{}?$select=id,subject,receivedDateTime,bodyPreview,isRead,from,body", id.replace('+', "%2B"));
+        self.get(user, &mail_scopes(), &relative).await
     }
 
     /// `GET /users` with an app token (`User.Read.All` granted to the app).

@@ -27,6 +27,24 @@ async fn messages_come_newest_first_with_a_next_link() {
 }
 
 #[tokio::test]
+async fn one_message_comes_with_its_body_and_an_id_that_is_not_one_is_refused_before_any_request() {
+    let app = app_with_mail_consented().await;
+    let adele = signed_in(ADELE, app.emulator.tenant_id());
+    let listed = app.identity.graph().messages(&adele, 2).await.unwrap();
+    let message = app.identity.graph().message(&adele, &listed.messages[1].id).await.unwrap();
+    assert_eq!(message.message, listed.messages[1], "the same fields as the list, and");
+    let body = message.body.expect("a body");
+    assert_eq!(body.content_type, "html");
+    assert!(body.content.contains("<p>Hi Adele,</p>"), "{}", body.content);
+    let missing = app.identity.graph().message(&adele, "AAMkAG00000000-9999").await.unwrap_err();
+    assert!(matches!(missing, IdentityError::Downstream { status: 404, .. }), "{missing}");
+    for hostile in ["../me", "a/b", "x?$select=*", "", "a b"] {
+        let refused = app.identity.graph().message(&adele, hostile).await.unwrap_err();
+        assert!(matches!(refused, IdentityError::InvalidRequest(_)), "{hostile:?}: {refused}");
+    }
+}
+
+#[tokio::test]
 async fn cae_01_a_revocation_challenge_evicts_the_cached_token_and_one_renewal_satisfies_it() {
     let app = app_with_mail_consented().await;
     let adele = signed_in(ADELE, app.emulator.tenant_id());
