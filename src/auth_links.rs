@@ -64,7 +64,7 @@ pub fn PageFailure(error: AppError, #[prop(into)] return_to: String, #[prop(into
             }
             .into_any()
         }
-        AppError::NotConfigured(message) => view! {
+        AppError::NotConfigured(message) | AppError::NotFound(message) => view! {
             <p data-testid="page-not-configured">{message}</p>
             <p><a href="/" class="button">"Back to the home page"</a></p>
         }

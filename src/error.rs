@@ -49,6 +49,9 @@ pub enum AppError {
     /// not change that.
     #[error("{0}")]
     NotConfigured(String),
+    /// What the page names does not exist (a message deleted since): the text says so.
+    #[error("{0}")]
+    NotFound(String),
     /// A defect or misconfiguration on idweb's side (the log says which).
     #[error("Something went wrong on idweb's side. Please try again later.")]
     Internal,
@@ -68,7 +71,7 @@ impl AppError {
             // The user must go to the provider; the page says how.
             Self::InteractionRequired { .. } | Self::SignInAgain => StatusCode::FORBIDDEN,
             Self::Invalid(_) => StatusCode::BAD_REQUEST,
-            Self::NotConfigured(_) => StatusCode::NOT_FOUND,
+            Self::NotConfigured(_) | Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Upstream { .. } => StatusCode::BAD_GATEWAY,
             Self::Internal | Self::Transport(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -10,7 +10,7 @@ mod todo;
 
 pub use diagnostics::{my_diagnostics, Diagnostics, DiagnosticsPage};
 pub use home::HomePage;
-pub use mail::{mail_count, my_messages, MailBatch, MailPage, MailSummary};
+pub use mail::{mail_count, message_href, my_message, my_messages, MailBatch, MailPage, MailSummary, MessageDetail, MessagePage};
 pub use not_found::NotFoundPage;
 pub use profile::{my_profile, Profile, ProfilePage};
 pub use sign_in_error::SignInErrorPage;

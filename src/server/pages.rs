@@ -20,7 +20,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::{Path, Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, on, MethodFilter};
@@ -38,8 +38,8 @@ use super::owner::fresh_root;
 use super::page_head::PageHead;
 use crate::app::{document, Frame};
 use crate::pages::{
-    mail_count, my_diagnostics, my_messages, my_profile, my_todos, DiagnosticsPage, EditorState, HomePage, MailPage, NotFoundPage, Problem,
-    ProfilePage, SignInErrorPage, TodoCommand, TodoNotice, TodoPage,
+    mail_count, my_diagnostics, my_message, my_messages, my_profile, my_todos, DiagnosticsPage, EditorState, HomePage, MailPage, MessagePage,
+    NotFoundPage, Problem, ProfilePage, SignInErrorPage, TodoCommand, TodoNotice, TodoPage,
 };
 use crate::pages::valid_transaction_id;
 use crate::error::AppError;
@@ -48,6 +48,7 @@ use crate::session_user::{current_user, AccountSummary};
 const HOME: &str = "/";
 const PROFILE: &str = "/profile";
 const MAIL: &str = "/mail";
+const MESSAGE: &str = "/mail/{id}";
 const DIAGNOSTICS: &str = "/diagnostics";
 const TODO: &str = "/todo";
 /// The pages a path with a slash after it leads to (as the router before
@@ -77,6 +78,7 @@ pub fn page_routes(identity: Arc<Identity>, options: LeptosOptions) -> Router {
         .route(HOME, get(home))
         .route(PROFILE, get(profile))
         .route(MAIL, get(mail))
+        .route(MESSAGE, get(message))
         .route(DIAGNOSTICS, get(diagnostics))
         .route(TODO, get(todo).post(todo_form))
         .route(idweb_routes::SIGN_IN_ERROR_PATH, get(sign_in_error))
@@ -119,6 +121,11 @@ async fn profile(State(state): State<PageState>, request: Request) -> Response {
 async fn mail(State(state): State<PageState>, request: Request) -> Response {
     let count = mail_count(query_value(&request, "count").as_deref());
     render(&state, request, "Mail · idweb", StatusCode::OK, my_messages(count), move |messages| view! { <MailPage count messages/> }).await
+}
+
+async fn message(State(state): State<PageState>, Path(id): Path<String>, request: Request) -> Response {
+    let return_to = crate::pages::message_href(&id);
+    render(&state, request, "Message · idweb", StatusCode::OK, my_message(id), move |message| view! { <MessagePage message return_to/> }).await
 }
 
 async fn diagnostics(State(state): State<PageState>, request: Request) -> Response {

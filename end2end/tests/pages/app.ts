@@ -71,15 +71,35 @@ export class ProfilePage {
 
 export class MailPage {
   readonly subjects: Locator;
+  readonly messages: Locator;
   readonly loadMore: Locator;
+  readonly end: Locator;
+  readonly times: Locator;
 
   constructor(private readonly page: Page) {
     this.subjects = page.getByTestId("message-subject");
+    this.messages = page.getByTestId("message");
     this.loadMore = page.getByTestId("mail-more");
+    this.end = page.getByTestId("mail-end");
+    this.times = page.getByTestId("message-time");
   }
 
   async open() {
     await this.page.goto("/mail");
+  }
+}
+
+export class MessagePage {
+  readonly title: Locator;
+  readonly from: Locator;
+  readonly body: Locator;
+  readonly back: Locator;
+
+  constructor(page: Page) {
+    this.title = page.getByTestId("message-title");
+    this.from = page.getByTestId("message-from");
+    this.body = page.getByTestId("message-body");
+    this.back = page.getByTestId("back-to-mail");
   }
 }
 

@@ -1,12 +1,20 @@
 //! Mail: the newest messages of the signed-in user's mailbox, from Graph
-//! `/me/messages`. It needs `Mail.Read`, which sign-in does not ask for:
-//! the first visit asks for it (incremental consent).
+//! `/me/messages`, and one message at `/mail/{id}`. It needs `Mail.Read`,
+//! which sign-in does not ask for: the first visit asks for it
+//! (incremental consent).
+
+mod list;
+mod message;
+#[cfg(any(feature = "ssr", test))]
+mod text;
 
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::auth_links::PageFailure;
 use crate::error::AppError;
+use list::MailList;
+pub use message::{my_message, MessageDetail, MessagePage};
 
 /// How many messages the page shows first, and each "load more" adds.
 const PAGE_SIZE: u32 = 10;
@@ -73,7 +81,7 @@ pub async fn my_messages(count: u32) -> Result<MailBatch, AppError> {
 
 /// `2026-01-15T09:00:00Z` as `2026-01-15 09:00 UTC`; anything else as it came.
 #[cfg(any(feature = "ssr", test))]
-fn readable_time(iso: &str) -> String {
+pub(crate) fn readable_time(iso: &str) -> String {
     match (iso.get(..10), iso.get(11..16), iso.ends_with('Z')) {
         (Some(date), Some(time), true) if iso.as_bytes().get(10) == Some(&b'T') => format!("{date} {time} UTC"),
         _ => iso.to_owned(),
@@ -87,20 +95,13 @@ pub fn mail_count(query: Option<&str>) -> u32 {
 }
 
 /// The mail page: the newest `count` messages the server read (`?count=N`,
-/// see [`mail_count`]). "Load more" is a link to the next count, rendered by
-/// the server like the rest of the page (no island: nothing here reacts in
-/// the browser).
+/// see [`mail_count`]). "Load more" is a link to the next count, which the
+/// list's island turns into loading the next messages in place.
 #[component]
 pub fn MailPage(count: u32, messages: Result<MailBatch, AppError>) -> impl IntoView {
     let body = match messages {
         Ok(batch) if batch.messages.is_empty() => view! { <p data-testid="mail-empty">"Your inbox is empty."</p> }.into_any(),
-        Ok(batch) => {
-            let more = batch.has_more.then(|| {
-                let href = format!("/mail?count={}", count + PAGE_SIZE);
-                view! { <p><a href=href class="button" data-testid="mail-more">"Load more"</a></p> }
-            });
-            view! { <MessageList messages=batch.messages/> {more} }.into_any()
-        }
+        Ok(batch) => view! { <MailList messages=batch.messages has_more=batch.has_more count/> }.into_any(),
         Err(error) => view! { <PageFailure error return_to="/mail" what="your mail"/> }.into_any(),
     };
     view! {
@@ -111,30 +112,31 @@ pub fn MailPage(count: u32, messages: Result<MailBatch, AppError>) -> impl IntoV
     }
 }
 
-#[component]
-fn MessageList(messages: Vec<MailSummary>) -> impl IntoView {
-    view! {
-        <ul class="messages" data-testid="messages">
-            {messages
-                .into_iter()
-                .map(|message| {
-                    let class = if message.is_read { "message" } else { "message unread" };
-                    view! {
-                        <li class=class>
-                            <p class="message-subject" data-testid="message-subject">{message.subject}</p>
-                            <p class="message-meta">{message.from} " · " <time datetime=message.received>{message.received_display}</time></p>
-                            <p class="message-preview">{message.preview}</p>
-                        </li>
-                    }
-                })
-                .collect_view()}
-        </ul>
+/// `/mail/{id}` for Graph's message id: the characters ids use pass, any
+/// other is escaped (so an id can never leave the path segment).
+pub fn message_href(id: &str) -> String {
+    let mut href = String::with_capacity(6 + id.len());
+    href.push_str("/mail/");
+    for byte in id.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-_=".contains(&byte) {
+            href.push(byte as char);
+        } else {
+            href.push_str(&format!("%{byte:02X}"));
+        }
     }
+    href
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{mail_count, readable_time};
+    use super::{mail_count, message_href, readable_time};
+
+    #[test]
+    fn a_message_link_keeps_its_id_in_one_path_segment() {
+        assert_eq!(message_href("AAMkAG2b7c-0001"), "/mail/AAMkAG2b7c-0001");
+        assert_eq!(message_href("a+b/c?d"), "/mail/a%2Bb%2Fc%3Fd");
+        assert_eq!(message_href("../x"), "/mail/%2E%2E%2Fx");
+    }
 
     #[test]
     fn graph_times_read_as_date_and_minutes_in_utc() {
