@@ -69,9 +69,12 @@ if [ "$with_browser" = true ]; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
   fi
-  if [ ! -d end2end/node_modules/@playwright/test ]; then
+  # Installed again whenever package-lock.json changed since (a package added, a version moved).
+  lock_hash=$(sha256sum end2end/package-lock.json | cut -d' ' -f1)
+  if [ "$(cat end2end/node_modules/.idweb-lock-hash 2>/dev/null)" != "$lock_hash" ]; then
     say "installing the end-to-end test packages"
     (cd end2end && npm ci --no-audit --no-fund)
+    echo "$lock_hash" > end2end/node_modules/.idweb-lock-hash
   fi
   if [ ! -d end2end/oidc-provider/node_modules/oidc-provider ]; then
     say "installing oidc-provider for the interoperability test"
