@@ -118,8 +118,8 @@ fn DiagnosticsTables(diagnostics: Diagnostics) -> impl IntoView {
                 {diagnostics.tokens.into_iter().map(|token| view! {
                     <tr>
                         <td data-testid="cached-scopes">{token.scopes}</td>
-                        <td>{token.expires}</td>
-                        <td>{token.renew.unwrap_or_else(|| "—".into())}</td>
+                        <td class="when">{token.expires}</td>
+                        <td class="when">{token.renew.unwrap_or_else(|| "—".into())}</td>
                     </tr>
                 }).collect_view()}
             </tbody>
