@@ -52,6 +52,7 @@ pub fn document(head: String, frame: Frame, page: impl IntoView) -> impl IntoVie
                         "idweb — sign in with the Microsoft identity platform, call APIs on your behalf."
                     </footer>
                 </div>
+                <NavigationProgress/>
                 // Last: islands hydrate in document order, so when this one is live all are.
                 <HydrationMarker/>
             </body>
@@ -66,6 +67,56 @@ fn HydrationMarker() -> impl IntoView {
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| hydrated.set(true));
     view! { <span hidden data-hydrated=move || hydrated.get().to_string()></span> }
+}
+
+/// While the browser fetches the next page (a link followed, a form sent),
+/// a bar at the top moves and a status says so: a slow service (Graph
+/// asking to retry in seconds) shows as progress, not as a page that
+/// stopped answering. Pages still arrive whole, each with its own status
+/// code, and without JavaScript the browser's own indicator does this job.
+#[island]
+fn NavigationProgress() -> impl IntoView {
+    let leaving = RwSignal::new(false);
+    Effect::new(move |_| {
+        navigation_progress::watch(leaving);
+    });
+    view! {
+        <div class="navigation-progress" class:active=move || leaving.get() aria-hidden="true" data-testid="navigation-progress"></div>
+        <p class="visually-hidden" role="status" data-testid="navigation-status">{move || leaving.get().then_some("Loading the page…")}</p>
+    }
+}
+
+/// The browser events behind [`NavigationProgress`].
+mod navigation_progress {
+    use leptos::prelude::*;
+
+    /// How long a navigation runs before the progress shows (a fast one never flickers).
+    const SHOW_AFTER: std::time::Duration = std::time::Duration::from_millis(150);
+
+    /// Sets `leaving` while a followed link or a sent form loads the next
+    /// page; clears it when the browser shows this page again (Back).
+    pub fn watch(leaving: RwSignal<bool>) {
+        use leptos::wasm_bindgen::JsCast;
+        use leptos::web_sys::{Element, MouseEvent};
+        // Checked a moment later: an island that handles the click itself prevents its default first.
+        let _ = window_event_listener(leptos::ev::click, move |event: MouseEvent| {
+            if event.button() != 0 || event.ctrl_key() || event.meta_key() || event.shift_key() || event.alt_key() {
+                return;
+            }
+            let link = event.target().and_then(|target| target.dyn_into::<Element>().ok()).and_then(|target| target.closest("a[href]").ok().flatten());
+            let Some(link) = link else { return };
+            let leaves_page = link.get_attribute("target").is_none_or(|target| target == "_self")
+                && !link.has_attribute("download")
+                && !link.get_attribute("href").unwrap_or_default().starts_with('#');
+            if leaves_page {
+                set_timeout(move || if !event.default_prevented() { leaving.set(true) }, SHOW_AFTER);
+            }
+        });
+        let _ = window_event_listener(leptos::ev::submit, move |event: leptos::web_sys::SubmitEvent| {
+            set_timeout(move || if !event.default_prevented() { leaving.set(true) }, SHOW_AFTER);
+        });
+        let _ = window_event_listener(leptos::ev::pageshow, move |_| leaving.set(false));
+    }
 }
 
 /// Site header: navigation (the current page marked for assistive

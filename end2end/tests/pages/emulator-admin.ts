@@ -14,6 +14,11 @@ export class EmulatorAdmin {
     await this.post("faults/api", { kind: "status", status });
   }
 
+  /** The next Graph or sample API call answers 429 with `Retry-After: seconds`. */
+  async throttleNextApiCall(seconds: number) {
+    await this.post("faults/api", { kind: "throttle", retryAfterSecs: seconds });
+  }
+
   async clearFaults() {
     const response = await this.request.delete(`${this.emulatorUrl}/_emulator/faults`);
     expect(response.ok()).toBe(true);
