@@ -8,6 +8,8 @@ import { appServer, emulatorServer } from "./servers";
 const appPort = process.env.E2E_APP_PORT ?? "3100";
 const emulatorPort = process.env.E2E_EMULATOR_PORT ?? "5101";
 const clientSecret = process.env.E2E_CLIENT_SECRET ?? "end2end-only-secret";
+// An instance configured with only what signing in needs: no DownstreamApis, so no To-do page.
+const bareAppPort = process.env.E2E_BARE_APP_PORT ?? "3102";
 
 export default defineConfig({
   testDir: "./tests",
@@ -35,5 +37,18 @@ export default defineConfig({
   webServer: [
     emulatorServer(emulatorPort, appPort, clientSecret),
     appServer({ appPort, emulatorPort, clientSecret }),
+    appServer({
+      appPort: bareAppPort,
+      emulatorPort,
+      clientSecret,
+      settings: {
+        // No appsettings.Bare.json: appsettings.json and these are all it reads.
+        IDWEB_ENVIRONMENT: "Bare",
+        AzureAd__TenantId: "7d3a2f61-4a2e-4c49-9b56-2f1c8e4d9a10",
+        AzureAd__ClientId: "5f4b6c2e-8d1a-4e3b-9c7f-1a2b3c4d5e6f",
+        Session__SecureCookie: "false",
+        DownstreamApis__TodoList__BaseUrl: undefined,
+      },
+    }),
   ],
 });

@@ -36,27 +36,29 @@ export function appServer(options: {
   clientSecret: string;
   publicPort?: string;
   readyPath?: string;
-  settings?: Record<string, string>;
+  settings?: Record<string, string | undefined>;
 }) {
   const { appPort, emulatorPort, clientSecret } = options;
+  const env: Record<string, string | undefined> = {
+    IDWEB_ENVIRONMENT: "Development",
+    LEPTOS_SITE_ADDR: `127.0.0.1:${appPort}`,
+    LEPTOS_SITE_ROOT: `${root}/target/site`,
+    AzureAd__Instance: `http://127.0.0.1:${emulatorPort}/`,
+    AzureAd__ClientSecret: clientSecret,
+    Graph__BaseUrl: `http://127.0.0.1:${emulatorPort}/v1.0`,
+    DownstreamApis__TodoList__BaseUrl: `http://127.0.0.1:${emulatorPort}/api`,
+    Hosting__PublicUrl: `http://127.0.0.1:${options.publicPort ?? appPort}`,
+    // Every test signs in from 127.0.0.1, several a minute; the limit itself is tested in Rust (SES-04).
+    Hosting__SignInStartsPerMinute: "600",
+    RUST_LOG: "info",
+    ...options.settings,
+  };
   return {
     command: `${root}/target/debug/idweb`,
     cwd: root,
     url: `http://127.0.0.1:${appPort}${options.readyPath ?? "/healthz"}`,
-    env: {
-      IDWEB_ENVIRONMENT: "Development",
-      LEPTOS_SITE_ADDR: `127.0.0.1:${appPort}`,
-      LEPTOS_SITE_ROOT: `${root}/target/site`,
-      AzureAd__Instance: `http://127.0.0.1:${emulatorPort}/`,
-      AzureAd__ClientSecret: clientSecret,
-      Graph__BaseUrl: `http://127.0.0.1:${emulatorPort}/v1.0`,
-      DownstreamApis__TodoList__BaseUrl: `http://127.0.0.1:${emulatorPort}/api`,
-      Hosting__PublicUrl: `http://127.0.0.1:${options.publicPort ?? appPort}`,
-      // Every test signs in from 127.0.0.1, several a minute; the limit itself is tested in Rust (SES-04).
-      Hosting__SignInStartsPerMinute: "600",
-      RUST_LOG: "info",
-      ...options.settings,
-    },
+    // A setting given as undefined is left out altogether (its section stays unconfigured).
+    env: Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined)),
     reuseExistingServer: false,
     stdout: "pipe" as const,
     stderr: "pipe" as const,

@@ -23,9 +23,10 @@ const ANONYMOUS: usize = 4;
 /// Times each task goes through its whole list.
 const ROUNDS: usize = 25;
 
-const PAGES: [&str; 7] = ["/", "/profile", "/mail?count=10", "/todo", "/diagnostics", "/auth/error?reason=expired", "/nowhere"];
+const PAGES: [&str; 8] =
+    ["/", "/profile", "/mail?count=10", "/mail/AAMkAG00000000-0001", "/todo", "/diagnostics", "/auth/error?reason=expired", "/nowhere"];
 /// Pages an anonymous visitor is told to sign in for (401).
-const DATA_PAGES: [&str; 4] = ["/profile", "/mail?count=10", "/todo", "/diagnostics"];
+const DATA_PAGES: [&str; 5] = ["/profile", "/mail?count=10", "/mail/AAMkAG00000000-0001", "/todo", "/diagnostics"];
 
 /// One test user, and what names them in an answer.
 #[derive(Clone)]
@@ -65,7 +66,7 @@ impl IsoUser {
     /// Whether `text`, an answer at `what`, holds this user's data. Mail
     /// names other users as its senders: there only the greeting counts.
     fn named_in(&self, what: &str, text: &str) -> bool {
-        let mail = what.contains("mail") || what.contains("messages");
+        let mail = what.contains("mail") || what.contains("message");
         text.contains(&self.greeting) || text.contains(&self.object_id) || (!mail && (text.contains(&self.display_name) || text.contains(&self.tag)))
     }
 }
@@ -189,6 +190,12 @@ async fn call_functions(browser: Browser, user: IsoUser) -> Findings {
         let check = expect(status == StatusCode::OK && body.contains(&user.greeting), || "not this user's mail".into());
         findings.answer(Some(&user), "my_messages", status, &body, check);
 
+        // Every test user's mailbox has a message of this id: each must get their own.
+        let message_id = format!("AAMkAG{}-{:04}", &user.object_id[..8], round % 5);
+        let (status, body) = call(&browser, "/api/my_message", &format!("id={message_id}")).await;
+        let check = expect(status == StatusCode::OK && body.contains(&user.greeting), || "not this user's message".into());
+        findings.answer(Some(&user), "my_message", status, &body, check);
+
         if let Some(id) = added {
             let (status, body) = call(&browser, "/api/set_todo_completed", &format!("id={id}&completed=true")).await;
             let check = expect(status == StatusCode::OK && body.contains(&title) && body.contains(r#""completed":true"#), || "own item not completed".into());
@@ -219,6 +226,7 @@ async fn call_anonymously(browser: Browser, client: usize) -> Findings {
             ("my_diagnostics", String::new()),
             ("my_todos", String::new()),
             ("my_messages", "count=10".to_owned()),
+            ("my_message", "id=AAMkAG00000000-0001".to_owned()),
             ("add_todo", format!("title=anonymous+{client}+{round}&transaction_id=anonymous-{client}-{round}")),
             ("set_todo_completed", format!("id={}&completed=true", round + 1)),
             ("delete_todo", format!("id={}", round + 1)),
