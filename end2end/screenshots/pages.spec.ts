@@ -1,48 +1,117 @@
-// One screenshot per page, for docs/screenshots (not part of the test suite).
+// The screenshots in docs/screenshots (scripts/screenshots.sh, not part of
+// the test suite): every page, signed out and in, each error state, at a
+// desktop size and the main pages at a phone's.
 import { expect, test, type Page } from "@playwright/test";
 
 import { HomePage, MailPage, TodoPage } from "../tests/pages/app";
 import { EmulatorConsentPage, EmulatorSignInPage } from "../tests/pages/emulator";
+import { EmulatorAdmin } from "../tests/pages/emulator-admin";
 
 const folder = `${__dirname}/../../docs/screenshots`;
-const shot = (page: Page, name: string) => page.screenshot({ path: `${folder}/${name}.png` });
+const emulatorUrl = `http://127.0.0.1:${process.env.E2E_EMULATOR_PORT ?? "5101"}`;
+const bareApp = `http://127.0.0.1:${process.env.E2E_BARE_APP_PORT ?? "3102"}`;
 
-test.use({ viewport: { width: 1000, height: 700 } });
+async function openGranting(page: Page, path: string, beforeConsent?: () => Promise<void>) {
+  await page.goto(path);
+  await page.waitForURL((url) => url.pathname === path.split("?")[0] || url.origin === emulatorUrl);
+  if (new URL(page.url()).origin === emulatorUrl) {
+    await beforeConsent?.();
+    await new EmulatorConsentPage(page).accept();
+    await page.waitForURL((url) => url.pathname === path.split("?")[0]);
+  }
+}
 
-test("every page", async ({ page }) => {
-  const home = new HomePage(page);
-  await home.open();
-  await shot(page, "home-signed-out");
-  await home.header.signIn.click();
-  await shot(page, "emulator-sign-in");
-  await new EmulatorSignInPage(page).chooseUser("Adele Vance");
-  await expect(home.greeting).toBeVisible();
-  await shot(page, "home-signed-in");
+for (const size of [
+  { name: "desktop", width: 1280, height: 800, every: true },
+  { name: "phone", width: 390, height: 844, every: false },
+]) {
+  test(`every page at ${size.name} size`, async ({ page, request }) => {
+    test.setTimeout(120_000);
+    await page.setViewportSize({ width: size.width, height: size.height });
+    const shot = (name: string, all = false) => page.screenshot({ path: `${folder}/${size.name}-${name}.png`, fullPage: all });
+    const admin = new EmulatorAdmin(request, emulatorUrl);
 
-  await page.goto("/profile");
-  await expect(page.getByTestId("profile-display-name")).toBeVisible();
-  await shot(page, "profile");
+    const home = new HomePage(page);
+    await home.open();
+    await shot("home-signed-out");
+    if (size.every) {
+      await page.goto("/profile");
+      await shot("profile-signed-out");
+      await page.goto("/nowhere");
+      await shot("not-found");
+      await page.goto("/auth/error?reason=provider_error&error=access_denied&aadsts=50126");
+      await shot("sign-in-error");
+      await page.goto(`${bareApp}/todo`);
+      await shot("todo-not-configured");
+    }
+    await home.open();
+    await home.header.signIn.click();
+    if (size.every) await shot("emulator-sign-in");
+    await new EmulatorSignInPage(page).chooseUser("Adele Vance");
+    await expect(home.greeting).toBeVisible();
+    await shot("home-signed-in");
 
-  await new MailPage(page).open();
-  await expect(new EmulatorConsentPage(page).requested).toBeVisible();
-  await shot(page, "emulator-consent");
-  await new EmulatorConsentPage(page).accept();
-  await expect(new MailPage(page).subjects.first()).toBeVisible();
-  await shot(page, "mail");
+    await page.goto("/profile");
+    await page.getByTestId("toggle-details").click();
+    await shot("profile");
+    if (size.every) {
+      // Enough failures that the engine's retries fail too.
+      await admin.failNextApiCall(503, 5);
+      await page.goto("/profile");
+      await shot("profile-graph-unavailable");
+      await admin.clearFaults();
+    }
 
-  const todo = new TodoPage(page);
-  await todo.open();
-  await new EmulatorConsentPage(page).accept();
-  await todo.waitForHydration();
-  await todo.add("Book the offsite venue");
-  await todo.add("Send the agenda");
-  await expect(todo.titles).toHaveCount(2);
-  await shot(page, "todo");
+    await openGranting(page, "/mail", async () => {
+      if (size.every) await shot("emulator-consent");
+    });
+    const mail = new MailPage(page);
+    await expect(mail.subjects.first()).toBeVisible();
+    await page.locator("[data-hydrated=true]").waitFor({ state: "attached" });
+    await shot("mail");
+    if (size.every) {
+      await mail.loadMore.click();
+      await mail.loadMore.click();
+      await expect(mail.end).toBeVisible();
+      await shot("mail-end", true);
+    }
+    await mail.subjects.nth(1).click();
+    await expect(page.getByTestId("message-body")).toBeVisible();
+    await shot("message");
 
-  await page.goto("/diagnostics");
-  await expect(page.getByTestId("id-token-claims")).toBeVisible();
-  await shot(page, "diagnostics");
+    await openGranting(page, "/todo");
+    const todo = new TodoPage(page);
+    await todo.waitForHydration();
+    for (const item of (await (await page.request.post("/api/my_todos", { form: {} })).json()) as { id: number }[]) {
+      await page.request.post("/api/delete_todo", { form: { id: String(item.id) } });
+    }
+    await todo.open();
+    await todo.waitForHydration();
+    for (const title of ["Book the offsite venue", "Send the agenda", "Order the catering"]) {
+      await todo.add(title);
+      await expect(todo.item(title)).toHaveCount(1);
+    }
+    await todo.toggle("Book the offsite venue");
+    await expect(todo.check("Book the offsite venue")).toHaveAttribute("aria-checked", "true");
+    await todo.delete("Order the catering");
+    await expect(todo.undo).toBeVisible();
+    await shot("todo");
+    if (size.every) {
+      await todo.add("   ");
+      await expect(todo.titleError).toBeVisible();
+      await admin.failNextApiCall(503);
+      await todo.delete("Send the agenda");
+      await expect(todo.item("Send the agenda").getByTestId("todo-item-error")).toBeVisible();
+      await shot("todo-errors");
+    }
 
-  await page.goto("/auth/error?reason=consent_declined&scopes=Mail.Read&returnUrl=%2Fmail");
-  await shot(page, "consent-declined");
-});
+    await page.goto("/diagnostics");
+    await expect(page.getByTestId("id-token-claims")).toBeVisible();
+    await shot("diagnostics", true);
+
+    if (size.every) {
+      await page.goto("/auth/error?reason=consent_declined&returnUrl=%2Fmail");
+      await shot("consent-declined");
+    }
+  });
+}

@@ -49,7 +49,7 @@ test("SES-03: a user grants Mail.Read on the consent page and pages through thei
   await mail.loadMore.click();
   await expect(mail.subjects).toHaveCount(20);
   await expect(mail.subjects.nth(10)).toHaveText("Updated travel policy");
-  await expect(mail.subjects.nth(10)).toBeFocused();
+  await expect(mail.messages.nth(10).getByRole("link")).toBeFocused();
   expect(await page.evaluate(() => (window as unknown as { stillThisPage?: boolean }).stillThisPage)).toBe(true);
   expect(await page.evaluate(() => window.scrollY)).toBeGreaterThanOrEqual(scrolled - 1);
   await expect(page).toHaveURL(/\/mail\?count=20$/);

@@ -9,9 +9,9 @@ export class EmulatorAdmin {
     await this.post("faults/id-token", { mutation });
   }
 
-  /** The next Graph or sample API call answers `status` (after its token passed). */
-  async failNextApiCall(status: number) {
-    await this.post("faults/api", { kind: "status", status });
+  /** The next `count` Graph or sample API calls answer `status` (after their token passed). */
+  async failNextApiCall(status: number, count = 1) {
+    await this.post("faults/api", { kind: "status", status, count });
   }
 
   /** The next Graph or sample API call answers 429 with `Retry-After: seconds`. */

@@ -94,11 +94,14 @@ fn MessageRow(message: MailSummary, in_local_time: RwSignal<bool>) -> impl IntoV
     view! {
         <li class=class data-testid="message">
             <p class="message-subject">
-                {(!is_read).then(|| view! {
-                    <span class="unread-mark" aria-hidden="true"></span>
-                    <span class="visually-hidden" data-testid="message-unread">"Unread: "</span>
-                })}
-                <a href=message_href(&id) id=format!("message-{id}") data-testid="message-subject">{subject}</a>
+                // The mark is inside the link: it stays beside the subject however the line wraps.
+                <a href=message_href(&id) id=format!("message-{id}")>
+                    {(!is_read).then(|| view! {
+                        <span class="unread-mark" aria-hidden="true"></span>
+                        <span class="visually-hidden" data-testid="message-unread">"Unread: "</span>
+                    })}
+                    <span data-testid="message-subject">{subject}</span>
+                </a>
             </p>
             <p class="message-meta">
                 {from} " · " <time datetime=received title=received_display data-testid="message-time">{shown_time}</time>
