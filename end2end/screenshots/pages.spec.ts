@@ -1,25 +1,15 @@
 // The screenshots in docs/screenshots (scripts/screenshots.sh, not part of
 // the test suite): every page, signed out and in, each error state, at a
 // desktop size and the main pages at a phone's.
-import { expect, test, type Page } from "@playwright/test";
+import { expect, test } from "@playwright/test";
 
+import { clearTodoList, emulatorUrl, openGranting } from "../tests/flows";
 import { HomePage, MailPage, TodoPage } from "../tests/pages/app";
-import { EmulatorConsentPage, EmulatorSignInPage } from "../tests/pages/emulator";
+import { EmulatorSignInPage } from "../tests/pages/emulator";
 import { EmulatorAdmin } from "../tests/pages/emulator-admin";
 
 const folder = `${__dirname}/../../docs/screenshots`;
-const emulatorUrl = `http://127.0.0.1:${process.env.E2E_EMULATOR_PORT ?? "5101"}`;
 const bareApp = `http://127.0.0.1:${process.env.E2E_BARE_APP_PORT ?? "3102"}`;
-
-async function openGranting(page: Page, path: string, beforeConsent?: () => Promise<void>) {
-  await page.goto(path);
-  await page.waitForURL((url) => url.pathname === path.split("?")[0] || url.origin === emulatorUrl);
-  if (new URL(page.url()).origin === emulatorUrl) {
-    await beforeConsent?.();
-    await new EmulatorConsentPage(page).accept();
-    await page.waitForURL((url) => url.pathname === path.split("?")[0]);
-  }
-}
 
 for (const size of [
   { name: "desktop", width: 1280, height: 800, every: true },
@@ -82,9 +72,7 @@ for (const size of [
     await openGranting(page, "/todo");
     const todo = new TodoPage(page);
     await todo.waitForHydration();
-    for (const item of (await (await page.request.post("/api/my_todos", { form: {} })).json()) as { id: number }[]) {
-      await page.request.post("/api/delete_todo", { form: { id: String(item.id) } });
-    }
+    await clearTodoList(page);
     await todo.open();
     await todo.waitForHydration();
     for (const title of ["Book the offsite venue", "Send the agenda", "Order the catering"]) {

@@ -5,11 +5,9 @@
 import AxeBuilder from "@axe-core/playwright";
 import { expect, test, type Page } from "@playwright/test";
 
-import { HomePage, MailPage, TodoPage, waitForHydration } from "./pages/app";
-import { EmulatorConsentPage, EmulatorSignInPage } from "./pages/emulator";
+import { clearTodoList, emulatorUrl, openGranting, signInAs } from "./flows";
+import { MailPage, TodoPage, waitForHydration } from "./pages/app";
 import { EmulatorAdmin } from "./pages/emulator-admin";
-
-const emulatorUrl = `http://127.0.0.1:${process.env.E2E_EMULATOR_PORT ?? "5101"}`;
 
 const viewports = [
   { name: "desktop", width: 1280, height: 800 },
@@ -24,16 +22,6 @@ async function violations(page: Page, state: string): Promise<string[]> {
   );
 }
 
-/** Opens `path`, following a consent prompt of the emulator if one comes. */
-async function openGranting(page: Page, path: string) {
-  await page.goto(path);
-  await page.waitForURL((url) => url.pathname === path.split("?")[0] || url.origin === emulatorUrl);
-  if (new URL(page.url()).origin === emulatorUrl) {
-    await new EmulatorConsentPage(page).accept();
-    await page.waitForURL((url) => url.pathname === path.split("?")[0]);
-  }
-}
-
 for (const viewport of viewports) {
   test(`axe finds nothing on any page or state (${viewport.name}, ${viewport.width}x${viewport.height})`, async ({ page, request }) => {
     test.setTimeout(120_000);
@@ -46,11 +34,7 @@ for (const viewport of viewports) {
       await scan(`signed out ${path}`);
     }
 
-    const home = new HomePage(page);
-    await home.open();
-    await home.header.signIn.click();
-    await new EmulatorSignInPage(page).chooseUser("Megan Bowen");
-    await expect(home.greeting).toHaveText("Hello, Megan Bowen!");
+    await signInAs(page, "Megan Bowen");
     await waitForHydration(page);
     await scan("signed in /");
 
@@ -75,9 +59,7 @@ for (const viewport of viewports) {
     await openGranting(page, "/todo");
     const todo = new TodoPage(page);
     await todo.waitForHydration();
-    for (const item of (await (await page.request.post("/api/my_todos", { form: {} })).json()) as { id: number }[]) {
-      await page.request.post("/api/delete_todo", { form: { id: String(item.id) } });
-    }
+    await clearTodoList(page);
     await todo.open();
     await todo.waitForHydration();
     await scan("to-do, empty");

@@ -3,12 +3,12 @@
 // messages; another declines and sees what was declined, not a loop.
 import { expect, test } from "@playwright/test";
 
+import { openGranting } from "./flows";
 import { HomePage, MailPage, MessagePage, SignInErrorPage, waitForHydration } from "./pages/app";
 import { EmulatorConsentPage, EmulatorSignInPage } from "./pages/emulator";
 import { SecretScanner } from "./secret-scanner";
 
 const clientSecret = process.env.E2E_CLIENT_SECRET ?? "end2end-only-secret";
-const emulatorUrl = `http://127.0.0.1:${process.env.E2E_EMULATOR_PORT ?? "5101"}`;
 
 test("SES-03: a user grants Mail.Read on the consent page and pages through their messages; no secret reaches the browser", async ({ page, context, baseURL }) => {
   const scanner = new SecretScanner(new URL(baseURL!).origin, clientSecret);
@@ -70,7 +70,7 @@ test("SES-03: a user grants Mail.Read on the consent page and pages through thei
     new Date("2026-01-15T09:00:00Z").toLocaleString("default", { dateStyle: "medium", timeStyle: "short" }));
   expect(shown).toBe(expected);
 
-  // A message opens: its body as text, none of the HTML Graph sent (no script ran, no image was fetched).
+  // XSS-01: a message opens with its body as text, none of the HTML Graph sent (no script ran, no image was fetched).
   let trackerRequests = 0;
   page.on("request", (request) => {
     if (request.url().includes("tracker.example")) trackerRequests += 1;
@@ -132,12 +132,8 @@ test("without JavaScript, Load more is a link to the longer list and a message o
   await new EmulatorSignInPage(page).chooseUser("Adele Vance");
   await expect(home.greeting).toHaveText("Hello, Adele Vance!");
   const mail = new MailPage(page);
-  await mail.open();
   // Consent may be asked again in this fresh browser: the form posts without JavaScript too.
-  await page.waitForURL((url) => url.pathname.endsWith("/mail") || url.origin === emulatorUrl);
-  if (new URL(page.url()).origin === emulatorUrl) {
-    await new EmulatorConsentPage(page).accept();
-  }
+  await openGranting(page, "/mail");
   await expect(mail.subjects).toHaveCount(10);
   await mail.loadMore.click();
   await expect(page).toHaveURL(/\/mail\?count=20$/);

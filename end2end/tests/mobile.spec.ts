@@ -3,10 +3,9 @@
 // control a finger taps is at least 44 px in both directions.
 import { expect, test, type Page } from "@playwright/test";
 
+import { openGranting } from "./flows";
 import { HomePage } from "./pages/app";
-import { EmulatorConsentPage, EmulatorSignInPage } from "./pages/emulator";
-
-const emulatorUrl = `http://127.0.0.1:${process.env.E2E_EMULATOR_PORT ?? "5101"}`;
+import { EmulatorSignInPage } from "./pages/emulator";
 
 test.use({ viewport: { width: 390, height: 844 } });
 
@@ -40,12 +39,7 @@ test("on a phone nothing scrolls sideways, names and headings stay whole, and ev
   await expect(home.greeting).toHaveText("Hello, Megan Bowen!");
   await check("home");
   for (const path of ["/profile", "/mail", "/todo", "/diagnostics"]) {
-    await page.goto(path);
-    await page.waitForURL((url) => url.pathname === path || url.origin === emulatorUrl);
-    if (new URL(page.url()).origin === emulatorUrl) {
-      await new EmulatorConsentPage(page).accept();
-      await page.waitForURL((url) => url.pathname === path);
-    }
+    await openGranting(page, path);
     await check(path);
   }
 

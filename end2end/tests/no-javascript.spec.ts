@@ -4,10 +4,9 @@
 // each with its type; a title per page; an icon.
 import { expect, test, type Page, type Response } from "@playwright/test";
 
+import { grantIfAsked } from "./flows";
 import { HomePage, MailPage, MessagePage, ProfilePage, TodoPage } from "./pages/app";
-import { EmulatorConsentPage, EmulatorSignInPage } from "./pages/emulator";
-
-const emulatorUrl = `http://127.0.0.1:${process.env.E2E_EMULATOR_PORT ?? "5101"}`;
+import { EmulatorSignInPage } from "./pages/emulator";
 
 /** Every document the browser loads from the app: it must be a page. */
 function watchDocuments(page: Page, appOrigin: string) {
@@ -23,14 +22,6 @@ function watchDocuments(page: Page, appOrigin: string) {
     documents.push(`${request.method()} ${path} ${response.status()} ${type}`);
   });
   return { documents, posts };
-}
-
-async function grantIfAsked(page: Page, path: string) {
-  await page.waitForURL((url) => url.pathname === path || url.origin === emulatorUrl);
-  if (new URL(page.url()).origin === emulatorUrl) {
-    await new EmulatorConsentPage(page).accept();
-    await page.waitForURL((url) => url.pathname === path);
-  }
 }
 
 test("every page and form works without JavaScript and lands on a page, from sign-in to sign-out", async ({ browser, baseURL }) => {

@@ -5,43 +5,21 @@
 // later one works, focus follows the work, and all of it without JavaScript.
 import { expect, test, type Browser, type Page } from "@playwright/test";
 
+import { clearTodoList, emulatorUrl, openGranting, signInAs } from "./flows";
 import { HomePage, ProfilePage, TodoPage } from "./pages/app";
-import { EmulatorConsentPage, EmulatorSignInPage } from "./pages/emulator";
+import { EmulatorSignInPage } from "./pages/emulator";
 import { EmulatorAdmin } from "./pages/emulator-admin";
 import { SecretScanner } from "./secret-scanner";
-
-const emulatorUrl = `http://127.0.0.1:${process.env.E2E_EMULATOR_PORT ?? "5101"}`;
 const clientSecret = process.env.E2E_CLIENT_SECRET ?? "end2end-only-secret";
 
 async function signInAndOpenTodo(page: Page, user: string) {
-  const home = new HomePage(page);
-  await home.open();
-  await home.header.signIn.click();
-  await new EmulatorSignInPage(page).chooseUser(user);
-  await expect(home.greeting).toHaveText(`Hello, ${user}!`);
+  await signInAs(page, user);
   const todo = new TodoPage(page);
-  await todo.open();
-  // A user's first visit asks for the API's scope (the emulator remembers the grant for later tests).
-  await page.waitForURL((url) => url.pathname.endsWith("/todo") || url.origin === emulatorUrl);
-  if (new URL(page.url()).origin === emulatorUrl) {
-    const consent = new EmulatorConsentPage(page);
-    await expect(consent.requested).toContainText("access_as_user");
-    await consent.accept();
-  }
-  await expect(page).toHaveURL(/\/todo$/);
-  await clearList(page);
+  // A user's first visit asks for the API's scope.
+  await openGranting(page, "/todo");
+  await clearTodoList(page);
   await todo.open();
   return todo;
-}
-
-/** Deletes the signed-in user's items (the emulator keeps each user's list for the whole run). */
-async function clearList(page: Page) {
-  const listed = await page.request.post("/api/my_todos", { form: {} });
-  expect(listed.ok(), await listed.text()).toBe(true);
-  for (const item of (await listed.json()) as { id: number }[]) {
-    const deleted = await page.request.post("/api/delete_todo", { form: { id: String(item.id) } });
-    expect(deleted.ok(), await deleted.text()).toBe(true);
-  }
 }
 
 async function withoutJavaScript(browser: Browser, baseURL: string | undefined) {

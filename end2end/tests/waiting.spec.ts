@@ -3,18 +3,12 @@
 // of looking dead, and the next page still arrives whole, with its status.
 import { expect, test } from "@playwright/test";
 
-import { HomePage, ProfilePage, waitForHydration } from "./pages/app";
-import { EmulatorSignInPage } from "./pages/emulator";
+import { emulatorUrl, signInAs } from "./flows";
+import { ProfilePage, waitForHydration } from "./pages/app";
 import { EmulatorAdmin } from "./pages/emulator-admin";
 
-const emulatorUrl = `http://127.0.0.1:${process.env.E2E_EMULATOR_PORT ?? "5101"}`;
-
 test("a slow Graph shows the navigation in progress, then the whole page with its status", async ({ page, request }) => {
-  const home = new HomePage(page);
-  await home.open();
-  await home.header.signIn.click();
-  await new EmulatorSignInPage(page).chooseUser("Alex Wilber");
-  await expect(home.greeting).toHaveText("Hello, Alex Wilber!");
+  const home = await signInAs(page, "Alex Wilber");
   await waitForHydration(page);
   const progress = page.getByTestId("navigation-progress");
   await expect(progress).not.toHaveClass(/active/);

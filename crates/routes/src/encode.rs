@@ -4,10 +4,22 @@
 
 /// `text` as a query value.
 pub fn query_value(text: &str) -> String {
+    percent_encoded(text, |byte| byte == b'/')
+}
+
+/// `text` as one path segment: a `/` in it is escaped too, so it can never
+/// reach another path.
+pub fn path_segment(text: &str) -> String {
+    percent_encoded(text, |_| false)
+}
+
+/// `text` with every byte but the unreserved characters and those `also_kept` escaped.
+fn percent_encoded(text: &str, also_kept: impl Fn(u8) -> bool) -> String {
     let mut encoded = String::with_capacity(text.len());
     for byte in text.bytes() {
         match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => encoded.push(char::from(byte)),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => encoded.push(char::from(byte)),
+            kept if also_kept(kept) => encoded.push(char::from(kept)),
             other => encoded.push_str(&format!("%{other:02X}")),
         }
     }
@@ -16,7 +28,13 @@ pub fn query_value(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::query_value;
+    use super::{path_segment, query_value};
+
+    #[test]
+    fn a_path_segment_escapes_its_slashes_too() {
+        assert_eq!(path_segment("AAMkAG=-_x"), "AAMkAG%3D-_x");
+        assert_eq!(path_segment("a+b/c?d"), "a%2Bb%2Fc%3Fd");
+    }
 
     #[test]
     fn reserved_and_non_ascii_characters_are_escaped() {

@@ -9,7 +9,7 @@
 
 mod encode;
 
-pub use encode::query_value;
+pub use encode::{path_segment, query_value};
 
 /// Where a sign-in starts.
 pub const SIGN_IN_PATH: &str = "/auth/sign-in";

@@ -107,7 +107,7 @@ mod tests {
     use super::html_to_text;
 
     #[test]
-    fn markup_goes_and_the_text_stays_with_its_line_breaks() {
+    fn xss_01_markup_goes_and_the_text_stays_with_its_line_breaks() {
         let html = "<html><head><style>p { color: red }</style><script>alert('x')</script></head><body>\
                     <p>Hi Adele,</p><p>This is <b>bold</b> &amp; clear.<br>Thanks!</p>\
                     <img src=\"https://tracker.example/p.gif\" onerror=\"alert(1)\"></body></html>";
@@ -115,7 +115,7 @@ mod tests {
     }
 
     #[test]
-    fn scripts_and_entities_never_become_markup() {
+    fn xss_01_scripts_and_entities_never_become_markup() {
         let text = html_to_text("<SCRIPT type=x>document.cookie</SCRIPT>&lt;script&gt;alert(1)&lt;/script&gt; &#60;b&#x3E; a&nbsp;b &bogus; 1 < 2");
         assert_eq!(text, "<script>alert(1)</script> <b> a b &bogus; 1 < 2");
         assert!(!html_to_text("<script>never closed").contains("never"));

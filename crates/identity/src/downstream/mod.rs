@@ -49,8 +49,7 @@ impl DownstreamApis {
         relative: Option<&str>,
         body: &B,
     ) -> Result<T, IdentityError> {
-        let body = serde_json::to_value(body).map_err(|error| IdentityError::InvalidRequest(format!("cannot encode the request body: {error}")))?;
-        ApiCaller::json(self.call(name, Caller::User(user), Some(Method::POST), relative, Some(body)).await?).await
+        self.send_json_for_user(name, user, Method::POST, relative, body).await
     }
 
     /// `PATCH` `body` as JSON to `relative` for `user` (the fields to
@@ -62,8 +61,19 @@ impl DownstreamApis {
         relative: Option<&str>,
         body: &B,
     ) -> Result<T, IdentityError> {
+        self.send_json_for_user(name, user, Method::PATCH, relative, body).await
+    }
+
+    async fn send_json_for_user<B: Serialize, T: DeserializeOwned>(
+        &self,
+        name: &str,
+        user: &SignedInUser,
+        method: Method,
+        relative: Option<&str>,
+        body: &B,
+    ) -> Result<T, IdentityError> {
         let body = serde_json::to_value(body).map_err(|error| IdentityError::InvalidRequest(format!("cannot encode the request body: {error}")))?;
-        ApiCaller::json(self.call(name, Caller::User(user), Some(Method::PATCH), relative, Some(body)).await?).await
+        ApiCaller::json(self.call(name, Caller::User(user), Some(method), relative, Some(body)).await?).await
     }
 
     /// `DELETE` `relative` for `user`.

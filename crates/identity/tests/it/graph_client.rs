@@ -27,7 +27,7 @@ async fn messages_come_newest_first_with_a_next_link() {
 }
 
 #[tokio::test]
-async fn one_message_comes_with_its_body_and_an_id_that_is_not_one_is_refused_before_any_request() {
+async fn xss_01_one_message_comes_with_its_body_and_an_id_that_is_not_one_is_refused_before_any_request() {
     let app = app_with_mail_consented().await;
     let adele = signed_in(ADELE, app.emulator.tenant_id());
     let listed = app.identity.graph().messages(&adele, 2).await.unwrap();
