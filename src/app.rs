@@ -92,30 +92,72 @@ mod navigation_progress {
 
     /// How long a navigation runs before the progress shows (a fast one never flickers).
     const SHOW_AFTER: std::time::Duration = std::time::Duration::from_millis(150);
+    /// How long the progress shows at most: a navigation that never ends
+    /// (stopped, a 204, a download) must not leave it on.
+    const GIVE_UP_AFTER: std::time::Duration = std::time::Duration::from_secs(30);
 
     /// Sets `leaving` while a followed link or a sent form loads the next
-    /// page; clears it when the browser shows this page again (Back).
+    /// page. Each start and end of a wait has its number: a timer set for an
+    /// earlier one (the page left and shown again from the back/forward
+    /// cache, Escape pressed) changes nothing.
     pub fn watch(leaving: RwSignal<bool>) {
         use leptos::wasm_bindgen::JsCast;
-        use leptos::web_sys::{Element, MouseEvent};
-        // Checked a moment later: an island that handles the click itself prevents its default first.
+        use leptos::web_sys::{Element, HtmlFormElement, MouseEvent};
+        let wait = StoredValue::new(0_u32);
+        let stop = move || {
+            wait.update_value(|wait| *wait += 1);
+            leaving.set(false);
+        };
+        // Checked a moment later: an island that handles the event itself prevents its default first.
+        let start = move |prevented: Box<dyn Fn() -> bool>| {
+            let this = wait.with_value(|wait| *wait);
+            set_timeout(
+                move || {
+                    if wait.with_value(|wait| *wait) == this && !prevented() {
+                        leaving.set(true);
+                        set_timeout(move || if wait.with_value(|wait| *wait) == this { leaving.set(false) }, GIVE_UP_AFTER);
+                    }
+                },
+                SHOW_AFTER,
+            );
+        };
         let _ = window_event_listener(leptos::ev::click, move |event: MouseEvent| {
             if event.button() != 0 || event.ctrl_key() || event.meta_key() || event.shift_key() || event.alt_key() {
                 return;
             }
             let link = event.target().and_then(|target| target.dyn_into::<Element>().ok()).and_then(|target| target.closest("a[href]").ok().flatten());
             let Some(link) = link else { return };
-            let leaves_page = link.get_attribute("target").is_none_or(|target| target == "_self")
-                && !link.has_attribute("download")
-                && !link.get_attribute("href").unwrap_or_default().starts_with('#');
-            if leaves_page {
-                set_timeout(move || if !event.default_prevented() { leaving.set(true) }, SHOW_AFTER);
+            let opens_elsewhere = link.get_attribute("target").is_some_and(|target| target != "_self") || link.has_attribute("download");
+            if opens_elsewhere || only_the_fragment_changes(&link) {
+                return;
             }
+            start(Box::new(move || event.default_prevented()));
         });
         let _ = window_event_listener(leptos::ev::submit, move |event: leptos::web_sys::SubmitEvent| {
-            set_timeout(move || if !event.default_prevented() { leaving.set(true) }, SHOW_AFTER);
+            let form = event.target().and_then(|target| target.dyn_into::<HtmlFormElement>().ok());
+            if form.is_some_and(|form| !form.target().is_empty() && form.target() != "_self") {
+                return;
+            }
+            start(Box::new(move || event.default_prevented()));
         });
-        let _ = window_event_listener(leptos::ev::pageshow, move |_| leaving.set(false));
+        let _ = window_event_listener(leptos::ev::keydown, move |event| {
+            if event.key() == "Escape" {
+                stop();
+            }
+        });
+        let _ = window_event_listener(leptos::ev::pagehide, move |_| stop());
+        let _ = window_event_listener(leptos::ev::pageshow, move |_| stop());
+    }
+
+    /// Whether following `link` only moves within this page (`#section`, or this page's own address with one).
+    fn only_the_fragment_changes(link: &leptos::web_sys::Element) -> bool {
+        let Some(href) = link.get_attribute("href") else { return false };
+        if href.starts_with('#') {
+            return true;
+        }
+        let Ok(here) = window().location().href() else { return false };
+        let (Ok(target), Ok(here)) = (leptos::web_sys::Url::new_with_base(&href, &here), leptos::web_sys::Url::new(&here)) else { return false };
+        !target.hash().is_empty() && target.origin() == here.origin() && target.pathname() == here.pathname() && target.search() == here.search()
     }
 }
 

@@ -26,7 +26,10 @@ test("a slow Graph shows the navigation in progress, then the whole page with it
       if (bar.classList.contains("active") && !sessionStorage.getItem("progressAfterMs")) {
         sessionStorage.setItem("progressAfterMs", String(Date.now() - clickedAt));
       }
-      sessionStorage.setItem("statusText", status.textContent ?? "");
+      // What it said while the wait was on (the page clears it as it goes).
+      if (status.textContent && !sessionStorage.getItem("statusText")) {
+        sessionStorage.setItem("statusText", status.textContent);
+      }
     }).observe(document.body, { attributes: true, childList: true, subtree: true, characterData: true });
   });
   const answer = page.waitForResponse((response) => new URL(response.url()).pathname === "/profile");

@@ -89,21 +89,23 @@ fn describe_provider_error(code: &str) -> Option<&'static str> {
 fn describe_aadsts(code: &str) -> Option<&'static str> {
     Some(match code {
         "50126" => "The user name or password was not right. Try again, or reset your password with your organisation.",
-        "50053" => "Your account is locked after too many attempts. Wait a few minutes, or ask your administrator to unlock it.",
+        "50053" => "Your account is locked for now (too many attempts, or a sign-in from a blocked address). Wait a few minutes, or ask your administrator.",
         "50057" => "Your account is disabled. Ask your administrator to enable it.",
-        "50055" | "50173" => "Your password changed or expired. Sign in again with the new one.",
+        "50055" => "Your password has expired. Change it with your organisation, then sign in again.",
+        "50173" => "Your earlier sign-in is no longer valid (a password change or a revoked session). Sign in again.",
         "50058" => "You are not signed in at Microsoft any more. Sign in again.",
         "50074" | "50076" | "50079" => "Your organisation asks for a second way to prove it is you. Sign in again and complete that step.",
         "500121" => "The second step of signing in was not completed. Sign in again and approve the request.",
         "50105" => "Your account has not been given access to this app. Ask your administrator for access.",
-        "50020" | "90072" => "This account is not from an organisation this app accepts. Sign in with your work or school account.",
+        "50020" | "90072" => "This account is not a member or invited guest of the organisation this app belongs to. Sign in with an account of that organisation, or ask to be invited.",
         "53003" => "Your organisation's access policy blocked this sign-in (for this device, place or app). Ask your administrator.",
-        "65001" => "This app needs your permission before it can continue. Sign in again and grant it.",
+        "65001" => "This app needs permission before it can continue. Sign in again and grant it; if only an administrator can grant it, ask them.",
         "65004" => "You declined to give this app the permission it asked for.",
         "700016" | "7000215" | "7000222" | "50011" | "700054" => {
             "This app's registration or its settings do not match at Microsoft. An administrator needs to fix them; signing in again will not help."
         }
-        "70008" | "54005" | "70000" => "The sign-in took too long or was used twice. Start again.",
+        "70008" | "54005" => "The sign-in took too long or was used twice. Start again.",
+        "70000" => "The sign-in could not be completed (the grant was not valid). Start again.",
         _ => return None,
     })
 }

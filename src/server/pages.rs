@@ -185,11 +185,12 @@ async fn todo_form(State(state): State<PageState>, request: Request) -> Response
                 (crate::pages::Target::Item(id), Ok(items)) if !items.iter().any(|item| item.id == id) => Problem { at: crate::pages::Target::Add, ..problem },
                 _ => problem,
             });
-            let failed_add = problem.as_ref().is_some_and(|problem| matches!(problem.at, crate::pages::Target::Title | crate::pages::Target::Add));
-            let (title, transaction_id) = match (failed_add, posted_transaction) {
-                (true, Some(posted)) => (typed_title, posted),
-                (true, None) => (typed_title, transaction_id()),
-                (false, _) => (String::new(), transaction_id()),
+            // Only an add whose outcome is unknown (the service failed) keeps its transaction id; a
+            // refused title was not added, and the next add of it is a new one.
+            let (title, transaction_id) = match (problem.as_ref().map(|problem| problem.at), posted_transaction) {
+                (Some(crate::pages::Target::Add), Some(posted)) => (typed_title, posted),
+                (Some(crate::pages::Target::Add | crate::pages::Target::Title), _) => (typed_title, transaction_id()),
+                _ => (String::new(), transaction_id()),
             };
             let editor = EditorState { notice: None, problem, title, transaction_id };
             Ok(view! { <TodoPage todos state=editor/> })

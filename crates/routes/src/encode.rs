@@ -7,8 +7,9 @@ pub fn query_value(text: &str) -> String {
     percent_encoded(text, |byte| byte == b'/')
 }
 
-/// `text` as one path segment: a `/` in it is escaped too, so it can never
-/// reach another path.
+/// `text` as one path segment: a `/` in it is escaped too. (A text that is
+/// only `.` or `..` is still a dot segment to a URL parser: callers pass
+/// identifiers that cannot be.)
 pub fn path_segment(text: &str) -> String {
     percent_encoded(text, |_| false)
 }

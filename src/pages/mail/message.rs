@@ -30,7 +30,8 @@ pub async fn my_message(id: String) -> Result<MessageDetail, AppError> {
         match identity.graph().message(&user, &id).await {
             // Not a Graph id: there is no such message, as for one Graph does not have.
             Err(idweb_identity::IdentityError::InvalidRequest(_)) => Ok(None),
-            Err(idweb_identity::IdentityError::Downstream { status: 404, .. }) => Ok(None),
+            // Graph answers a malformed id with 400 (ErrorInvalidIdMalformed), one it does not hold with 404.
+            Err(idweb_identity::IdentityError::Downstream { status: 400 | 404, .. }) => Ok(None),
             answer => answer.map(Some),
         }
     })

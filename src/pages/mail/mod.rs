@@ -59,7 +59,8 @@ pub async fn my_messages(count: u32) -> Result<MailBatch, AppError> {
         identity.graph().messages_up_to(&user, count as usize + 1, PAGE_SIZE).await
     })
     .await?;
-    let has_more = messages.len() > count as usize;
+    // The page shows at most MAX_MESSAGES: there it ends, whatever the mailbox holds.
+    let has_more = messages.len() > count as usize && count < MAX_MESSAGES;
     messages.truncate(count as usize);
     let messages = messages
         .into_iter()

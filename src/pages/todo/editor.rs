@@ -138,7 +138,8 @@ pub fn TodoEditor(items: Vec<TodoItem>, state: EditorState) -> impl IntoView {
     // The transaction id the next add sends, and the title it was last sent with: a new
     // title (or an answer that settled the last one) takes a new id, a retry keeps it.
     let transaction = RwSignal::new(transaction_id.clone());
-    let sent_title = StoredValue::new(None::<String>);
+    // A page that answers a failed add without JavaScript keeps that add's id with its title.
+    let sent_title = StoredValue::new(Some(first_title.trim().to_owned()).filter(|title| !title.is_empty()));
     let adds_made = StoredValue::new(0_u32);
     let first_transaction = StoredValue::new(transaction_id);
     let next_transaction = move || {
