@@ -83,7 +83,12 @@ impl FromServerFnError for AppError {
     type Encoder = JsonEncoding;
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
-        Self::Transport(value.to_string())
+        match value {
+            // A call whose arguments are not the function's (a field missing, a number that is not one):
+            // the caller's mistake, said as such (server_fn still answers it with 500).
+            ServerFnErrorErr::Args(message) => Self::Invalid(format!("This request does not carry what the action takes: {message}")),
+            other => Self::Transport(other.to_string()),
+        }
     }
 }
 

@@ -22,12 +22,13 @@ test("diagnostics show claims, cached scopes and the token source, and no token"
   await home.header.openDiagnostics();
   await expect(diagnostics.claims).toContainText("MeganB@contoso.example");
   await expect(diagnostics.claims).toContainText("/v2.0");
-  await expect(diagnostics.cachedScopes.first()).toHaveText("user.read");
+  // Sign-in's own token (a test before may have left this user's Mail.Read or to-do token in the cache too).
+  await expect(diagnostics.cachedScopes).toContainText(["user.read"]);
   await expect(diagnostics.lastSource).toHaveText("AuthorizationCode");
   await expect(diagnostics.hasRefreshToken).toHaveText("cached");
 
   // The same page rendered on the server for a full load.
   await diagnostics.open();
-  await expect(diagnostics.cachedScopes.first()).toHaveText("user.read");
+  await expect(diagnostics.cachedScopes).toContainText(["user.read"]);
   await scanner.expectNothingLeaked(context, page);
 });

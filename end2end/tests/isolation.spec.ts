@@ -25,7 +25,7 @@ async function call(request: APIRequestContext, name: string): Promise<APIRespon
   // As any HTTP client can: a form body, no CSRF header, no Origin.
   return request.post(`/api/${name}`, {
     headers: { "content-type": "application/x-www-form-urlencoded", accept: "application/json" },
-    data: name === "add_todo" ? "title=not+yours" : "",
+    data: name === "add_todo" ? "title=not+yours&transaction_id=iso-probe" : "",
   });
 }
 

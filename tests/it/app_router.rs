@@ -212,6 +212,8 @@ fn csrf_01_a_cross_site_write_to_a_server_function_is_refused_before_it_runs() {
         assert!(cross_site.starts_with("HTTP/1.1 403"), "{cross_site}");
         let foreign = http_request(address, "POST", "/api/delete_todo", &[form, "Origin: https://evil.example"], "id=1").await;
         assert!(foreign.starts_with("HTTP/1.1 403"), "{foreign}");
+        let missing = http_request(address, "POST", "/api/add_todo", &[form, "Sec-Fetch-Site: same-origin"], "title=x").await;
+        assert!(missing.contains("Invalid") && missing.contains("transaction_id"), "a call without an argument says which: {missing}");
         let same_origin = http_request(address, "POST", "/api/add_todo", &[form, "Sec-Fetch-Site: same-origin"], "title=x&transaction_id=t1").await;
         assert!(same_origin.starts_with("HTTP/1.1 401"), "reaches the function, which wants a session: {same_origin}");
         let huge = format!("title={}&transaction_id=t1", "x".repeat(100 * 1024));
