@@ -51,6 +51,7 @@
 #![deny(missing_docs)]
 
 mod account;
+pub mod changes;
 mod error;
 mod open;
 pub mod outage;

@@ -10,6 +10,8 @@ use std::time::Duration;
 use crate::settings::{SessionStoreSettings, SharedStoreConfig, StoreKind, TokenCacheSettings};
 use crate::token_cache::{LayeredSettings, LayeredTokenCache, MemoryTokenCache, SharedCacheBackend, TokenCacheStore};
 use crate::{BoundedMemorySessionStore, SessionBackend, StoreError};
+#[cfg(any(feature = "redis", feature = "postgres"))]
+use crate::sessions::{CachedSessionStore, SessionL1Settings};
 
 /// The token cache `settings` describe. A shared store is connected to now
 /// if it answers, else retried on use: the app starts while it is down.
@@ -52,7 +54,12 @@ pub async fn open_session_store(settings: &SessionStoreSettings) -> Result<Sessi
             if tokio::time::timeout(shared.timeout, pool.wait_for_connect()).await.is_err() {
                 tracing::warn!("session Redis not reachable yet; it is retried in the background");
             }
-            Ok(SessionBackend::shared("redis", crate::redis::RedisSessionStore::new(pool, shared.timeout)))
+            let store = crate::redis::RedisSessionStore::new(pool.clone(), shared.timeout);
+            if settings.l1_max_sessions == 0 {
+                return Ok(SessionBackend::shared("redis", store));
+            }
+            let feed = crate::redis::RedisChangeFeed::start(shared, pool, format!("{}sessions:changes", shared.namespace))?;
+            Ok(SessionBackend::shared_with_l1("redis", CachedSessionStore::new(Arc::new(store), Arc::new(feed), l1_settings(settings))))
         }
         #[cfg(feature = "postgres")]
         StoreKind::Postgres => {
@@ -68,12 +75,22 @@ pub async fn open_session_store(settings: &SessionStoreSettings) -> Result<Sessi
             if let Err(reason) = &ready {
                 tracing::warn!(%reason, "session table not ready; retried in the background");
             }
-            tokio::spawn(keep_postgres_sessions(pool, store.clone(), shared.namespace.clone(), shared.timeout, ready.is_ok()));
-            Ok(SessionBackend::shared("postgres", store))
+            tokio::spawn(keep_postgres_sessions(pool.clone(), store.clone(), shared.namespace.clone(), shared.timeout, ready.is_ok()));
+            if settings.l1_max_sessions == 0 {
+                return Ok(SessionBackend::shared("postgres", store));
+            }
+            let feed = crate::postgres::PostgresChangeFeed::start(pool, format!("{}_sessions", shared.namespace), shared.timeout);
+            Ok(SessionBackend::shared_with_l1("postgres", CachedSessionStore::new(Arc::new(store), Arc::new(feed), l1_settings(settings))))
         }
         #[allow(unreachable_patterns)]
         kind => Err(not_built_in(kind)),
     }
+}
+
+/// The sessions' L1 `settings` ask for.
+#[cfg(any(feature = "redis", feature = "postgres"))]
+fn l1_settings(settings: &SessionStoreSettings) -> SessionL1Settings {
+    SessionL1Settings { max_sessions: settings.l1_max_sessions, time_to_live: settings.l1_expiration }
 }
 
 /// The error for a store whose feature this build leaves out.

@@ -79,4 +79,10 @@ pub struct SessionStoreSettings {
     pub max_bytes: u64,
     /// The shared store and where it is; `None`: memory.
     pub shared: Option<SharedStoreConfig>,
+    /// Sessions the in-memory L1 in front of a shared store holds (0: no L1,
+    /// every request reads the shared store).
+    pub l1_max_sessions: u64,
+    /// Longest an L1 copy is used without reading the shared store (the
+    /// bound on staleness should a change notice be lost unnoticed).
+    pub l1_expiration: Duration,
 }

@@ -291,6 +291,15 @@ pub struct SessionSection {
     /// Memory store only: megabytes its sessions may take at most (default 256).
     #[serde(rename = "MaxMegabytes")]
     pub max_megabytes: Option<Whole>,
+    /// Redis or Postgres only: sessions the in-memory L1 in front of the
+    /// store holds, default 10000 (0: no L1, every request reads the store).
+    #[serde(rename = "L1MaxSessions")]
+    pub l1_max_sessions: Option<Whole>,
+    /// Redis or Postgres only: longest an L1 copy of a session is used
+    /// without reading the store, default 60 (other instances' changes
+    /// reach it at once by change notice; this bounds a lost notice).
+    #[serde(rename = "L1ExpirationSeconds")]
+    pub l1_expiration_seconds: Option<Whole>,
     /// The store.
     #[serde(flatten)]
     pub store: StoreKeys,

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::raw::{EncryptionKeyEntry, SessionSection, StoreKeys, TokenCacheSection};
-use super::values::{flag, positive, required, text};
+use super::values::{count, flag, positive, required, text};
 use super::ConfigError;
 use idweb_stores::settings::{ConnectionString, SessionStoreSettings, SharedStoreConfig, StoreKind, TokenCacheSettings};
 use idweb_stores::token_cache::encryption::{EncryptionKey, KeyRing};
@@ -69,7 +69,8 @@ pub struct SessionConfig {
     /// The store, as `idweb-stores` opens it: `MaxSessions` (memory store,
     /// oldest unused go first), `MaxMegabytes` (what the memory store's
     /// records weigh at most, default 256 MB), `Store` and where it is
-    /// (`None`: memory).
+    /// (`None`: memory), and the L1 in front of a shared store
+    /// (`L1MaxSessions`, 0 for none; `L1ExpirationSeconds`).
     pub store: SessionStoreSettings,
 }
 
@@ -100,6 +101,8 @@ impl SessionConfig {
                 max_bytes: u64::from(positive(&section.max_megabytes, "Session:MaxMegabytes", 256)?) * 1024 * 1024,
                 // The same engine as the token cache needs no second connection string.
                 shared,
+                l1_max_sessions: u64::from(count(&section.l1_max_sessions, "Session:L1MaxSessions", 10_000)?),
+                l1_expiration: Duration::from_secs(u64::from(positive(&section.l1_expiration_seconds, "Session:L1ExpirationSeconds", 60)?)),
             },
         })
     }

@@ -27,6 +27,7 @@ mod redis_outage;
 mod session_lifetime;
 mod settings_schema;
 mod shared_cache;
+mod shared_sessions;
 mod sign_in_flood;
 mod sign_in_flow;
 mod token_acquisition;

@@ -5,16 +5,19 @@
 //! over `LISTEN`/`NOTIFY`.
 
 
+mod feed;
 mod sessions;
+pub use feed::PostgresChangeFeed;
 pub use sessions::PostgresSessionStore;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use tokio::sync::{broadcast, OnceCell};
 
-use crate::token_cache::{ChangeEvent, Etag, SealedEntry, SharedCacheBackend};
+use crate::changes::{ChangeEvent, ChangeFeed};
+use crate::token_cache::{Etag, SealedEntry, SharedCacheBackend};
 use crate::StoreError;
 use crate::settings::SharedStoreConfig;
 
@@ -23,8 +26,6 @@ const STORE: &str = "postgres";
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
 /// After a failed attempt at the migrations, callers fail at once for this long.
 const MIGRATION_RETRY_AFTER: Duration = Duration::from_secs(1);
-/// How long to wait before listening again after the notice connection failed.
-const RELISTEN_AFTER: Duration = Duration::from_secs(1);
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
 
@@ -32,14 +33,12 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
 pub struct PostgresBackend {
     pool: PgPool,
     schema: String,
-    channel: String,
-    instance: String,
+    feed: PostgresChangeFeed,
     timeout: Duration,
     migrated: Arc<OnceCell<()>>,
     /// When the last attempt at the migrations failed: callers in the next
     /// moment get that failure at once instead of queueing for another try.
     last_migration_failure: std::sync::Mutex<Option<std::time::Instant>>,
-    changes: broadcast::Sender<ChangeEvent>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -66,30 +65,20 @@ impl PostgresBackend {
     pub async fn connect(config: &SharedStoreConfig) -> Result<Self, StoreError> {
         let schema = config.namespace.clone();
         let pool = pool(config, &schema)?;
-        let (changes, _) = broadcast::channel(1024);
-        let instance = format!("{:016x}", rand::random::<u64>());
-        let channel = format!("{schema}_token_cache");
+        let feed = PostgresChangeFeed::start(pool.clone(), format!("{schema}_token_cache"), config.timeout);
         let mut backend = Self {
             pool,
             schema,
-            channel,
-            instance,
+            feed,
             timeout: config.timeout,
             migrated: Arc::new(OnceCell::new()),
             last_migration_failure: std::sync::Mutex::new(None),
-            changes,
             tasks: Vec::new(),
         };
         if let Err(error) = backend.migrated().await {
             tracing::warn!(error = %crate::telemetry::error_chain(&error), "token cache database not ready; retried on first use");
         }
         backend.tasks.push(tokio::spawn(sweep(backend.pool.clone())));
-        backend.tasks.push(tokio::spawn(listen(
-            backend.pool.clone(),
-            backend.channel.clone(),
-            backend.instance.clone(),
-            backend.changes.clone(),
-        )));
         Ok(backend)
     }
 
@@ -324,14 +313,11 @@ impl SharedCacheBackend for PostgresBackend {
     }
 
     async fn publish_change(&self, name: &str) -> Result<(), StoreError> {
-        let payload = format!("{}|{name}", self.instance);
-        self.bounded(sqlx::query("SELECT pg_notify($1, $2)").bind(&self.channel).bind(payload).execute(&self.pool))
-            .await?;
-        Ok(())
+        self.feed.publish(name).await
     }
 
     fn changes(&self) -> broadcast::Receiver<ChangeEvent> {
-        self.changes.subscribe()
+        self.feed.subscribe()
     }
 
     async fn count(&self) -> Result<u64, StoreError> {
@@ -363,36 +349,4 @@ async fn sweep_expired(pool: &PgPool) -> Result<u64, sqlx::Error> {
     let rows = sqlx::query("DELETE FROM token_cache WHERE expires_at <= now()").execute(pool).await?.rows_affected();
     sqlx::query("DELETE FROM token_cache_locks WHERE expires_at <= now()").execute(pool).await?;
     Ok(rows)
-}
-
-/// Forwards other instances' notices; a lost connection means missed
-/// notices, so it is reported as [`ChangeEvent::Resync`].
-async fn listen(pool: PgPool, channel: String, instance: String, changes: broadcast::Sender<ChangeEvent>) {
-    let own_prefix = format!("{instance}|");
-    loop {
-        let mut listener = match PgListener::connect_with(&pool).await {
-            Ok(listener) => listener,
-            Err(_) => {
-                tokio::time::sleep(RELISTEN_AFTER).await;
-                continue;
-            }
-        };
-        if listener.listen(&channel).await.is_err() {
-            tokio::time::sleep(RELISTEN_AFTER).await;
-            continue;
-        }
-        // Anything written before we listened may have been missed.
-        let _ = changes.send(ChangeEvent::Resync);
-        // Ok(None) or an error: the connection dropped, notices may be lost; listen again.
-        while let Ok(Some(notice)) = listener.try_recv().await {
-            let payload = notice.payload();
-            if payload.starts_with(&own_prefix) {
-                continue;
-            }
-            if let Some((_, name)) = payload.split_once('|') {
-                let _ = changes.send(ChangeEvent::Changed(name.to_owned()));
-            }
-        }
-        tokio::time::sleep(RELISTEN_AFTER).await;
-    }
 }

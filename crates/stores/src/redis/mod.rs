@@ -6,28 +6,26 @@
 //! time limit, so an outage is an error at once, never a hang.
 
 
+mod feed;
 mod sessions;
+pub use feed::RedisChangeFeed;
 pub use sessions::RedisSessionStore;
 
 use std::time::Duration;
 
 use fred::prelude::*;
-use fred::clients::SubscriberClient;
 use fred::types::{ClusterHash, CustomCommand};
 use futures_util::TryStreamExt;
 use tokio::sync::broadcast;
 
-use crate::token_cache::{ChangeEvent, Etag, SealedEntry, SharedCacheBackend};
+use crate::changes::{ChangeEvent, ChangeFeed, FEED_CAPACITY};
+use crate::token_cache::{Etag, SealedEntry, SharedCacheBackend};
 use crate::StoreError;
 use crate::settings::SharedStoreConfig;
 
 const STORE: &str = "redis";
 /// Connections in the pool (each one per node in a Cluster).
 const POOL_SIZE: usize = 4;
-/// Change notices buffered per receiver; a slower receiver resyncs.
-const FEED_CAPACITY: usize = 1024;
-/// Tries at subscribing to change notices after each (re)connection.
-const SUBSCRIBE_ATTEMPTS: u32 = 5;
 
 /// Writes the entry (`ARGV[2]`, time limit `ARGV[3]` ms) only if the stored
 /// version (its first 8 bytes) is `ARGV[1]` (empty: no entry).
@@ -53,22 +51,10 @@ return 0";
 /// Token cache entries in Redis.
 pub struct RedisBackend {
     pool: Pool,
-    subscriber: SubscriberClient,
+    feed: RedisChangeFeed,
     options: Options,
     prefix: String,
-    channel: String,
-    instance: String,
     timeout: Duration,
-    changes: broadcast::Sender<ChangeEvent>,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
-}
-
-impl Drop for RedisBackend {
-    fn drop(&mut self) {
-        for task in &self.tasks {
-            task.abort();
-        }
-    }
 }
 
 /// A fred builder for `config`: reconnects forever with backoff, starts
@@ -106,25 +92,14 @@ impl RedisBackend {
     /// starts following the other instances' change notices.
     pub async fn connect(config: &SharedStoreConfig) -> Result<Self, StoreError> {
         let pool = pool(config)?;
-        let subscriber = builder(config)?.build_subscriber_client().map_err(unavailable)?;
         let prefix = format!("{}tokens:", config.namespace);
-        let channel = format!("{prefix}changes");
-        let instance = format!("{:016x}", rand::random::<u64>());
-        let (changes, _) = broadcast::channel(FEED_CAPACITY);
-        // The receivers exist before the first connection, so its reconnect event (which subscribes) is never missed.
-        let (messages, reconnections) = (subscriber.message_rx(), subscriber.reconnect_rx());
-        let follower = tokio::spawn(follow(subscriber.clone(), messages, reconnections, channel.clone(), instance.clone(), changes.clone()));
-        drop(subscriber.connect());
+        let feed = RedisChangeFeed::start(config, pool.clone(), format!("{prefix}changes"))?;
         let backend = Self {
             options: Options { fail_fast: true, timeout: Some(config.timeout), ..Default::default() },
             pool,
-            subscriber,
+            feed,
             prefix,
-            channel,
-            instance,
             timeout: config.timeout,
-            changes,
-            tasks: vec![follower],
         };
         // A short wait lets a healthy Redis be ready for the first request; a down one is retried in the background.
         if tokio::time::timeout(config.timeout, backend.pool.wait_for_connect()).await.is_err() {
@@ -244,19 +219,11 @@ impl SharedCacheBackend for RedisBackend {
     }
 
     async fn publish_change(&self, name: &str) -> Result<(), StoreError> {
-        let message = format!("{}|{name}", self.instance);
-        let _: i64 = self
-            .pool
-            .next_connected()
-            .with_options(&self.options)
-            .publish(self.channel.as_str(), message)
-            .await
-            .map_err(|error| classify(error, self.timeout))?;
-        Ok(())
+        self.feed.publish(name).await
     }
 
     fn changes(&self) -> broadcast::Receiver<ChangeEvent> {
-        self.changes.subscribe()
+        self.feed.subscribe()
     }
 
     async fn count(&self) -> Result<u64, StoreError> {
@@ -286,61 +253,6 @@ impl SharedCacheBackend for RedisBackend {
 
 impl std::fmt::Debug for RedisBackend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RedisBackend").field("prefix", &self.prefix).field("connected", &self.subscriber.is_connected()).finish()
-    }
-}
-
-/// Forwards the other instances' notices. On every (re)connection it
-/// subscribes again and reports [`ChangeEvent::Resync`]: notices sent while
-/// it was away are lost.
-async fn follow(
-    subscriber: SubscriberClient,
-    mut messages: broadcast::Receiver<fred::types::Message>,
-    mut reconnections: broadcast::Receiver<Server>,
-    channel: String,
-    instance: String,
-    changes: broadcast::Sender<ChangeEvent>,
-) {
-    let own_prefix = format!("{instance}|");
-    loop {
-        tokio::select! {
-            message = messages.recv() => match message {
-                Ok(message) if &*message.channel == channel.as_str() => {
-                    let Some(text) = message.value.as_str() else { continue };
-                    if text.starts_with(&own_prefix) {
-                        continue;
-                    }
-                    if let Some((_, name)) = text.split_once('|') {
-                        let _ = changes.send(ChangeEvent::Changed(name.to_owned()));
-                    }
-                }
-                Ok(_) => {}
-                Err(broadcast::error::RecvError::Lagged(_)) => {
-                    let _ = changes.send(ChangeEvent::Resync);
-                }
-                Err(broadcast::error::RecvError::Closed) => return,
-            },
-            reconnected = reconnections.recv() => match reconnected {
-                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {
-                    subscribe(&subscriber, &channel).await;
-                    let _ = changes.send(ChangeEvent::Resync);
-                }
-                Err(broadcast::error::RecvError::Closed) => return,
-            },
-        }
-    }
-}
-
-/// Subscribes to the change channel, trying a few times (a subscription
-/// that timed out is not one fred renews by itself).
-async fn subscribe(subscriber: &SubscriberClient, channel: &str) {
-    for attempt in 1..=SUBSCRIBE_ATTEMPTS {
-        match subscriber.subscribe(channel).await {
-            Ok(()) => return,
-            Err(error) if attempt == SUBSCRIBE_ATTEMPTS => {
-                tracing::warn!(error = %error, "cannot subscribe to token cache change notices; retried on the next reconnection");
-            }
-            Err(_) => tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await,
-        }
+        f.debug_struct("RedisBackend").field("prefix", &self.prefix).field("feed", &self.feed).finish()
     }
 }

@@ -40,7 +40,7 @@ impl moka::Expiry<Id, Arc<Record>> for UntilExpiryDate {
     }
 }
 
-fn time_left(record: &Record) -> Duration {
+pub(super) fn time_left(record: &Record) -> Duration {
     let left = record.expiry_date - OffsetDateTime::now_utc();
     Duration::try_from(left).unwrap_or(Duration::ZERO)
 }

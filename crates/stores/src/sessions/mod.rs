@@ -9,6 +9,7 @@
 //! fail because it is gone. Each store's `save` here is an update only, and
 //! every session is created under a fresh id ([`SessionBackend::create`]).
 
+mod cached;
 mod memory;
 
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use std::sync::Arc;
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, SessionStore};
 
+pub use cached::{CachedSessionStore, SessionL1Settings};
 pub use memory::BoundedMemorySessionStore;
 
 use crate::outage::OutageLog;
@@ -29,6 +31,8 @@ pub struct SessionBackend {
     kind: &'static str,
     /// The memory store, which counts its sessions; a shared store's own server counts them.
     memory: Option<BoundedMemorySessionStore>,
+    /// A shared store's L1, when it has one.
+    cached: Option<Arc<CachedSessionStore>>,
 }
 
 impl std::fmt::Debug for SessionBackend {
@@ -61,7 +65,7 @@ pub(crate) fn observed<T, E: std::error::Error>(outage: &OutageLog, result: Resu
 impl SessionBackend {
     /// Sessions in this process only (`Session:Store` = `Memory`).
     pub fn memory(store: BoundedMemorySessionStore) -> Self {
-        Self { store: Arc::new(store.clone()), kind: "memory", memory: Some(store) }
+        Self { store: Arc::new(store.clone()), kind: "memory", memory: Some(store), cached: None }
     }
 
     /// Sessions in `store`, shared with other instances; `kind` names it in
@@ -70,7 +74,15 @@ impl SessionBackend {
     /// stores create on save, so only this crate's stores are taken.
     #[cfg_attr(not(any(feature = "redis", feature = "postgres")), allow(dead_code))]
     pub(crate) fn shared(kind: &'static str, store: impl SessionStore) -> Self {
-        Self { store: Arc::new(store), kind, memory: None }
+        Self { store: Arc::new(store), kind, memory: None, cached: None }
+    }
+
+    /// A shared store behind an L1 in this instance ([`CachedSessionStore`]):
+    /// `store` must be one of this crate's (see [`Self::shared`]).
+    #[cfg_attr(not(any(feature = "redis", feature = "postgres")), allow(dead_code))]
+    pub(crate) fn shared_with_l1(kind: &'static str, store: CachedSessionStore) -> Self {
+        let cached = Arc::new(store);
+        Self { store: cached.clone(), kind, memory: None, cached: Some(cached) }
     }
 
     /// `memory`, `redis` or `postgres`, for logs and readiness.
@@ -82,6 +94,11 @@ impl SessionBackend {
     /// whose sessions its own server counts).
     pub fn sessions_held(&self) -> Option<u64> {
         self.memory.as_ref().map(BoundedMemorySessionStore::len)
+    }
+
+    /// The shared store's L1, if it has one (for its counters).
+    pub fn l1(&self) -> Option<&CachedSessionStore> {
+        self.cached.as_deref()
     }
 
     /// Logs a record that does not encode or decode: a defect, not an outage,

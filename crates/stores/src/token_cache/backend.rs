@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio::sync::broadcast;
 
-use super::{StoreError, Etag};
+use super::{ChangeEvent, Etag, StoreError};
 
 /// One encrypted partition as a shared store keeps it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,16 +17,6 @@ pub struct SealedEntry {
     pub etag: Etag,
     /// Key id, nonce and ciphertext ([`super::encryption`]).
     pub bytes: Vec<u8>,
-}
-
-/// A message from the shared store's change feed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ChangeEvent {
-    /// Another instance wrote or removed this partition (by storage name).
-    Changed(String),
-    /// The feed was interrupted: messages may have been missed, so every
-    /// local copy is suspect.
-    Resync,
 }
 
 /// A shared token cache store (Redis, PostgreSQL). Names are

@@ -388,6 +388,9 @@ async fn follow_changes(mut feed: broadcast::Receiver<ChangeEvent>, inner: std::
                     }
                 }
             }
+            // The L2 is out of reach: its copies keep serving (FLT-03), the
+            // Resync on reconnection clears them, the L1's time limit bounds them.
+            Ok(ChangeEvent::Interrupted) => {}
             Ok(ChangeEvent::Resync) | Err(broadcast::error::RecvError::Lagged(_)) => {
                 // Notices may have been missed: no L1 copy can be trusted
                 // (changes pending for the L2 are kept apart and survive this).

@@ -32,7 +32,8 @@ use std::time::SystemTime;
 use openidconnect::{AccessToken, RefreshToken};
 use serde::{Deserialize, Serialize};
 
-pub use backend::{ChangeEvent, SealedEntry, SharedCacheBackend};
+pub use backend::{SealedEntry, SharedCacheBackend};
+pub use crate::changes::ChangeEvent;
 pub use crate::StoreError;
 pub use layered::{L2Health, LayeredSettings, LayeredTokenCache};
 pub use memory::MemoryTokenCache;
