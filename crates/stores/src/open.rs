@@ -59,7 +59,8 @@ pub async fn open_session_store(settings: &SessionStoreSettings) -> Result<Sessi
                 return Ok(SessionBackend::shared("redis", store));
             }
             let feed = crate::redis::RedisChangeFeed::start(shared, pool, format!("{}sessions:changes", shared.namespace))?;
-            Ok(SessionBackend::shared_with_l1("redis", CachedSessionStore::new(Arc::new(store), Arc::new(feed), l1_settings(settings))))
+            let store = store.announcing_on(feed.channel());
+            Ok(SessionBackend::shared_with_l1("redis", with_l1(store, feed, settings)))
         }
         #[cfg(feature = "postgres")]
         StoreKind::Postgres => {
@@ -80,17 +81,21 @@ pub async fn open_session_store(settings: &SessionStoreSettings) -> Result<Sessi
                 return Ok(SessionBackend::shared("postgres", store));
             }
             let feed = crate::postgres::PostgresChangeFeed::start(pool, format!("{}_sessions", shared.namespace), shared.timeout);
-            Ok(SessionBackend::shared_with_l1("postgres", CachedSessionStore::new(Arc::new(store), Arc::new(feed), l1_settings(settings))))
+            let store = store.announcing_on(feed.channel());
+            Ok(SessionBackend::shared_with_l1("postgres", with_l1(store, feed, settings)))
         }
         #[allow(unreachable_patterns)]
         kind => Err(not_built_in(kind)),
     }
 }
 
-/// The sessions' L1 `settings` ask for.
+/// `store` (announcing its changes on `feed`) behind the L1 `settings` ask
+/// for; the feed lives as long as the L1.
 #[cfg(any(feature = "redis", feature = "postgres"))]
-fn l1_settings(settings: &SessionStoreSettings) -> SessionL1Settings {
-    SessionL1Settings { max_sessions: settings.l1_max_sessions, time_to_live: settings.l1_expiration }
+fn with_l1(store: impl tower_sessions::SessionStore, feed: impl crate::changes::ChangeFeed, settings: &SessionStoreSettings) -> CachedSessionStore {
+    let l1 = SessionL1Settings { max_sessions: settings.l1_max_sessions, time_to_live: settings.l1_expiration };
+    let (changes, state) = (feed.subscribe(), feed.state());
+    CachedSessionStore::new(Arc::new(store), changes, state, l1).keeping(feed)
 }
 
 /// The error for a store whose feature this build leaves out.

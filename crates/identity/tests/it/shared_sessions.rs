@@ -138,3 +138,71 @@ async fn ses_06_no_copy_is_used_while_the_notices_cannot_arrive() {
     // The restarted Redis kept nothing: the session is gone, not served from a copy.
     assert!(b.load(&record.id).await.unwrap().is_none());
 }
+
+/// A TCP relay to a Redis that can go deaf: it keeps every connection open
+/// but stops passing what Redis sends, as a proxy or NAT that dropped the
+/// connection without a word would.
+struct DeafeningRelay {
+    port: u16,
+    deaf: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl DeafeningRelay {
+    async fn to(target: u16) -> Self {
+        use std::sync::atomic::Ordering;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let deaf = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let relay_deaf = deaf.clone();
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let Ok(server) = tokio::net::TcpStream::connect(("127.0.0.1", target)).await else { continue };
+                let (mut client_read, mut client_write) = client.into_split();
+                let (mut server_read, mut server_write) = server.into_split();
+                tokio::spawn(async move { let _ = tokio::io::copy(&mut client_read, &mut server_write).await; });
+                let deaf = relay_deaf.clone();
+                tokio::spawn(async move {
+                    let mut buffer = vec![0u8; 16 * 1024];
+                    loop {
+                        if deaf.load(Ordering::SeqCst) {
+                            tokio::time::sleep(Duration::from_millis(10)).await;
+                            continue;
+                        }
+                        match server_read.read(&mut buffer).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(read) => {
+                                if client_write.write_all(&buffer[..read]).await.is_err() {
+                                    return;
+                                }
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        Self { port, deaf }
+    }
+}
+
+/// A subscriber connection that stays open but hears nothing (no error, no
+/// close) is found out by the feed's probes: the instance stops using
+/// copies within a few seconds (a probe every second, back within two), not
+/// the L1's time to live.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ses_06_a_feed_that_went_deaf_without_a_word_stops_the_copies_within_the_probe_deadline() {
+    let redis = support::redis::PrivateRedis::start();
+    let port: u16 = redis.url().trim_end_matches('/').rsplit(':').next().unwrap().parse().unwrap();
+    let relay = DeafeningRelay::to(port).await;
+    let mut store = SharedStore::new(Engine::Redis).config();
+    store.connection_string = idweb_identity::config::ConnectionString::new(format!("redis://127.0.0.1:{}/", relay.port));
+    let b = instance(store).await;
+    let l1 = b.l1().unwrap();
+    relay.deaf.store(true, std::sync::atomic::Ordering::SeqCst);
+    let started = Instant::now();
+    while l1.is_listening() {
+        assert!(started.elapsed() < Duration::from_secs(10), "a deaf feed was still trusted after 10 s");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    eprintln!("a deaf feed stopped the copies after {:?}", started.elapsed());
+}

@@ -10,6 +10,10 @@
 //! Reads and updates are tried once more when the connection broke under
 //! them (`pg_terminate_backend`, a failover): the pool opens a new one, and
 //! the request does not fail for a connection that was killed while it ran.
+//!
+//! With an L1 in front ([`PostgresSessionStore::announcing_on`]), an update
+//! and a delete notify in the same statement (SES-06): the notice is sent
+//! when the change commits, and never without it.
 
 use std::sync::Arc;
 
@@ -31,6 +35,8 @@ pub struct PostgresSessionStore {
     insert: Arc<str>,
     /// `DELETE` of one session.
     delete: Arc<str>,
+    /// The channel updates and deletes notify, if any.
+    notices: Option<Arc<str>>,
     /// One log line per outage.
     outage: Arc<crate::outage::OutageLog>,
 }
@@ -43,7 +49,16 @@ impl PostgresSessionStore {
         let insert = format!(r#"insert into "{schema}"."{table}" (id, data, expiry_date) values ($1, $2, $3) on conflict (id) do nothing"#);
         let delete = format!(r#"delete from "{schema}"."{table}" where id = $1"#);
         let outage = Arc::new(crate::outage::OutageLog::new("session store", "postgres"));
-        Self { store, pool, update: update.into(), select: select.into(), insert: insert.into(), delete: delete.into(), outage }
+        Self { store, pool, update: update.into(), select: select.into(), insert: insert.into(), delete: delete.into(), notices: None, outage }
+    }
+
+    /// The same store, each update and delete notifying `channel` in the
+    /// same statement (what an L1 in front of it follows).
+    pub fn announcing_on(mut self, channel: &str) -> Self {
+        self.update = format!("with changed as ({}) select pg_notify($4, $5)", self.update).into();
+        self.delete = format!("with gone as ({}) select pg_notify($2, $3)", self.delete).into();
+        self.notices = Some(channel.into());
+        self
     }
 
     /// A command's result as the session store's, outages noted.
@@ -96,7 +111,18 @@ impl SessionStore for PostgresSessionStore {
     async fn save(&self, record: &Record) -> session_store::Result<()> {
         let data = rmp_serde::to_vec(record).map_err(|error| session_store::Error::Encode(error.to_string()))?;
         let id = record.id.to_string();
-        self.observed(once_more_if_broken(|| sqlx::query(&self.update).bind(&id).bind(&data).bind(record.expiry_date).execute(&self.pool)).await)?;
+        let notice = self.notices.as_ref().map(|channel| (channel, crate::changes::anonymous_notice(&crate::changes::session_notice_name(&id))));
+        self.observed(
+            once_more_if_broken(|| {
+                let update = sqlx::query(&self.update).bind(&id).bind(&data).bind(record.expiry_date);
+                match &notice {
+                    Some((channel, notice)) => update.bind(&***channel).bind(notice),
+                    None => update,
+                }
+                .execute(&self.pool)
+            })
+            .await,
+        )?;
         Ok(())
     }
 
@@ -108,7 +134,18 @@ impl SessionStore for PostgresSessionStore {
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
         let id = id.to_string();
-        self.observed(once_more_if_broken(|| sqlx::query(&self.delete).bind(&id).execute(&self.pool)).await)?;
+        let notice = self.notices.as_ref().map(|channel| (channel, crate::changes::anonymous_notice(&crate::changes::session_notice_name(&id))));
+        self.observed(
+            once_more_if_broken(|| {
+                let delete = sqlx::query(&self.delete).bind(&id);
+                match &notice {
+                    Some((channel, notice)) => delete.bind(&***channel).bind(notice),
+                    None => delete,
+                }
+                .execute(&self.pool)
+            })
+            .await,
+        )?;
         Ok(())
     }
 }

@@ -1,17 +1,22 @@
 //! Change notices over Redis pub/sub: published through the store's pool,
-//! heard on a subscriber connection of their own. Every (re)connection of
-//! that connection subscribes again and reports [`ChangeEvent::Resync`];
-//! a connection error reports [`ChangeEvent::Interrupted`] at once, so a
-//! follower stops trusting its copies while notices cannot reach it.
+//! heard on a subscriber connection of their own.
+//!
+//! The feed listens ([`FeedState`]) only once a probe it published came
+//! back on its subscription, and stops at once when the subscriber
+//! connection reports an error or a probe is not back within
+//! [`PROBE_DEADLINE`] (a connection that died without a word, a proxy that
+//! dropped it, a Cluster link that lost messages): then the subscriber is
+//! made to reconnect, subscribes again, and listens once its next probe is
+//! back. Subscribing runs beside the feed, so notices keep flowing meanwhile.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use fred::clients::{Pool, SubscriberClient};
 use fred::prelude::*;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc};
 
 use super::{builder, classify, unavailable};
-use crate::changes::{heard, instance_name, notice, ChangeEvent, ChangeFeed, FEED_CAPACITY};
+use crate::changes::{heard, instance_name, notice, probe, ChangeEvent, ChangeFeed, FeedState, StopOnExit, FEED_CAPACITY, PROBE_DEADLINE, PROBE_EVERY};
 use crate::settings::SharedStoreConfig;
 use crate::StoreError;
 
@@ -20,14 +25,35 @@ const SUBSCRIBE_ATTEMPTS: u32 = 5;
 
 /// One channel's notices in one Redis (or Redis Cluster).
 pub struct RedisChangeFeed {
-    pool: Pool,
+    publisher: Publisher,
     subscriber: SubscriberClient,
+    channel: String,
+    changes: broadcast::Sender<ChangeEvent>,
+    state: FeedState,
+    follower: tokio::task::JoinHandle<()>,
+}
+
+/// What publishing needs (the feed's task publishes its probes with it too).
+#[derive(Clone)]
+struct Publisher {
+    pool: Pool,
     options: Options,
     channel: String,
     instance: String,
     timeout: Duration,
-    changes: broadcast::Sender<ChangeEvent>,
-    follower: tokio::task::JoinHandle<()>,
+}
+
+impl Publisher {
+    async fn send(&self, payload: String) -> Result<(), StoreError> {
+        let _: i64 = self
+            .pool
+            .next_connected()
+            .with_options(&self.options)
+            .publish(self.channel.as_str(), payload)
+            .await
+            .map_err(|error| classify(error, self.timeout))?;
+        Ok(())
+    }
 }
 
 impl Drop for RedisChangeFeed {
@@ -38,7 +64,11 @@ impl Drop for RedisChangeFeed {
 
 impl std::fmt::Debug for RedisChangeFeed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RedisChangeFeed").field("channel", &self.channel).field("connected", &self.subscriber.is_connected()).finish()
+        f.debug_struct("RedisChangeFeed")
+            .field("channel", &self.channel)
+            .field("connected", &self.subscriber.is_connected())
+            .field("listening", &FeedState::listening(self.state.now()))
+            .finish()
     }
 }
 
@@ -48,89 +78,147 @@ impl RedisChangeFeed {
     /// runtime) and keeps reconnecting.
     pub fn start(config: &SharedStoreConfig, pool: Pool, channel: String) -> Result<Self, StoreError> {
         let subscriber = builder(config)?.build_subscriber_client().map_err(unavailable)?;
-        let instance = instance_name();
-        let (changes, _) = broadcast::channel(FEED_CAPACITY);
-        // The receivers exist before the first connection, so its reconnect event (which subscribes) is never missed.
-        let (messages, reconnections, errors) = (subscriber.message_rx(), subscriber.reconnect_rx(), subscriber.error_rx());
-        let follower = tokio::spawn(follow(subscriber.clone(), messages, reconnections, errors, channel.clone(), instance.clone(), changes.clone()));
-        drop(subscriber.connect());
-        Ok(Self {
+        let publisher = Publisher {
             pool,
-            subscriber,
             options: Options { fail_fast: true, timeout: Some(config.timeout), ..Default::default() },
-            channel,
-            instance,
+            channel: channel.clone(),
+            instance: instance_name(),
             timeout: config.timeout,
-            changes,
-            follower,
-        })
+        };
+        let (changes, _) = broadcast::channel(FEED_CAPACITY);
+        let state = FeedState::default();
+        // The receivers exist before the first connection, so its reconnect event (which subscribes) is never missed.
+        let receivers = Receivers { messages: subscriber.message_rx(), reconnections: subscriber.reconnect_rx(), errors: subscriber.error_rx() };
+        let follower = tokio::spawn(follow(subscriber.clone(), receivers, publisher.clone(), changes.clone(), state.clone()));
+        drop(subscriber.connect());
+        Ok(Self { publisher, subscriber, channel, changes, state, follower })
     }
 
     /// Whether the subscriber connection is up now.
     pub fn is_connected(&self) -> bool {
         self.subscriber.is_connected()
     }
+
+    /// The channel, for stores that publish their own notices (in the same
+    /// script as their change, so neither happens without the other).
+    pub fn channel(&self) -> &str {
+        &self.channel
+    }
 }
 
 #[async_trait::async_trait]
 impl ChangeFeed for RedisChangeFeed {
     async fn publish(&self, name: &str) -> Result<(), StoreError> {
-        let _: i64 = self
-            .pool
-            .next_connected()
-            .with_options(&self.options)
-            .publish(self.channel.as_str(), notice(&self.instance, name))
-            .await
-            .map_err(|error| classify(error, self.timeout))?;
-        Ok(())
+        self.publisher.send(notice(&self.publisher.instance, name)).await
     }
 
     fn subscribe(&self) -> broadcast::Receiver<ChangeEvent> {
         self.changes.subscribe()
     }
+
+    fn state(&self) -> FeedState {
+        self.state.clone()
+    }
 }
 
-/// Forwards the other instances' notices, for the life of the feed.
-async fn follow(
-    subscriber: SubscriberClient,
-    mut messages: broadcast::Receiver<fred::types::Message>,
-    mut reconnections: broadcast::Receiver<Server>,
-    mut errors: broadcast::Receiver<(Error, Option<Server>)>,
-    channel: String,
-    instance: String,
-    changes: broadcast::Sender<ChangeEvent>,
-) {
-    let own_prefix = format!("{instance}|");
+/// What the subscriber client reports.
+struct Receivers {
+    messages: broadcast::Receiver<fred::types::Message>,
+    reconnections: broadcast::Receiver<Server>,
+    errors: broadcast::Receiver<(Error, Option<Server>)>,
+}
+
+/// Forwards notices, keeps the feed's state, and probes, for the life of the feed.
+async fn follow(subscriber: SubscriberClient, mut from: Receivers, publisher: Publisher, changes: broadcast::Sender<ChangeEvent>, state: FeedState) {
+    let _stop = StopOnExit(state.clone());
+    let own_prefix = format!("{}|", publisher.instance);
+    let own_probe = probe(&publisher.instance);
+    let (subscribed_tx, mut subscribed) = mpsc::channel::<bool>(4);
+    let mut every = tokio::time::interval(PROBE_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The probe on its way, and when it left.
+    let mut probe_sent: Option<Instant> = None;
+    let stop = |reason: &str| {
+        if FeedState::listening(state.now()) {
+            tracing::warn!(channel = publisher.channel.as_str(), reason, "change notices stopped; local copies are not used until they are heard again");
+        }
+        state.stop();
+        let _ = changes.send(ChangeEvent::Interrupted);
+    };
     loop {
         tokio::select! {
-            message = messages.recv() => match message {
-                Ok(message) if &*message.channel == channel.as_str() => {
-                    if let Some(name) = message.value.as_str().as_deref().and_then(|text| heard(text, &own_prefix)) {
+            // Errors first: a broken connection must stop the feed before anything else is believed.
+            biased;
+            error = from.errors.recv() => match error {
+                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {
+                    stop("the subscriber connection failed");
+                    probe_sent = None;
+                }
+                Err(broadcast::error::RecvError::Closed) => return,
+            },
+            reconnected = from.reconnections.recv() => match reconnected {
+                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {
+                    let (subscriber, channel, done) = (subscriber.clone(), publisher.channel.clone(), subscribed_tx.clone());
+                    tokio::spawn(async move { let _ = done.send(subscribe(&subscriber, &channel).await).await; });
+                }
+                Err(broadcast::error::RecvError::Closed) => return,
+            },
+            Some(ok) = subscribed.recv() => {
+                if ok {
+                    // Listening is declared when this probe comes back.
+                    probe_sent = Some(Instant::now());
+                    send_probe(&publisher, &own_probe);
+                } else {
+                    stop("subscribing failed");
+                }
+            },
+            message = from.messages.recv() => match message {
+                Ok(message) if &*message.channel == publisher.channel.as_str() => {
+                    let Some(text) = message.value.as_str() else { continue };
+                    if *text == *own_probe {
+                        probe_sent = None;
+                        if !FeedState::listening(state.now()) {
+                            state.listen();
+                            let _ = changes.send(ChangeEvent::Resync);
+                        }
+                    } else if let Some(name) = heard(&text, &own_prefix) {
                         let _ = changes.send(ChangeEvent::Changed(name.to_owned()));
                     }
                 }
                 Ok(_) => {}
                 // Messages were dropped before this task read them.
                 Err(broadcast::error::RecvError::Lagged(_)) => {
+                    state.skip();
                     let _ = changes.send(ChangeEvent::Resync);
                 }
                 Err(broadcast::error::RecvError::Closed) => return,
             },
-            reconnected = reconnections.recv() => match reconnected {
-                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {
-                    let event = if subscribe(&subscriber, &channel).await { ChangeEvent::Resync } else { ChangeEvent::Interrupted };
-                    let _ = changes.send(event);
+            _ = every.tick() => match probe_sent {
+                Some(sent) if sent.elapsed() > PROBE_DEADLINE => {
+                    stop("a probe did not come back in time");
+                    probe_sent = None;
+                    if subscriber.is_connected() {
+                        // Connected but deaf: a new connection subscribes afresh.
+                        let subscriber = subscriber.clone();
+                        tokio::spawn(async move { let _ = subscriber.force_reconnection().await; });
+                    }
                 }
-                Err(broadcast::error::RecvError::Closed) => return,
-            },
-            error = errors.recv() => match error {
-                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {
-                    let _ = changes.send(ChangeEvent::Interrupted);
+                // Not back yet: another, in case that one was lost on the way (the deadline runs from the first).
+                Some(_) => send_probe(&publisher, &own_probe),
+                None if subscriber.is_connected() => {
+                    probe_sent = Some(Instant::now());
+                    send_probe(&publisher, &own_probe);
                 }
-                Err(broadcast::error::RecvError::Closed) => return,
+                None => {}
             },
         }
     }
+}
+
+/// Publishes a probe beside the feed (a failure shows as the probe not coming back).
+fn send_probe(publisher: &Publisher, payload: &str) {
+    let (publisher, payload) = (publisher.clone(), payload.to_owned());
+    tokio::spawn(async move { let _ = publisher.send(payload).await; });
 }
 
 /// Subscribes to the change channel, trying a few times (a subscription

@@ -9,7 +9,11 @@
 //!   its "try again" page at once instead of queueing for the command timeout;
 //! - a failure is told apart: the store down or slow is an outage (one log
 //!   line when it starts, one when it ends); any other refusal (an ACL, a
-//!   wrong type under a session's key) is a defect, logged every time.
+//!   wrong type under a session's key) is a defect, logged every time;
+//! - with an L1 in front ([`RedisSessionStore::announcing_on`]), a save and
+//!   a delete publish their change notice in the same script as the change
+//!   (SES-06): neither happens without the other, whatever fails or is
+//!   cancelled after the script was sent.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,7 +21,7 @@ use std::time::Duration;
 use fred::clients::{Pool, WithOptions};
 use fred::interfaces::{ClientLike, KeysInterface};
 use fred::prelude::Options;
-use fred::types::{Expiration, SetOptions, Value};
+use fred::types::{ClusterHash, CustomCommand, Expiration, SetOptions, Value};
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, SessionStore};
 
@@ -27,7 +31,23 @@ pub struct RedisSessionStore {
     client: WithOptions<Pool>,
     /// One log line per outage.
     outage: Arc<crate::outage::OutageLog>,
+    /// The channel saves and deletes announce themselves on, if any.
+    notices: Option<Arc<str>>,
 }
+
+/// Updates the session only if it exists (`XX`), and announces the change
+/// on `ARGV[3]` with `ARGV[4]` when it did.
+const SAVE_AND_ANNOUNCE: &str = r"
+local set = redis.call('SET', KEYS[1], ARGV[1], 'EXAT', ARGV[2], 'XX')
+if set then redis.call('PUBLISH', ARGV[3], ARGV[4]) end
+if set then return 1 end
+return 0";
+
+/// Deletes the session and announces it on `ARGV[1]` with `ARGV[2]`.
+const DELETE_AND_ANNOUNCE: &str = r"
+local deleted = redis.call('DEL', KEYS[1])
+redis.call('PUBLISH', ARGV[1], ARGV[2])
+return deleted";
 
 impl RedisSessionStore {
     /// The sessions of `pool`'s Redis, each command bounded by `timeout`
@@ -35,7 +55,22 @@ impl RedisSessionStore {
     pub fn new(pool: Pool, timeout: Duration) -> Self {
         let client = pool.with_options(&Options { fail_fast: true, timeout: Some(timeout), ..Default::default() });
         let outage = Arc::new(crate::outage::OutageLog::new("session store", "redis"));
-        Self { client, outage }
+        Self { client, outage, notices: None }
+    }
+
+    /// The same store, each save and delete announcing itself on `channel`
+    /// in the same script (what an L1 in front of it follows).
+    pub fn announcing_on(mut self, channel: &str) -> Self {
+        self.notices = Some(channel.into());
+        self
+    }
+
+    /// Runs `script` on the node that owns `key`.
+    async fn script(&self, script: &'static str, key: String, args: Vec<Value>) -> session_store::Result<i64> {
+        let slot = ClusterHash::from(key.as_str());
+        let mut command = vec![Value::from(script), Value::from(1i64), Value::from(key)];
+        command.extend(args);
+        self.observed(self.client.custom::<i64, Value>(CustomCommand::new_static("EVAL", slot, false), command).await)
     }
 
     /// A command's result as the session store's, outages noted.
@@ -65,7 +100,14 @@ impl SessionStore for RedisSessionStore {
     /// Updates the session if its key still exists (`XX`); nil, Redis' answer
     /// when it does not, means the session ended and stays ended.
     async fn save(&self, record: &Record) -> session_store::Result<()> {
-        self.set(record, SetOptions::XX).await.map(|_| ())
+        let Some(channel) = &self.notices else {
+            return self.set(record, SetOptions::XX).await.map(|_| ());
+        };
+        let data = rmp_serde::to_vec(record).map_err(|error| session_store::Error::Encode(error.to_string()))?;
+        let id = record.id.to_string();
+        let notice = crate::changes::anonymous_notice(&crate::changes::session_notice_name(&id));
+        let args = vec![Value::Bytes(data.into()), Value::from(record.expiry_date.unix_timestamp()), Value::from(&**channel), Value::from(notice)];
+        self.script(SAVE_AND_ANNOUNCE, id, args).await.map(|_| ())
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
@@ -74,7 +116,12 @@ impl SessionStore for RedisSessionStore {
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
-        let _: i64 = self.observed(self.client.del(id.to_string()).await)?;
-        Ok(())
+        let id = id.to_string();
+        let Some(channel) = &self.notices else {
+            let _: i64 = self.observed(self.client.del(id).await)?;
+            return Ok(());
+        };
+        let notice = crate::changes::anonymous_notice(&crate::changes::session_notice_name(&id));
+        self.script(DELETE_AND_ANNOUNCE, id, vec![Value::from(&**channel), Value::from(notice)]).await.map(|_| ())
     }
 }
