@@ -6,7 +6,8 @@
 #
 # After `bench_start_emulator USERS`: $emulator, $app, $ca, $secret, $tenant,
 # $client_id, $work (a temporary directory removed on exit), $work/users (the
-# users' object ids, one a line). `start_idweb` and `start_ceiling` set
+# users' object ids, one a line). `start_idweb` and `start_ceiling` (which
+# signs users in through its own flow at /auth/sign-in) set
 # $system_pid; $BENCH_WRAP (words, e.g. "taskset -c 0" or a valgrind command)
 # runs before the system's binary.
 
@@ -75,15 +76,100 @@ start_idweb() { # extra NAME=VALUE settings
 }
 
 start_ceiling() {
-  local token
-  token=$(python3 bench/sign_in.py token "$emulator" "$tenant" "$client_id" "$secret" "$app/signin-oidc" \
-    "$(head -1 "$work/users")" "$ca")
+  # Signs users in through its own flow (openidconnect-rs), like the other systems.
   # shellcheck disable=SC2086
-  CEILING_ADDR=127.0.0.1:$app_port CEILING_GRAPH="$emulator/v1.0" CEILING_TOKEN=$token CEILING_CA_FILE=$ca \
+  CEILING_ADDR=127.0.0.1:$app_port CEILING_ISSUER="$emulator/$tenant/v2.0" CEILING_CLIENT_ID=$client_id \
+    CEILING_CLIENT_SECRET=$secret CEILING_REDIRECT_URI="$app/signin-oidc" CEILING_GRAPH="$emulator/v1.0" CEILING_CA_FILE=$ca \
     ${BENCH_WRAP:-} target/release/idweb-bench-ceiling >"$work/system.log" 2>&1 &
   pids+=($!)
   system_pid=$!
-  wait_for "$app/profile"
+  wait_for_listening
+}
+
+wait_for_listening() { # the system answers anything on its port (BENCH_WAIT_TENTHS bounds the wait)
+  for _ in $(seq "${BENCH_WAIT_TENTHS:-200}"); do curl -s -o /dev/null "$app/" && return; sleep 0.1; done
+  echo "$app never answered" >&2; exit 1
+}
+
+# What every part of scripts/bench.sh needs first: the tools, the services,
+# the release builds (the app's only when missing: scripts/release.sh).
+bench_prepare() {
+  command -v wrk >/dev/null || { say "installing wrk"; apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
+  command -v taskset >/dev/null || { echo "taskset (util-linux) is needed to pin processes" >&2; exit 1; }
+  [ "$(nproc)" -ge 2 ] || { echo "the benchmark pins the system and the load to different cores: 2 or more needed" >&2; exit 1; }
+  scripts/services.sh >/dev/null
+  [ -x target/release/idweb ] && [ -d target/site/pkg ] || scripts/release.sh >&2
+  cargo build --release -q -p idweb-emulator -p idweb-bench-ceiling -p idweb-bench-sign-in >&2
+  mkdir -p target/bench
+}
+
+# A private redis-server on core 1 (the peers' sessions, idweb's Redis runs), stopped on exit.
+bench_start_redis() {
+  (cd "$work" && taskset -c 1 redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no --daemonize yes --logfile redis.log)
+}
+
+# Whether BENCH_SYSTEMS (words: idweb, Express, Flask, ceiling) asks for SYSTEM; all when unset.
+bench_wanted() { # system
+  [ -n "${BENCH_SYSTEMS:-}" ] || return 0
+  local word=${1%%,*}
+  word=${word%% *}
+  [[ " $BENCH_SYSTEMS " == *" $word "* ]]
+}
+
+# The system named as the tables name it, pinned to core 0.
+start_named() { # system
+  BENCH_WRAP=${BENCH_WRAP:-"taskset -c 0"}
+  case "$1" in
+    idweb) start_idweb ;;
+    "idweb, Redis L2") start_idweb TokenCache__Store=Redis TokenCache__ConnectionString=redis://127.0.0.1:$redis_port/ \
+        TokenCache__KeyPrefix="bench-$RANDOM:" TokenCache__EncryptionKeys__0__Id=bench \
+        TokenCache__EncryptionKeys__0__Key="$(head -c 32 /dev/urandom | base64)" Session__Store=Redis ;;
+    ceiling) start_ceiling ;;
+    "Flask + identity") start_flask ;;
+    "Express + msal-node") start_express ;;
+    *) echo "no system named $1" >&2; exit 1 ;;
+  esac
+}
+
+# Where a browser starts signing in to SYSTEM.
+start_path_of() { # system
+  case "$1" in
+    "Flask + identity") echo /profile ;;
+    "Express + msal-node") echo /auth/signin ;;
+    ceiling) echo /auth/sign-in ;;
+    *) echo "/auth/sign-in?returnUrl=/" ;;
+  esac
+}
+
+tree() { # pid: it and its descendants (gunicorn's worker runs under its master)
+  local pid=$1 child
+  echo "$pid"
+  for child in $(pgrep -P "$pid" || true); do tree "$child"; done
+}
+
+cpu_seconds() { # pid: user + system CPU of the process and its descendants, in seconds
+  python3 - "$(getconf CLK_TCK)" $(tree "$1") <<'PY'
+import sys
+ticks, total = int(sys.argv[1]), 0
+for pid in sys.argv[2:]:
+    try:
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        continue
+    total += int(fields[11]) + int(fields[12])
+print(total / ticks)
+PY
+}
+
+rss_kb() { # pid: resident memory of the process and its descendants
+  local pid total=0
+  for pid in $(tree "$1"); do total=$(( total + $(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status" 2>/dev/null || echo 0) )); done
+  echo "$total"
+}
+
+# One line on the machine and the tools, for the tables.
+bench_machine_line() {
+  echo "Machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo); $(wrk --version 2>&1 | head -1 | cut -d' ' -f1,2); $(rustc --version | cut -d' ' -f1,2)."
 }
 
 stop_system() {

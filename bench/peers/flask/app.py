@@ -1,32 +1,38 @@
 """The benchmark's Python peer: Flask with Microsoft's `identity` package
-(over MSAL Python), written the way its documentation and samples do it:
-`identity.flask.Auth`, the token cache in a server-side session
-(Flask-Session), `@auth.login_required(scopes=...)` acquiring the token
-silently on each request, then Graph `/me` with `requests`, rendered as the
-same Profile page. Run by scripts/bench.sh under gunicorn with one worker.
+(over MSAL Python), configured as the documentation of each part says to
+run it in production: `identity.flask.Auth` (one long-lived helper; its
+MSAL clients share one HTTP cache, so the authority's metadata is read once
+a day, not per request), the token cache in a server-side session
+(Flask-Session's Redis backend, the one its documentation recommends, with
+a redis-py client this app supplies), `@auth.login_required(scopes=...)`
+acquiring the token silently on each request, Graph `/me` through one
+`requests.Session` (pooled keep-alive connections), rendered as the same
+Profile page from `templates/profile.html` (compiled once and cached by
+Jinja; Flask outside debug mode does not reload it). Run by
+scripts/bench.sh under gunicorn: one gevent worker.
 
 Settings come from the environment: AUTHORITY (https://host/tenant),
 CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, GRAPH (Graph's base URL),
-SESSION_DIR; REQUESTS_CA_BUNDLE makes requests and MSAL trust the
-emulator's CA.
+REDIS_URL, REDIS_PREFIX (for every key this peer writes);
+REQUESTS_CA_BUNDLE makes requests and MSAL trust the emulator's CA.
 """
 import os
+import secrets
+import urllib.parse
 
 import identity.flask
+import redis
 import requests
-from flask import Flask, render_template_string
-from flask_session import Session
-
-PROFILE = """<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"/><meta name="viewport" content="width=device-width, initial-scale=1"/><link rel="stylesheet" href="/pkg/idweb.css"/><title>idweb</title></head><body><header class="site-header"><a class="brand" href="/">idweb</a><nav><a href="/">Home</a><a href="/profile" aria-current="page">Profile</a><a href="/mail">Mail</a><a href="/todo">To-do</a></nav><div class="account"><span class="account-name">{{ me.displayName }}</span><a href="/diagnostics" class="account-link">Diagnostics</a><form method="post" action="/logout" class="inline-form"><button type="submit" class="button">Sign out</button></form></div></header><main><section class="card"><h1>Your profile</h1><img class="avatar" src="/profile/photo" alt="Photo of {{ me.displayName }}" width="96" height="96"/><dl class="fields"><dt>Name</dt><dd>{{ me.displayName }}</dd><dt>Email</dt><dd>{{ me.mail or "—" }}</dd><dt>Username</dt><dd>{{ me.userPrincipalName or "—" }}</dd></dl><button type="button" class="button" aria-expanded="false" aria-controls="profile-details">Show details</button><dl class="fields" id="profile-details" hidden><dt>First name</dt><dd>{{ me.givenName or "—" }}</dd><dt>Last name</dt><dd>{{ me.surname or "—" }}</dd><dt>Job title</dt><dd>{{ me.jobTitle or "—" }}</dd><dt>Office</dt><dd>{{ me.officeLocation or "—" }}</dd></dl></section></main></body></html>"""
+from flask import Flask, render_template
 
 app = Flask(__name__)
 app.config.update(
     SECRET_KEY=os.environ.get("FLASK_SECRET_KEY", os.urandom(32).hex()),
-    SESSION_TYPE="filesystem",
-    SESSION_FILE_DIR=os.environ["SESSION_DIR"],
-    SESSION_FILE_THRESHOLD=100000,
+    SESSION_TYPE="redis",
+    SESSION_REDIS=redis.Redis.from_url(os.environ["REDIS_URL"]),
+    SESSION_KEY_PREFIX=f"{os.environ['REDIS_PREFIX']}session:",
 )
-Session(app)
+# Auth.init_app sets up Flask-Session with the settings above.
 auth = identity.flask.Auth(
     app,
     authority=os.environ["AUTHORITY"],
@@ -35,6 +41,14 @@ auth = identity.flask.Auth(
     redirect_uri=os.environ["REDIRECT_URI"],
 )
 graph = os.environ["GRAPH"].rstrip("/")
+provider = urllib.parse.urlsplit(os.environ["AUTHORITY"])
+provider_origin = f"{provider.scheme}://{provider.netloc}"
+
+
+def policy(nonce):
+    """idweb's page policy, naming the response's nonce."""
+    return (f"default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; connect-src 'self'; img-src 'self' data:; "
+            f"style-src 'self'; form-action 'self' {provider_origin}; frame-ancestors 'none'; object-src 'none'; base-uri 'none'")
 http = requests.Session()
 
 
@@ -43,4 +57,11 @@ http = requests.Session()
 def profile(*, context):
     me = http.get(f"{graph}/me", headers={"Authorization": f"Bearer {context['access_token']}"}, timeout=30)
     me.raise_for_status()
-    return render_template_string(PROFILE, me=me.json()), 200, {"Cache-Control": "no-store"}
+    nonce = secrets.token_urlsafe(16)
+    headers = {
+        "Cache-Control": "no-store",
+        "Content-Security-Policy": policy(nonce),
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "strict-origin-when-cross-origin",
+    }
+    return render_template("profile.html", me=me.json(), nonce=nonce), 200, headers
