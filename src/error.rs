@@ -3,7 +3,6 @@
 //! It carries what a person needs to read and what the UI needs to decide
 //! (sign in again or not), never a token or the provider's raw answer.
 
-use leptos::server_fn::codec::JsonEncoding;
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
 use serde::{Deserialize, Serialize};
 
@@ -80,7 +79,8 @@ impl AppError {
 }
 
 impl FromServerFnError for AppError {
-    type Encoder = JsonEncoding;
+    // JSON, read as text in the browser (crate::json_text).
+    type Encoder = crate::json_text::JsonTextEncoding;
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
         match value {

@@ -7,6 +7,7 @@
 pub mod app;
 pub mod auth_links;
 pub mod error;
+pub mod json_text;
 pub mod pages;
 pub mod session_user;
 

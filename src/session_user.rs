@@ -22,7 +22,7 @@ impl From<&idweb_identity::SignedInUser> for AccountSummary {
 }
 
 /// The signed-in user of this session, or `None`.
-#[server(prefix = "/api", endpoint = "current_user")]
+#[server(prefix = "/api", endpoint = "current_user", output = crate::json_text::JsonText)]
 pub async fn current_user() -> Result<Option<AccountSummary>, AppError> {
     let user = crate::server::context::maybe_user().await?;
     Ok(user.as_ref().map(AccountSummary::from))

@@ -44,7 +44,7 @@ fn relative(at_secs: i64, now_secs: i64) -> String {
 }
 
 /// The signed-in user's sign-in and token cache, described.
-#[server(prefix = "/api", endpoint = "my_diagnostics")]
+#[server(prefix = "/api", endpoint = "my_diagnostics", output = crate::json_text::JsonText)]
 pub async fn my_diagnostics() -> Result<Diagnostics, AppError> {
     let (user, partition) =
         crate::server::context::for_user(|identity, user| async move { Ok((user.clone(), identity.tokens().partition(&user).await?)) }).await?;

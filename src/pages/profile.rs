@@ -26,7 +26,7 @@ pub struct Profile {
 }
 
 /// The signed-in user's Graph profile (data only: the token stays on the server).
-#[server(prefix = "/api", endpoint = "my_profile")]
+#[server(prefix = "/api", endpoint = "my_profile", output = crate::json_text::JsonText)]
 pub async fn my_profile() -> Result<Profile, AppError> {
     let me = crate::server::context::for_user_of(crate::error::Service::GRAPH, |identity, user| async move { identity.graph().me(&user).await }).await?;
     Ok(Profile {

@@ -23,7 +23,7 @@ pub struct MessageDetail {
 }
 
 /// The signed-in user's message `id`, its body as text.
-#[server(prefix = "/api", endpoint = "my_message")]
+#[server(prefix = "/api", endpoint = "my_message", output = crate::json_text::JsonText)]
 pub async fn my_message(id: String) -> Result<MessageDetail, AppError> {
     use crate::server::context::refuse;
     let message = crate::server::context::for_user_of(crate::error::Service::GRAPH, |identity, user| async move {

@@ -51,7 +51,7 @@ pub struct MailBatch {
 
 /// The newest `count` messages (data only: the token stays on the server),
 /// following Graph's pages as far as needed.
-#[server(prefix = "/api", endpoint = "my_messages")]
+#[server(prefix = "/api", endpoint = "my_messages", output = crate::json_text::JsonText)]
 pub async fn my_messages(count: u32) -> Result<MailBatch, AppError> {
     let count = count.clamp(PAGE_SIZE, MAX_MESSAGES);
     // One more than shown tells whether there is more.

@@ -94,7 +94,7 @@ fn configured() -> Result<(), AppError> {
 }
 
 /// The signed-in user's items.
-#[server(prefix = "/api", endpoint = "my_todos")]
+#[server(prefix = "/api", endpoint = "my_todos", output = crate::json_text::JsonText)]
 pub async fn my_todos() -> Result<Vec<TodoItem>, AppError> {
     configured()?;
     crate::server::context::for_user_of(crate::error::Service::TODO_LIST, |identity, user| async move {
@@ -106,7 +106,7 @@ pub async fn my_todos() -> Result<Vec<TodoItem>, AppError> {
 /// Adds an item for the signed-in user. `transaction_id` names this add:
 /// sending it again (a double click, a retry after a lost answer) answers
 /// the item it made instead of adding a second one.
-#[server(prefix = "/api", endpoint = "add_todo")]
+#[server(prefix = "/api", endpoint = "add_todo", output = crate::json_text::JsonText)]
 pub async fn add_todo(title: String, transaction_id: String) -> Result<TodoItem, AppError> {
     configured()?;
     use crate::server::context::refuse;
@@ -137,7 +137,7 @@ pub async fn add_todo(title: String, transaction_id: String) -> Result<TodoItem,
 
 /// Completes (or reopens) one of the signed-in user's items; answers the
 /// item as the API keeps it.
-#[server(prefix = "/api", endpoint = "set_todo_completed")]
+#[server(prefix = "/api", endpoint = "set_todo_completed", output = crate::json_text::JsonText)]
 pub async fn set_todo_completed(id: u64, completed: bool) -> Result<TodoItem, AppError> {
     configured()?;
     crate::server::context::for_user_of(crate::error::Service::TODO_LIST, |identity, user| async move {
@@ -148,7 +148,7 @@ pub async fn set_todo_completed(id: u64, completed: bool) -> Result<TodoItem, Ap
 
 /// Deletes one of the signed-in user's items; answers the id it deleted
 /// (the API keeps it for a while, so [`restore_todo`] can undo this).
-#[server(prefix = "/api", endpoint = "delete_todo")]
+#[server(prefix = "/api", endpoint = "delete_todo", output = crate::json_text::JsonText)]
 pub async fn delete_todo(id: u64) -> Result<u64, AppError> {
     configured()?;
     crate::server::context::for_user_of(crate::error::Service::TODO_LIST, |identity, user| async move {
@@ -164,7 +164,7 @@ pub async fn delete_todo(id: u64) -> Result<u64, AppError> {
 
 /// Undoes the deletion of one of the signed-in user's items: it is back
 /// where it was, as it was.
-#[server(prefix = "/api", endpoint = "restore_todo")]
+#[server(prefix = "/api", endpoint = "restore_todo", output = crate::json_text::JsonText)]
 pub async fn restore_todo(id: u64) -> Result<TodoItem, AppError> {
     configured()?;
     crate::server::context::for_user_of(crate::error::Service::TODO_LIST, |identity, user| async move {
