@@ -19,6 +19,13 @@ def spread(values, fmt):
     return low if low == high else f"{low}–{high}"
 
 
+def cpu_cell(measured, median):
+    """The median CPU per sign-in, and the runs' range when they differ."""
+    values = [run["cpu_ms"] for run in measured]
+    text = f"{median:.2f}"
+    return text if f"{min(values):.2f}" == f"{max(values):.2f}" else f"{text} ({spread(values, '{:.2f}')})"
+
+
 def main(path, baseline):
     runs, order = {}, []
     with open(path, encoding="utf-8") as lines:
@@ -42,7 +49,7 @@ def main(path, baseline):
         print(
             f"| {system} | {completed} ({failed}) | {spread([r['rate'] for r in measured], '{:.0f}')} | "
             f"{spread([r['p50'] for r in measured], '{:.1f}')} | {spread([r['p99'] for r in measured], '{:.1f}')} | "
-            f"{cpu:.2f} ({spread([r['cpu_ms'] for r in measured], '{:.2f}')}) | {ratio} | {spread([r['rss'] for r in measured], '{:.1f}')} |"
+            f"{cpu_cell(measured, cpu)} | {ratio} | {spread([r['rss'] for r in measured], '{:.1f}')} |"
         )
 
 
