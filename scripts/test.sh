@@ -49,8 +49,9 @@ phase "packaging the library crates (each builds from its packaged form)"
 # Cargo verifies each crate against the others' packages in a registry under
 # target/package and keeps what it extracted from it, by that registry's path,
 # in its own cache: a clone at the same path would be verified against an
-# earlier run's copies of the same version. Ours are never from crates.io.
-rm -rf "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/idweb-{routes,stores,identity,emulator}-[0-9]* \
+# earlier run's copies of the same version, and builds them once per target
+# directory (registry crates never change). Ours are never from crates.io.
+rm -rf target/package "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/idweb-{routes,stores,identity,emulator}-[0-9]* \
   "${CARGO_HOME:-$HOME/.cargo}"/registry/cache/*/idweb-{routes,stores,identity,emulator}-[0-9]*
 if ! cargo package --allow-dirty -p idweb-routes -p idweb-stores -p idweb-identity -p idweb-emulator >"$logs/package.log" 2>&1; then
   cat "$logs/package.log" >&2
