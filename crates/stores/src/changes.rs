@@ -157,6 +157,12 @@ pub(crate) fn session_notice_digest(name: &str) -> Option<[u8; 32]> {
     Some(digest)
 }
 
+/// What a session store publishes when the session `id` changed: the
+/// digest's name, from no instance (every L1 applies it, this one's too).
+pub(crate) fn session_notice(id: &str) -> String {
+    anonymous_notice(&session_notice_name(id))
+}
+
 /// What a store that announces its own changes publishes (no instance: every
 /// follower, this instance's too, applies it).
 pub(crate) fn anonymous_notice(name: &str) -> String {

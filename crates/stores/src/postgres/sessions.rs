@@ -111,7 +111,7 @@ impl SessionStore for PostgresSessionStore {
     async fn save(&self, record: &Record) -> session_store::Result<()> {
         let data = rmp_serde::to_vec(record).map_err(|error| session_store::Error::Encode(error.to_string()))?;
         let id = record.id.to_string();
-        let notice = self.notices.as_ref().map(|channel| (channel, crate::changes::anonymous_notice(&crate::changes::session_notice_name(&id))));
+        let notice = self.notices.as_ref().map(|channel| (channel, crate::changes::session_notice(&id)));
         self.observed(
             once_more_if_broken(|| {
                 let update = sqlx::query(&self.update).bind(&id).bind(&data).bind(record.expiry_date);
@@ -134,7 +134,7 @@ impl SessionStore for PostgresSessionStore {
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
         let id = id.to_string();
-        let notice = self.notices.as_ref().map(|channel| (channel, crate::changes::anonymous_notice(&crate::changes::session_notice_name(&id))));
+        let notice = self.notices.as_ref().map(|channel| (channel, crate::changes::session_notice(&id)));
         self.observed(
             once_more_if_broken(|| {
                 let delete = sqlx::query(&self.delete).bind(&id);

@@ -105,7 +105,7 @@ impl SessionStore for RedisSessionStore {
         };
         let data = rmp_serde::to_vec(record).map_err(|error| session_store::Error::Encode(error.to_string()))?;
         let id = record.id.to_string();
-        let notice = crate::changes::anonymous_notice(&crate::changes::session_notice_name(&id));
+        let notice = crate::changes::session_notice(&id);
         let args = vec![Value::Bytes(data.into()), Value::from(record.expiry_date.unix_timestamp()), Value::from(&**channel), Value::from(notice)];
         self.script(SAVE_AND_ANNOUNCE, id, args).await.map(|_| ())
     }
@@ -121,7 +121,7 @@ impl SessionStore for RedisSessionStore {
             let _: i64 = self.observed(self.client.del(id).await)?;
             return Ok(());
         };
-        let notice = crate::changes::anonymous_notice(&crate::changes::session_notice_name(&id));
+        let notice = crate::changes::session_notice(&id);
         self.script(DELETE_AND_ANNOUNCE, id, vec![Value::from(&**channel), Value::from(notice)]).await.map(|_| ())
     }
 }
