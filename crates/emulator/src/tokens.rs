@@ -197,7 +197,7 @@ impl Minter<'_> {
         header.kid = Some(key.kid.clone());
         header.typ = Some("JWT".into());
         // Signing with a freshly generated RSA key cannot fail on well-formed claims.
-        jsonwebtoken::encode(&header, claims, &key.encoding).unwrap_or_default()
+        key.sign_jwt(&header, claims).unwrap_or_default()
     }
 
     /// The claims of a logout token (OpenID Connect Back-Channel Logout 1.0)
@@ -228,7 +228,7 @@ impl Minter<'_> {
         let mut header = Header::new(Algorithm::RS256);
         header.kid = Some(key.kid.clone());
         header.typ = Some(typ.into());
-        jsonwebtoken::encode(&header, claims, &key.encoding).unwrap_or_default()
+        key.sign_jwt(&header, claims).unwrap_or_default()
     }
 
     /// A logout token, as the end-session endpoint sends it.
@@ -272,13 +272,13 @@ impl Minter<'_> {
             IdTokenMutation::MissingKid => {
                 let mut header = Header::new(Algorithm::RS256);
                 header.typ = Some("JWT".into());
-                jsonwebtoken::encode(&header, &value, &self.keys.signing().encoding).unwrap_or_default()
+                self.keys.signing().sign_jwt(&header, &value).unwrap_or_default()
             }
             IdTokenMutation::UnknownKid => {
                 let mut header = Header::new(Algorithm::RS256);
                 header.kid = Some(format!("unpublished-{}", random_token(8)));
                 header.typ = Some("JWT".into());
-                jsonwebtoken::encode(&header, &value, &self.keys.signing().encoding).unwrap_or_default()
+                self.keys.signing().sign_jwt(&header, &value).unwrap_or_default()
             }
             _ => self.sign(&value),
         }

@@ -70,7 +70,7 @@ async fn an_expired_token_gets_401() {
     let key = emulator.running.state().keys.signing();
     let mut jwt_header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
     jwt_header.kid = Some(key.kid.clone());
-    let token = jsonwebtoken::encode(&jwt_header, &expired, &key.encoding).unwrap();
+    let token = key.sign_jwt(&jwt_header, &expired).unwrap();
     let response = me(&emulator, Some(&token), None).await;
     assert_eq!(response.status(), 401);
     let body: serde_json::Value = response.json().await.unwrap();
