@@ -62,8 +62,9 @@ struct PageState {
     head: Arc<PageHead>,
     /// Whether the To-do page's API is configured (the navigation offers it only then).
     offers_todo: bool,
-    /// The build's static files (`/pkg/...`), precompressed ones preferred.
-    files: ServeDir,
+    /// The build's static files (`/pkg/...`), precompressed ones preferred;
+    /// shared, as the state is cloned per request and only file requests need a copy.
+    files: Arc<ServeDir>,
 }
 
 /// The pages and, for any other path, a file of the build or the not-found page.
@@ -73,7 +74,7 @@ pub fn page_routes(identity: Arc<Identity>, options: LeptosOptions) -> Router {
     let provider_origin = identity.config().azure_ad.instance.origin().ascii_serialization();
     let head = Arc::new(PageHead::new(options, provider_origin));
     let offers_todo = crate::pages::todo_api_configured(&identity);
-    let state = PageState { identity: identity.clone(), head, offers_todo, files };
+    let state = PageState { identity: identity.clone(), head, offers_todo, files: Arc::new(files) };
     Router::new()
         .route(HOME, get(home))
         .route(PROFILE, get(profile))
@@ -221,7 +222,7 @@ async fn file_or_not_found(State(state): State<PageState>, request: Request) -> 
     let file_type = served_type(request.uri().path());
     if let (Some(file_type), true) = (file_type, request.method() == Method::GET || request.method() == Method::HEAD) {
         // ServeDir cannot fail (its error type is Infallible); it answers 404 itself for a missing file.
-        let Ok(mut file) = state.files.clone().oneshot(file_request(&request)).await;
+        let Ok(mut file) = ServeDir::clone(&state.files).oneshot(file_request(&request)).await;
         // A file, part of one, "not modified" or "no such range"; anything else (404, 405) is the not-found page.
         let status = file.status();
         if [StatusCode::OK, StatusCode::PARTIAL_CONTENT, StatusCode::NOT_MODIFIED, StatusCode::RANGE_NOT_SATISFIABLE].contains(&status) {

@@ -34,16 +34,22 @@ pub fn app_router_with(identity: Arc<Identity>, leptos_options: LeptosOptions, l
         .layer(same_origin_writes());
     let pages = page_routes(identity.clone(), leptos_options).layer(same_origin_writes());
     let headers = security_header_layers(identity.config().hosting.public_url.scheme() == "https");
-    let router = Router::new()
+    let routes = Router::new()
         .route(HEALTH_PATH, axum::routing::get(healthz))
         .route(READY_PATH, axum::routing::get(readyz).with_state((identity.clone(), lifecycle.clone())))
         .route(PHOTO_PATH, axum::routing::get(profile_photo).with_state(identity.clone()))
         .merge(identity.router())
         .merge(server_functions)
-        .merge(pages)
-        .layer(identity.session_layer());
-    headers
-        .into_iter()
-        .fold(router, |router, layer| router.layer(layer))
+        .merge(pages);
+    // Each group of layers wraps a router seen as one service, not each of its routes:
+    // `Router::layer` wraps every route, and each middleware clones the whole stack
+    // inside it per request (axum's `from_fn` and the session manager both do), so
+    // per-route layers cost every request a deep copy of the stack (a tenth of a
+    // Profile request's instructions, docs/BENCHMARKS.md). A router clones as one
+    // reference count.
+    let with_sessions = Router::new().fallback_service(routes).layer(identity.session_layer());
+    let with_headers = headers.into_iter().fold(Router::new().fallback_service(with_sessions), |router, layer| router.layer(layer));
+    Router::new()
+        .fallback_service(with_headers)
         .layer(axum::middleware::from_fn_with_state(lifecycle.clone(), close_connections_while_draining))
 }
