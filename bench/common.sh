@@ -92,13 +92,13 @@ wait_for_listening() { # the system answers anything on its port (BENCH_WAIT_TEN
 }
 
 # What every part of scripts/bench.sh needs first: the tools, the services,
-# the release builds (the app's only when missing: scripts/release.sh).
+# the release builds (scripts/release.sh; cargo skips what is up to date).
 bench_prepare() {
   command -v wrk >/dev/null || { say "installing wrk"; apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
   command -v taskset >/dev/null || { echo "taskset (util-linux) is needed to pin processes" >&2; exit 1; }
   [ "$(nproc)" -ge 2 ] || { echo "the benchmark pins the system and the load to different cores: 2 or more needed" >&2; exit 1; }
   scripts/services.sh >/dev/null
-  [ -x target/release/idweb ] && [ -d target/site/pkg ] || scripts/release.sh >&2
+  scripts/release.sh >&2 # always: cargo skips what is built, and a stale binary would measure old code
   cargo build --release -q -p idweb-emulator -p idweb-bench-ceiling -p idweb-bench-sign-in >&2
   mkdir -p target/bench
 }

@@ -25,7 +25,7 @@ systems=("$@")
 source bench/common.sh
 command -v valgrind >/dev/null || { say "installing valgrind"; apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind >/dev/null; }
 scripts/services.sh >/dev/null
-[ -x target/release/idweb ] && [ -d target/site/pkg ] || scripts/release.sh >&2
+scripts/release.sh >&2 # always: cargo skips what is built, and a stale binary would measure old code
 cargo build --release -q -p idweb-emulator -p idweb-bench-ceiling >&2
 mkdir -p target/bench
 # Everything is slower under valgrind: start-up gets a minute.

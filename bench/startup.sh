@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-20}
 source bench/common.sh
-[ -x target/release/idweb ] && [ -d target/site/pkg ] || scripts/release.sh >&2
+scripts/release.sh >&2 # always: cargo skips what is built, and a stale binary would measure old code
 line=$(python3 bench/startup.py "$runs" "$app/" -- env IDWEB_ENVIRONMENT=Development RUST_LOG=warn \
   LEPTOS_SITE_ADDR=127.0.0.1:$app_port LEPTOS_SITE_ROOT=target/site AzureAd__Instance="$emulator/" AzureAd__ClientSecret="$secret" \
   Graph__BaseUrl="$emulator/v1.0" Hosting__PublicUrl="$app" taskset -c 0 target/release/idweb)

@@ -19,7 +19,7 @@
 #
 # BENCH_SYSTEMS="idweb ceiling" limits the profile and sign-in parts to those
 # systems (words: idweb, Express, Flask, ceiling). Release builds
-# (scripts/release.sh) are made when missing. Each part pins the system under
+# (scripts/release.sh) are brought up to date first. Each part pins the system under
 # test to core 0 and the load to core 1, targets loopback only, is bounded in
 # time, and prints Markdown tables; raw numbers go to target/bench/.
 set -euo pipefail

@@ -14,7 +14,7 @@ connections=${2:-8}
 
 command -v wrk >/dev/null || { apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
 scripts/services.sh >/dev/null
-[ -x target/release/idweb ] || scripts/release.sh >&2
+scripts/release.sh >&2 # always: a stale binary would measure old code
 cargo build --release -p idweb-emulator >&2
 
 # Temporary directory, cleanup, free ports (emulator, app A, Redis) and a secret; plus a port for app B.
