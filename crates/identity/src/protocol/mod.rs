@@ -7,5 +7,6 @@
 pub mod claims;
 pub mod profile;
 pub mod provider;
+pub mod signing_key;
 pub(crate) mod token_endpoint;
 pub mod token_response;

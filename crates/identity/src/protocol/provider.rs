@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use openidconnect::core::{
-    CoreAuthDisplay, CoreAuthPrompt, CoreJsonWebKey, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm,
+    CoreAuthDisplay, CoreAuthPrompt, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm,
     CoreRevocableToken, CoreRevocationErrorResponse, CoreTokenIntrospectionResponse,
 };
 use openidconnect::{
@@ -22,6 +22,7 @@ use crate::protocol::claims::{check_authorized_party, MicrosoftClaims, Microsoft
 use crate::protocol::token_response::{MicrosoftErrorResponse, MicrosoftTokenResponse};
 use crate::config::{IdentityConfig, ProviderProfile};
 use crate::protocol::profile::is_guid;
+use crate::protocol::signing_key::ProviderKey;
 use crate::error::IdentityError;
 
 /// The openidconnect client type idweb uses: authorization and token
@@ -31,7 +32,7 @@ pub type OidcClient = Client<
     CoreAuthDisplay,
     openidconnect::core::CoreGenderClaim,
     CoreJweContentEncryptionAlgorithm,
-    CoreJsonWebKey,
+    ProviderKey,
     CoreAuthPrompt,
     MicrosoftErrorResponse,
     MicrosoftTokenResponse,
@@ -292,12 +293,12 @@ fn check_endpoint_origins(metadata: &DiscoveredMetadata, allowed: &[url::Origin]
 /// whose `kid` names several keys, so a set that lists a key twice would
 /// stop every sign-in. Copies are dropped; of keys that differ under one
 /// `kid`, the first listed is kept (and the set logged as suspect).
-fn one_key_per_kid(jwks: JsonWebKeySet<CoreJsonWebKey>) -> JsonWebKeySet<CoreJsonWebKey> {
+fn one_key_per_kid(jwks: JsonWebKeySet<ProviderKey>) -> JsonWebKeySet<ProviderKey> {
     use openidconnect::JsonWebKey;
-    let mut kept: Vec<CoreJsonWebKey> = Vec::new();
+    let mut kept: Vec<ProviderKey> = Vec::new();
     let mut conflicting = false;
     for key in jwks.keys() {
-        let same_kid = |other: &&CoreJsonWebKey| key.key_id().is_some() && other.key_id() == key.key_id();
+        let same_kid = |other: &&ProviderKey| key.key_id().is_some() && other.key_id() == key.key_id();
         match kept.iter().find(same_kid) {
             None => kept.push(key.clone()),
             Some(first) => conflicting |= first != key,
@@ -336,7 +337,7 @@ impl Provider {
             return Err(rejected("the algorithm is not one idweb accepts"));
         }
         let keys = self.metadata.jwks().keys();
-        let candidates: Vec<&CoreJsonWebKey> = match kid {
+        let candidates: Vec<&ProviderKey> = match kid {
             Some(kid) => keys.iter().filter(|key| key.key_id().is_some_and(|id| id.as_str() == kid)).collect(),
             None if keys.len() == 1 => keys.iter().collect(),
             None => return Err(rejected("the token names no key and several are published")),
@@ -404,7 +405,7 @@ impl Provider {
 
     /// The verifier every ID token goes through: pinned algorithms, the
     /// configured clock skew on `exp` and `iat`.
-    fn id_token_verifier(&self) -> openidconnect::IdTokenVerifier<'_, CoreJsonWebKey> {
+    fn id_token_verifier(&self) -> openidconnect::IdTokenVerifier<'_, ProviderKey> {
         let skew = self.clock_skew;
         self.client
             .id_token_verifier()
@@ -480,7 +481,7 @@ pub type DiscoveredMetadata = ProviderMetadata<
     openidconnect::core::CoreGrantType,
     CoreJweContentEncryptionAlgorithm,
     openidconnect::core::CoreJweKeyManagementAlgorithm,
-    CoreJsonWebKey,
+    ProviderKey,
     openidconnect::core::CoreResponseMode,
     openidconnect::core::CoreResponseType,
     openidconnect::core::CoreSubjectIdentifierType,
