@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Instructions per Profile request (cached token + Graph /me at the emulator
-# + HTML), counted by callgrind: unlike CPU time, the count is the same run
+# + HTML) and per sign-in (the whole flow, REQUESTS/4 of them, one at a
+# time), counted by callgrind: unlike CPU time, the count is the same run
 # after run whatever else the machine does, so a change's effect shows even
-# when it is smaller than the load benchmark's noise.
+# when it is smaller than the load benchmark's noise. (A copy counts as one
+# instruction per byte under valgrind, so a large memcpy weighs more here
+# than in CPU time.)
 #
 #   bench/instructions.sh [REQUESTS] [SYSTEM...]
 #     REQUESTS  sequential requests counted, on one keep-alive connection
@@ -12,12 +15,13 @@
 #
 # Release builds (scripts/release.sh), the emulator over HTTPS, one user
 # signed in through the real flow. Prints a Markdown table; each system's
-# callgrind profile stays in target/bench/callgrind.SYSTEM.out (read it with
-# `callgrind_annotate --inclusive=yes FILE`). Loopback only; bounded: about
+# callgrind profiles stay in target/bench/callgrind.SYSTEM.out (requests)
+# and .out.sign-in (read them with `callgrind_annotate --inclusive=yes FILE`). Loopback only; bounded: about
 # a minute per system.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 requests=${1:-200}
+sign_ins=$(( requests / 4 > 0 ? requests / 4 : 1 ))
 shift $(( $# > 0 ? 1 : 0 ))
 systems=("$@")
 [ ${#systems[@]} -gt 0 ] || systems=(idweb ceiling)
@@ -26,7 +30,7 @@ source bench/common.sh
 command -v valgrind >/dev/null || { say "installing valgrind"; apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind >/dev/null; }
 scripts/services.sh >/dev/null
 scripts/release.sh >&2 # always: cargo skips what is built, and a stale binary would measure old code
-cargo build --release -q -p idweb-emulator -p idweb-bench-ceiling >&2
+cargo build --release -q -p idweb-emulator -p idweb-bench-ceiling -p idweb-bench-sign-in >&2
 mkdir -p target/bench
 # Everything is slower under valgrind: start-up gets a minute.
 BENCH_WAIT_TENTHS=600
@@ -40,8 +44,15 @@ requests_on_one_connection() { # count cookie
   curl -fs -H "Cookie: $2" "${urls[@]}" >/dev/null
 }
 
-printf '| system | instructions per request | vs ceiling |\n| --- | ---: | ---: |\n' >"$work/table"
-declare -A counted
+# The total of callgrind's dump triggered as `dump=NAME`, moved to FILE.
+dump_total() { # name file
+  local dump
+  dump=$(grep -l "^desc: Trigger: dump $1\$" "$out".* | head -1)
+  mv "$dump" "$2"
+  awk '/^summary:/ { print $2 }' "$2"
+}
+
+declare -A counted counted_sign_ins
 for system in "${systems[@]}"; do
   out=target/bench/callgrind.$system.out
   rm -f "$out" "$out".*
@@ -64,18 +75,24 @@ for system in "${systems[@]}"; do
   callgrind_control --zero "$system_pid" >/dev/null
   requests_on_one_connection "$requests" "$cookie"
   callgrind_control --dump=counted "$system_pid" >/dev/null
+  # Then whole sign-ins through the system's flow (start, callback, code redemption, checks, writes).
+  taskset -c 1 target/release/idweb-bench-sign-in "$app" "$start_path" "$work/users" 10 1 0 "$ca" >/dev/null
+  callgrind_control --zero "$system_pid" >/dev/null
+  taskset -c 1 target/release/idweb-bench-sign-in "$app" "$start_path" "$work/users" "$sign_ins" 1 0 "$ca" >/dev/null
+  callgrind_control --dump=sign-ins "$system_pid" >/dev/null
   stop_system
-  # The dump made after the counted requests is the one whose trigger says so.
-  dump=$(grep -l '^desc: Trigger: dump counted' "$out".* | head -1)
-  total=$(awk '/^summary:/ { print $2 }' "$dump")
-  mv "$dump" "$out"
-  rm -f "$out".*
-  counted[$system]=$(( total / requests ))
-  say "$system: ${counted[$system]} instructions per request"
+  # Each dump is the one whose trigger names it.
+  counted[$system]=$(( $(dump_total counted "$out") / requests ))
+  counted_sign_ins[$system]=$(( $(dump_total sign-ins "$out.sign-in") / sign_ins ))
+  rm -f "$out".[0-9]*
+  say "$system: ${counted[$system]} instructions per request, ${counted_sign_ins[$system]} per sign-in"
 done
+ratio_of() { # system, array name
+  local -n of=$2
+  [ -z "${of[ceiling]:-}" ] || python3 -c "print(f'{${of[$1]} / ${of[ceiling]}:.2f}x')"
+}
+printf '| system | instructions per Profile request | vs ceiling | instructions per sign-in | vs ceiling |\n| --- | ---: | ---: | ---: | ---: |\n'
 for system in "${systems[@]}"; do
-  ratio=""
-  [ -z "${counted[ceiling]:-}" ] || ratio=$(python3 -c "print(f'{${counted[$system]} / ${counted[ceiling]}:.2f}x')")
-  printf '| %s | %s | %s |\n' "$system" "${counted[$system]}" "$ratio" >>"$work/table"
+  printf '| %s | %s | %s | %s | %s |\n' "$system" "${counted[$system]}" "$(ratio_of "$system" counted)" \
+    "${counted_sign_ins[$system]}" "$(ratio_of "$system" counted_sign_ins)"
 done
-cat "$work/table"
