@@ -38,17 +38,20 @@ struct RsaMembers {
 
 /// A base64url member as an unsigned big-endian integer without leading zeros.
 fn unsigned(member: &str) -> Option<Vec<u8>> {
-    let bytes = URL_SAFE_NO_PAD.decode(member.trim_end_matches('=')).ok()?;
+    let bytes = URL_SAFE_NO_PAD.decode(member).ok()?;
     let first = bytes.iter().position(|byte| *byte != 0).unwrap_or(bytes.len());
     Some(bytes[first..].to_vec())
 }
 
 impl<'de> Deserialize<'de> for ProviderKey {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let value = serde_json::Value::deserialize(deserializer)?;
-        let core = CoreJsonWebKey::deserialize(&value).map_err(serde::de::Error::custom)?;
-        // A pair openidconnect could not read either stays with openidconnect.
-        let rsa = RsaMembers::deserialize(&value).ok().and_then(|members| Some((unsigned(&members.n)?, unsigned(&members.e)?)));
+        // openidconnect reads the key (its rules for duplicate, padded or malformed members), and
+        // ring's pair is taken from what it read, so both paths always hold the same key.
+        let core = CoreJsonWebKey::deserialize(deserializer)?;
+        let rsa = serde_json::to_value(&core)
+            .ok()
+            .and_then(|value| RsaMembers::deserialize(value).ok())
+            .and_then(|members| Some((unsigned(&members.n)?, unsigned(&members.e)?)));
         Ok(Self { core, rsa })
     }
 }
@@ -187,13 +190,7 @@ mod tests {
         let alg = CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256;
         let signature = rs256(&private, MESSAGE);
         for members in [serde_json::json!({ "use": "enc" }), serde_json::json!({ "alg": "RS384" }), serde_json::json!({ "kty": "EC" })] {
-            let Ok(key) = serde_json::from_value::<ProviderKey>({
-                let mut value = serde_json::to_value(jwk(&private, 0, serde_json::json!({}))).unwrap();
-                value.as_object_mut().unwrap().extend(members.as_object().unwrap().clone());
-                value
-            }) else {
-                continue; // openidconnect cannot even read it: no key at all
-            };
+            let key = jwk(&private, 0, members.clone());
             assert!(key.ring_parameters(&alg).is_none(), "{members}");
             assert!(key.verify_signature(&alg, MESSAGE, &signature).is_err(), "{members}");
         }
@@ -203,13 +200,56 @@ mod tests {
     }
 
     #[test]
+    fn ring_and_the_rsa_crate_agree_on_every_signature_tried() {
+        let private = private_key(2048);
+        let key = jwk(&private, 0, serde_json::json!({}));
+        let good = rs256(&private, MESSAGE);
+        let short = good[..good.len() - 1].to_vec();
+        let long = [good.clone(), vec![0]].concat();
+        let other_key = rs256(&private_key(2048), MESSAGE);
+        for alg in [CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256, CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha512] {
+            assert!(key.ring_parameters(&alg).is_some());
+            for signature in [&good, &tampered(good.clone()), &short, &long, &other_key, &Vec::new()] {
+                assert_eq!(
+                    key.verify_signature(&alg, MESSAGE, signature).is_ok(),
+                    key.core.verify_signature(&alg, MESSAGE, signature).is_ok(),
+                    "{alg:?}, a signature of {} bytes",
+                    signature.len()
+                );
+            }
+        }
+        let rs512 = private.sign(Pkcs1v15Sign::new::<sha2::Sha512>(), &sha2::Sha512::digest(MESSAGE)).unwrap();
+        assert!(key.verify_signature(&CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha512, MESSAGE, &rs512).is_ok());
+    }
+
+    #[test]
+    fn members_openidconnect_cannot_read_give_ring_no_key_either() {
+        let private = private_key(2048);
+        let alg = CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256;
+        let signature = rs256(&private, MESSAGE);
+        let mut value = serde_json::to_value(jwk(&private, 0, serde_json::json!({}))).unwrap();
+        // Padded base64url: openidconnect reads no modulus, so neither may ring.
+        let padded = format!("{}==", value["n"].as_str().unwrap());
+        value["n"] = padded.into();
+        let key: ProviderKey = serde_json::from_value(value).unwrap();
+        assert!(key.rsa.is_none() && key.ring_parameters(&alg).is_none());
+        assert!(key.verify_signature(&alg, MESSAGE, &signature).is_err());
+        // A member given twice is openidconnect's to refuse; the set then lacks the key.
+        let twice = r#"{"keys":[{"kty":"RSA","use":"enc","use":"sig","n":"AQAB","e":"AQAB"}]}"#;
+        let set: openidconnect::JsonWebKeySet<ProviderKey> = serde_json::from_str(twice).unwrap();
+        let core_set: openidconnect::JsonWebKeySet<CoreJsonWebKey> = serde_json::from_str(twice).unwrap();
+        assert_eq!(set.keys().len(), core_set.keys().len());
+    }
+
+    #[test]
     fn keys_outside_rings_sizes_stay_with_openidconnect() {
         let private = private_key(1024);
         let key = jwk(&private, 0, serde_json::json!({}));
         let alg = CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256;
         assert!(key.ring_parameters(&alg).is_none());
         let signature = rs256(&private, MESSAGE);
-        assert_eq!(key.verify_signature(&alg, MESSAGE, &signature).is_ok(), key.core.verify_signature(&alg, MESSAGE, &signature).is_ok());
+        // openidconnect accepts 1024-bit keys, as before this type.
+        assert!(key.verify_signature(&alg, MESSAGE, &signature).is_ok());
         assert!(key.verify_signature(&alg, MESSAGE, &tampered(signature)).is_err());
     }
 
