@@ -12,7 +12,7 @@
 #     SECONDS      length of each load run (default 10)
 #     USERS        users signed in before the load (default 1000; RSS is
 #                  read after 10 and after all of them)
-#     CONNECTIONS  wrk connection counts (default: 1 8 64)
+#     CONNECTIONS  wrk connection counts (default: 1 8 64 256)
 #
 # The system under test runs on core 0, the emulator, Redis and wrk on core
 # 1: the system's CPU per request comes from /proc for its process alone.
@@ -26,7 +26,7 @@ seconds=${1:-10}
 users=${2:-1000}
 shift $(( $# > 2 ? 2 : $# ))
 connections=("$@")
-[ ${#connections[@]} -gt 0 ] || connections=(1 8 64)
+[ ${#connections[@]} -gt 0 ] || connections=(1 8 64 256)
 
 source bench/common.sh
 source bench/peers.sh
