@@ -5,7 +5,8 @@
 
 RESULTS_TSV has one line a measured load run: system, round, connections,
 requests, seconds, p50 (ms), p99 (ms), CPU seconds of the system under
-test, RSS (kB) after 10 users, RSS (kB) after all users, users. Each
+test, RSS (kB) after 10 users, RSS (kB) after all users, users, errors
+(non-2xx answers and wrk's socket errors, timeouts included). Each
 system ran twice, interleaved: the table gives the median of the runs
 (with two runs, their mean) and their spread, and each system's CPU per
 request against BASELINE's (the ceiling).
@@ -31,7 +32,7 @@ def main(path, baseline):
     order = []
     with open(path, encoding="utf-8") as lines:
         for line in lines:
-            system, _round, connections, requests, seconds, p50, p99, cpu_seconds, rss10, rss_all, users = line.split("\t")
+            system, _round, connections, requests, seconds, p50, p99, cpu_seconds, rss10, rss_all, users, errors = line.rstrip("\n").split("\t")
             key = (system, int(connections))
             if system not in order:
                 order.append(system)
@@ -43,10 +44,11 @@ def main(path, baseline):
                 "rss10": int(rss10),
                 "rss_all": int(rss_all),
                 "users": int(users),
+                "errors": int(errors),
             })
     connection_counts = sorted({connections for _, connections in runs})
-    print("| system | connections | requests/s | p50 ms | p99 ms | CPU µs/request (system under test) | vs ceiling | RSS MB, 10 users | RSS MB, all users |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| system | connections | requests/s | p50 ms | p99 ms | CPU µs/request (system under test) | vs ceiling | errors | RSS MB, 10 users | RSS MB, all users |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for system in order:
         for connections in connection_counts:
             measured = runs.get((system, connections))
@@ -60,7 +62,7 @@ def main(path, baseline):
             print(
                 f"| {system} | {connections} | {spread([run['rps'] for run in measured], '{:.0f}')} | "
                 f"{spread([run['p50'] for run in measured], '{:.2f}')} | {spread([run['p99'] for run in measured], '{:.2f}')} | "
-                f"{cpu(measured, median)} | {ratio} | "
+                f"{cpu(measured, median)} | {ratio} | {sum(run['errors'] for run in measured)} | "
                 f"{rss('rss10') if users else '—'} | {rss('rss_all') + (f' ({users} users)' if users else ' (no sessions)')} |"
             )
 

@@ -39,20 +39,20 @@ fn the_peers_code_parses() {
 #[test]
 fn the_report_gives_medians_spreads_and_ratios_to_the_ceiling() {
     let results = std::env::temp_dir().join(format!("idweb-bench-results-{}.tsv", std::process::id()));
-    // system, round, connections, requests, seconds, p50, p99, CPU s, RSS kB (10 users), RSS kB (all), users
+    // system, round, connections, requests, seconds, p50, p99, CPU s, RSS kB (10 users), RSS kB (all), users, errors
     std::fs::write(
         &results,
-        "idweb\t1\t8\t20000\t10.0\t1.0\t3.0\t3.0\t20480\t40960\t1000\n\
-         ceiling\t1\t8\t30000\t10.0\t0.5\t1.5\t1.5\t0\t10240\t0\n\
-         ceiling\t2\t8\t30000\t10.0\t0.5\t1.5\t1.5\t0\t10240\t0\n\
-         idweb\t2\t8\t20000\t10.0\t1.0\t3.0\t3.2\t20480\t40960\t1000\n",
+        "idweb\t1\t8\t20000\t10.0\t1.0\t3.0\t3.0\t20480\t40960\t1000\t0\n\
+         ceiling\t1\t8\t30000\t10.0\t0.5\t1.5\t1.5\t0\t10240\t0\t2\n\
+         ceiling\t2\t8\t30000\t10.0\t0.5\t1.5\t1.5\t0\t10240\t0\t3\n\
+         idweb\t2\t8\t20000\t10.0\t1.0\t3.0\t3.2\t20480\t40960\t1000\t0\n",
     )
     .unwrap();
     let table = succeeds("python3", &["bench/report.py", &results.display().to_string(), "ceiling"]);
     std::fs::remove_file(&results).unwrap();
     // idweb: 3.0 and 3.2 CPU seconds for 20 000 requests = 150 and 160 µs, median 155; the ceiling 50 µs.
-    assert!(table.contains("| idweb | 8 | 2000 | 1.00 | 3.00 | 155 (150–160) | 3.10x | 20.0 | 40.0 (1000 users) |"), "{table}");
-    assert!(table.contains("| ceiling | 8 | 3000 | 0.50 | 1.50 | 50 | 1.00x | — | 10.0 (no sessions) |"), "{table}");
+    assert!(table.contains("| idweb | 8 | 2000 | 1.00 | 3.00 | 155 (150–160) | 3.10x | 0 | 20.0 | 40.0 (1000 users) |"), "{table}");
+    assert!(table.contains("| ceiling | 8 | 3000 | 0.50 | 1.50 | 50 | 1.00x | 5 | — | 10.0 (no sessions) |"), "{table}");
 }
 
 #[test]
