@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every benchmark of docs/BENCHMARKS.md, in one go or a part at a time.
 #
-#   scripts/bench.sh                 all parts, default sizes (about 40 minutes)
+#   scripts/bench.sh                 all parts, default sizes (about 30 minutes)
 #   scripts/bench.sh profile [SECONDS] [USERS] [CONNECTIONS...]
 #                                    the Profile page under load: idweb (memory
 #                                    stores; Redis with L1s), Express + msal-node,
