@@ -192,12 +192,7 @@ pub struct IdTokenRequest<'a> {
 
 impl Minter<'_> {
     fn sign<T: Serialize>(&self, claims: &T) -> String {
-        let key = self.keys.signing();
-        let mut header = Header::new(Algorithm::RS256);
-        header.kid = Some(key.kid.clone());
-        header.typ = Some("JWT".into());
-        // Signing with a freshly generated RSA key cannot fail on well-formed claims.
-        key.sign_jwt(&header, claims).unwrap_or_default()
+        self.sign_typed(claims, "JWT")
     }
 
     /// The claims of a logout token (OpenID Connect Back-Channel Logout 1.0)
@@ -223,11 +218,12 @@ impl Minter<'_> {
 
     /// `claims` signed with the current key under the JOSE `typ` given
     /// (`logout+jwt` for a logout token; anything else to test refusal).
-    pub fn sign_typed(&self, claims: &Value, typ: &str) -> String {
+    pub fn sign_typed<T: Serialize + ?Sized>(&self, claims: &T, typ: &str) -> String {
         let key = self.keys.signing();
         let mut header = Header::new(Algorithm::RS256);
         header.kid = Some(key.kid.clone());
         header.typ = Some(typ.into());
+        // Signing with a freshly generated RSA key cannot fail on well-formed claims.
         key.sign_jwt(&header, claims).unwrap_or_default()
     }
 
