@@ -44,7 +44,7 @@ pub fn app_router_with(identity: Arc<Identity>, leptos_options: LeptosOptions, l
     // Each group of layers wraps a router seen as one service, not each of its routes:
     // `Router::layer` wraps every route, and each middleware clones the whole stack
     // inside it per request (axum's `from_fn` and the session manager both do), so
-    // per-route layers cost every request a deep copy of the stack (a tenth of a
+    // per-route layers cost every request a deep copy of the stack (about 1% of a
     // Profile request's instructions, docs/BENCHMARKS.md). A router clones as one
     // reference count.
     let with_sessions = Router::new().fallback_service(routes).layer(identity.session_layer());

@@ -74,7 +74,8 @@ impl ProviderKey {
             _ => return None,
         };
         let usable_for_signatures = self.key_use().is_none_or(|key_use| key_use.allows_signature());
-        let of_the_type = alg.key_type().as_ref() == Some(self.key_type()) && *self.key_type() == CoreJsonWebKeyType::RSA;
+        // The algorithms above are RSA's, so a key of their type is an RSA key.
+        let of_the_type = alg.key_type().as_ref() == Some(self.key_type());
         let alg_allowed = match self.signing_alg() {
             JsonWebKeyAlgorithm::Unspecified => true,
             JsonWebKeyAlgorithm::Algorithm(key_alg) => key_alg == alg,
