@@ -74,7 +74,8 @@ def millis(label):
     return float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
 requests, seconds = re.search(r"(\d+) requests in ([\d.]+)(?:s)", text).groups()
 non_2xx = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses:\s*(\d+)", text))
-socket = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", text))
+socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+socket = sum(int(n) for n in socket_errors.groups()) if socket_errors else 0
 print("\t".join([system, round_, connections, requests, seconds, f"{millis('50%'):.3f}", f"{millis('99%'):.3f}",
                  f"{float(after) - float(before):.3f}", rss10, rss_all, signed, str(non_2xx + socket)]))
 PY
